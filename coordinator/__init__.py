@@ -1,0 +1,1 @@
+"""The national coordinator: tokens and links only, linkage, networks, hits."""

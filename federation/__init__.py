@@ -1,0 +1,1 @@
+"""What crosses the boundary between a force and the coordinator, and how."""

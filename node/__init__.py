@@ -1,0 +1,1 @@
+"""A force's node: POLE store in DuckDB, ingest, local analyses, egress."""

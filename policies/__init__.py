@@ -1,0 +1,1 @@
+"""Sharing policies, the egress gate, disclosure control and standard definitions."""
