@@ -2,10 +2,343 @@
 
 from __future__ import annotations
 
+import csv
+import getpass
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from coordinator.consult import (
+    entity_rows,
+    hits_bytes,
+    hits_table,
+    link_store,
+    log,
+    store_status,
+)
+from coordinator.hits import hits_as_json
+from coordinator.networks import load_networks
+from coordinator.registry import register_force
+from coordinator.store import init_store, open_store
+from coordinator.submit import submit_payload
+from federation.errors import CrossforceError
+from federation.keys import load_public_key
+from federation.payload import PayloadRejected
 
 app = typer.Typer(
     help="Run the national coordinator: accept signed submissions, link tokens across "
     "forces, find cross-force networks and tell each force its own hits.",
     no_args_is_help=True,
 )
+
+DirOption = Annotated[Path, typer.Option("--dir", help="The coordinator folder (made by "
+                                         "`crossforce coordinator init`).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _actor() -> str:
+    return f"{_user()} (cli)"
+
+
+def _out() -> Console:
+    return Console(highlight=False, soft_wrap=False)
+
+
+def _err() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+# --------------------------------------------------------------------------- init/register
+
+@app.command()
+def init(directory: DirOption) -> None:
+    """Create a coordinator: its store (coordinator.duckdb), an Ed25519 signing key for its
+    ledger and an X25519 key nodes can encrypt payloads to (in DIR/keys/, files 0600).
+    Refuses to overwrite an existing coordinator."""
+    store = init_store(directory)
+    try:
+        keys = store.keys
+        print(f"coordinator created in {directory}")
+        print(f"  ledger signing key  {keys.signer.fingerprint}")
+        print(f"  encryption key      {keys.encryption.fingerprint} "
+              f"(public: {keys.encryption.public_key.hex()})")
+        print(f"  give nodes {directory / 'keys' / 'public.json'}; register each force with "
+              f"`crossforce coordinator register --dir {directory} --force NAME "
+              "--public-key FILE`")
+    finally:
+        store.close()
+
+
+@app.command()
+def register(
+    directory: DirOption,
+    force: Annotated[str, typer.Option("--force", help="The force's name, as its node "
+                                       "signs it (e.g. 'Lancashire').")],
+    public_key: Annotated[str, typer.Option(
+        "--public-key", help="The force's Ed25519 public key: its node's keys/public.json, "
+        "its keys folder, or 64 hex digits.")],
+    epoch: Annotated[list[int] | None, typer.Option(
+        "--epoch", help="Key epoch(s) accepted from this force (repeat for several; "
+        "default 1). Payloads of other epochs are rejected as old.")] = None,
+    replace_key: Annotated[bool, typer.Option(
+        "--replace-key", help="Replace a registered force's key (after a key change).")] = False,
+) -> None:
+    """Register a force that may submit payloads (or change its accepted key epochs)."""
+    key = load_public_key(public_key)
+    _check_owner(public_key, force)
+    with open_store(directory) as store:
+        entry = register_force(store.con, store.ledger, force, key, epoch or [1],
+                               replace_key=replace_key, actor=_actor())
+    print(f"registered {entry.force}: key {entry.fingerprint}, epochs "
+          f"{', '.join(map(str, entry.epochs))}")
+
+
+def _check_owner(spec: str, force: str) -> None:
+    """A public.json names its owner: refuse to register it under another force's name."""
+    path = Path(spec)
+    if path.is_dir():
+        path = path / "public.json"
+    if path.suffix != ".json" or not path.is_file():
+        return
+    try:
+        owner = json.loads(path.read_text()).get("owner")
+    except (OSError, ValueError, AttributeError):
+        return
+    if owner and owner != force.strip():
+        raise CrossforceError(f"{path} is the key of {owner!r}, not {force!r}")
+
+
+# --------------------------------------------------------------------------- submit
+
+@app.command()
+def submit(
+    directory: DirOption,
+    files: Annotated[list[Path], typer.Argument(help="Payload files written by node egress.",
+                                                show_default=False)],
+) -> None:
+    """Verify and ingest node payload files, each all-or-nothing with its ledger entry.
+
+    A payload with a bad signature, an unregistered force, an old key epoch, a reused
+    payload id, a wrong schema version, or a truncated or unreadable body is rejected with
+    the reason and changes nothing. Sending the same payload again changes nothing.
+    Exit code 2 if any file was rejected.
+    """
+    rejected = 0
+    with open_store(directory) as store:
+        for path in files:
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                print(f"error: {path}: cannot read: {exc.strerror or exc}", file=sys.stderr)
+                rejected += 1
+                continue
+            try:
+                receipt = submit_payload(store, data, via="file", actor=_actor())
+            except PayloadRejected as exc:
+                print(f"error: {path}: rejected ({exc.reason}): {exc}", file=sys.stderr)
+                rejected += 1
+                continue
+            print(f"{path}: {receipt.message()}")
+    if rejected:
+        if len(files) > 1:
+            print(f"error: {rejected} of {len(files)} file(s) rejected; the others were "
+                  "processed", file=sys.stderr)
+        raise typer.Exit(2)
+
+
+# --------------------------------------------------------------------------- link
+
+@app.command(name="link")
+def link_command(
+    directory: DirOption,
+    justification: Annotated[str, typer.Option(
+        "--justification", help="Why this linkage run (recorded as a combination).")]
+        = "national linkage of the payloads held",
+    as_json: JsonOption = False,
+) -> None:
+    """Link every held payload into national entities and find cross-force networks
+    (replacing the previous results); logged as a combination with its counts."""
+    err = _err()
+    with open_store(directory) as store, err.status("linking…") as status:
+        summary = link_store(store, actor=_actor(), justification=justification,
+                             progress=lambda msg: status.update(msg))
+    if as_json:
+        print(json.dumps(summary.as_dict(), indent=2))
+        return
+    c = summary.counts
+    print(f"linked {c['items']:,} references into {c['entities']:,} national entities "
+          f"({c['cross_force_entities']:,} held by 2+ forces); {c['person_links']:,} person "
+          f"links from {c['candidate_pairs']:,} candidate pairs; {c['networks']:,} cross-force "
+          "network(s)")
+
+
+# --------------------------------------------------------------------------- entities
+
+@app.command()
+def entities(
+    directory: DirOption,
+    fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
+    force: Annotated[str | None, typer.Option(
+        "--force", help="Only this force's own references (its victims included).")] = None,
+    justification: Annotated[str | None, typer.Option(
+        "--justification", help="Why you are looking (ledger consultation entry). "
+        "Default: names the command and user.")] = None,
+) -> None:
+    """List national entities: force, opaque reference, kind, entity id, score.
+
+    Victim (match-only) references are never listed, except a force's own with --force."""
+    if fmt not in ("csv", "json"):
+        raise CrossforceError(f"--format must be csv or json, not {fmt!r}")
+    with open_store(directory) as store:
+        table = entity_rows(store, force)
+        log(store, "consultation", actor=_actor(),
+            justification=justification or _default_justification("entities"),
+            counts={"entities": table.num_rows}, force=force)
+    rows = table.to_pylist()
+    if fmt == "json":
+        print(json.dumps(rows, indent=1))
+        return
+    writer = csv.DictWriter(sys.stdout, fieldnames=table.column_names, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+
+
+def _default_justification(command: str) -> str:
+    return f"`crossforce coordinator {command}` run by {_user()}"
+
+
+# --------------------------------------------------------------------------- networks
+
+@app.command()
+def networks(
+    directory: DirOption,
+    as_json: JsonOption = False,
+    justification: Annotated[str | None, typer.Option(
+        "--justification", help="Why you are looking (ledger consultation entry). "
+        "Default: names the command and user.")] = None,
+) -> None:
+    """Show the cross-force networks found by the last `link`: forces, persons,
+    identifiers, brokers (entity ids, highest betweenness first)."""
+    with open_store(directory) as store:
+        found = load_networks(store.con)
+        log(store, "consultation", actor=_actor(),
+            justification=justification or _default_justification("networks"),
+            counts={"networks": len(found)})
+    if as_json:
+        print(json.dumps([n.as_dict() for n in found], indent=1))
+        return
+    if not found:
+        print("no cross-force network found")
+        return
+    table = Table(title=f"{len(found)} cross-force network(s)")
+    for column in ("network", "forces", "persons", "identifiers", "brokers", "key players",
+                   "active"):
+        table.add_column(column, overflow="fold")
+    for n in found:
+        active = (f"{n.first_activity or '?'} – {n.last_activity or '?'}"
+                  if n.first_activity or n.last_activity else "")
+        table.add_row(str(n.network_id), ", ".join(n.forces), str(n.n_persons),
+                      str(n.n_identifiers), ", ".join(str(m.entity_id) for m in n.brokers),
+                      ", ".join(str(m.entity_id) for m in n.key_players), active)
+    _out().print(table)
+
+
+# --------------------------------------------------------------------------- hits
+
+@app.command()
+def hits(
+    directory: DirOption,
+    force: Annotated[str, typer.Option("--force", help="The force whose hits to show.")],
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Write the hits file for the force (.json, else Arrow IPC) instead "
+        "of printing; `crossforce node hits` reads it.")] = None,
+    as_json: JsonOption = False,
+    justification: Annotated[str | None, typer.Option(
+        "--justification", help="Why you are looking (ledger consultation entry). "
+        "Default: names the command and user.")] = None,
+) -> None:
+    """One force's hits: its OWN references known to other forces or in a cross-force
+    network, with entity id, network id, the other forces' names and strength."""
+    with open_store(directory) as store:
+        table = hits_table(store, force)
+        data = None
+        if out is not None:
+            data = (json.dumps(hits_as_json(force, table), indent=1) + "\n").encode() \
+                if out.suffix == ".json" else hits_bytes(force, table)
+        log(store, "consultation", actor=_actor(),
+            justification=justification or _default_justification(f"hits --force {force}"),
+            counts={"hits": table.num_rows}, force=force,
+            payload_hash=hashlib.sha256(data).hexdigest() if data is not None else None)
+    if out is not None and data is not None:
+        _write_atomic(out, data)
+        print(f"wrote {table.num_rows:,} hit(s) for {force} to {out}")
+        return
+    doc = hits_as_json(force, table)
+    if as_json:
+        print(json.dumps(doc, indent=1))
+        return
+    if not doc["hits"]:
+        print(f"no hit for {force}")
+        return
+    view = Table(title=f"{len(doc['hits'])} hit(s) for {force}")
+    view.add_column("reference", no_wrap=True)
+    for column in ("kind", "entity", "network", "other forces", "strength", "reason"):
+        view.add_column(column, overflow="fold")
+    for h in doc["hits"]:
+        view.add_row(h["ref"], h["kind"], str(h["entity_id"]),
+                     "" if h["network_id"] is None else str(h["network_id"]),
+                     ", ".join(h["other_forces"]), f"{h['strength']:.3f}", h["reason"])
+    _out().print(view)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------- status
+
+@app.command()
+def status(directory: DirOption, as_json: JsonOption = False) -> None:
+    """Registered forces and their submissions, rows per table, the last linkage run."""
+    with open_store(directory) as store:
+        info = store_status(store)
+    if as_json:
+        print(json.dumps(info, indent=2))
+        return
+    out = _out()
+    out.print(f"coordinator {info['dir']}  (ledger key {info['signing_key']})")
+    forces = Table(title="forces")
+    for column in ("force", "epochs", "current payloads", "received", "items",
+                   "last received"):
+        forces.add_column(column)
+    for f in info["forces"]:
+        forces.add_row(f["force"], ", ".join(map(str, f["epochs"])),
+                       str(f["current_submissions"]), str(f["submissions_received"]),
+                       f"{f['items']:,}", f["last_received"] or "never")
+    out.print(forces)
+    out.print("rows: " + ", ".join(f"{t} {n:,}" for t, n in info["tables"].items()))
+    last = info["last_link"]
+    out.print(f"last link: {last['at']} — {last.get('entities', 0):,} entities, "
+              f"{last.get('networks', 0):,} networks" if last else "last link: never")

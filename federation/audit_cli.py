@@ -2,10 +2,123 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import duckdb
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from federation.errors import CrossforceError
+from federation.keys import load_public_key
+from federation.ledger import (
+    LedgerProblem,
+    VerifyReport,
+    match_flows,
+    read_entries,
+    verify_ledger,
+)
 
 app = typer.Typer(
     help="For governance and audit staff: verify the hash-chained, signed ledgers at both "
     "ends and report every data flow (DPA 2018 s.62).",
     no_args_is_help=True,
 )
+
+
+def _open_read_only(db: Path) -> duckdb.DuckDBPyConnection:
+    if not db.exists():
+        raise CrossforceError(f"{db}: no such DuckDB file")
+    try:
+        return duckdb.connect(str(db), read_only=True)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise CrossforceError(f"{db} is open for writing by another process; run the "
+                                  f"check when it is closed ({str(exc).splitlines()[0]})") from None
+        raise CrossforceError(f"{db}: cannot open ({exc})") from None
+    except duckdb.Error as exc:
+        raise CrossforceError(f"{db}: not a DuckDB file ({exc})") from None
+
+
+@app.command()
+def verify(
+    db: Path = typer.Argument(..., help="The node or coordinator DuckDB file holding the "
+                              "`ledger` table."),
+    public_key: str = typer.Option(
+        ..., "--public-key", "-k",
+        help="The ledger owner's Ed25519 public key: 64 hex digits, a public.json file, "
+             "or a keys folder."),
+    expect_head: str | None = typer.Option(
+        None, "--expect-head",
+        help="Entry hash of the last entry seen at an earlier check: catches a ledger "
+             "cut short at the end, which the chain alone cannot show."),
+    receipts: Path | None = typer.Option(
+        None, "--receipts",
+        help="The coordinator's DuckDB file: also match every disclosure in DB with the "
+             "coordinator's entry for the same payload (by content hash), both ways."),
+    coordinator_key: str | None = typer.Option(
+        None, "--coordinator-key",
+        help="The coordinator's public key (needed with --receipts; its ledger is verified "
+             "too)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Check every entry's hash, signature and place in the chain, and name each entry
+    that was changed, removed, reordered, inserted or badly signed.
+
+    Exit code 0 when the ledger is intact, 1 when any problem is found, 2 on bad input.
+    """
+    key = load_public_key(public_key)
+    con = _open_read_only(db)
+    try:
+        report = verify_ledger(con, key)
+        if expect_head and expect_head not in {
+                e.entry_hash for e in (read_entries(con) if report.entries else [])}:
+            report.problems.append(LedgerProblem(
+                "removed", None, None,
+                f"the entry with hash {expect_head[:16]}… seen at an earlier check is no "
+                "longer in the ledger (cut short or rewritten)"))
+        node_entries = read_entries(con) if receipts and report.entries else []
+    finally:
+        con.close()
+    if receipts:
+        if not coordinator_key:
+            raise CrossforceError("--receipts needs --coordinator-key (the coordinator's "
+                                  "public key)")
+        ckey = load_public_key(coordinator_key)
+        ccon = _open_read_only(receipts)
+        try:
+            creport = verify_ledger(ccon, ckey)
+            coord_entries = read_entries(ccon) if creport.entries else []
+        finally:
+            ccon.close()
+        report.problems += [LedgerProblem(p.kind, p.seq, p.entry_id, f"coordinator: {p.detail}")
+                            for p in creport.problems]
+        report.problems += match_flows(node_entries, coord_entries)
+    if as_json:
+        typer.echo(json.dumps({
+            "ok": report.ok, "entries": report.entries, "head": report.head,
+            "public_key": report.public_key_fingerprint, "actions": report.actions,
+            "problems": [p.__dict__ for p in report.problems]}, indent=2))
+    else:
+        _print(report, db)
+    if not report.ok:
+        raise typer.Exit(code=1)
+
+
+def _print(report: VerifyReport, db: Path) -> None:
+    console = Console()
+    actions = ", ".join(f"{k} {v}" for k, v in sorted(report.actions.items())) or "none"
+    if report.ok:
+        console.print(f"[green]ledger OK[/green]: {db} — {report.entries} entries ({actions}), "
+                      f"signed by {report.public_key_fingerprint}; head {report.head}",
+                      soft_wrap=True)
+        return
+    table = Table(title=f"ledger FAILED: {db} — {len(report.problems)} problem(s)")
+    for col in ("problem", "seq", "entry id", "detail"):
+        table.add_column(col)
+    for p in report.problems:
+        table.add_row(p.kind, "" if p.seq is None else str(p.seq), p.entry_id or "", p.detail)
+    console.print(table)
+    console.print(f"{report.entries} entries checked against key "
+                  f"{report.public_key_fingerprint}")

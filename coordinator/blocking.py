@@ -1,0 +1,161 @@
+"""Blocking: candidate person pairs are the references that share at least one match-key token.
+
+All in DuckDB SQL over integer node ids — never all-pairs. Tokens held by more references
+than `max_token_frequency` (a busy household postcode, a common name) are too weak to block
+on, and are treated as missing for the references that hold them, so they neither create
+pairs nor count as disagreement.
+
+Temp tables left on the connection (read by scoring and clustering):
+    lk_nodes(node, force_id, force, ref, kind)     every item, numbered
+    lk_kinds(kind_id, token_kind)                  match-key kinds (bits of the masks)
+    lk_kind_freq(kind_id, total, ubar)             ubar = P(two random references agree)
+    lk_kind_u(kind_id, collisions, pairs)          chance agreements inside each force
+    lk_person(node, has_mask)                      which usable match keys each person holds
+    lk_pairs(node_a, node_b, agree_mask, has_a, has_b, agreeing_keys, tf_bits, id_shared)
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from coordinator.settings import MATCH_KEY_PREFIX, LinkageSettings
+
+MAX_MATCH_KEYS = 62  # kinds are bits of a BIGINT mask
+
+
+def number_nodes(con: duckdb.DuckDBPyConnection) -> int:
+    """Give every item a dense integer id so joins and graphs run on integers, not BLOBs."""
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE lk_forces AS
+        SELECT force, (row_number() OVER (ORDER BY force) - 1)::INTEGER AS force_id
+        FROM (SELECT DISTINCT force FROM items)""")
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE lk_nodes AS
+        SELECT (row_number() OVER (ORDER BY i.force, i.ref) - 1)::INTEGER AS node,
+               f.force_id, i.force, i.ref, i.kind
+        FROM items i JOIN lk_forces f USING (force)""")
+    return con.execute("SELECT count(*) FROM lk_nodes").fetchone()[0]
+
+
+def block_persons(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> int:
+    """Build `lk_pairs`, the candidate person pairs; returns how many."""
+    cap = settings.max_token_frequency
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE lk_kinds AS
+        SELECT (row_number() OVER (ORDER BY token_kind) - 1)::INTEGER AS kind_id, token_kind
+        FROM (SELECT DISTINCT token_kind FROM tokens
+              WHERE starts_with(token_kind, '{MATCH_KEY_PREFIX}'))""")
+    n_kinds = con.execute("SELECT count(*) FROM lk_kinds").fetchone()[0]
+    if n_kinds > MAX_MATCH_KEYS:
+        from federation.errors import CrossforceError
+        raise CrossforceError(f"{n_kinds} match-key kinds; linkage supports at most "
+                              f"{MAX_MATCH_KEYS}")
+    # Person match-key tokens on integer ids, with a 64-bit hash of the token for fast
+    # grouping (pairs are confirmed on the full 16 bytes below).
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE lk_mk AS
+        SELECT n.node, n.force_id, k.kind_id, t.token, hash(t.token) AS h
+        FROM tokens t
+        JOIN lk_nodes n ON n.force = t.force AND n.ref = t.ref AND n.kind = 'person'
+        JOIN lk_kinds k ON k.token_kind = t.token_kind""")
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE lk_freq AS
+        SELECT kind_id, h, count(*) AS freq FROM lk_mk GROUP BY ALL""")
+    # ubar_k: chance two random references agree on key k (sum of squared value shares).
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE lk_kind_freq AS
+        SELECT kind_id, sum(freq)::DOUBLE AS total,
+               sum(freq::DOUBLE * freq) / (sum(freq)::DOUBLE * sum(freq)) AS ubar
+        FROM lk_freq GROUP BY kind_id""")
+    # Tokens worth blocking on: shared, but not by more than `cap` references.
+    force_rule = "AND a.force_id <> b.force_id" if settings.cross_force_only else ""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE lk_shared AS
+        SELECT m.node, m.force_id, m.kind_id, m.h, m.token,
+               -- term-frequency adjustment: log2(ubar_k / share of this token)
+               log2(kf.ubar * kf.total / f.freq) AS tf
+        FROM lk_mk m
+        JOIN (SELECT * FROM lk_freq WHERE freq BETWEEN 2 AND {cap}) f USING (kind_id, h)
+        JOIN lk_kind_freq kf USING (kind_id)""")
+    # u_k: chance two different people share key k, from pairs inside one force (a force
+    # rarely holds one person twice, and those pairs are never candidates). Collisions
+    # exist only among shared tokens, so this reads the small `lk_shared` table.
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE lk_kind_u AS
+        WITH collisions AS (
+            SELECT kind_id, sum(n * (n - 1) / 2)::DOUBLE AS c FROM (
+                SELECT kind_id, h, force_id, count(*)::DOUBLE AS n FROM lk_shared GROUP BY ALL)
+            GROUP BY kind_id),
+        held AS (
+            SELECT kind_id, sum(n * (n - 1) / 2)::DOUBLE AS pairs FROM (
+                SELECT kind_id, force_id, count(*)::DOUBLE AS n FROM lk_mk GROUP BY ALL)
+            GROUP BY kind_id)
+        SELECT kind_id, coalesce(c.c, 0) AS collisions, h.pairs
+        FROM held h LEFT JOIN collisions c USING (kind_id)""")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE lk_agree AS
+        SELECT node_a, node_b, bit_or((1::BIGINT) << kind_id) AS agree_mask,
+               -- a kind may carry several tokens (aliases): count its best one once
+               sum(tf) AS tf_bits
+        FROM (
+            SELECT a.node AS node_a, b.node AS node_b, a.kind_id, max(a.tf) AS tf
+            FROM lk_shared a JOIN lk_shared b
+              ON a.kind_id = b.kind_id AND a.h = b.h AND a.token = b.token
+             AND a.node < b.node {force_rule}
+            GROUP BY ALL)
+        GROUP BY node_a, node_b""")
+    # Which usable keys (not over the cap) each person holds: "compared but not agreeing".
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE lk_person AS
+        SELECT m.node, bit_or((1::BIGINT) << m.kind_id) AS has_mask
+        FROM lk_mk m
+        ANTI JOIN (SELECT kind_id, h FROM lk_freq WHERE freq > {cap}) o USING (kind_id, h)
+        GROUP BY m.node""")
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE lk_pairs AS
+        SELECT g.node_a, g.node_b, g.agree_mask,
+               pa.has_mask AS has_a, pb.has_mask AS has_b,
+               bit_count(g.agree_mask)::INTEGER AS agreeing_keys,
+               g.tf_bits, 0::INTEGER AS id_shared
+        FROM lk_agree g JOIN lk_person pa ON pa.node = g.node_a
+                        JOIN lk_person pb ON pb.node = g.node_b""")
+    _count_shared_identifiers(con, settings)
+    return con.execute("SELECT count(*) FROM lk_pairs").fetchone()[0]
+
+
+def _count_shared_identifiers(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> None:
+    """Supporting evidence: identifier tokens recorded against both persons of a pair.
+
+    A person's identifier tokens are tokens of identifier kinds on the person's own ref, or
+    on identifier items joined to it by a `person_identifier` link (when a links table exists).
+    """
+    kinds = ", ".join(f"'{k}'" for k in settings.identifier_kinds)
+    sources = [f"""
+        SELECT n.node, t.token_kind, t.token FROM tokens t
+        JOIN lk_nodes n ON n.force = t.force AND n.ref = t.ref AND n.kind = 'person'
+        WHERE t.token_kind IN ({kinds})"""]
+    has_links = con.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = 'links' "
+        "AND column_name IN ('ref_a', 'ref_b', 'kind') AND table_schema = current_schema()"
+    ).fetchone()[0] == 3
+    if has_links and con.execute("SELECT count(*) FROM information_schema.columns "
+                                 "WHERE table_name = 'links' AND column_name = 'force'"
+                                 ).fetchone()[0]:
+        sources.append(f"""
+            SELECT p.node, t.token_kind, t.token FROM links l
+            JOIN lk_nodes p ON p.force = l.force AND p.ref = l.ref_a AND p.kind = 'person'
+            JOIN tokens t ON t.force = l.force AND t.ref = l.ref_b
+            WHERE l.kind = 'person_identifier' AND t.token_kind IN ({kinds})""")
+    con.execute("CREATE OR REPLACE TEMP TABLE lk_person_ids AS "
+                + " UNION ".join(sources))
+    if not con.execute("SELECT count(*) FROM lk_person_ids").fetchone()[0]:
+        return
+    con.execute("""
+        UPDATE lk_pairs SET id_shared = s.n FROM (
+            SELECT p.node_a, p.node_b, count(DISTINCT (a.token_kind, a.token))::INTEGER AS n
+            FROM lk_pairs p
+            JOIN lk_person_ids a ON a.node = p.node_a
+            JOIN lk_person_ids b ON b.node = p.node_b
+                 AND a.token_kind = b.token_kind AND a.token = b.token
+            GROUP BY ALL) s
+        WHERE lk_pairs.node_a = s.node_a AND lk_pairs.node_b = s.node_b""")

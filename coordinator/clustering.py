@@ -1,0 +1,111 @@
+"""Clustering: accepted links become national entities by connected components.
+
+Person pairs above threshold are first thinned to at most one partner per other force
+(mutual-best rounds in SQL) when the settings say a force holds one nominal per person;
+identifier items that share a token are joined outright. Components come from
+scipy.sparse.csgraph — linear in the number of links, no Python loop, no all-pairs step.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from coordinator.settings import LinkageSettings
+
+
+def accept_person_links(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> int:
+    """Build `lk_accepted(node_a, node_b, match_probability)`; returns how many links."""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE lk_candidates AS
+        SELECT s.node_a, s.node_b, s.match_weight, s.match_probability,
+               na.force_id AS force_a, nb.force_id AS force_b
+        FROM lk_scored s
+        JOIN lk_nodes na ON na.node = s.node_a
+        JOIN lk_nodes nb ON nb.node = s.node_b
+        WHERE s.match_probability >= {settings.match_probability}
+          AND s.agreeing_keys >= {settings.min_agreeing_keys}""")
+    if not settings.one_to_one:
+        con.execute("""CREATE OR REPLACE TEMP TABLE lk_accepted AS
+                       SELECT node_a, node_b, match_probability FROM lk_candidates""")
+        return con.execute("SELECT count(*) FROM lk_accepted").fetchone()[0]
+    con.execute("""CREATE OR REPLACE TEMP TABLE lk_accepted
+                   (node_a INTEGER, node_b INTEGER, match_probability DOUBLE)""")
+    for _ in range(settings.one_to_one_rounds):
+        # both directions: each node ranks its candidates in each other force
+        added = con.execute("""
+            INSERT INTO lk_accepted
+            WITH directed AS (
+                SELECT node_a AS src, node_b AS dst, force_b AS dst_force, match_weight
+                FROM lk_candidates
+                UNION ALL
+                SELECT node_b, node_a, force_a, match_weight FROM lk_candidates),
+            ranked AS (
+                SELECT src, dst, row_number() OVER (
+                    PARTITION BY src, dst_force ORDER BY match_weight DESC, dst) AS rk
+                FROM directed)
+            SELECT c.node_a, c.node_b, c.match_probability
+            FROM lk_candidates c
+            JOIN ranked ra ON ra.src = c.node_a AND ra.dst = c.node_b AND ra.rk = 1
+            JOIN ranked rb ON rb.src = c.node_b AND rb.dst = c.node_a AND rb.rk = 1
+        """).fetchone()[0]
+        if not added:
+            break
+        # a node that now has its partner in force F takes no other partner in F
+        con.execute("""
+            CREATE OR REPLACE TEMP TABLE lk_taken AS
+            SELECT a.node_a AS node, n.force_id AS other_force
+            FROM lk_accepted a JOIN lk_nodes n ON n.node = a.node_b
+            UNION ALL
+            SELECT a.node_b, n.force_id FROM lk_accepted a JOIN lk_nodes n ON n.node = a.node_a
+        """)
+        con.execute("""
+            CREATE OR REPLACE TEMP TABLE lk_candidates AS
+            SELECT c.* FROM lk_candidates c
+            ANTI JOIN lk_taken ta ON ta.node = c.node_a AND ta.other_force = c.force_b
+            ANTI JOIN lk_taken tb ON tb.node = c.node_b AND tb.other_force = c.force_a""")
+    return con.execute("SELECT count(*) FROM lk_accepted").fetchone()[0]
+
+
+def identifier_edges(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> None:
+    """`lk_id_edges(node_a, node_b)`: identifier items sharing a token, as a star per token."""
+    kinds = ", ".join(f"'{k}'" for k in settings.identifier_kinds)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE lk_id_edges AS
+        WITH held AS (
+            SELECT n.node, t.token_kind, t.token FROM tokens t
+            JOIN lk_nodes n ON n.force = t.force AND n.ref = t.ref
+            WHERE n.kind IN ({kinds}) AND t.token_kind = n.kind)
+        SELECT node AS node_a, min(node) OVER (PARTITION BY token_kind, token) AS node_b
+        FROM held""")
+
+
+def cluster(con: duckdb.DuckDBPyConnection, n_nodes: int) -> None:
+    """`lk_entity(node, entity_id, score)` from accepted person links and identifier edges."""
+    edges = con.execute("""
+        SELECT node_a, node_b FROM lk_accepted
+        UNION ALL SELECT node_a, node_b FROM lk_id_edges WHERE node_a <> node_b
+    """).fetchnumpy()
+    a = edges["node_a"].astype(np.int64)
+    b = edges["node_b"].astype(np.int64)
+    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n_nodes, n_nodes))
+    _, labels = connected_components(graph, directed=False)
+    con.register("lk_labels", pa.table({"node": np.arange(n_nodes, dtype=np.int32),
+                                        "label": labels.astype(np.int64)}))
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE lk_entity AS
+        WITH best AS (
+            SELECT node, max(p) AS score FROM (
+                SELECT node_a AS node, match_probability AS p FROM lk_accepted
+                UNION ALL SELECT node_b, match_probability FROM lk_accepted
+                UNION ALL SELECT node_a, 1.0 FROM lk_id_edges WHERE node_a <> node_b
+                UNION ALL SELECT node_b, 1.0 FROM lk_id_edges WHERE node_a <> node_b)
+            GROUP BY node),
+        -- entity id: the smallest node of the component, so ids are stable for a given store
+        root AS (SELECT label, min(node) AS entity_id FROM lk_labels GROUP BY label)
+        SELECT l.node, r.entity_id::BIGINT AS entity_id, b.score
+        FROM lk_labels l JOIN root r USING (label) LEFT JOIN best b USING (node)""")
+    con.unregister("lk_labels")

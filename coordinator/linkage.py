@@ -1,0 +1,103 @@
+"""Linkage: from the tokens in the coordinator store to national entities.
+
+    link(con, settings) -> LinkageResult
+
+reads `items` and `tokens` (opaque 16-byte BLOBs only, checked first), and replaces the
+`entities(force, ref, kind, entity_id, score)` and `person_links` tables. Steps, each its
+own module: blocking (shared match-key tokens) → scoring (Fellegi–Sunter, EM) →
+clustering (one-to-one, connected components).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import duckdb
+
+from coordinator.blocking import block_persons, number_nodes
+from coordinator.clustering import accept_person_links, cluster, identifier_edges
+from coordinator.schema import ENTITIES_DDL, PERSON_LINKS_DDL, check_linkage_inputs
+from coordinator.scoring import MatchWeights, estimate_weights, score_pairs
+from coordinator.settings import LinkageSettings
+
+
+@dataclass(frozen=True)
+class LinkageResult:
+    """Counts of one run (for the ledger's `combination` entry) and what EM learnt."""
+
+    items: int
+    candidate_pairs: int
+    person_links: int
+    entities: int
+    cross_force_entities: int
+    weights: MatchWeights
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        return {"items": self.items, "candidate_pairs": self.candidate_pairs,
+                "person_links": self.person_links, "entities": self.entities,
+                "cross_force_entities": self.cross_force_entities}
+
+
+def link(con: duckdb.DuckDBPyConnection,
+         settings: LinkageSettings | None = None) -> LinkageResult:
+    """Link every item in the store into national entities; see the module docstring."""
+    settings = settings or LinkageSettings()
+    check_linkage_inputs(con)
+    seconds: dict[str, float] = {}
+    t = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal t
+        now = time.perf_counter()
+        seconds[name] = now - t
+        t = now
+
+    n_nodes = number_nodes(con)
+    n_pairs = block_persons(con, settings)
+    lap("blocking")
+    weights = estimate_weights(con, settings)
+    score_pairs(con, settings, weights)
+    lap("scoring")
+    n_links = accept_person_links(con, settings)
+    identifier_edges(con, settings)
+    cluster(con, n_nodes)
+    lap("clustering")
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("DROP TABLE IF EXISTS entities")
+        con.execute(ENTITIES_DDL)
+        con.execute("""
+            INSERT INTO entities
+            SELECT n.force, n.ref, n.kind, e.entity_id, e.score
+            FROM lk_entity e JOIN lk_nodes n USING (node)""")
+        con.execute("DROP TABLE IF EXISTS person_links")
+        con.execute(PERSON_LINKS_DDL)
+        con.execute("""
+            INSERT INTO person_links
+            SELECT na.force, na.ref, nb.force, nb.ref, s.agreeing_keys, s.match_weight,
+                   s.match_probability
+            FROM lk_accepted a
+            JOIN lk_scored s USING (node_a, node_b)
+            JOIN lk_nodes na ON na.node = a.node_a
+            JOIN lk_nodes nb ON nb.node = a.node_b""")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    n_entities, n_cross = con.execute("""
+        SELECT count(*), count(*) FILTER (WHERE forces > 1) FROM (
+            SELECT entity_id, count(DISTINCT force) AS forces FROM entities GROUP BY entity_id)
+    """).fetchone()
+    lap("writing")
+    _drop_temp(con)
+    return LinkageResult(n_nodes, n_pairs, n_links, n_entities, n_cross, weights, seconds)
+
+
+def _drop_temp(con: duckdb.DuckDBPyConnection) -> None:
+    for (name,) in con.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_name LIKE 'lk\\_%' ESCAPE '\\' AND table_type = 'LOCAL TEMPORARY'"
+    ).fetchall():
+        con.execute(f"DROP TABLE IF EXISTS {name}")

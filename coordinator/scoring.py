@@ -1,0 +1,157 @@
+"""Scoring: Fellegi–Sunter match weights for candidate pairs, learnt from the tokens themselves.
+
+The two likelihoods are modelled where each is true:
+- same person (m): fields go wrong independently (a typo, a missing postcode), so agreeing
+  keys are turned back into per-field comparison levels (`comparison`) and m is one
+  probability per level;
+- different people (u): chance agreements happen key by key — two strangers who share a
+  first name and birthday agree on the one key `fn+dob`, not on "fn" and "dob" as two
+  independent events — so u is one probability per key, P(a random pair shares that key).
+Counting a chance key agreement once is what keeps look-alikes apart; scoring fields on
+the match side is what keeps a pair with one typo (which breaks every key holding that
+field) together.
+
+u comes from the tokens themselves: the share of pairs INSIDE each force that share the
+key (a force rarely holds one person twice, and those pairs are never candidates, so they
+are a clean sample of different people). m and the match share are estimated by EM over
+the distinct agreement patterns (a few thousand rows, numpy) plus one all-disagree
+pattern standing for every pair blocking never formed. Rare tokens count for more than
+common ones (term-frequency bits from blocking), and identifier tokens recorded against
+both persons add support. The per-pair work stays in DuckDB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from coordinator.comparison import COMPARISONS, Comparison, field_levels, mask_bits
+from coordinator.settings import LinkageSettings
+
+_EPS = 1e-9
+_PSEUDO_PAIRS = 5.0
+
+
+@dataclass(frozen=True)
+class MatchWeights:
+    """What EM learnt: m per comparison level, u per match key, the match share."""
+
+    comparisons: tuple[Comparison, ...]
+    m: tuple[np.ndarray, ...]
+    kinds: tuple[str, ...]
+    u: np.ndarray
+    prior: float
+    iterations: int
+
+    def as_rows(self) -> list[dict[str, float | str]]:
+        """One row per comparison level (m, bits = log2 m) and per key (u, bits = -log2 u)."""
+        rows: list[dict[str, float | str]] = [
+            {"what": f"{c.name}:{label}", "m": float(m[i]), "bits": float(np.log2(m[i]))}
+            for c, m in zip(self.comparisons, self.m, strict=True)
+            for i, label in enumerate(c.labels)]
+        rows += [{"what": kind, "u": float(u), "bits": float(-np.log2(u))}
+                 for kind, u in zip(self.kinds, self.u, strict=True)]
+        return rows
+
+
+def _kinds(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [r[0] for r in con.execute(
+        "SELECT token_kind FROM lk_kinds ORDER BY kind_id").fetchall()]
+
+
+def _comparable_pairs(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> float:
+    """How many person pairs linkage would compare without blocking."""
+    sizes = con.execute("""SELECT count(*) AS n FROM lk_nodes WHERE kind = 'person'
+                           GROUP BY force_id""").fetchnumpy()["n"].astype(np.float64)
+    total = sizes.sum() ** 2 / 2 - (sizes ** 2).sum() / 2  # across forces
+    if not settings.cross_force_only:
+        total += (sizes * (sizes - 1) / 2).sum()
+    return float(total)
+
+
+def _key_u(con: duckdb.DuckDBPyConnection) -> np.ndarray:
+    """u per key from pairs inside each force (half a collision added, so a key nobody
+    shared by chance still has a finite weight); the token-frequency share if only one
+    force holds the key."""
+    r = con.execute("""
+        SELECT u.collisions, u.pairs, f.ubar FROM lk_kinds k
+        LEFT JOIN lk_kind_u u USING (kind_id) LEFT JOIN lk_kind_freq f USING (kind_id)
+        ORDER BY k.kind_id""").fetchnumpy()
+    c, pairs, ubar = (np.nan_to_num(r[x].astype(np.float64)) for x in ("collisions", "pairs",
+                                                                       "ubar"))
+    within = (c + 0.5) / np.maximum(pairs, 1.0)
+    return np.clip(np.where(pairs >= 1, within, ubar), _EPS, 0.5)
+
+
+def _log_m(onehot: list[np.ndarray], m: list[np.ndarray]) -> np.ndarray:
+    return sum((oh @ np.log(mc) for oh, mc in zip(onehot, m, strict=True)),
+               start=np.zeros(len(onehot[0])))
+
+
+def estimate_weights(con: duckdb.DuckDBPyConnection, settings: LinkageSettings,
+                     comparisons: tuple[Comparison, ...] = COMPARISONS) -> MatchWeights:
+    """EM over the agreement patterns of `lk_pairs` and the pairs never formed."""
+    kinds = _kinds(con)
+    pat = con.execute("""SELECT agree_mask, has_a, has_b, count(*) AS n FROM lk_pairs
+                         GROUP BY ALL""").fetchnumpy()
+    gamma = field_levels(kinds, pat["agree_mask"], pat["has_a"], pat["has_b"], comparisons)
+    agree = mask_bits(pat["agree_mask"].astype(np.int64), len(kinds)).astype(np.float64)
+    count = pat["n"].astype(np.float64)
+    others = max(_comparable_pairs(con, settings) - count.sum(), 0.0)
+    if others:  # every pair blocking did not form: agrees on no key, every field "else"
+        gamma = np.vstack([gamma, [[len(c.labels) - 1 for c in comparisons]]]).astype(np.int8)
+        agree = np.vstack([agree, np.zeros((1, len(kinds)))])
+        count = np.r_[count, others]
+    sizes = [len(c.labels) for c in comparisons]
+    onehot = [np.stack([gamma[:, ci] == lv for lv in range(n)], axis=1).astype(np.float64)
+              for ci, n in enumerate(sizes)]
+    m_start = [np.r_[0.9, np.full(n - 1, 0.1 / (n - 1))] for n in sizes]
+    m = list(m_start)
+    u = _key_u(con)
+    prior = settings.prior_match_rate or 1e-4
+    it = 0
+    for it in range(1, settings.em_iterations + 1):  # noqa: B007 — `it` is reported
+        logit = (np.log(prior) - np.log1p(-prior) + _log_m(onehot, m) - agree @ np.log(u))
+        r = 1.0 / (1.0 + np.exp(-np.clip(logit, -700, 700)))
+        rm = count * r
+        # a few pseudo-pairs at the starting m, so a level no true pair showed (yet) is
+        # unlikely, not impossible (-30 bits would veto any pair that shows it)
+        m_new = [np.clip((rm @ oh + _PSEUDO_PAIRS * m0) / ((rm @ oh).sum() + _PSEUDO_PAIRS),
+                         _EPS, 1) for oh, m0 in zip(onehot, m_start, strict=True)]
+        prior_new = settings.prior_match_rate or float(
+            np.clip(rm.sum() / count.sum(), _EPS, 1 - _EPS))
+        delta = max(max(np.abs(a - b).max() for a, b in zip(m_new, m, strict=True)),
+                    abs(prior_new - prior))
+        m, prior = m_new, prior_new
+        if delta < settings.em_tolerance:
+            break
+    return MatchWeights(comparisons, tuple(m), tuple(kinds), u, prior, it)
+
+
+def score_pairs(con: duckdb.DuckDBPyConnection, settings: LinkageSettings,
+                weights: MatchWeights) -> None:
+    """`lk_scored`: every candidate pair with match_weight (bits) and match_probability."""
+    pat = con.execute("SELECT DISTINCT agree_mask, has_a, has_b FROM lk_pairs").fetchnumpy()
+    gamma = field_levels(weights.kinds, pat["agree_mask"], pat["has_a"], pat["has_b"],
+                         weights.comparisons)
+    agree = mask_bits(pat["agree_mask"].astype(np.int64), len(weights.kinds))
+    bits = np.full(len(gamma), np.log2(weights.prior / (1 - weights.prior)))
+    for ci, mc in enumerate(weights.m):
+        g = gamma[:, ci]
+        bits += np.where(g >= 0, np.log2(mc)[np.maximum(g, 0)], 0.0)
+    bits -= agree @ np.log2(weights.u)
+    con.register("lk_pattern_weights", pa.table({
+        "agree_mask": pat["agree_mask"], "has_a": pat["has_a"], "has_b": pat["has_b"],
+        "bits": bits}))
+    tf = "p.tf_bits" if settings.term_frequency else "0"
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE lk_scored AS
+        SELECT *, 1.0 / (1.0 + pow(2.0, -match_weight)) AS match_probability FROM (
+            SELECT p.node_a, p.node_b, p.agreeing_keys, p.id_shared,
+                   w.bits + {tf} + least(p.id_shared, 2) * {settings.identifier_support_bits}
+                       AS match_weight
+            FROM lk_pairs p JOIN lk_pattern_weights w USING (agree_mask, has_a, has_b))""")
+    con.unregister("lk_pattern_weights")

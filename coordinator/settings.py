@@ -1,0 +1,76 @@
+"""`LinkageSettings`: every knob of a linkage run in one validated, declarative object.
+
+Splink-style: a run is reproducible from its settings alone, and a bad setting is refused
+before any data is touched (a `CrossforceError` naming the field).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from federation.errors import CrossforceError
+
+IDENTIFIER_KINDS: tuple[str, ...] = ("phone", "email", "handle", "vrm", "imei")
+MATCH_KEY_PREFIX = "mk:"
+
+
+class LinkageSettings(BaseModel):
+    """How the coordinator turns shared tokens into national entities."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    match_probability: float = Field(
+        0.5, gt=0.0, lt=1.0,
+        description="a person pair links when its Fellegi-Sunter match probability is at "
+        "least this (0.5: the evidence, weighed against how rare matches are, favours a "
+        "match; precision is held by per-key u and one partner per force)")
+    min_agreeing_keys: int = Field(
+        1, ge=1, description="a person pair needs at least this many agreeing match keys")
+    max_token_frequency: int = Field(
+        100, ge=2,
+        description="match-key tokens held by more references than this are too common to "
+        "block on (a household postcode, a frequent name); they count as missing")
+    cross_force_only: bool = Field(
+        True, description="compare persons across forces only; within-force duplicates are "
+        "the force's own business")
+    one_to_one: bool = Field(
+        True, description="a reference links to at most one reference of each other force "
+        "(a force holds one nominal per person); off = any pair above threshold links")
+    one_to_one_rounds: int = Field(
+        4, ge=1, le=20, description="rounds of mutual-best assignment when one_to_one is on")
+    identifier_kinds: tuple[str, ...] = Field(
+        IDENTIFIER_KINDS, min_length=1,
+        description="token kinds where the same token means the same entity")
+    identifier_support_bits: float = Field(
+        10.0, ge=0.0,
+        description="extra match weight (bits) per identifier token two person references "
+        "share (a phone or email recorded against both), counted at most twice")
+    term_frequency: bool = Field(
+        True, description="adjust each agreeing key by how common its token is (rare "
+        "values are stronger evidence)")
+    em_iterations: int = Field(100, ge=1, le=10_000)
+    em_tolerance: float = Field(1e-7, gt=0.0)
+    prior_match_rate: float | None = Field(
+        None, gt=0.0, lt=1.0,
+        description="fix the share of candidate pairs that are matches instead of "
+        "estimating it by EM")
+
+    @model_validator(mode="after")
+    def _kinds_are_not_match_keys(self) -> LinkageSettings:
+        bad = [k for k in self.identifier_kinds if k.startswith(MATCH_KEY_PREFIX)]
+        if bad:
+            raise ValueError(f"identifier_kinds must not be match keys: {bad}")
+        return self
+
+    @classmethod
+    def parse(cls, values: dict[str, Any] | None = None) -> LinkageSettings:
+        """Validate user-supplied settings, turning pydantic errors into one clear message."""
+        try:
+            return cls(**(values or {}))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
+                for e in exc.errors())
+            raise CrossforceError(f"bad linkage settings: {problems}") from None

@@ -1,0 +1,314 @@
+"""The coordinator's ServerApp: collect share sets, link, notify each force of its hits.
+
+One federation = three steps, each ONE message per node:
+
+1. **collect** — ``query.share`` to every online node; each signed payload goes through
+   ``CoordinatorService.submit`` (the same function as an offline ``coordinator submit``),
+   under the force name node authentication registered for that node. A node that is
+   absent, slow (timeout), refuses, fails or sends a payload the coordinator rejects is
+   recorded, and the round goes on with the rest.
+2. **link** — ``CoordinatorService.link()`` once, over everything ingested.
+3. **notify** — ``query.hits`` to each force that shared, carrying only that force's hits.
+
+``run_federation`` is the whole thing for any ``Grid`` (the in-process grid in tests and
+``--engine inprocess``, the SuperLink's grid in deployment); ``app`` wraps it for
+``flwr run``, reading its settings from run-config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from logging import INFO, WARNING
+from pathlib import Path
+from typing import Any
+
+from flwr.app import Context, Message
+from flwr.common.logger import log
+from flwr.serverapp import Grid, ServerApp
+
+from federation.flower.protocol import (
+    HITS,
+    SHARE,
+    SHARE_RECORD,
+    CoordinatorService,
+    Query,
+    hits_request,
+    load_coordinator_service,
+    receipt_of,
+    record_bytes,
+    refusal_of,
+    share_request,
+)
+
+Progress = Callable[[str], None]
+
+# share outcomes
+SUBMITTED, REFUSED, TIMEOUT, FAILED, REJECTED, ABSENT = (
+    "submitted", "refused", "timeout", "error", "rejected", "absent")
+# hits outcomes
+DELIVERED = "delivered"
+
+
+@dataclass(frozen=True)
+class RoundSettings:
+    """What one federation asks, and how long it waits (seconds)."""
+
+    purpose: str
+    epoch: int
+    share_timeout: float = 120.0
+    hits_timeout: float = 60.0
+    expected_forces: tuple[str, ...] = ()
+    wait_for_nodes: float = 0.0
+    poll_interval: float = 0.1
+
+    @classmethod
+    def from_run_config(cls, config: Mapping[str, Any]) -> RoundSettings:
+        expected = str(config.get("expected-forces", "") or "")
+        return cls(
+            purpose=str(config["purpose"]),
+            epoch=int(config.get("epoch", 0)),
+            share_timeout=float(config.get("share-timeout", 120.0)),
+            hits_timeout=float(config.get("hits-timeout", 60.0)),
+            expected_forces=tuple(f for f in (s.strip() for s in expected.split(",")) if f),
+            wait_for_nodes=float(config.get("wait-for-nodes", 0.0)),
+        )
+
+
+@dataclass
+class ForceOutcome:
+    """What happened with one force in one federation (counts and reasons, no content)."""
+
+    force: str
+    node_id: int = 0
+    share: str = ABSENT
+    detail: str = ""
+    payload_bytes: int = 0
+    receipt: Any = None
+    hits: str = ""
+    hits_bytes: int = 0
+    hits_receipt: dict[str, Any] | None = None
+
+
+@dataclass
+class FederationReport:
+    """The outcome per force, the link summary, and step times in seconds (``total``
+    excludes ``wait_for_nodes``, the time spent waiting for expected forces to connect)."""
+
+    purpose: str
+    epoch: int
+    forces: dict[str, ForceOutcome] = field(default_factory=dict)
+    link: dict[str, Any] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def shared(self) -> list[str]:
+        return sorted(f for f, o in self.forces.items() if o.share == SUBMITTED)
+
+    def to_json(self) -> dict[str, Any]:
+        return json.loads(json.dumps(dataclasses.asdict(self), default=str))
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> FederationReport:
+        forces = {k: ForceOutcome(**v) for k, v in data["forces"].items()}
+        return cls(purpose=data["purpose"], epoch=data["epoch"], forces=forces,
+                   link=dict(data["link"]), seconds=dict(data["seconds"]))
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    elif hasattr(value, "model_dump"):
+        value = value.model_dump(mode="json")
+    return json.loads(json.dumps(value, default=str))
+
+
+def _error_text(reply: Message) -> str:
+    return f"{reply.error.reason}".strip().splitlines()[-1][:300] if reply.error.reason \
+        else f"error code {reply.error.code}"
+
+
+# --------------------------------------------------------------------------- grid helpers
+
+def online_forces(grid: Grid) -> dict[str, int]:
+    """Force name → node id, from the names node authentication registered. Nodes without
+    a registered name are not addressed: a force is who its key says it is."""
+    forces: dict[str, int] = {}
+    for node in grid.get_nodes():
+        if node.status and node.status != "online":
+            continue
+        if node.name:
+            forces[node.name] = node.node_id
+    return forces
+
+
+def wait_for_forces(grid: Grid, expected: Iterable[str], wait: float,
+                    poll: float = 0.2) -> dict[str, int]:
+    expected = set(expected)
+    deadline = time.monotonic() + wait
+    forces = online_forces(grid)
+    while not expected <= forces.keys() and time.monotonic() < deadline:
+        time.sleep(poll)
+        forces = online_forces(grid)
+    return forces
+
+
+def exchange(grid: Grid, messages: Iterable[Message], timeout: float,
+             poll: float = 0.1) -> dict[int, Message]:
+    """Push all messages, pull replies until all arrived or ``timeout``; node id → reply.
+
+    push + pull with a short sleep instead of ``send_and_receive`` (which polls ~3 s)."""
+    ids = set(grid.push_messages(list(messages)))
+    replies: dict[int, Message] = {}
+    deadline = time.monotonic() + timeout
+    while ids:
+        for reply in grid.pull_messages(sorted(ids)):
+            ids.discard(reply.metadata.reply_to_message_id)
+            replies[reply.metadata.src_node_id] = reply
+        if not ids or time.monotonic() >= deadline:
+            break
+        time.sleep(poll)
+    return replies
+
+
+# --------------------------------------------------------------------------- the rounds
+
+def collect(grid: Grid, service: CoordinatorService, settings: RoundSettings,
+            report: FederationReport, progress: Progress) -> None:
+    t0 = time.perf_counter()
+    forces = wait_for_forces(grid, settings.expected_forces, settings.wait_for_nodes)
+    report.seconds["wait_for_nodes"] = time.perf_counter() - t0
+    for force in settings.expected_forces:
+        report.forces.setdefault(force, ForceOutcome(force, detail="node not online"))
+    for force, node_id in forces.items():
+        report.forces[force] = ForceOutcome(force, node_id=node_id, share=TIMEOUT,
+                                            detail=f"no answer in {settings.share_timeout:g} s")
+    query = Query(settings.purpose, settings.epoch)
+    progress(f"collect: asking {len(forces)} force(s) for purpose {query.purpose!r} "
+             f"epoch {query.epoch}")
+    messages = [Message(share_request(query), dst_node_id=node_id, message_type=SHARE,
+                        ttl=settings.share_timeout + 60) for node_id in forces.values()]
+    replies = exchange(grid, messages, settings.share_timeout, settings.poll_interval)
+    by_node = {node_id: force for force, node_id in forces.items()}
+    for node_id, reply in replies.items():
+        outcome = report.forces[by_node[node_id]]
+        _ingest(service, outcome, reply)
+        progress(f"collect: {outcome.force}: {outcome.share}"
+                 + (f" ({outcome.detail})" if outcome.detail else ""))
+    for outcome in report.forces.values():
+        if outcome.share in (TIMEOUT, ABSENT):
+            progress(f"collect: {outcome.force}: {outcome.share} ({outcome.detail})")
+
+
+def _ingest(service: CoordinatorService, outcome: ForceOutcome, reply: Message) -> None:
+    if reply.has_error():
+        outcome.share, outcome.detail = FAILED, _error_text(reply)
+        return
+    reason = refusal_of(reply.content)
+    if reason is not None:
+        outcome.share, outcome.detail = REFUSED, reason
+        return
+    try:
+        payload = record_bytes(reply.content.array_records[SHARE_RECORD])
+    except (KeyError, ValueError) as exc:
+        outcome.share, outcome.detail = FAILED, f"malformed reply: {exc}"
+        return
+    outcome.payload_bytes = len(payload)
+    try:
+        outcome.receipt = _jsonable(service.submit(payload, outcome.force))
+    except Exception as exc:  # the coordinator rejects it: record why, keep going
+        outcome.share, outcome.detail = REJECTED, f"{type(exc).__name__}: {exc}"
+        return
+    outcome.share, outcome.detail = SUBMITTED, ""
+
+
+def notify(grid: Grid, service: CoordinatorService, settings: RoundSettings,
+           report: FederationReport, progress: Progress) -> None:
+    query = Query(settings.purpose, settings.epoch)
+    messages: list[Message] = []
+    targets: dict[int, ForceOutcome] = {}
+    for force in report.shared():
+        outcome = report.forces[force]
+        try:
+            data = bytes(service.hits_for(force))
+        except Exception as exc:
+            outcome.hits, outcome.detail = FAILED, f"hits_for: {type(exc).__name__}: {exc}"
+            continue
+        outcome.hits_bytes, outcome.hits = len(data), TIMEOUT
+        targets[outcome.node_id] = outcome
+        messages.append(Message(hits_request(query, data), dst_node_id=outcome.node_id,
+                                message_type=HITS, ttl=settings.hits_timeout + 60))
+    progress(f"notify: sending hits to {len(messages)} force(s)")
+    for node_id, reply in exchange(grid, messages, settings.hits_timeout,
+                                   settings.poll_interval).items():
+        outcome = targets[node_id]
+        if reply.has_error():
+            outcome.hits, outcome.detail = FAILED, _error_text(reply)
+        elif (reason := refusal_of(reply.content)) is not None:
+            outcome.hits, outcome.detail = REFUSED, reason
+        else:
+            outcome.hits, outcome.hits_receipt = DELIVERED, receipt_of(reply.content)
+        progress(f"notify: {outcome.force}: {outcome.hits}")
+
+
+def run_federation(grid: Grid, service: CoordinatorService, settings: RoundSettings,
+                   progress: Progress | None = None) -> FederationReport:
+    """Collect, link, notify over ``grid``; never fails because one node did."""
+    say: Progress = progress or (lambda line: log(INFO, "%s", line))
+    report = FederationReport(purpose=settings.purpose, epoch=settings.epoch)
+    t0 = time.perf_counter()
+    collect(grid, service, settings, report, say)
+    t1 = time.perf_counter()
+    if report.shared():
+        report.link = dict(_jsonable(service.link()))
+        say(f"link: {json.dumps(report.link, default=str)[:300]}")
+    else:
+        say("link: skipped, no force shared anything")
+    t2 = time.perf_counter()
+    notify(grid, service, settings, report, say)
+    t3 = time.perf_counter()
+    waited = report.seconds.get("wait_for_nodes", 0.0)
+    report.seconds.update({"collect": t1 - t0 - waited, "link": t2 - t1,
+                           "notify": t3 - t2, "total": t3 - t0 - waited})
+    return report
+
+
+# --------------------------------------------------------------------------- flwr run
+
+app = ServerApp()
+
+
+@app.main()
+def main(grid: Grid, context: Context) -> None:
+    """``flwr run`` entry: settings and the coordinator service come from run-config."""
+    config = context.run_config
+    settings = RoundSettings.from_run_config(config)
+    service = load_coordinator_service(str(config.get("coordinator-service", "")),
+                                       str(config.get("coordinator-dir", ".")))
+    try:
+        report = run_federation(grid, service, settings)
+    finally:  # release the coordinator store (one DuckDB writer at a time)
+        close = getattr(service, "close", None)
+        if callable(close):
+            close()
+    target = str(config.get("report-file", "") or "")
+    if target:
+        Path(target).write_text(json.dumps(report.to_json(), indent=2))
+    missing = [f for f, o in report.forces.items() if o.share != SUBMITTED]
+    log(WARNING if missing else INFO, "federation done: %d shared, %d did not (%s)",
+        len(report.shared()), len(missing), ", ".join(missing) or "-")
+
+
+__all__ = [
+    "FederationReport",
+    "ForceOutcome",
+    "RoundSettings",
+    "app",
+    "collect",
+    "exchange",
+    "notify",
+    "online_forces",
+    "run_federation",
+]

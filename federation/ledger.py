@@ -1,0 +1,338 @@
+"""The audit ledger: append-only, hash-chained, Ed25519-signed s.62 records.
+
+Data Protection Act 2018 s.62 asks for a log of collection, alteration, consultation,
+disclosure, combination and erasure. Each entry holds who, when, what kind, why and how
+many — never the data itself — plus the previous entry's hash, its own hash over a
+canonical serialisation, and a signature. ``verify_ledger`` re-derives all of it and names
+every entry that was changed, removed, reordered, inserted or badly signed.
+
+Entries live in a ``ledger`` table in the owner's DuckDB file and are written inside the
+caller's transaction, so a data change and its entry commit or roll back together.
+
+``seq`` is only the storage position (not hashed): the chain of ``prev_hash`` values is the
+order that counts, so moving rows around is caught as reordering.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, get_args
+
+import duckdb
+
+from federation.keys import BadSignature, Signer, Verifier, fingerprint
+
+__all__ = [
+    "ACTIONS",
+    "GENESIS",
+    "Action",
+    "Ledger",
+    "LedgerEntry",
+    "LedgerProblem",
+    "VerifyReport",
+    "canonical_json",
+    "match_flows",
+    "read_entries",
+    "verify_entries",
+    "verify_ledger",
+]
+
+Action = Literal["collection", "alteration", "consultation", "disclosure", "combination",
+                 "erasure"]
+ACTIONS: tuple[str, ...] = get_args(Action)
+GENESIS = "0" * 64  # prev_hash of the first entry
+LEDGER_VERSION = 1
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS ledger (
+    seq BIGINT NOT NULL,          -- storage position only; the hash chain is the real order
+    entry_id VARCHAR NOT NULL,
+    version INTEGER NOT NULL,
+    at_utc TIMESTAMP NOT NULL,    -- UTC
+    owner VARCHAR NOT NULL,       -- whose ledger (force name or 'coordinator')
+    signer VARCHAR NOT NULL,      -- fingerprint of the signing key
+    actor VARCHAR NOT NULL,
+    force VARCHAR NOT NULL,
+    action VARCHAR NOT NULL,
+    purpose VARCHAR NOT NULL,
+    justification VARCHAR NOT NULL,
+    counts VARCHAR NOT NULL,      -- canonical JSON {name: count}; never content
+    recipients VARCHAR[] NOT NULL,
+    payload_hash VARCHAR,
+    policy_hash VARCHAR,
+    prev_hash VARCHAR NOT NULL,
+    entry_hash VARCHAR NOT NULL,
+    signature VARCHAR NOT NULL    -- Ed25519 over entry_hash, hex
+)
+"""
+_COLUMNS = ("seq", "entry_id", "version", "at_utc", "owner", "signer", "actor", "force",
+            "action", "purpose", "justification", "counts", "recipients", "payload_hash",
+            "policy_hash", "prev_hash", "entry_hash", "signature")
+
+
+def canonical_json(obj: Any) -> bytes:
+    """One byte string per value: sorted keys, no spaces, ASCII."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                      allow_nan=False).encode()
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One s.62 record. ``counts`` are numbers of records, never their content."""
+
+    seq: int
+    entry_id: str
+    version: int
+    at_utc: dt.datetime
+    owner: str
+    signer: str
+    actor: str
+    force: str
+    action: str
+    purpose: str
+    justification: str
+    counts: dict[str, int]
+    recipients: tuple[str, ...]
+    payload_hash: str | None
+    policy_hash: str | None
+    prev_hash: str
+    entry_hash: str
+    signature: str
+
+    def hashed_fields(self) -> dict[str, Any]:
+        """Everything the entry hash covers (all but seq, entry_hash and signature)."""
+        d = asdict(self)
+        for k in ("seq", "entry_hash", "signature"):
+            d.pop(k)
+        d["at_utc"] = self.at_utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        d["recipients"] = list(self.recipients)
+        return d
+
+    def compute_hash(self) -> str:
+        return hashlib.sha256(canonical_json(self.hashed_fields())).hexdigest()
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> LedgerEntry:
+        d = dict(zip(_COLUMNS, row, strict=True))
+        try:
+            counts = json.loads(d["counts"])
+            # any edit to the stored text, even one that parses the same, breaks the hash
+            if not isinstance(counts, dict) or canonical_json(counts).decode() != d["counts"]:
+                counts = {"<not canonical>": -1}
+        except ValueError:
+            counts = {"<unreadable>": -1}
+        d["counts"] = counts
+        d["recipients"] = tuple(d["recipients"] or ())
+        return cls(**d)
+
+
+class Ledger:
+    """Appends signed entries to the ``ledger`` table of one DuckDB connection."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, signer: Signer, owner: str) -> None:
+        self.con, self.signer, self.owner = con, signer, owner
+        con.execute(_DDL)
+
+    def append(self, action: Action, *, actor: str, purpose: str, justification: str,
+               counts: Mapping[str, int], recipients: Sequence[str] = (),
+               payload_hash: str | None = None, policy_hash: str | None = None,
+               force: str | None = None) -> LedgerEntry:
+        """Add one entry; no commit of its own (runs inside the caller's transaction)."""
+        if action not in ACTIONS:
+            raise ValueError(f"ledger action {action!r} is not one of {', '.join(ACTIONS)}")
+        for name, value in (("actor", actor), ("purpose", purpose),
+                            ("justification", justification)):
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"ledger entry needs a non-empty {name}")
+        clean_counts: dict[str, int] = {}
+        for k, v in counts.items():
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"ledger count {k!r} must be a non-negative int, got {v!r}")
+            clean_counts[str(k)] = int(v)
+        if isinstance(recipients, str):
+            raise ValueError("recipients is a sequence of names, not one string")
+        last = self.con.execute(
+            "SELECT seq, entry_hash FROM ledger ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+        draft = LedgerEntry(
+            seq=seq, entry_id=uuid.uuid4().hex, version=LEDGER_VERSION,
+            at_utc=dt.datetime.now(dt.UTC).replace(tzinfo=None), owner=self.owner,
+            signer=self.signer.fingerprint, actor=actor, force=force or self.owner,
+            action=action, purpose=purpose, justification=justification,
+            counts=clean_counts, recipients=tuple(recipients), payload_hash=payload_hash,
+            policy_hash=policy_hash, prev_hash=prev, entry_hash="", signature="")
+        entry_hash = draft.compute_hash()
+        signature = self.signer.sign(bytes.fromhex(entry_hash)).hex()
+        entry = LedgerEntry(**{**asdict(draft), "counts": clean_counts,
+                               "recipients": tuple(recipients),
+                               "entry_hash": entry_hash, "signature": signature})
+        row = [getattr(entry, c) for c in _COLUMNS]
+        row[_COLUMNS.index("counts")] = canonical_json(clean_counts).decode()
+        row[_COLUMNS.index("recipients")] = list(entry.recipients)
+        self.con.execute(f"INSERT INTO ledger ({', '.join(_COLUMNS)}) VALUES "
+                         f"({', '.join('?' * len(_COLUMNS))})", row)
+        return entry
+
+    def entries(self) -> list[LedgerEntry]:
+        return read_entries(self.con)
+
+    def head(self) -> str:
+        """Hash of the last entry: publish or keep it so a later check (``audit verify
+        --expect-head``) can tell if the ledger was cut short at the end."""
+        last = self.con.execute(
+            "SELECT entry_hash FROM ledger ORDER BY seq DESC LIMIT 1").fetchone()
+        return last[0] if last else GENESIS
+
+
+def read_entries(con: duckdb.DuckDBPyConnection) -> list[LedgerEntry]:
+    rows = con.execute(f"SELECT {', '.join(_COLUMNS)} FROM ledger ORDER BY seq").fetchall()
+    return [LedgerEntry.from_row(r) for r in rows]
+
+
+# --------------------------------------------------------------------------- verify
+
+ProblemKind = Literal["changed", "bad_signature", "removed", "reordered", "inserted",
+                      "unmatched"]
+
+
+@dataclass(frozen=True)
+class LedgerProblem:
+    kind: ProblemKind
+    seq: int | None
+    entry_id: str | None
+    detail: str
+
+    def __str__(self) -> str:
+        where = f"entry seq {self.seq} (id {self.entry_id})" if self.seq is not None \
+            else "ledger"
+        return f"{self.kind}: {where}: {self.detail}"
+
+
+@dataclass
+class VerifyReport:
+    """Outcome of checking one ledger: ``ok`` only if no problem was found."""
+
+    entries: int
+    public_key_fingerprint: str
+    head: str  # hash of the last entry: compare with an earlier report to catch truncation
+    problems: list[LedgerProblem] = field(default_factory=list)
+    actions: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def kinds(self) -> set[str]:
+        return {p.kind for p in self.problems}
+
+
+def verify_ledger(con: duckdb.DuckDBPyConnection, public_key: bytes) -> VerifyReport:
+    """Check the ``ledger`` table's hashes, signatures and chain; name every problem."""
+    exists = con.execute("SELECT count(*) FROM information_schema.tables "
+                         "WHERE table_name = 'ledger'").fetchone()
+    if not exists or not exists[0]:
+        return VerifyReport(0, fingerprint(public_key), GENESIS,
+                            [LedgerProblem("removed", None, None, "no ledger table")])
+    return verify_entries(read_entries(con), public_key)
+
+
+def verify_entries(entries: Sequence[LedgerEntry], public_key: bytes) -> VerifyReport:
+    """Diagnose a list of entries in storage order (see module docstring)."""
+    verifier = Verifier(public_key)
+    problems: dict[int, LedgerProblem] = {}  # index -> first problem found for it
+    chain_problems: list[LedgerProblem] = []
+
+    def flag(i: int, kind: ProblemKind, detail: str) -> None:
+        e = entries[i]
+        problems.setdefault(i, LedgerProblem(kind, e.seq, e.entry_id, detail))
+
+    intact = [e.compute_hash() == e.entry_hash for e in entries]
+    signed = []
+    for e in entries:
+        try:
+            verifier.verify(bytes.fromhex(e.entry_hash), bytes.fromhex(e.signature))
+            signed.append(True)
+        except (BadSignature, ValueError):
+            signed.append(False)
+    referenced = Counter(e.prev_hash for e in entries)
+    first_index: dict[str, int] = {}
+    for i, e in enumerate(entries):
+        first_index.setdefault(e.entry_hash, i)
+
+    # 1. each entry on its own
+    for i, e in enumerate(entries):
+        if not intact[i]:
+            flag(i, "changed", "content no longer matches its hash (altered after signing)")
+        elif first_index[e.entry_hash] != i:
+            flag(i, "inserted", f"duplicate of entry seq {entries[first_index[e.entry_hash]].seq}")
+        elif not signed[i]:
+            last = i == len(entries) - 1
+            if referenced[e.entry_hash] == 0 and not last:
+                flag(i, "inserted", "not signed by the ledger key and no entry follows it "
+                     "in the chain")
+            else:
+                flag(i, "bad_signature", f"signature does not verify under key "
+                     f"{verifier.fingerprint}" + (" (or inserted at the end)" if last else ""))
+
+    # 2. the chain, over entries not already shown to be inserted
+    chain = [i for i in range(len(entries))
+             if not (i in problems and problems[i].kind == "inserted")]
+    position = {entries[i].entry_hash: n for n, i in enumerate(chain)}
+    for n, i in enumerate(chain):
+        e = entries[i]
+        if not intact[i]:
+            continue  # its prev_hash cannot be trusted; already reported as changed
+        expected = GENESIS if n == 0 else entries[chain[n - 1]].entry_hash
+        if e.prev_hash == expected:
+            continue
+        before = position.get(e.prev_hash)
+        if e.prev_hash == GENESIS or (before is not None and before > n):
+            flag(i, "reordered", "stored before the entry it follows in the chain")
+        elif before is not None:  # its predecessor is further back: it and those between moved
+            for m in (*range(before + 1, n), n):
+                flag(chain[m], "reordered", "stored out of chain order")
+        elif n > 0 and not intact[chain[n - 1]]:
+            continue  # predecessor's own hash was altered; already reported
+        else:
+            prev_seq = entries[chain[n - 1]].seq if n > 0 else None
+            where = (f"between seq {prev_seq} and seq {e.seq}" if prev_seq is not None
+                     else f"before seq {e.seq}")
+            chain_problems.append(LedgerProblem(
+                "removed", e.seq, e.entry_id,
+                f"the entry it follows is missing: removed {where}"))
+
+    found = [problems[i] for i in sorted(problems)] + chain_problems
+    found.sort(key=lambda p: (p.seq if p.seq is not None else -1))
+    return VerifyReport(
+        entries=len(entries), public_key_fingerprint=verifier.fingerprint,
+        head=entries[-1].entry_hash if entries else GENESIS, problems=found,
+        actions=dict(Counter(e.action for e in entries)))
+
+
+def match_flows(node: Sequence[LedgerEntry], coordinator: Sequence[LedgerEntry]
+                ) -> list[LedgerProblem]:
+    """Match a node's disclosures with the coordinator's entries by payload content hash.
+
+    Every payload a node disclosed must appear in the coordinator's ledger (any action,
+    for that force) and every payload the coordinator logged from that force must be one
+    the node disclosed (DESIGN.md §1.6).
+    """
+    forces = {e.owner for e in node}
+    sent = {e.payload_hash: e for e in node if e.action == "disclosure" and e.payload_hash}
+    received = {e.payload_hash: e for e in coordinator
+                if e.payload_hash and e.force in forces}
+    problems = [LedgerProblem("unmatched", e.seq, e.entry_id,
+                              f"node disclosed payload {h[:16]}… but the coordinator's "
+                              "ledger has no entry for it")
+                for h, e in sent.items() if h not in received]
+    problems += [LedgerProblem("unmatched", e.seq, e.entry_id,
+                               f"coordinator logged payload {h[:16]}… from {e.force}, which "
+                               "the node's ledger never disclosed")
+                 for h, e in received.items() if h not in sent]
+    return problems

@@ -1,0 +1,617 @@
+"""Egress: build what the policy lets leave a node, pass it through the gate, seal it.
+
+The only path out of a node (DESIGN.md §1.1): ``build → policies.gate → Submission.seal``.
+
+What is built, all in DuckDB SQL over the node store (temporary ``eg_*`` tables):
+
+items
+    one per in-scope person (a role the policy names, on a crime in the policy's scope;
+    victims only under ``victims = "match-only"``) and one per normalised identifier those
+    persons hold (identifiers, vehicles, seized devices' IMEI and own number). Each gets an
+    opaque **ref**: 16 random bytes per node / purpose / epoch / local record, kept in the
+    private map ``egress_refs`` (never sent) so a repeated egress reuses it and hits can be
+    resolved. Identifiers held only by match-only persons are match-only themselves.
+tokens
+    HMAC tokens (``federation.tokens.token_sql``, computed inside DuckDB with the key pads
+    as query parameters) of the *normalised* identifier values — a raw value that failed
+    normalisation is never tokenised — and the person match keys
+    (``federation.matchkeys.match_key_tokens``).
+links
+    person_identifier, co_suspect (same in-scope crime), communication (calls + messages
+    between two shared phones, count as weight; the gate buckets it), shared_address and
+    shared_vehicle, as the policy allows.
+stop list
+    an identifier in contact with more than ``[stop_list] max_distinct_contacts`` distinct
+    others *in the whole store* (holders + communication partners) is a hub: it is never
+    an endpoint of a communication link; if even its in-scope holders exceed the limit it
+    is not shared at all. Addresses and vehicles shared by more persons than the limit
+    (hotels, taxi offices, pool cars) make no shared_address / shared_vehicle links.
+aggregates
+    counts of in-scope crimes and persons by the dimensions the policy allows; the gate
+    applies disclosure control (and differential privacy when the policy asks).
+
+A real egress is ONE store transaction: new refs, privacy-budget spending and the ledger
+entry (disclosure, counts per kind, payload hash, policy version) commit together. A dry
+run runs the very same code in a transaction that is rolled back, so it changes nothing
+and agrees with a real egress count for count.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import os
+import secrets
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from federation.errors import CrossforceError
+from federation.keys import LinkageSecret, NodeKeys
+from federation.ledger import Ledger, LedgerEntry
+from federation.matchkeys import match_key_tokens
+from federation.payload import ShareSet, Submission
+from federation.tokens import TOKEN_BYTES, Tokeniser, token_sql, tokens_to_arrow
+from node.store import NodeConfig, open_store
+from policies.gate import describe, gate
+from policies.model import CRIME_CATEGORIES, SharePolicy, default_policy, load_policy
+from policies.privacy_budget import PrivacyBudget
+
+POLICY_FILE = "policy.toml"
+DEFAULT_POLICY = "cse-national"
+RECIPIENT = "coordinator"
+SAMPLE_TOKENS = 5
+REF = pa.binary(TOKEN_BYTES)
+
+#: when a person holds several roles in scope, the one shown (most serious first)
+ROLE_PRIORITY = ("offender", "suspect", "facilitator", "associate", "witness",
+                 "reporting_person", "victim")
+AGE_BANDS = ((0, 18, "under-18"), (18, 25, "18-24"), (25, 35, "25-34"), (35, 45, "35-44"),
+             (45, 55, "45-54"), (55, 200, "55-plus"))
+#: aggregate tables: name -> (dimensions, SQL of (dims..., n) over the eg_* tables)
+AGGREGATES: dict[str, tuple[tuple[str, ...], str]] = {
+    "crimes_by_category_year": (
+        ("offence_category", "year"),
+        "SELECT category AS offence_category, CAST(year(date_from) AS VARCHAR) AS year, "
+        "count(DISTINCT crime_id) AS n FROM eg_crime_categories GROUP BY ALL"),
+    "crimes_by_outcome_year": (
+        ("outcome_code", "year"),
+        "SELECT coalesce(outcome_code, 'open') AS outcome_code, "
+        "CAST(year(date_from) AS VARCHAR) AS year, count(*) AS n FROM eg_crimes GROUP BY ALL"),
+    "persons_by_role_year": (
+        ("role", "year"),
+        "SELECT role, CAST(year(date_from) AS VARCHAR) AS year, count(DISTINCT person_id) AS n "
+        "FROM eg_roles WHERE shown GROUP BY ALL"),
+    "persons_by_role_ethnicity": (
+        ("role", "ethnicity"),
+        "SELECT r.role, coalesce(p.ethnicity_self, p.ethnicity_officer, 'blank') AS ethnicity, "
+        "count(DISTINCT r.person_id) AS n FROM eg_roles r JOIN persons p USING (person_id) "
+        "WHERE r.shown GROUP BY ALL"),
+    "persons_by_role_nationality": (
+        ("role", "nationality"),
+        "SELECT r.role, coalesce(p.nationality, 'blank') AS nationality, "
+        "count(DISTINCT r.person_id) AS n FROM eg_roles r JOIN persons p USING (person_id) "
+        "WHERE r.shown GROUP BY ALL"),
+    "persons_by_role_age_band": (
+        ("role", "age_band"),
+        "SELECT role, age_band, count(DISTINCT person_id) AS n FROM eg_person_ages "
+        "GROUP BY ALL"),
+}
+
+
+# --------------------------------------------------------------------------- policy & keys
+
+
+def node_policy(node_dir: Path, policy: str | SharePolicy | None = None
+                ) -> tuple[SharePolicy, str]:
+    """The policy egress runs under and where it came from (shown to the user).
+
+    ``policy`` may be a SharePolicy, a policy file or a default's name; otherwise
+    ``DIR/policy.toml`` if present, else the default ``cse-national``.
+    """
+    if isinstance(policy, SharePolicy):
+        return policy, "given policy"
+    if policy:
+        if Path(policy).exists() or policy.endswith(".toml"):
+            return load_policy(policy), str(policy)
+        return default_policy(policy), f"default '{policy}'"
+    path = Path(node_dir) / POLICY_FILE
+    if path.exists():
+        return load_policy(path), str(path)
+    return default_policy(DEFAULT_POLICY), f"default '{DEFAULT_POLICY}' (no {POLICY_FILE})"
+
+
+def linkage_secret(keys: NodeKeys) -> LinkageSecret:
+    if keys.linkage_secret is None:
+        raise CrossforceError(
+            f"this node has no federation linkage secret in {keys.keys_dir}, so it cannot "
+            "make tokens; import the one your federation issued with `crossforce node keys "
+            "import-secret --dir DIR FILE`")
+    return keys.linkage_secret
+
+
+def actor() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown-user"
+
+
+# --------------------------------------------------------------------------- result
+
+
+@dataclass(frozen=True)
+class EgressResult:
+    """One egress (or dry run): the gated share set, what it holds, and what was sent."""
+
+    force: str
+    purpose: str
+    epoch: int
+    policy_version: str
+    policy_source: str
+    share_set: ShareSet
+    summary: dict[str, Any]
+    dry_run: bool
+    submission: Submission | None = None
+    payload: bytes | None = None
+    ledger_entry: LedgerEntry | None = None
+    out: Path | None = None
+    samples: list[tuple[str, str]] = field(default_factory=list)  # (token_kind, hex)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "force": self.force, "purpose": self.purpose, "epoch": self.epoch,
+            "policy_version": self.policy_version, "policy": self.policy_source,
+            "dry_run": self.dry_run, **self.summary,
+            "sample_tokens": [{"token_kind": k, "token": t} for k, t in self.samples],
+            "payload_id": self.submission.payload_id if self.submission else None,
+            "payload_hash": self.submission.content_hash if self.submission else None,
+            "payload_bytes": len(self.payload) if self.payload is not None else None,
+            "out": str(self.out) if self.out else None,
+        }
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def egress(node_dir: Path, *, policy: str | SharePolicy | None = None,
+           purpose: str | None = None, epoch: int | None = None, dry_run: bool = False,
+           out: Path | None = None, encrypt_to: bytes | None = None,
+           wait_s: float | None = None) -> EgressResult:
+    """Build, gate and (unless ``dry_run``) seal and ledger one share set of a node.
+
+    ``purpose`` must be the policy's purpose code; ``epoch`` defaults to the linkage
+    secret's current epoch and must equal it. With ``out`` the signed payload is written
+    there atomically, only once the store transaction has committed.
+    """
+    node_dir = Path(node_dir)
+    chosen, source = node_policy(node_dir, policy)
+    if purpose is not None and purpose != chosen.purpose.code:
+        raise CrossforceError(f"purpose {purpose!r} is not this node's policy purpose "
+                              f"{chosen.purpose.code!r} ({source}); nothing was shared")
+    with open_store(node_dir, wait_s) as (config, con):
+        keys = NodeKeys.load(config.keys_dir)
+        secret = linkage_secret(keys)
+        epoch = secret.epoch if epoch is None else epoch
+        if epoch != secret.epoch:
+            raise CrossforceError(f"asked for key epoch {epoch}, but this node holds the "
+                                  f"linkage secret at epoch {secret.epoch}")
+        tokeniser = Tokeniser(secret.derive(chosen.purpose.code, epoch))
+        return _egress_in_transaction(con, config, keys, chosen, source, tokeniser, epoch,
+                                      dry_run=dry_run, out=out, encrypt_to=encrypt_to)
+
+
+def _egress_in_transaction(con: duckdb.DuckDBPyConnection, config: NodeConfig,
+                           keys: NodeKeys, policy: SharePolicy, source: str,
+                           tokeniser: Tokeniser, epoch: int, *, dry_run: bool,
+                           out: Path | None, encrypt_to: bytes | None) -> EgressResult:
+    tmp: Path | None = None
+    con.execute("BEGIN TRANSACTION")
+    try:
+        share = build_share_set(con, config.force, policy, tokeniser, epoch)
+        budget = (PrivacyBudget.for_policy(con, policy)
+                  if policy.privacy is not None and share.aggregates.num_rows else None)
+        gated = gate(policy, share, budget=budget, dry_run=dry_run)
+        summary = summarise(gated)
+        samples = sample_tokens(gated)
+        result = EgressResult(config.force, policy.purpose.code, epoch, policy.version,
+                              source, gated, summary, dry_run, samples=samples)
+        if dry_run:
+            con.execute("ROLLBACK")
+            return result
+        submission = Submission.seal(gated, keys.signer, encrypt_to=encrypt_to)
+        payload = submission.to_bytes()
+        entry = Ledger(con, keys.signer, config.force).append(
+            "disclosure", actor=actor(), purpose=policy.purpose.code,
+            justification=(f"share set epoch {epoch} to the coordinator under policy "
+                           f"{policy.version[:12]}: {policy.purpose.lawful_basis}"),
+            counts=ledger_counts(summary), recipients=[RECIPIENT],
+            payload_hash=submission.content_hash, policy_hash=policy.version)
+        if out is not None:
+            tmp = _stage(Path(out), payload)
+        con.execute("COMMIT")
+    except BaseException:
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        raise
+    if tmp is not None and out is not None:
+        os.replace(tmp, out)
+    return EgressResult(config.force, policy.purpose.code, epoch, policy.version, source,
+                        gated, summary, False, submission, payload, entry,
+                        Path(out) if out else None, samples)
+
+
+def _stage(out: Path, payload: bytes) -> Path:
+    if out.is_dir():
+        raise CrossforceError(f"--out {out} is a folder; give a file name")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    with os.fdopen(fd, "wb") as f:
+        f.write(payload)
+    return Path(name)
+
+
+# --------------------------------------------------------------------------- summaries
+
+
+def summarise(share: ShareSet) -> dict[str, Any]:
+    """Counts of what leaves: the gate's description plus aggregate tables."""
+    info = describe(share)
+    names = share.aggregates.column("name")
+    counted = pc.value_counts(names)
+    info["aggregates_by_table"] = dict(zip(counted.field("values").to_pylist(),
+                                           counted.field("counts").to_pylist(), strict=True))
+    info["links"] = share.links.num_rows
+    return info
+
+
+def ledger_counts(summary: dict[str, Any]) -> dict[str, int]:
+    """Flat counts for the ledger (numbers of records, never content)."""
+    counts = {"items": summary["items"], "tokens": summary["tokens"],
+              "links": summary["links"], "aggregate_rows": summary["aggregate_rows"],
+              "match_only": summary["match_only"]}
+    for prefix, key in (("items", "items_by_kind"), ("tokens", "tokens_by_kind"),
+                        ("links", "links_by_kind")):
+        counts.update({f"{prefix}:{k}": v for k, v in summary[key].items()})
+    return counts
+
+
+def sample_tokens(share: ShareSet, n: int = SAMPLE_TOKENS) -> list[tuple[str, str]]:
+    """A few tokens as hex, one kind after another, so the owner sees what leaves."""
+    tokens = share.tokens
+    if tokens.num_rows == 0:
+        return []
+    kinds = tokens.column("token_kind").unique().to_pylist()
+    out: list[tuple[str, str]] = []
+    for kind in sorted(kinds, key=lambda k: (k.startswith("mk:"), k)):
+        first = tokens.filter(pc.equal(tokens.column("token_kind"), kind)).slice(0, 1)
+        out.append((kind, first.column("token")[0].as_py().hex()))
+        if len(out) >= n:
+            break
+    return out
+
+
+# --------------------------------------------------------------------------- the build
+
+
+def build_share_set(con: duckdb.DuckDBPyConnection, force: str, policy: SharePolicy,
+                    tokeniser: Tokeniser, epoch: int) -> ShareSet:
+    """The share set the policy allows, before the gate; writes new refs to ``egress_refs``
+    (the caller owns the transaction)."""
+    purpose = policy.purpose.code
+    _scope(con, policy)
+    _identifiers(con, policy)
+    _items(con, policy)
+    _refs(con, purpose, epoch)
+    items = _items_table(con, policy)
+    tokens = _tokens_table(con, policy, tokeniser)
+    links = _links_table(con, policy)
+    aggregates = _aggregates_table(con, policy)
+    return ShareSet(force=force, purpose=purpose, epoch=epoch, policy_hash=policy.version,
+                    items=items, tokens=tokens, links=links, aggregates=aggregates)
+
+
+def ensure_ref_table(con: duckdb.DuckDBPyConnection) -> None:
+    """The private map ref → local record (never sent). Not a numbered migration: node/
+    migrations.py lists its steps in one tuple owned by node ingest."""
+    con.execute("""
+        CREATE TABLE IF NOT EXISTS egress_refs (
+            purpose VARCHAR NOT NULL, epoch INTEGER NOT NULL,
+            kind VARCHAR NOT NULL,       -- person, phone, email, handle, vrm, imei
+            local_id VARCHAR NOT NULL,   -- person_id, or the normalised identifier value
+            ref BLOB NOT NULL,           -- 16 random bytes
+            created_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (purpose, epoch, kind, local_id))""")
+
+
+def _scope(con: duckdb.DuckDBPyConnection, policy: SharePolicy) -> None:
+    """eg_crimes (crimes in scope), eg_roles (in-scope role links), eg_persons."""
+    scope = policy.scope
+    categories = scope.categories or list(CRIME_CATEGORIES)
+    conditions = [f"coalesce(flag_{c}, false)" for c in scope.categories]
+    if scope.offence_codes:
+        conditions.append("list_contains($codes, ho_offence_code)")
+    where = [f"({' OR '.join(conditions)})"] if conditions else []
+    if scope.date_from:
+        where.append("coalesce(date_to, date_from) >= $date_from")
+    if scope.date_to:
+        where.append("date_from <= $date_to")
+    category = ("CASE " + " ".join(f"WHEN coalesce(flag_{c}, false) THEN '{c}'"
+                                   for c in categories) + " END")
+    params = {"codes": list(scope.offence_codes), "date_from": scope.date_from,
+              "date_to": scope.date_to}
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE eg_crimes AS
+        SELECT crime_id, ho_offence_code, outcome_code, date_from, {category} AS category
+        FROM crimes {'WHERE ' + ' AND '.join(where) if where else ''}""",
+                {k: v for k, v in params.items() if f"${k}" in " ".join(where)} or None)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE eg_crime_categories AS
+        SELECT crime_id, date_from, c AS category FROM crimes,
+               unnest([{', '.join(f"CASE WHEN coalesce(flag_{c}, false) THEN '{c}' END"
+                                  for c in categories)}]) AS t(c)
+        WHERE c IS NOT NULL AND crime_id IN (SELECT crime_id FROM eg_crimes)""")
+    priority = "CASE r.role " + " ".join(
+        f"WHEN '{r}' THEN {i}" for i, r in enumerate(ROLE_PRIORITY)) + " ELSE 99 END"
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE eg_roles AS
+        SELECT DISTINCT r.person_id, r.role, {priority} AS priority,
+               r.role <> 'victim' AS shown, c.crime_id, c.date_from, c.category,
+               c.ho_offence_code
+        FROM roles r JOIN eg_crimes c USING (crime_id)
+        JOIN persons p USING (person_id)
+        WHERE list_contains($shown, r.role) OR ($victims AND r.role = 'victim')""",
+                {"shown": sorted(policy.roles_shown),
+                 "victims": bool(policy.roles_match_only)})
+    codes = ("list_contains($codes, ho_offence_code)" if scope.offence_codes else "true")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE eg_persons AS
+        SELECT person_id, arg_min(role, priority) AS role, bool_or(shown) AS shown,
+               arg_min(category, date_from) FILTER (WHERE shown AND category IS NOT NULL)
+                   AS offence_category,
+               arg_min(ho_offence_code, date_from) FILTER (WHERE shown AND {codes})
+                   AS ho_offence_code,
+               min(date_from) FILTER (WHERE shown) AS first_crime
+        FROM eg_roles GROUP BY person_id""",
+                {"codes": list(scope.offence_codes)} if scope.offence_codes else None)
+    bands = " ".join(f"WHEN age >= {lo} AND age < {hi} THEN '{name}'"
+                     for lo, hi, name in AGE_BANDS)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE eg_person_ages AS
+        SELECT person_id, role, CASE {bands} ELSE 'unknown' END AS age_band
+        FROM (SELECT r.person_id, r.role,
+                     coalesce(date_diff('year', p.dob, r.date_from)
+                              - CASE WHEN strftime(r.date_from, '%m%d') < strftime(p.dob, '%m%d')
+                                     THEN 1 ELSE 0 END,
+                              p.age_min) AS age
+              FROM eg_roles r JOIN persons p USING (person_id) WHERE r.shown)""")
+
+
+def _identifiers(con: duckdb.DuckDBPyConnection, policy: SharePolicy) -> None:
+    """eg_held (person, kind, normalised value), eg_comm (phone pairs, counts), eg_hubs."""
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE eg_held AS
+        SELECT DISTINCT person_id, kind, value FROM (
+            SELECT person_id, kind, value_norm AS value FROM identifiers
+            WHERE normalised AND value_norm IS NOT NULL
+            UNION ALL SELECT person_id, 'vrm', vrm_norm FROM vehicles WHERE vrm_norm IS NOT NULL
+            UNION ALL SELECT person_id, 'imei', imei_norm FROM devices
+            WHERE person_id IS NOT NULL AND imei_norm IS NOT NULL
+            UNION ALL SELECT person_id, 'phone', owner_number_e164 FROM devices
+            WHERE person_id IS NOT NULL AND owner_number_e164 IS NOT NULL)""")
+    # every communication between a device's own number and a normalised other party
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE eg_comm AS
+        SELECT least(d.owner_number_e164, x.number_e164) AS a,
+               greatest(d.owner_number_e164, x.number_e164) AS b, count(*) AS n
+        FROM (SELECT device_id, number_e164 FROM calls WHERE number_normalised
+              UNION ALL
+              SELECT device_id, number_e164 FROM messages WHERE number_normalised) x
+        JOIN devices d USING (device_id)
+        WHERE d.owner_number_e164 IS NOT NULL AND x.number_e164 IS NOT NULL
+          AND x.number_e164 <> d.owner_number_e164
+        GROUP BY ALL""")
+    # degree in the whole store: distinct holders + distinct communication partners
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE eg_degree AS
+        SELECT kind, value, count(DISTINCT other) AS degree FROM (
+            SELECT kind, value, 'p:' || person_id AS other FROM eg_held
+            UNION ALL SELECT 'phone', a, 'n:' || b FROM eg_comm
+            UNION ALL SELECT 'phone', b, 'n:' || a FROM eg_comm)
+        GROUP BY ALL""")
+
+
+def _items(con: duckdb.DuckDBPyConnection, policy: SharePolicy) -> None:
+    """eg_items (kind, local_id, role, hub): persons and identifiers in scope."""
+    limit = policy.stop_list.max_distinct_contacts
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE eg_person_ids AS
+        SELECT h.kind, h.value, h.person_id, p.shown
+        FROM eg_held h JOIN eg_persons p USING (person_id)
+        WHERE list_contains($kinds, h.kind)""", {"kinds": list(policy.share.identifiers)})
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE eg_items AS
+        SELECT 'person' AS kind, person_id AS local_id,
+               role, false AS hub FROM eg_persons
+        UNION ALL
+        SELECT i.kind, i.value,
+               CASE WHEN bool_or(i.shown) THEN NULL ELSE 'victim' END,
+               coalesce(any_value(d.degree), 0) > $limit
+        FROM eg_person_ids i LEFT JOIN eg_degree d USING (kind, value)
+        GROUP BY i.kind, i.value
+        -- a hub whose in-scope holders alone exceed the limit is not shared at all
+        HAVING count(DISTINCT i.person_id) <= $limit""", {"limit": limit})
+
+
+def _refs(con: duckdb.DuckDBPyConnection, purpose: str, epoch: int) -> None:
+    """Give every item its ref: the stored one, or 16 fresh random bytes (stored)."""
+    ensure_ref_table(con)
+    new = con.sql("""
+        SELECT kind, local_id FROM eg_items i
+        WHERE NOT EXISTS (SELECT 1 FROM egress_refs r WHERE r.purpose = $purpose
+                          AND r.epoch = $epoch AND r.kind = i.kind
+                          AND r.local_id = i.local_id)""",
+                  params={"purpose": purpose, "epoch": epoch}).to_arrow_table()
+    if new.num_rows:
+        fresh = np.frombuffer(secrets.token_bytes(new.num_rows * TOKEN_BYTES), dtype=np.uint8)
+        refs = tokens_to_arrow(fresh.reshape(-1, TOKEN_BYTES)).cast(pa.binary())
+        con.register("eg_new_refs", new.append_column("ref", refs))
+        try:
+            con.execute("""
+                INSERT INTO egress_refs
+                SELECT $purpose, $epoch, kind, local_id, ref, $now FROM eg_new_refs""",
+                        {"purpose": purpose, "epoch": epoch,
+                         "now": dt.datetime.now(dt.UTC).replace(tzinfo=None)})
+        finally:
+            con.unregister("eg_new_refs")
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE eg_refs AS
+        SELECT i.*, r.ref FROM eg_items i JOIN egress_refs r
+          ON r.purpose = $purpose AND r.epoch = $epoch AND r.kind = i.kind
+         AND r.local_id = i.local_id""", {"purpose": purpose, "epoch": epoch})
+
+
+def _fixed(table: pa.Table, *columns: str) -> pa.Table:
+    for column in columns:
+        i = table.column_names.index(column)
+        table = table.set_column(i, column, table.column(column).cast(pa.binary()).cast(REF))
+    return table
+
+
+def _items_table(con: duckdb.DuckDBPyConnection, policy: SharePolicy) -> pa.Table:
+    attributes = {
+        "offence_category": "p.offence_category",
+        "ho_offence_code": "p.ho_offence_code",
+        "crime_year": "CAST(year(p.first_crime) AS VARCHAR)",
+        "sex": "per.sex",
+        "age_band": "a.age_band",
+        "ethnicity": "coalesce(per.ethnicity_self, per.ethnicity_officer)",
+        "nationality": "per.nationality",
+    }
+    # attributes describe shown persons only; identifiers and match-only items carry none
+    selected = ", ".join(
+        f"CASE WHEN i.kind = 'person' AND p.shown THEN {attributes[a]} END AS {a}"
+        for a in policy.share.attributes)
+    table = con.sql(f"""
+        SELECT i.ref, i.kind, i.role{', ' + selected if selected else ''}
+        FROM eg_refs i
+        LEFT JOIN eg_persons p ON i.kind = 'person' AND p.person_id = i.local_id
+        LEFT JOIN persons per ON i.kind = 'person' AND per.person_id = i.local_id
+        LEFT JOIN (SELECT person_id, min(age_band) AS age_band FROM eg_person_ages
+                   GROUP BY person_id) a ON i.kind = 'person' AND a.person_id = i.local_id
+        ORDER BY i.ref""").to_arrow_table()
+    schema = pa.schema([("ref", pa.binary()), ("kind", pa.string()), ("role", pa.string()),
+                        *((a, pa.string()) for a in policy.share.attributes)])
+    return _fixed(table.cast(schema), "ref")
+
+
+def _tokens_table(con: duckdb.DuckDBPyConnection, policy: SharePolicy,
+                  tokeniser: Tokeniser) -> pa.Table:
+    """Identifier tokens in DuckDB (normalised values only) + person match-key tokens."""
+    identifiers = con.sql(f"""
+        SELECT ref, kind AS token_kind, {token_sql('local_id', 'kind')} AS token
+        FROM eg_refs WHERE kind <> 'person'""", params=tokeniser.sql_params()).to_arrow_table()
+    parts = [identifiers]
+    if policy.share.match_keys:
+        persons = con.sql("""
+            SELECT r.ref, p.given_names, p.family_name, p.dob,
+                   a.postcode, a.address, a.town AS locality
+            FROM eg_refs r JOIN persons p ON r.kind = 'person' AND p.person_id = r.local_id
+            LEFT JOIN (SELECT person_id, arg_max(postcode, coalesce(valid_from, DATE '1900-01-01'))
+                              AS postcode,
+                              arg_max(address, coalesce(valid_from, DATE '1900-01-01'))
+                              AS address,
+                              arg_max(town, coalesce(valid_from, DATE '1900-01-01')) AS town
+                       FROM addresses GROUP BY person_id) a USING (person_id)
+            ORDER BY r.ref""").to_arrow_table()
+        if persons.num_rows:
+            keyed = match_key_tokens(persons.drop_columns(["ref"]), tokeniser)
+            refs = persons.column("ref").take(keyed.column("row"))
+            parts.append(pa.table({"ref": refs, "token_kind": keyed.column("token_kind"),
+                                   "token": keyed.column("token").cast(pa.binary())}))
+    schema = pa.schema([("ref", pa.binary()), ("token_kind", pa.string()),
+                        ("token", pa.binary())])
+    table = pa.concat_tables([t.select(["ref", "token_kind", "token"]).cast(schema)
+                              for t in parts])
+    return _fixed(table, "ref", "token")
+
+
+def _links_table(con: duckdb.DuckDBPyConnection, policy: SharePolicy) -> pa.Table:
+    kinds = set(policy.links.kinds)
+    limit = policy.stop_list.max_distinct_contacts
+    parts: list[str] = []
+    if "person_identifier" in kinds:
+        # shown person → shared identifier; match-only person → its match-only identifier
+        parts.append("""
+            SELECT p.ref AS ref_a, i.ref AS ref_b, 'person_identifier' AS kind, 1 AS weight
+            FROM eg_person_ids h
+            JOIN eg_refs p ON p.kind = 'person' AND p.local_id = h.person_id
+            JOIN eg_refs i ON i.kind = h.kind AND i.local_id = h.value
+            WHERE (p.role = 'victim') = (i.role IS NOT DISTINCT FROM 'victim')""")
+    if "communication" in kinds:
+        parts.append("""
+            SELECT x.ref, y.ref, 'communication', c.n
+            FROM eg_comm c
+            JOIN eg_refs x ON x.kind = 'phone' AND x.local_id = c.a
+            JOIN eg_refs y ON y.kind = 'phone' AND y.local_id = c.b
+            WHERE x.role IS NULL AND y.role IS NULL AND NOT x.hub AND NOT y.hub""")
+    pairs = {
+        "co_suspect": "SELECT person_id, crime_id AS thing FROM eg_roles WHERE shown",
+        "shared_address": """SELECT person_id, coalesce(CAST(uprn AS VARCHAR),
+                                 lower(trim(address)) || '|' || coalesce(postcode_norm, ''))
+                                 AS thing FROM addresses WHERE address IS NOT NULL
+                                 OR uprn IS NOT NULL""",
+        "shared_vehicle": "SELECT person_id, vrm_norm AS thing FROM vehicles "
+                          "WHERE vrm_norm IS NOT NULL",
+    }
+    for kind, things in pairs.items():
+        if kind not in kinds:
+            continue
+        # things held by more persons than the stop-list limit make no links
+        parts.append(f"""
+            SELECT p.ref, q.ref, '{kind}', count(DISTINCT s.thing)
+            FROM (SELECT DISTINCT person_id, thing FROM ({things})
+                  WHERE thing IN (SELECT thing FROM ({things}) GROUP BY thing
+                                  HAVING count(DISTINCT person_id) <= {int(limit)})) s
+            JOIN (SELECT DISTINCT person_id, thing FROM ({things})) t
+              ON s.thing = t.thing AND s.person_id < t.person_id
+            JOIN eg_refs p ON p.kind = 'person' AND p.local_id = s.person_id
+            JOIN eg_refs q ON q.kind = 'person' AND q.local_id = t.person_id
+            WHERE p.role <> 'victim' AND q.role <> 'victim'
+            GROUP BY p.ref, q.ref""")
+    schema = pa.schema([("ref_a", pa.binary()), ("ref_b", pa.binary()),
+                        ("kind", pa.string()), ("weight", pa.int32())])
+    if not parts:
+        return _fixed(schema.empty_table(), "ref_a", "ref_b")
+    table = con.sql(" UNION ALL ".join(f"({p})" for p in parts)
+                    + " ORDER BY 1, 2, 3").to_arrow_table()
+    table = table.rename_columns(["ref_a", "ref_b", "kind", "weight"]).cast(schema)
+    return _fixed(table, "ref_a", "ref_b")
+
+
+def _aggregates_table(con: duckdb.DuckDBPyConnection, policy: SharePolicy) -> pa.Table:
+    """Every aggregate table whose dimensions the policy all allows (true counts: the gate
+    applies disclosure control)."""
+    allowed = set(policy.aggregates.dimensions)
+    parts = []
+    for name, (dims, sql) in AGGREGATES.items():
+        if not set(dims) <= allowed:
+            continue
+        cell = "json_object(" + ", ".join(f"'{d}', {d}" for d in dims) + ")::VARCHAR"
+        parts.append(f"SELECT '{name}' AS name, {cell} AS cell, n AS count FROM ({sql}) "
+                     f"WHERE {' AND '.join(f'{d} IS NOT NULL' for d in dims)}")
+    schema = pa.schema([("name", pa.string()), ("cell", pa.string()), ("count", pa.int64())])
+    if not parts:
+        return schema.empty_table()
+    return con.sql(" UNION ALL ".join(f"({p})" for p in parts)
+                   + " ORDER BY name, cell").to_arrow_table().cast(schema)

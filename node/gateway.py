@@ -1,0 +1,71 @@
+"""The node's side of the Flower gateway: a ``NodeService`` over one node folder.
+
+The relay the coordinator ships is untrusted (DESIGN.md §10); it can only ask this service
+for a share set (which goes through egress and the policy gate, exactly like ``node share
+--out``) or hand it hits. Each call opens the node store for that one operation and closes
+it (DESIGN.md §12). A refusal reason goes back to the coordinator verbatim, so it names the
+rule that refused, never data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from federation.errors import CrossforceError
+from federation.flower.protocol import Refusal
+from federation.keys import NodeKeys
+from node.egress import egress, node_policy
+from node.hits import BadHits, receive_hits
+from node.store import load_config, open_store
+from policies.gate import PolicyViolation
+from policies.privacy_budget import BudgetExceeded
+
+
+class NodeGateway:
+    """``share(purpose, epoch) -> bytes`` and ``receive_hits(data) -> dict`` for one node."""
+
+    def __init__(self, node_dir: Path, *, policy: str | None = None,
+                 encrypt_to: bytes | None = None, wait_s: float | None = None) -> None:
+        self.node_dir = Path(node_dir)
+        self.config = load_config(self.node_dir)
+        self.policy = policy
+        self.encrypt_to = encrypt_to
+        self.wait_s = wait_s
+
+    def share(self, purpose: str, epoch: int) -> bytes:
+        """The signed payload for ``purpose`` at ``epoch`` (0 = the node's current epoch)."""
+        policy, _source = node_policy(self.node_dir, self.policy)
+        if purpose != policy.purpose.code:
+            raise Refusal(f"purpose {purpose} is not in this force's sharing policy")
+        keys = NodeKeys.load(self.config.keys_dir)
+        if keys.linkage_secret is None:
+            raise Refusal("this node holds no federation linkage secret")
+        if epoch and epoch != keys.linkage_secret.epoch:
+            raise Refusal(f"this node shares at key epoch {keys.linkage_secret.epoch}, "
+                          f"not {epoch}")
+        try:
+            result = egress(self.node_dir, policy=policy, purpose=purpose,
+                            epoch=keys.linkage_secret.epoch, encrypt_to=self.encrypt_to,
+                            wait_s=self.wait_s)
+        except PolicyViolation as exc:
+            raise Refusal(f"the policy gate refused the share set "
+                          f"({len(exc.violations)} violations)") from None
+        except BudgetExceeded:
+            raise Refusal("the privacy budget for this purpose is spent") from None
+        assert result.payload is not None
+        return result.payload
+
+    def receive_hits(self, data: bytes) -> dict[str, Any]:
+        """Resolve the hits to local records; the receipt carries counts only."""
+        try:
+            with open_store(self.node_dir, self.wait_s) as (config, con):
+                return receive_hits(con, config, data, source="gateway").receipt()
+        except BadHits as exc:
+            raise Refusal(_reason(exc)) from None
+
+
+def _reason(exc: CrossforceError) -> str:
+    """The first line of an error, without the source name (it may be a local path)."""
+    text = str(exc).splitlines()[0]
+    return text.split(": ", 1)[1] if ": " in text else text

@@ -1,0 +1,307 @@
+"""Load input files into the node store: all-or-nothing per file, idempotent, logged.
+
+Each file is one DuckDB transaction holding its rows, its ``source_files`` record and its
+ledger entry (collection, or alteration when it replaces an earlier version), so a crash
+mid-load leaves the store as it was before that file. A file is known by its SHA-256: the
+same content twice adds nothing; new content at a known path replaces that path's rows.
+"""
+
+from __future__ import annotations
+
+import difflib
+import getpass
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from federation.errors import CrossforceError
+from federation.keys import NodeKeys
+from federation.layout import BY_NAME, FILE_ENDINGS, TABLES, Table, table_for_file
+from federation.ledger import Ledger
+from node.migrations import DATA_TABLES
+from node.normalise_columns import insert_normalised, start_normalising
+from node.sources import Problem, Staged, stage_csv, stage_json, stage_parquet, stage_relation
+from node.store import NodeConfig
+from node.ufdr import EXTRA, UFDR_TABLES, read_ufdr
+from node.validate import (
+    dangling_after_replace,
+    duplicate_problems,
+    reference_problems,
+    row_problems,
+)
+
+UFDR_ENDINGS = (".ufdr", ".zip")
+#: how many problems an error message names before "and N more"
+SHOWN = 10
+STAGES = ("hash", "read", "check", "write", "commit")
+
+Step = Callable[[str], None]
+
+
+@dataclass
+class FileReport:
+    """What happened to one file: shown to the user and returned as JSON."""
+
+    path: str
+    layout: str
+    status: str  # loaded | replaced | unchanged | rejected | skipped
+    rows: dict[str, int] = field(default_factory=dict)
+    unnormalised: int = 0
+    quarantined: int = 0
+    message: str = ""
+    errors: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        name = Path(self.path).name
+        if self.status in ("loaded", "replaced"):
+            total = sum(self.rows.values())
+            parts = ", ".join(f"{n} {t}" for t, n in self.rows.items())
+            text = f"{name}: {self.status} {total} rows ({parts})"
+            if self.status == "replaced":
+                text += "; the previous version's rows were replaced"
+            if self.unnormalised:
+                text += f"; {self.unnormalised} identifiers kept raw (not normalisable)"
+            if self.quarantined:
+                text += f"; {self.quarantined} bad rows quarantined"
+            return text
+        return f"{name}: {self.status}" + (f" — {self.message}" if self.message else "")
+
+
+class Rejected(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(f"{len(problems)} problems")
+        self.problems = problems
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 22):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def layout_of(path: Path) -> str | None:
+    """The layout table name, 'ufdr', or None for a file in no known layout."""
+    if path.suffix.lower() in UFDR_ENDINGS:
+        return "ufdr"
+    table = table_for_file(path.name)
+    return table.name if table else None
+
+
+def discover(paths: Sequence[Path]) -> list[Path]:
+    """Files to load, in load order: layout tables first to last, then UFDR extractions.
+
+    A folder means its own files (not sub-folders, so a scenario's truth/ or another
+    force's folder is never swept in); files with other endings (notes, READMEs) are skipped.
+    """
+    files: list[Path] = []
+    for p in paths:
+        if not p.exists():
+            raise CrossforceError(f"{p}: no such file or folder")
+        if p.is_dir():
+            files.extend(f for f in sorted(p.iterdir()) if f.is_file()
+                         and not f.name.startswith(".")
+                         and f.name.lower().endswith((*FILE_ENDINGS, *UFDR_ENDINGS)))
+        else:
+            files.append(p)
+    order = {t.name: i for i, t in enumerate(TABLES)} | {"ufdr": len(TABLES)}
+    unique = list(dict.fromkeys(f.resolve() for f in files))
+    return sorted(unique, key=lambda f: (order.get(layout_of(f) or "", -1), str(f)))
+
+
+def ingest(con: duckdb.DuckDBPyConnection, config: NodeConfig, paths: Sequence[Path], *,
+           quarantine: bool = False, progress: Callable[[Path], Step] | None = None,
+           ) -> list[FileReport]:
+    """Load every file under ``paths``; one report per file, rejected files included."""
+    keys = NodeKeys.load(config.keys_dir)
+    ledger = Ledger(con, keys.signer, config.force)
+    reports = []
+    for path in discover(paths):
+        step = progress(path) if progress else (lambda _s: None)
+        reports.append(_load_file(con, ledger, config, path, quarantine, step))
+    return reports
+
+
+def _actor() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown-user"
+
+
+def _load_file(con: duckdb.DuckDBPyConnection, ledger: Ledger, config: NodeConfig,
+               path: Path, quarantine: bool, step: Step) -> FileReport:
+    layout = layout_of(path)
+    if layout is None:
+        known = ", ".join(t.name for t in TABLES)
+        stem = path.name.split(".", 1)[0].split("-", 1)[0]
+        close = difflib.get_close_matches(stem, [t.name for t in TABLES], n=1, cutoff=0.5)
+        hint = f" (did you mean '{close[0]}{path.suffix}'?)" if close else ""
+        return FileReport(str(path), "?", "rejected", message=(
+            f"unknown layout: the file name must be one of {known} (or a .ufdr extraction)"
+            f"{hint}"), errors=[f"{path}: unknown layout{hint}"])
+    step("hash")
+    digest = sha256_file(path)
+    same = con.execute("SELECT path, loaded_at FROM source_files WHERE sha256 = ?",
+                       [digest]).fetchone()
+    if same:
+        where = "" if same[0] == str(path) else f" from {same[0]}"
+        return FileReport(str(path), layout, "unchanged",
+                          message=f"already loaded{where} at {same[1]:%Y-%m-%d %H:%M:%S}; "
+                                  f"nothing added")
+    old = con.execute("SELECT file_id, sha256 FROM source_files WHERE path = ?",
+                      [str(path)]).fetchone()
+    con.execute("BEGIN TRANSACTION")
+    try:
+        file_id = int(con.execute("SELECT nextval('source_file_ids')").fetchone()[0])  # type: ignore[index]
+        if old:
+            _forget(con, int(old[0]))
+        if layout == "ufdr":
+            rows, unnorm, quarantined = _load_ufdr(con, path, file_id, quarantine, step)
+        else:
+            rows, unnorm, quarantined = _load_table(con, path, BY_NAME[layout], file_id,
+                                                    quarantine, old is not None, step)
+        step("commit")
+        _drop_staging(con)
+        fmt = "ufdr" if layout == "ufdr" else path.suffix.lstrip(".").lower()
+        con.execute("INSERT INTO source_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
+                    "now()::TIMESTAMP, ?)",
+                    [file_id, str(path), digest, layout, fmt, sum(rows.values()), unnorm,
+                     quarantined, old[1] if old else None])
+        action = "alteration" if old else "collection"
+        what = "replaced a changed" if old else "loaded a"
+        ledger.append(action, actor=_actor(), purpose="ingest",
+                      justification=f"node ingest {what} {layout} file",
+                      counts={**rows, "unnormalised": unnorm, "quarantined": quarantined},
+                      payload_hash=digest, force=config.force)
+        con.execute("COMMIT")
+    except Rejected as exc:
+        con.execute("ROLLBACK")
+        return _rejected(path, layout, exc.problems)
+    except CrossforceError as exc:
+        con.execute("ROLLBACK")
+        return FileReport(str(path), layout, "rejected", message=str(exc), errors=[str(exc)])
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return FileReport(str(path), layout, "replaced" if old else "loaded", rows, unnorm,
+                      quarantined)
+
+
+def _drop_staging(con: duckdb.DuckDBPyConnection) -> None:
+    """Free the staged copy now rather than when the connection closes."""
+    for (name,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary"
+                               ).fetchall():
+        con.execute(f'DROP TABLE IF EXISTS temp."{name}"')
+
+
+def _rejected(path: Path, layout: str, problems: list[Problem]) -> FileReport:
+    errors = [p.describe(str(path)) for p in problems]
+    shown = errors[:SHOWN] + ([f"... and {len(errors) - SHOWN} more"]
+                              if len(errors) > SHOWN else [])
+    return FileReport(str(path), layout, "rejected",
+                      message=f"{len(errors)} problem(s), nothing loaded from this file",
+                      errors=shown)
+
+
+def _forget(con: duckdb.DuckDBPyConnection, file_id: int) -> None:
+    """Remove a file's earlier version (inside the caller's transaction)."""
+    for t in DATA_TABLES:
+        con.execute(f"DELETE FROM {t} WHERE source_file = ?", [file_id])
+    con.execute("DELETE FROM quarantine WHERE file_id = ?", [file_id])
+    con.execute("DELETE FROM source_files WHERE file_id = ?", [file_id])
+
+
+def _stage(con: duckdb.DuckDBPyConnection, path: Path, table: Table) -> Staged:
+    name = f"stg_{table.name}"
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return stage_csv(con, path, table, name)
+    if suffix == ".parquet":
+        return stage_parquet(con, path, table, name)
+    return stage_json(con, path, table, name)
+
+
+def _load_table(con: duckdb.DuckDBPyConnection, path: Path, table: Table, file_id: int,
+                quarantine: bool, replacing: bool, step: Step) -> tuple[dict[str, int], int, int]:
+    step("read")
+    staged = _stage(con, path, table)
+    step("check")
+    with ThreadPoolExecutor(1) as pool:
+        pending = (start_normalising(con, table.name, staged.name, staged.present, pool)
+                   if not _header_problems(staged) else [])
+        quarantined = _check(con, staged, path, file_id, quarantine)
+        step("write")
+        rows, unnorm = insert_normalised(con, table.name, staged.name, staged.present,
+                                         file_id, pending)
+    if replacing:
+        _check_dependants(con, [table])
+    return {table.name: rows}, unnorm, quarantined
+
+
+def _check(con: duckdb.DuckDBPyConnection, staged: Staged, path: Path, file_id: int,
+           quarantine: bool) -> int:
+    """Validate; reject, or quarantine the bad rows. Returns rows quarantined."""
+    file_level = _header_problems(staged)
+    if file_level:
+        raise Rejected(file_level)
+    problems = [*staged.problems, *row_problems(con, staged),
+                *duplicate_problems(con, staged, None),
+                *reference_problems(con, staged)]
+    if not problems:
+        return 0
+    if not quarantine:
+        raise Rejected(problems)
+    ids = sorted({p.rowid for p in problems if p.rowid is not None})
+    raw = staged.raw_rows(ids)
+    con.executemany(
+        "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [[file_id, str(path), staged.table.name, p.location, p.field, p.reason,
+          p.raw if p.raw is not None else raw.get(p.rowid) if p.rowid is not None else None]
+         for p in problems])
+    if ids:
+        con.execute(f"DELETE FROM {staged.name} WHERE rowid IN (SELECT unnest(?::BIGINT[]))",
+                    [ids])
+    return staged.dropped + len(ids)
+
+
+def _header_problems(staged: Staged) -> list[Problem]:
+    return [p for p in staged.problems if p.location == "header"]
+
+
+def _check_dependants(con: duckdb.DuckDBPyConnection, tables: Iterable[Table]) -> None:
+    for table in tables:
+        referrers = [(t.name, col, tcol) for t in TABLES
+                     for col, target, tcol in t.references if target == table.name]
+        problems = dangling_after_replace(con, table, referrers)
+        if problems:
+            raise Rejected(problems)
+
+
+def _load_ufdr(con: duckdb.DuckDBPyConnection, path: Path, file_id: int, quarantine: bool,
+               step: Step) -> tuple[dict[str, int], int, int]:
+    device_id = path.name.rsplit(".", 1)[0]
+    step("read")
+    read_ufdr(con, path, device_id)
+    # A device already described by a devices file keeps that row (owner attribution).
+    known = con.execute("SELECT count(*) FROM devices WHERE device_id = ?",
+                        [device_id]).fetchone()
+    if known and known[0]:
+        con.execute("DELETE FROM ufdr_devices")
+    rows: dict[str, int] = {}
+    unnorm = quarantined = 0
+    for name in UFDR_TABLES:
+        table = BY_NAME[name]
+        step("check")
+        staged = stage_relation(con, path, table, f"stg_{name}", f"ufdr_{name}", "element",
+                                extra=EXTRA.get(name, ()))
+        quarantined += _check(con, staged, path, file_id, quarantine)
+        step("write")
+        n, u = insert_normalised(con, name, staged.name, staged.present, file_id)
+        rows[name], unnorm = n, unnorm + u
+    return rows, unnorm, quarantined

@@ -1,0 +1,202 @@
+"""Versioned schema of the node store: numbered SQL steps, each applied once.
+
+The POLE tables carry the layout's columns (federation/layout.py) under the same names, plus
+what ingest adds: the normalised form beside every raw identifier, a ``normalised`` flag, and
+``source_file`` so a changed file re-loaded replaces exactly its own rows. A new column or
+table is a new numbered step, never an edit of an applied one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+_POLE = """
+CREATE SEQUENCE source_file_ids START 1;
+
+CREATE TABLE source_files (
+    file_id      INTEGER PRIMARY KEY,
+    path         VARCHAR NOT NULL,   -- absolute path when loaded
+    sha256       VARCHAR NOT NULL,   -- content hash: the idempotence key
+    layout       VARCHAR NOT NULL,   -- layout table name, or 'ufdr'
+    format       VARCHAR NOT NULL,   -- csv, parquet, json, jsonl, ufdr
+    rows         BIGINT NOT NULL,    -- rows loaded, all tables
+    unnormalised BIGINT NOT NULL,    -- identifiers kept raw only
+    quarantined  BIGINT NOT NULL,
+    loaded_at    TIMESTAMP NOT NULL,
+    replaces     VARCHAR             -- sha256 of the version this load replaced
+);
+
+CREATE TABLE quarantine (
+    file_id   INTEGER NOT NULL,
+    path      VARCHAR NOT NULL,
+    layout    VARCHAR NOT NULL,
+    location  VARCHAR NOT NULL,      -- 'line 12', 'row 3', or an XML element
+    field     VARCHAR,
+    reason    VARCHAR NOT NULL,
+    raw_row   VARCHAR
+);
+
+-- Person (a nominal). Roles are per case (table roles), never a person attribute.
+CREATE TABLE persons (
+    person_id VARCHAR NOT NULL, given_names VARCHAR, family_name VARCHAR, aliases VARCHAR,
+    dob DATE, dob_known BOOLEAN, age_min INTEGER, age_max INTEGER, sex VARCHAR,
+    ethnicity_self VARCHAR,     -- ONS 18+1 self-defined code, or NS
+    ethnicity_officer VARCHAR,  -- IC1..IC6, IC9, or NS
+    nationality VARCHAR,        -- ISO alpha-3, NS or UNK
+    deceased BOOLEAN,
+    name_norm VARCHAR,          -- federation.normalise.normalise_name(given family)
+    source_file INTEGER NOT NULL
+);
+
+CREATE TABLE crimes (
+    crime_id VARCHAR NOT NULL, crime_ref VARCHAR, ho_offence_code VARCHAR,
+    offence_description VARCHAR, date_from DATE, date_to DATE, outcome_code VARCHAR,
+    outcome_date DATE, flag_cse BOOLEAN, flag_csa BOOLEAN, flag_cce BOOLEAN,
+    flag_online BOOLEAN, flag_group BOOLEAN, exchange_indicator VARCHAR,
+    previously_reviewed BOOLEAN,
+    source_file INTEGER NOT NULL
+);
+
+CREATE TABLE roles (
+    crime_id VARCHAR NOT NULL, person_id VARCHAR NOT NULL, role VARCHAR NOT NULL,
+    valid_from DATE, valid_to DATE, source_ref VARCHAR,
+    source_file INTEGER NOT NULL
+);
+
+-- Phones, emails, online handles and IMEIs of a person: raw as recorded + normalised.
+CREATE TABLE identifiers (
+    person_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, value VARCHAR, platform VARCHAR,
+    first_seen DATE, last_seen DATE,
+    value_norm VARCHAR,         -- E.164 / lower-case email / platform:handle / 15-digit IMEI
+    normalised BOOLEAN NOT NULL,
+    source_file INTEGER NOT NULL
+);
+
+-- Locations linked to a person.
+CREATE TABLE addresses (
+    person_id VARCHAR NOT NULL, address VARCHAR, town VARCHAR, postcode VARCHAR,
+    uprn BIGINT, latitude DOUBLE, longitude DOUBLE, location_type VARCHAR,
+    valid_from DATE, valid_to DATE,
+    postcode_norm VARCHAR,
+    source_file INTEGER NOT NULL
+);
+
+CREATE TABLE vehicles (
+    person_id VARCHAR NOT NULL, vrm VARCHAR, make VARCHAR, model VARCHAR, colour VARCHAR,
+    vin VARCHAR,
+    vrm_norm VARCHAR,
+    source_file INTEGER NOT NULL
+);
+
+CREATE TABLE intel (
+    intel_id VARCHAR NOT NULL, report_date DATE, submitter VARCHAR,
+    source_evaluation VARCHAR, intelligence_assessment VARCHAR, handling_code VARCHAR,
+    gsc_marking VARCHAR, text VARCHAR,
+    source_file INTEGER NOT NULL
+);
+
+CREATE TABLE intel_links (
+    intel_id VARCHAR NOT NULL, person_id VARCHAR NOT NULL,
+    source_file INTEGER NOT NULL
+);
+
+-- Seized devices and extraction metadata.
+CREATE TABLE devices (
+    device_id VARCHAR NOT NULL, exhibit_ref VARCHAR, person_id VARCHAR, make VARCHAR,
+    model VARCHAR, imei VARCHAR, owner_number VARCHAR, tool VARCHAR, tool_version VARCHAR,
+    extraction_type VARCHAR, extraction_date TIMESTAMP, timezone VARCHAR,
+    imei_norm VARCHAR, owner_number_e164 VARCHAR,
+    source_file INTEGER NOT NULL
+);
+
+-- Communication events: calls and messages, UTC.
+CREATE TABLE calls (
+    device_id VARCHAR NOT NULL, call_id VARCHAR NOT NULL, timestamp_utc TIMESTAMP,
+    direction VARCHAR, number VARCHAR, name VARCHAR, duration_s INTEGER, app VARCHAR,
+    deleted BOOLEAN,
+    status VARCHAR,             -- from UFDR (Established, Missed, ...) when known
+    number_e164 VARCHAR, number_normalised BOOLEAN NOT NULL,
+    source_file INTEGER NOT NULL
+);
+
+CREATE TABLE messages (
+    device_id VARCHAR NOT NULL, message_id VARCHAR NOT NULL, timestamp_utc TIMESTAMP,
+    direction VARCHAR, number VARCHAR, name VARCHAR, app VARCHAR, chat_id VARCHAR,
+    body VARCHAR, deleted BOOLEAN,
+    status VARCHAR,
+    language VARCHAR,           -- detected language: left empty until translation lands
+    number_e164 VARCHAR, number_normalised BOOLEAN NOT NULL,
+    source_file INTEGER NOT NULL
+);
+
+CREATE TABLE contacts (
+    device_id VARCHAR NOT NULL, contact_id VARCHAR NOT NULL, name VARCHAR, number VARCHAR,
+    times_contacted INTEGER, last_contacted TIMESTAMP, source_app VARCHAR,
+    number_e164 VARCHAR, number_normalised BOOLEAN NOT NULL,
+    source_file INTEGER NOT NULL
+);
+
+-- POLE views over the tables above, for analyses and egress.
+CREATE VIEW phones AS
+    SELECT person_id, value AS raw, value_norm AS e164, normalised, first_seen, last_seen,
+           source_file
+    FROM identifiers WHERE kind = 'phone';
+CREATE VIEW emails AS
+    SELECT person_id, value AS raw, value_norm AS email, normalised, source_file
+    FROM identifiers WHERE kind = 'email';
+CREATE VIEW online_handles AS
+    SELECT person_id, platform, value AS raw, value_norm AS handle, normalised, source_file
+    FROM identifiers WHERE kind = 'handle';
+CREATE VIEW locations AS
+    SELECT person_id, address, town, postcode AS postcode_raw, postcode_norm AS postcode, uprn,
+           latitude, longitude, location_type, valid_from, valid_to, source_file
+    FROM addresses;
+CREATE VIEW communication_events AS
+    SELECT device_id, 'call' AS event_kind, call_id AS event_id, timestamp_utc, direction,
+           number, number_e164, number_normalised, name, app, duration_s, NULL AS body, deleted
+    FROM calls
+    UNION ALL
+    SELECT device_id, 'message', message_id, timestamp_utc, direction, number, number_e164,
+           number_normalised, name, app, NULL, body, deleted
+    FROM messages;
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "pole store", _POLE),
+)
+
+#: The tables that hold ingested rows (each has ``source_file``), in layout load order.
+DATA_TABLES: tuple[str, ...] = (
+    "persons", "crimes", "roles", "identifiers", "addresses", "vehicles", "intel",
+    "intel_links", "devices", "calls", "messages", "contacts",
+)
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> int:
+    """Apply every migration not yet applied, each in its own transaction; return the version."""
+    con.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
+    done = {v for (v,) in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    for m in MIGRATIONS:
+        if m.version in done:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(m.sql)
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, now()::TIMESTAMP)",
+                        [m.version, m.name])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    return max(m.version for m in MIGRATIONS)

@@ -1,0 +1,135 @@
+"""A node on disk: ``DIR/node.toml``, ``DIR/node.duckdb`` and ``DIR/keys/``.
+
+DuckDB lets one process write a database file at a time (DESIGN.md §12), so every CLI
+command opens the store for one operation and closes it; a store held by another process is
+waited for briefly, then named with the holder's PID instead of a raw lock error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import tomli_w
+
+from federation.errors import CrossforceError
+from node.migrations import migrate
+
+CONFIG_FILE = "node.toml"
+STORE_FILE = "node.duckdb"
+KEYS_DIR = "keys"
+LOCK_WAIT_S = 5.0
+_LOCK_HOLDER = re.compile(r"PID (\d+)")
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    force: str
+    created_at: str
+    dir: Path
+
+    @property
+    def store_path(self) -> Path:
+        return self.dir / STORE_FILE
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.dir / KEYS_DIR
+
+
+def install_default_policy(node_dir: Path, force: str) -> None:
+    """Hook for the policies package: write the node's default sharing policy into node_dir.
+
+    Left empty on purpose — the policy format belongs to ``policies/``; `node init` calls
+    this so the policy file appears with the node once that package provides one.
+    """
+
+
+def init_node(node_dir: Path, force: str) -> NodeConfig:
+    """Create a node (config, migrated store, signing keys); refuse to overwrite one."""
+    from federation.keys import NodeKeys
+
+    force = force.strip()
+    if not force:
+        raise CrossforceError("--force must name the police force, e.g. --force 'Avon'")
+    if (node_dir / CONFIG_FILE).exists() or (node_dir / STORE_FILE).exists():
+        raise CrossforceError(f"{node_dir} already holds a node; refusing to overwrite it "
+                              f"(choose another --dir)")
+    if node_dir.exists() and not node_dir.is_dir():
+        raise CrossforceError(f"{node_dir} exists and is not a folder")
+    if node_dir.exists() and any(node_dir.iterdir()):
+        raise CrossforceError(f"{node_dir} is not empty; give a new or empty folder")
+    node_dir.mkdir(parents=True, exist_ok=True)
+    created = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    NodeKeys.create(node_dir / KEYS_DIR, force)
+    con = duckdb.connect(str(node_dir / STORE_FILE))
+    try:
+        migrate(con)
+    finally:
+        con.close()
+    install_default_policy(node_dir, force)
+    # Written last: a node.toml means the node is complete.
+    (node_dir / CONFIG_FILE).write_text(tomli_w.dumps({"force": force, "created_at": created}))
+    return NodeConfig(force, created, node_dir)
+
+
+def load_config(node_dir: Path) -> NodeConfig:
+    path = node_dir / CONFIG_FILE
+    if not path.exists():
+        raise CrossforceError(f"{node_dir} is not a node (no {CONFIG_FILE}); create one with "
+                              f"`crossforce node init --force NAME --dir {node_dir}`")
+    try:
+        data = tomllib.loads(path.read_text())
+        return NodeConfig(str(data["force"]), str(data["created_at"]), node_dir)
+    except (tomllib.TOMLDecodeError, KeyError) as exc:
+        raise CrossforceError(f"{path}: not a valid node config ({exc})") from None
+
+
+def _holder(message: str) -> str:
+    m = _LOCK_HOLDER.search(message)
+    if not m:
+        return "another process"
+    pid = m.group(1)
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        cmd = ""
+    return f"process {pid}" + (f" ({cmd[:120]})" if cmd else "")
+
+
+def connect(path: Path, wait_s: float | None = None) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB file, waiting up to wait_s (default LOCK_WAIT_S) for another process."""
+    deadline = time.monotonic() + (LOCK_WAIT_S if wait_s is None else wait_s)
+    while True:
+        try:
+            con = duckdb.connect(str(path))
+            con.execute("SET TimeZone = 'UTC'")  # stored times are UTC; offsets convert
+            return con
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise CrossforceError(f"cannot open {path}: {exc}") from None
+            if time.monotonic() >= deadline:
+                raise CrossforceError(
+                    f"{path} is in use by {_holder(str(exc))}; wait for it to finish "
+                    f"(or stop it) and try again") from None
+            time.sleep(0.2)
+
+
+@contextmanager
+def open_store(node_dir: Path, wait_s: float | None = None
+               ) -> Iterator[tuple[NodeConfig, duckdb.DuckDBPyConnection]]:
+    """The node's config and a migrated connection, closed on exit: one operation, one open."""
+    config = load_config(node_dir)
+    con = connect(config.store_path, wait_s)
+    try:
+        migrate(con)
+        yield config, con
+    finally:
+        con.close()

@@ -1,0 +1,153 @@
+"""Row checks on a staged file, as SQL over the whole staging table.
+
+Row-local rules (missing keys, allowed values, impossible dates) are one scan; duplicate
+ids and unknown references are one aggregate or anti-join each. Only the offending rows
+come back to Python, to be named in the error or quarantined.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from federation.layout import Table
+from node.sources import Problem, Staged, ident, q
+
+#: (earlier, later) column pairs that must not run backwards.
+ORDERED = (("date_from", "date_to"), ("valid_from", "valid_to"), ("first_seen", "last_seen"),
+           ("age_min", "age_max"), ("date_from", "outcome_date"))
+
+ENTITY = {"persons": "person", "crimes": "crime", "devices": "device", "intel": "intel report"}
+
+
+@dataclass(frozen=True)
+class _Rule:
+    field: str
+    sql: str  # true when the row breaks the rule
+    reason: str  # may use {value}
+
+
+def _row_rules(staged: Staged) -> list[_Rule]:
+    table, present = staged.table, set(staged.present)
+    rules: list[_Rule] = []
+    for k in table.key:
+        if k in present and table.column(k).required:
+            rules.append(_Rule(k, f"{ident(k)} IS NULL", "missing value in key field"))
+    for c in table.columns:
+        if c.name not in present:
+            continue
+        col = ident(c.name)
+        if c.choices:
+            allowed = ", ".join(q(v) for v in c.choices)
+            rules.append(_Rule(c.name, f"{col} NOT IN ({allowed})",
+                               f"'{{value}}' is not allowed; use one of "
+                               f"{', '.join(c.choices)}"))
+        if c.type in ("DATE", "TIMESTAMP"):
+            rules.append(_Rule(c.name, f"year({col}) NOT BETWEEN 1880 AND 2100",
+                               "impossible date '{value}' (year out of range)"))
+    if "dob" in present:
+        rules.append(_Rule("dob", "dob > current_date", "impossible date of birth '{value}' "
+                                                        "(in the future)"))
+    for early, late in ORDERED:
+        if early in present and late in present:
+            rules.append(_Rule(late, f"{ident(late)} < {ident(early)}",
+                               f"'{{value}}' is before {early}: impossible"))
+    return rules
+
+
+def row_problems(con: duckdb.DuckDBPyConnection, staged: Staged) -> list[Problem]:
+    rules = _row_rules(staged)
+    if not rules:
+        return []
+    flags = ", ".join(f"coalesce({r.sql}, false)" for r in rules)
+    values = ", ".join(f"{ident(r.field)}::VARCHAR" for r in rules)
+    bad = con.execute(
+        f"SELECT rowid, [{flags}], [{values}] FROM {staged.name} "
+        f"WHERE {' OR '.join(f'coalesce({r.sql}, false)' for r in rules)} ORDER BY rowid"
+    ).fetchall()
+    where = staged.locate([b[0] for b in bad])
+    out: list[Problem] = []
+    for rowid, hits, vals in bad:
+        for rule, hit, value in zip(rules, hits, vals, strict=True):
+            if hit:
+                out.append(Problem(where[rowid], rule.field, rule.reason.format(value=value),
+                                   rowid=rowid))
+    return out
+
+
+def duplicate_problems(con: duckdb.DuckDBPyConnection, staged: Staged,
+                       replacing: int | None) -> list[Problem]:
+    """Keys repeated inside the file, or already loaded from another file."""
+    table = staged.table
+    if not set(table.key) <= set(staged.present):
+        return []
+    keys = ", ".join(ident(k) for k in table.key)
+    as_text = ", ".join(f"{ident(k)}::VARCHAR" for k in table.key)
+    label = ", ".join(table.key)
+    out: list[Problem] = []
+    any_dup = con.execute(f"SELECT 1 FROM {staged.name} GROUP BY {keys} HAVING count(*) > 1 "
+                          f"LIMIT 1").fetchone()
+    dups = [] if not any_dup else con.execute(
+        f"SELECT rowid, first_value(rowid) OVER w, [{as_text}] FROM {staged.name} "
+        f"WINDOW w AS (PARTITION BY {keys} ORDER BY rowid) "
+        f"QUALIFY count(*) OVER (PARTITION BY {keys}) > 1 "
+        f"AND rowid <> first_value(rowid) OVER w ORDER BY rowid").fetchall()
+    where = staged.locate([r for d in dups for r in d[:2]])
+    for rowid, first, vals in dups:
+        out.append(Problem(where[rowid], label,
+                           f"duplicate id {_show(vals)} in this file (first at "
+                           f"{where[first]})", rowid=rowid))
+    others = "" if replacing is None else f"AND t.source_file <> {int(replacing)}"
+    join = " AND ".join(f"s.{ident(k)} = t.{ident(k)}" for k in table.key)
+    clash = con.execute(
+        f"SELECT s.rowid, [{', '.join(f's.{ident(k)}::VARCHAR' for k in table.key)}], "
+        f"any_value(f.path) FROM {staged.name} s JOIN {table.name} t ON {join} {others} "
+        f"JOIN source_files f ON f.file_id = t.source_file GROUP BY ALL ORDER BY 1").fetchall()
+    where = staged.locate([c[0] for c in clash])
+    for rowid, vals, path in clash:
+        out.append(Problem(where[rowid], label,
+                           f"duplicate id {_show(vals)}: already loaded from {path}",
+                           rowid=rowid))
+    return out
+
+
+def reference_problems(con: duckdb.DuckDBPyConnection, staged: Staged) -> list[Problem]:
+    """References to persons, crimes, devices... that the store does not hold."""
+    out: list[Problem] = []
+    for col, target, target_col in staged.table.references:
+        if col not in staged.present:
+            continue
+        bad = con.execute(
+            f"SELECT rowid, {ident(col)} FROM {staged.name} s WHERE {ident(col)} IS NOT NULL "
+            f"AND NOT EXISTS (SELECT 1 FROM {target} t WHERE t.{ident(target_col)} = "
+            f"s.{ident(col)}) ORDER BY rowid").fetchall()
+        where = staged.locate([b[0] for b in bad])
+        thing = ENTITY.get(target, target)
+        for rowid, value in bad:
+            out.append(Problem(where[rowid], col,
+                               f"unknown {thing} '{value}' (no {target} row with "
+                               f"{target_col} = '{value}' has been loaded)", rowid=rowid))
+    return out
+
+
+def dangling_after_replace(con: duckdb.DuckDBPyConnection, table: Table,
+                           referrers: list[tuple[str, str, str]]) -> list[Problem]:
+    """Rows of other files that a replaced file no longer satisfies."""
+    out: list[Problem] = []
+    for src_table, col, target_col in referrers:
+        rows = con.execute(
+            f"SELECT count(*), any_value(s.{ident(col)}), any_value(f.path) FROM {src_table} s "
+            f"JOIN source_files f ON f.file_id = s.source_file WHERE s.{ident(col)} IS NOT NULL "
+            f"AND NOT EXISTS (SELECT 1 FROM {table.name} t WHERE t.{ident(target_col)} = "
+            f"s.{ident(col)})").fetchone()
+        if rows and rows[0]:
+            out.append(Problem("", target_col,
+                               f"the new version drops {table.name} that {rows[0]} "
+                               f"{src_table} rows still refer to (e.g. {col} '{rows[1]}' in "
+                               f"{rows[2]}); load a version that keeps them"))
+    return out
+
+
+def _show(vals: list[str | None]) -> str:
+    return "(" + ", ".join(repr(v) for v in vals) + ")" if len(vals) > 1 else repr(vals[0])
