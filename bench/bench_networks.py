@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import peak_rss_mb, report, timed  # noqa: E402
 from coordinator.graph import LINKS_DDL  # noqa: E402
+from coordinator.hits import hits_for_force  # noqa: E402
 from coordinator.networks import NetworkSettings, find_networks  # noqa: E402
 from coordinator.schema import ENTITIES_DDL  # noqa: E402
 
@@ -224,6 +225,7 @@ def main() -> None:
     t_networks, networks = timed(lambda: find_networks(con, NetworkSettings()))
     cpu2 = time.process_time()
     hubs = con.execute("SELECT count(*) FROM network_hubs").fetchall()[0][0]
+    t_hits, hits = timed(lambda: hits_for_force(con, "Force00"))
     report("bench_networks", {
         "forces": args.forces, "persons": args.forces * args.persons, "refs": counts["refs"],
         "links": counts["links"], "components": int(n_components), "networks": len(networks),
@@ -231,6 +233,7 @@ def main() -> None:
         "find_networks_s": t_networks, "baseline_s": t_base,
         # CPU seconds (all threads): the wall figures stretch when the machine is shared
         "find_networks_cpu_s": cpu2 - cpu1, "baseline_cpu_s": cpu1 - cpu0,
+        "hits_one_force_s": t_hits, "hits_one_force": hits.num_rows,
         "peak_rss_mb": peak_rss_mb()},
         ratio=t_networks / t_base,
         ratio_meaning="find_networks / bare DuckDB link→entity join + scipy components",

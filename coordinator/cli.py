@@ -67,9 +67,12 @@ def _err() -> Console:
 
 @app.command()
 def init(directory: DirOption) -> None:
-    """Create a coordinator: its store (coordinator.duckdb), an Ed25519 signing key for its
-    ledger and an X25519 key nodes can encrypt payloads to (in DIR/keys/, files 0600).
-    Refuses to overwrite an existing coordinator."""
+    """Create a coordinator: its store and keys. Refuses to overwrite one.
+
+    Makes DIR/coordinator.duckdb (the national store and ledger) and DIR/keys/ (files
+    0600): an Ed25519 key that signs the coordinator's ledger and an X25519 key nodes may
+    encrypt payloads to. DIR/keys/public.json holds the public halves to give to nodes.
+    """
     store = init_store(directory)
     try:
         keys = store.keys
@@ -131,16 +134,19 @@ def submit(
     files: Annotated[list[Path], typer.Argument(help="Payload files written by node egress.",
                                                 show_default=False)],
 ) -> None:
-    """Verify and ingest node payload files, each all-or-nothing with its ledger entry.
+    """Verify and ingest node payload files, each all or nothing.
 
-    A payload with a bad signature, an unregistered force, an old key epoch, a reused
-    payload id, a wrong schema version, or a truncated or unreadable body is rejected with
-    the reason and changes nothing. Sending the same payload again changes nothing.
-    Exit code 2 if any file was rejected.
+    Each accepted payload is written with its ledger entry (collection); a later payload
+    from the same force for the same purpose replaces the earlier one. A payload with a
+    bad signature, an unregistered force, an old key epoch, a reused payload id, a wrong
+    schema version, or a truncated or unreadable body is rejected with the reason and
+    changes nothing. Sending the same payload again changes nothing. Exit code 2 if any
+    file was rejected.
     """
     rejected = 0
-    with open_store(directory) as store:
-        for path in files:
+    with open_store(directory) as store, _err().status("verifying…") as spinner:
+        for n, path in enumerate(files, 1):
+            spinner.update(f"verifying and storing {path} ({n}/{len(files)})")
             try:
                 data = path.read_bytes()
             except OSError as exc:
@@ -171,8 +177,10 @@ def link_command(
         = "national linkage of the payloads held",
     as_json: JsonOption = False,
 ) -> None:
-    """Link every held payload into national entities and find cross-force networks
-    (replacing the previous results); logged as a combination with its counts."""
+    """Link everything held into national entities and find cross-force networks.
+
+    Replaces the previous results; logged as a combination with its counts.
+    """
     err = _err()
     with open_store(directory) as store, err.status("linking…") as status:
         summary = link_store(store, actor=_actor(), justification=justification,
@@ -195,17 +203,21 @@ def entities(
     fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
     force: Annotated[str | None, typer.Option(
         "--force", help="Only this force's own references (its victims included).")] = None,
+    cross_force: Annotated[bool, typer.Option(
+        "--cross-force", help="Only entities held by two or more forces.")] = False,
     justification: Annotated[str | None, typer.Option(
         "--justification", help="Why you are looking (ledger consultation entry). "
         "Default: names the command and user.")] = None,
 ) -> None:
     """List national entities: force, opaque reference, kind, entity id, score.
 
-    Victim (match-only) references are never listed, except a force's own with --force."""
+    Victim (match-only) references are never listed, except a force's own with --force.
+    Logged as a consultation.
+    """
     if fmt not in ("csv", "json"):
         raise CrossforceError(f"--format must be csv or json, not {fmt!r}")
     with open_store(directory) as store:
-        table = entity_rows(store, force)
+        table = entity_rows(store, force, cross_force=cross_force)
         log(store, "consultation", actor=_actor(),
             justification=justification or _default_justification("entities"),
             counts={"entities": table.num_rows}, force=force)
@@ -232,8 +244,11 @@ def networks(
         "--justification", help="Why you are looking (ledger consultation entry). "
         "Default: names the command and user.")] = None,
 ) -> None:
-    """Show the cross-force networks found by the last `link`: forces, persons,
-    identifiers, brokers (entity ids, highest betweenness first)."""
+    """Show the cross-force networks found by the last `link`.
+
+    Per network: forces, persons, identifiers, brokers (entity ids, highest betweenness
+    first), key players. Victims are never members. Logged as a consultation.
+    """
     with open_store(directory) as store:
         found = load_networks(store.con)
         log(store, "consultation", actor=_actor(),
@@ -272,8 +287,12 @@ def hits(
         "--justification", help="Why you are looking (ledger consultation entry). "
         "Default: names the command and user.")] = None,
 ) -> None:
-    """One force's hits: its OWN references known to other forces or in a cross-force
-    network, with entity id, network id, the other forces' names and strength."""
+    """Show or write one force's hits: its OWN references that others know too.
+
+    A hit is a reference of the force held by another force or in a cross-force network,
+    with entity id, network id, the other forces' names and strength — never another
+    force's references. Logged as a consultation.
+    """
     with open_store(directory) as store:
         table = hits_table(store, force)
         data = None
@@ -337,7 +356,9 @@ def status(directory: DirOption, as_json: JsonOption = False) -> None:
         forces.add_row(f["force"], ", ".join(map(str, f["epochs"])),
                        str(f["current_submissions"]), str(f["submissions_received"]),
                        f"{f['items']:,}", f["last_received"] or "never")
-    out.print(forces)
+    out.print(forces if info["forces"] else
+              "no force registered yet: `crossforce coordinator register --dir "
+              f"{info['dir']} --force NAME --public-key FILE`")
     out.print("rows: " + ", ".join(f"{t} {n:,}" for t, n in info["tables"].items()))
     last = info["last_link"]
     out.print(f"last link: {last['at']} — {last.get('entities', 0):,} entities, "

@@ -22,7 +22,8 @@ from coordinator.hits import HIT_SCHEMA, HITS_SCHEMA_VERSION, hits_for_force
 from coordinator.linkage import link
 from coordinator.networks import NetworkSettings, find_networks
 from coordinator.settings import LinkageSettings
-from coordinator.store import CoordinatorStore, table_counts, transaction
+from coordinator.store import CoordinatorStore, table_counts
+from federation.duckdb_files import transaction
 from federation.errors import CrossforceError
 from federation.ledger import Action
 
@@ -62,15 +63,15 @@ def link_store(store: CoordinatorStore, *, actor: str, justification: str,
                networks: NetworkSettings | None = None,
                progress: Progress | None = None) -> LinkSummary:
     """Link everything held into national entities, find cross-force networks, and log
-    the run (combination). Networks and the ledger entry commit together."""
+    the run (combination). Entities, networks and the ledger entry commit together."""
     say = progress or (lambda _: None)
     con = store.con
     if not con.execute("SELECT count(*) FROM items").fetchone()[0]:  # type: ignore[index]
         raise CrossforceError(f"{store.dir}: nothing to link yet; submit payloads first")
     say("linking tokens into national entities")
-    result = link(con, linkage)
-    say("finding cross-force networks")
     with transaction(con):
+        result = link(con, linkage, own_transaction=False)
+        say("finding cross-force networks")
         found = find_networks(con, networks, own_transaction=False)
         counts = {**result.counts(), "networks": len(found)}
         store.ledger.append("combination", actor=actor, purpose=purposes(store),
@@ -80,8 +81,10 @@ def link_store(store: CoordinatorStore, *, actor: str, justification: str,
 
 # --------------------------------------------------------------------------- entities
 
-def entity_rows(store: CoordinatorStore, force: str | None = None) -> pa.Table:
-    """(force, ref hex, kind, entity_id, score): every visible reference, or one force's own.
+def entity_rows(store: CoordinatorStore, force: str | None = None, *,
+                cross_force: bool = False) -> pa.Table:
+    """(force, ref hex, kind, entity_id, score): every visible reference, or one force's own;
+    ``cross_force`` keeps only entities held by two or more forces.
 
     The national view hides every entity a force flagged victim; a force's own view keeps
     its own victim references (it may safeguard them) but never shows another force's.
@@ -95,13 +98,17 @@ def entity_rows(store: CoordinatorStore, force: str | None = None) -> pa.Table:
     try:
         return con.sql("""
             WITH hidden AS (SELECT entity_id FROM _cf_refs GROUP BY entity_id
-                            HAVING bool_or(match_only))
+                            HAVING bool_or(match_only)),
+            single AS (SELECT entity_id FROM _cf_refs GROUP BY entity_id
+                       HAVING count(DISTINCT force) < 2 AND $cross_force)
             SELECT force, lower(hex(ref)) AS ref, kind, entity_id, score
             FROM _cf_refs r
             WHERE CASE WHEN $force IS NULL THEN entity_id NOT IN (SELECT * FROM hidden)
                        ELSE force = $force AND (match_only
                             OR entity_id NOT IN (SELECT * FROM hidden)) END
-            ORDER BY entity_id, force, ref""", params={"force": force}).to_arrow_table()
+              AND entity_id NOT IN (SELECT * FROM single)
+            ORDER BY entity_id, force, ref""",
+            params={"force": force, "cross_force": cross_force}).to_arrow_table()
     finally:
         con.execute("DROP TABLE IF EXISTS _cf_refs")
 

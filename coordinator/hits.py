@@ -50,29 +50,42 @@ HIT_SCHEMA = pa.schema([
 def hits_for_force(con: duckdb.DuckDBPyConnection, force: str) -> pa.Table:
     """The force's own references that are known to other forces or sit in a network."""
     check_graph_inputs(con, ("entities", "items"))
+    _check_force(con, force)
+    build_reference_table(con, "_hits_refs")
+    try:
+        return _hits(con, force)
+    finally:
+        con.execute("DROP TABLE IF EXISTS _hits_refs")
+
+
+def _check_force(con: duckdb.DuckDBPyConnection, force: str) -> None:
     known = [r[0] for r in con.execute(
         "SELECT DISTINCT force FROM entities ORDER BY force").fetchall()]
     if force not in known:
         raise CrossforceError(
             f"unknown force {force!r}: the linked store holds "
             f"{', '.join(known) if known else 'no force yet (run linkage first)'}")
+
+
+def _hits(con: duckdb.DuckDBPyConnection, force: str) -> pa.Table:
+    """Hits of one force, from the reference table `_hits_refs` already built."""
     have_networks = table_exists(con, "network_members") and table_exists(con, "networks")
     have_hubs = table_exists(con, "network_hubs")
-    build_reference_table(con, "_hits_refs")
     members, networks = (("network_members", "networks") if have_networks else (
         "(SELECT NULL::BIGINT AS network_id, NULL::BIGINT AS entity_id WHERE false)",
         "(SELECT NULL::BIGINT AS network_id, NULL::VARCHAR[] AS forces WHERE false)"))
     hub_filter = ("m.entity_id IN (SELECT entity_id FROM network_hubs)"
                   if have_hubs else "false")
-    try:
-        table = con.sql(f"""
+    table = con.sql(f"""
             WITH holders AS (
                 -- the other forces holding each entity: openly, and at all (with victims)
                 SELECT entity_id,
                        list(DISTINCT force) FILTER (WHERE force <> $force AND NOT match_only)
                            AS open_others,
                        list(DISTINCT force) FILTER (WHERE force <> $force) AS all_others
-                FROM _hits_refs GROUP BY entity_id),
+                FROM _hits_refs
+                WHERE entity_id IN (SELECT entity_id FROM _hits_refs WHERE force = $force)
+                GROUP BY entity_id),
             network_others AS (
                 SELECT network_id, list(f) AS others
                 FROM {networks}, unnest(forces) AS t(f) WHERE f <> $force GROUP BY network_id),
@@ -97,8 +110,6 @@ def hits_for_force(con: duckdb.DuckDBPyConnection, force: str) -> pa.Table:
             FROM scored
             WHERE len(entity_others) > 0 OR len(network_others) > 0
             ORDER BY entity_id, ref""", params={"force": force}).to_arrow_table()
-    finally:
-        con.execute("DROP TABLE IF EXISTS _hits_refs")
     return _typed(table)
 
 
@@ -127,7 +138,13 @@ def write_hits(con: duckdb.DuckDBPyConnection, out_dir: Path,
     slugs = [_slug(f) for f in forces]
     if len(set(slugs)) != len(slugs):
         raise CrossforceError(f"force names {list(forces)} give clashing hits file names")
-    tables = {force: hits_for_force(con, force) for force in forces}
+    for force in forces:
+        _check_force(con, force)
+    build_reference_table(con, "_hits_refs")   # once for all forces
+    try:
+        tables = {force: _hits(con, force) for force in forces}
+    finally:
+        con.execute("DROP TABLE IF EXISTS _hits_refs")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     staged: list[tuple[Path, Path]] = []

@@ -40,9 +40,13 @@ class LinkageResult:
                 "cross_force_entities": self.cross_force_entities}
 
 
-def link(con: duckdb.DuckDBPyConnection,
-         settings: LinkageSettings | None = None) -> LinkageResult:
-    """Link every item in the store into national entities; see the module docstring."""
+def link(con: duckdb.DuckDBPyConnection, settings: LinkageSettings | None = None, *,
+         own_transaction: bool = True) -> LinkageResult:
+    """Link every item in the store into national entities; see the module docstring.
+
+    `own_transaction=False` lets a caller commit the new entities together with what it
+    derives from them (networks) and its ledger entry.
+    """
     settings = settings or LinkageSettings()
     check_linkage_inputs(con)
     seconds: dict[str, float] = {}
@@ -64,7 +68,8 @@ def link(con: duckdb.DuckDBPyConnection,
     identifier_edges(con, settings)
     cluster(con, n_nodes)
     lap("clustering")
-    con.execute("BEGIN TRANSACTION")
+    if own_transaction:
+        con.execute("BEGIN TRANSACTION")
     try:
         con.execute("DROP TABLE IF EXISTS entities")
         con.execute(ENTITIES_DDL)
@@ -82,9 +87,11 @@ def link(con: duckdb.DuckDBPyConnection,
             JOIN lk_scored s USING (node_a, node_b)
             JOIN lk_nodes na ON na.node = a.node_a
             JOIN lk_nodes nb ON nb.node = a.node_b""")
-        con.execute("COMMIT")
+        if own_transaction:
+            con.execute("COMMIT")
     except Exception:
-        con.execute("ROLLBACK")
+        if own_transaction:
+            con.execute("ROLLBACK")
         raise
     n_entities, n_cross = con.execute("""
         SELECT count(*), count(*) FILTER (WHERE forces > 1) FROM (

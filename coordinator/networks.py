@@ -14,8 +14,9 @@ The steps, Splink-style, each with one job:
    betweenness, key players (persons) by degree.
 
 igraph rather than networkx for 4-5: the national graph holds tens of thousands of
-cross-force components, and pure-Python Louvain and Brandes took minutes where this takes
-seconds (bench/bench_networks.py). All networks' betweenness is one C call.
+cross-force components; at 1/20 of national scale networkx Louvain + Brandes took 17-35 s
+where this takes 5 (bench/bench_networks.py). All networks' betweenness is one C call.
+igraph's random generator is process-global: it is seeded per component and restored.
 
 Results land in the tables `networks`, `network_members` and `network_hubs`, replaced as a
 whole in one transaction. A network's id is its smallest visible member entity id, so the
@@ -29,14 +30,14 @@ import contextlib
 import datetime as dt
 import random
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import duckdb
 import igraph as ig
 import numpy as np
 import pyarrow as pa
 import scipy.sparse as sp
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 from scipy.sparse.csgraph import connected_components
 
 from coordinator.graph import (
@@ -46,7 +47,7 @@ from coordinator.graph import (
     drop_graph_tables,
     table_exists,
 )
-from coordinator.settings import IDENTIFIER_KINDS
+from coordinator.settings import IDENTIFIER_KINDS, Settings
 from federation.errors import CrossforceError
 
 NETWORKS_DDL = """
@@ -91,10 +92,10 @@ _MEASURE_SCHEMA = pa.schema([
 ])
 
 
-class NetworkSettings(BaseModel):
+class NetworkSettings(Settings):
     """Every knob of a network run in one validated object; a run is reproducible from it."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    what: ClassVar[str] = "network settings"
 
     min_forces: int = Field(
         2, ge=2, description="a network must have visible members held by this many forces")
@@ -149,17 +150,6 @@ class NetworkSettings(BaseModel):
         if self.hub_busy_degree > self.hub_max_degree:
             raise ValueError("hub_busy_degree must not exceed hub_max_degree")
         return self
-
-    @classmethod
-    def parse(cls, values: dict[str, Any] | None = None) -> NetworkSettings:
-        """Validate user-supplied settings, turning pydantic errors into one clear message."""
-        try:
-            return cls(**(values or {}))
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
-                for e in exc.errors())
-            raise CrossforceError(f"bad network settings: {problems}") from None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from coordinator.store import transaction
+from federation.duckdb_files import transaction
 from federation.errors import CrossforceError
 from federation.keys import fingerprint
 from federation.ledger import Ledger

@@ -121,8 +121,9 @@ def estimate_weights(con: duckdb.DuckDBPyConnection, settings: LinkageSettings,
         # unlikely, not impossible (-30 bits would veto any pair that shows it)
         m_new = [np.clip((rm @ oh + _PSEUDO_PAIRS * m0) / ((rm @ oh).sum() + _PSEUDO_PAIRS),
                          _EPS, 1) for oh, m0 in zip(onehot, m_start, strict=True)]
-        prior_new = settings.prior_match_rate or float(
-            np.clip(rm.sum() / count.sum(), _EPS, 1 - _EPS))
+        total = count.sum()
+        prior_new = settings.prior_match_rate or (
+            float(np.clip(rm.sum() / total, _EPS, 1 - _EPS)) if total else prior)
         delta = max(max(np.abs(a - b).max() for a, b in zip(m_new, m, strict=True)),
                     abs(prior_new - prior))
         m, prior = m_new, prior_new

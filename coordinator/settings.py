@@ -6,7 +6,7 @@ before any data is touched (a `CrossforceError` naming the field).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -16,10 +16,28 @@ IDENTIFIER_KINDS: tuple[str, ...] = ("phone", "email", "handle", "vrm", "imei")
 MATCH_KEY_PREFIX = "mk:"
 
 
-class LinkageSettings(BaseModel):
-    """How the coordinator turns shared tokens into national entities."""
+class Settings(BaseModel):
+    """A validated, frozen settings object; `parse` turns pydantic errors into one line."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    what: ClassVar[str] = "settings"
+
+    @classmethod
+    def parse(cls, values: dict[str, Any] | None = None) -> Self:
+        """Validate user-supplied settings, turning pydantic errors into one clear message."""
+        try:
+            return cls(**(values or {}))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
+                for e in exc.errors())
+            raise CrossforceError(f"bad {cls.what}: {problems}") from None
+
+
+class LinkageSettings(Settings):
+    """How the coordinator turns shared tokens into national entities."""
+
+    what: ClassVar[str] = "linkage settings"
 
     match_probability: float = Field(
         0.5, gt=0.0, lt=1.0,
@@ -63,14 +81,3 @@ class LinkageSettings(BaseModel):
         if bad:
             raise ValueError(f"identifier_kinds must not be match keys: {bad}")
         return self
-
-    @classmethod
-    def parse(cls, values: dict[str, Any] | None = None) -> LinkageSettings:
-        """Validate user-supplied settings, turning pydantic errors into one clear message."""
-        try:
-            return cls(**(values or {}))
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
-                for e in exc.errors())
-            raise CrossforceError(f"bad linkage settings: {problems}") from None

@@ -17,7 +17,6 @@ edited once released — a new column is a new step.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +25,9 @@ from pathlib import Path
 import duckdb
 
 from coordinator.schema import ENTITIES_DDL
+from federation.duckdb_files import Migration
+from federation.duckdb_files import connect as open_duckdb
+from federation.duckdb_files import migrate as apply_migrations
 from federation.errors import CrossforceError
 from federation.keys import NodeKeys
 from federation.ledger import Ledger
@@ -33,7 +35,6 @@ from federation.ledger import Ledger
 STORE_FILE = "coordinator.duckdb"
 KEYS_DIR = "keys"
 OWNER = "coordinator"
-LOCK_WAIT_S = 5.0
 _LOCK_HOLDER = re.compile(r"PID (\d+)")
 
 #: Tables holding submitted content (removed with their submission when superseded).
@@ -42,9 +43,6 @@ CONTENT_TABLES: tuple[str, ...] = ("items", "item_attributes", "tokens", "links"
 COUNTED_TABLES: tuple[str, ...] = (
     "submissions", "seen_payloads", *CONTENT_TABLES, "entities", "person_links",
     "networks", "network_members", "forces", "ledger")
-
-_BOOKKEEPING = """CREATE TABLE IF NOT EXISTS store_migrations (
-    version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"""
 
 _V1 = [
     # registry: who may submit, under which key epochs
@@ -112,67 +110,16 @@ _V1 = [
 ]
 
 
-@dataclass(frozen=True)
-class Migration:
-    version: int
-    name: str
-    statements: tuple[str, ...]
-
-
 MIGRATIONS: tuple[Migration, ...] = (Migration(1, "national store", tuple(_V1)),)
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> int:
-    """Apply the steps not yet applied, each in its own transaction; return the version."""
-    con.execute(_BOOKKEEPING)
-    done = {r[0] for r in con.execute("SELECT version FROM store_migrations").fetchall()}
-    for m in MIGRATIONS:
-        if m.version in done:
-            continue
-        con.execute("BEGIN TRANSACTION")
-        try:
-            for sql in m.statements:
-                con.execute(sql)
-            con.execute("INSERT INTO store_migrations VALUES (?, ?, now()::TIMESTAMP)",
-                        [m.version, m.name])
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
-    return max(m.version for m in MIGRATIONS)
-
-
-# --------------------------------------------------------------------------- opening
-
-def _holder(message: str) -> str:
-    m = _LOCK_HOLDER.search(message)
-    if not m:
-        return "another process"
-    pid = m.group(1)
-    try:
-        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
-    except OSError:
-        cmd = ""
-    return f"process {pid}" + (f" ({cmd[:120]})" if cmd else "")
+    return apply_migrations(con, MIGRATIONS, "store_migrations")
 
 
 def connect(path: Path, wait_s: float | None = None) -> duckdb.DuckDBPyConnection:
-    """Open a DuckDB file, waiting up to ``wait_s`` for another process to let go of it."""
-    deadline = time.monotonic() + (LOCK_WAIT_S if wait_s is None else wait_s)
-    while True:
-        try:
-            con = duckdb.connect(str(path))
-            con.execute("SET TimeZone = 'UTC'")
-            return con
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower():
-                raise CrossforceError(f"cannot open {path}: {exc}") from None
-            if time.monotonic() >= deadline:
-                raise CrossforceError(
-                    f"{path} is in use by {_holder(str(exc))}; the coordinator store has one "
-                    "owner at a time — wait for it to finish (or stop it) and try again"
-                ) from None
-            time.sleep(0.2)
+    return open_duckdb(path, wait_s,
+                       owner_note="the coordinator store has one owner at a time")
 
 
 @dataclass
@@ -223,6 +170,10 @@ def open_existing(directory: Path, wait_s: float | None = None) -> CoordinatorSt
         raise CrossforceError(f"{directory} is not a coordinator (no {STORE_FILE}); create "
                               f"one with `crossforce coordinator init --dir {directory}`")
     keys = NodeKeys.load(directory / KEYS_DIR)
+    if keys.linkage_secret is not None:
+        raise CrossforceError(
+            f"{directory / KEYS_DIR} holds a linkage secret; the coordinator must hold no key "
+            "that can make or reverse tokens (DESIGN.md §1.2) — remove it from there")
     con = connect(path, wait_s)
     try:
         migrate(con)
@@ -241,18 +192,6 @@ def open_store(directory: Path, wait_s: float | None = None) -> Iterator[Coordin
         yield store
     finally:
         store.close()
-
-
-@contextmanager
-def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """All or nothing: commit if the block finishes, roll back on any error."""
-    con.execute("BEGIN TRANSACTION")
-    try:
-        yield
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
 
 
 def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:

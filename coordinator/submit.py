@@ -24,7 +24,8 @@ from typing import Any
 import pyarrow as pa
 
 from coordinator.registry import registered_forces
-from coordinator.store import CONTENT_TABLES, CoordinatorStore, transaction
+from coordinator.store import CONTENT_TABLES, CoordinatorStore
+from federation.duckdb_files import transaction
 from federation.keys import BadSignature, Verifier
 from federation.payload import (
     DEFAULT_MAX_BYTES,

@@ -1,41 +1,705 @@
-"""`crossforce demo` — the whole story on synthetic data, end to end."""
+"""`crossforce demo` — the whole story on synthetic data, end to end.
+
+A generated scenario (one input folder per force + the planted truth) goes through exactly
+what real forces and a real coordinator would run, command for command: ``node init``,
+``node ingest``, ``node keys import-secret``, ``coordinator init`` / ``register``, one
+``node serve`` gateway process per force, then one federation round through Flower — by
+default the Deployment Engine on loopback (a real SuperLink and one SuperNode per force,
+TLS and node authentication on), or the in-process grid with ``--engine inprocess``. The
+demo then reads the results back through the same public commands (``coordinator
+networks``, ``coordinator hits`` + ``node hits``, ``audit verify``) and scores them
+against the truth with :func:`federation.evaluate.score`.
+
+``federation`` never imports ``node`` or ``coordinator`` (DESIGN.md §3): commands run
+in-process through :func:`federation.cli.main`, gateways as ``crossforce node serve``
+processes, and the coordinator service is named by its spec string.
+
+Every process the demo starts is stopped on exit, error, Ctrl-C or SIGTERM.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
+import os
+import re
+import resource
+import shutil
+import signal
 import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
+import pyarrow as pa
 import typer
 from rich.console import Console
+from rich.table import Table
 
-STAGES_TO_COME = (
-    "load each force's files into its own node (node ingest)",
-    "build each force's share set under its policy (node egress)",
-    "federate through Flower and link tokens at the coordinator",
-    "find cross-force networks and notify each force of its hits",
-    "score person links and network membership against the planted truth",
-)
+from federation.errors import CrossforceError
+
+Engine = Literal["deployment", "inprocess"]
+Say = Callable[[str], None]
+
+COORDINATOR_SERVICE = "coordinator.service:open_service"
+DEFAULT_POLICY = "cse-national"
+#: default size: 5 forces x 2,000 persons runs in ~1 min on 2 cores (deployment engine)
+DEFAULT_PERSONS = 2000
+EPOCH = 1
+GATEWAY_START_TIMEOUT = 90.0
+LISTENING = re.compile(r"listening on (\S+)")
+#: lines of the Flower run log worth showing as progress (the rest is Flower's own chatter)
+RUN_STEPS = re.compile(r"(collect|link|notify|SuperLink up|registered node keys|"
+                       r"SuperNodes connected|federation done).*")
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """One demo run: the scenario, the engine, and the purpose the nodes share under."""
+
+    forces: int = 5
+    persons_per_force: int = DEFAULT_PERSONS
+    seed: int = 7
+    engine: Engine = "deployment"
+    policy: str = DEFAULT_POLICY
+    share_timeout: float = 180.0
+
+
+@dataclass
+class DemoResult:
+    """Everything the demo prints, as one JSON-able object (no raw values, no tokens)."""
+
+    settings: DemoSettings
+    root: Path
+    scenario: dict[str, Any] = field(default_factory=dict)
+    federation: dict[str, Any] = field(default_factory=dict)
+    networks: list[dict[str, Any]] = field(default_factory=list)
+    hits: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ledger: dict[str, dict[str, Any]] = field(default_factory=dict)
+    scores: dict[str, dict[str, Any]] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    memory_mb: dict[str, float] = field(default_factory=dict)
+    scope_source: str = ""
+    html: Path | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "settings": {**self.settings.__dict__},
+            "out": str(self.root),
+            "scenario": self.scenario,
+            "federation": self.federation,
+            "networks": self.networks,
+            "hits": self.hits,
+            "ledger": self.ledger,
+            **self.scores,
+            "scope": self.scope_source,
+            "timings": {k: round(v, 2) for k, v in self.timings.items()},
+            "peak_memory_mb": self.memory_mb,
+            "networks_html": str(self.html) if self.html else None,
+        }
+
+
+# --------------------------------------------------------------------------- the CLI, in-process
+
+
+def crossforce(*args: object) -> str:
+    """Run ``crossforce ARGS`` in this process and return what it printed; its output is
+    captured (the demo shows its own progress) and a failure raises with its error line."""
+    from federation.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in args])
+    if code != 0:
+        detail = err.getvalue().strip().splitlines() or out.getvalue().strip().splitlines()
+        raise CrossforceError(f"`crossforce {' '.join(map(str, args[:2]))}` failed (exit "
+                              f"{code}): {detail[-1] if detail else 'no message'}")
+    return out.getvalue()
+
+
+def crossforce_json(*args: object, allow: Sequence[int] = (0,)) -> Any:
+    """Like :func:`crossforce`, for a command printing JSON; ``allow`` lists exit codes
+    that still carry a JSON answer (``audit verify`` exits 1 when it finds problems)."""
+    from federation.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in args])
+    if code not in allow:
+        detail = err.getvalue().strip().splitlines()
+        raise CrossforceError(f"`crossforce {' '.join(map(str, args[:2]))}` failed (exit "
+                              f"{code}): {detail[-1] if detail else 'no message'}")
+    return json.loads(out.getvalue())
+
+
+# --------------------------------------------------------------------------- gateways
+
+
+class Gateways:
+    """One ``crossforce node serve`` process per force (each force's own gateway), on
+    loopback with a free port and a fresh relay secret; all stopped on exit."""
+
+    def __init__(self, nodes: Mapping[str, Path], log_dir: Path) -> None:
+        self.nodes = dict(nodes)
+        self.log_dir = log_dir
+        self.processes: dict[str, Any] = {}
+        self.urls: dict[str, str] = {}
+
+    def spawn(self) -> Gateways:
+        """Start every gateway process (they take seconds to import: start them early)."""
+        from federation.flower.deployment import BIN, Process
+
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1",
+               "FLWR_TELEMETRY_ENABLED": "0"}
+        for force, node in self.nodes.items():
+            self.processes[force] = Process(
+                f"gateway-{force}", [str(BIN / "crossforce"), "node", "serve", "--dir",
+                                     str(node), "--port", "0", "--secret-file",
+                                     str(self.secret_file(force))], env, self.log_dir)
+        return self
+
+    def wait_ready(self, timeout: float = GATEWAY_START_TIMEOUT) -> dict[str, str]:
+        """Wait until every gateway printed its address; force → URL."""
+        deadline = time.monotonic() + timeout
+        while len(self.urls) < len(self.nodes):
+            for force, process in self.processes.items():
+                if force in self.urls:
+                    continue
+                found = LISTENING.search(process.tail(50))
+                if found:
+                    self.urls[force] = found.group(1)
+                elif not process.alive():
+                    raise CrossforceError(f"the gateway of {force} did not start:\n"
+                                          f"{process.tail()}")
+            if time.monotonic() > deadline:
+                late = sorted(set(self.nodes) - set(self.urls))
+                raise CrossforceError(f"gateways not up after {timeout:g} s: {', '.join(late)}")
+            time.sleep(0.05)
+        return dict(self.urls)
+
+    def secret_file(self, force: str) -> Path:
+        return (self.nodes[force] / "federation" / "relay-secret").resolve()
+
+    def node_configs(self) -> dict[str, dict[str, str]]:
+        """Each force's SuperNode node config: its gateway and relay secret file."""
+        return {force: {"gateway": self.urls[force],
+                        "gateway-secret-file": str(self.secret_file(force))}
+                for force in self.nodes}
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            process.terminate()
+        for process in self.processes.values():
+            process.stop()
+        self.processes.clear()
+
+    def __enter__(self) -> Gateways:
+        return self.spawn()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# --------------------------------------------------------------------------- the run
+
+
+class Demo:
+    """The demo's steps in order; ``run()`` does them all and returns the result."""
+
+    def __init__(self, settings: DemoSettings, root: Path, say: Say) -> None:
+        self.settings = settings
+        self.root = Path(root).resolve()
+        self.say = say
+        self.result = DemoResult(settings, self.root)
+        self.scenario_dir = self.root / "scenario"
+        self.nodes_dir = self.root / "nodes"
+        self.coordinator = self.root / "coordinator"
+        self.nodes: dict[str, Path] = {}
+        self.purpose = ""
+
+    # -- steps
+    def generate(self) -> None:
+        from federation.scenario.generate import generate
+
+        s = self.settings
+        summary = generate(self.scenario_dir, forces=s.forces,
+                           persons_per_force=s.persons_per_force, seed=s.seed,
+                           overwrite=True, progress=False)
+        self.nodes = {force: self.nodes_dir / force for force in summary.forces}
+        self.result.scenario = {
+            "forces": summary.forces, "persons": summary.total("persons"),
+            "crimes": summary.total("crimes"), "calls": summary.total("calls"),
+            "messages": summary.total("messages"),
+            "planted_networks": [{"network_id": n, "kind": k, "forces": fs}
+                                 for n, k, fs in summary.networks],
+            "cross_force_people": summary.cross_force_people,
+            "lookalikes": summary.lookalikes}
+        self.say(f"scenario: {len(summary.forces)} forces, {summary.total('persons'):,} "
+                 f"persons, {len(summary.networks)} planted cross-force networks "
+                 f"({summary.cross_force_people} people in several forces, "
+                 f"{summary.lookalikes} look-alikes)")
+
+    def init_nodes(self) -> None:
+        for force, node in self.nodes.items():
+            crossforce("node", "init", "--force", force, "--dir", node)
+
+    def load_nodes(self, step: Callable[[str], None]) -> None:
+        """Ingest each force's files and install the ONE federation linkage secret (the
+        key custodian's job; every node holds the same one)."""
+        from federation.keys import LinkageSecret
+
+        custodian = self.root / "key-custodian"
+        custodian.mkdir(parents=True, exist_ok=True)
+        secret = custodian / "linkage-secret.json"
+        LinkageSecret.generate(EPOCH).save(secret)
+        for force, node in self.nodes.items():
+            crossforce("node", "ingest", "--dir", node, self.scenario_dir / force)
+            crossforce("node", "keys", "import-secret", "--dir", node, secret)
+            step(force)
+        self.say(f"nodes: {len(self.nodes)} loaded, each holding the federation linkage "
+                 f"secret (same fingerprint {LinkageSecret.load(secret).fingerprint})")
+
+    def set_up_coordinator(self) -> None:
+        crossforce("coordinator", "init", "--dir", self.coordinator)
+        for force, node in self.nodes.items():
+            crossforce("coordinator", "register", "--dir", self.coordinator, "--force", force,
+                       "--public-key", node / "keys" / "public.json", "--epoch", EPOCH)
+        self.say(f"coordinator: created, {len(self.nodes)} forces registered by their "
+                 "signing keys")
+
+    def federate(self, gateways: Gateways) -> dict[str, Any]:
+        from federation.flower.serverapp import FederationReport
+
+        configs = gateways.node_configs()
+        report: FederationReport
+        if self.settings.engine == "inprocess":
+            report = self._federate_inprocess(configs)
+        else:
+            report = self._federate_deployment(configs)
+        data = report.to_json()
+        for outcome in data["forces"].values():
+            outcome.pop("receipt", None)  # payload ids and hashes: in the ledgers already
+            outcome.pop("node_id", None)
+        return data
+
+    def _federate_inprocess(self, configs: Mapping[str, Mapping[str, str]]) -> Any:
+        from federation.flower.grid import InProcessGrid
+        from federation.flower.protocol import load_coordinator_service
+        from federation.flower.serverapp import RoundSettings, run_federation
+
+        service = load_coordinator_service(COORDINATOR_SERVICE, self.coordinator)
+        try:
+            with InProcessGrid(configs) as grid:
+                return run_federation(grid, service, RoundSettings(
+                    self.purpose, EPOCH, share_timeout=self.settings.share_timeout),
+                    progress=self.say)
+        finally:
+            service.close()
+
+    def _federate_deployment(self, configs: Mapping[str, Mapping[str, str]]) -> Any:
+        from federation.flower.deployment import LoopbackDeployment
+
+        def progress(line: str) -> None:
+            found = RUN_STEPS.search(line)
+            if found:
+                self.say(found.group(0))
+
+        with LoopbackDeployment(self.root / "flower", configs, progress=progress) as dep:
+            report = dep.federate({
+                "purpose": self.purpose, "epoch": EPOCH,
+                "share-timeout": self.settings.share_timeout,
+                "coordinator-service": COORDINATOR_SERVICE,
+                "coordinator-dir": str(self.coordinator)})
+            self.result.timings.update({f"deployment_{k}": v for k, v in dep.timings.items()})
+        return report
+
+    def read_networks(self) -> None:
+        found = crossforce_json("coordinator", "networks", "--dir", self.coordinator, "--json",
+                                "--justification", "demo: show the cross-force networks found")
+        self.result.networks = [
+            {k: n[k] for k in ("network_id", "forces", "n_persons", "n_identifiers",
+                               "counts_by_kind", "brokers", "key_players")}
+            for n in found]
+        self._members = {n["network_id"]: n["members"] for n in found}
+
+    def read_hits(self) -> list[dict[str, Any]]:
+        """Each force's resolved hits, as the force sees them: the coordinator's hits file
+        for it, read by ``node hits`` (the node knows the batch it was sent in the round,
+        so this adds nothing to the node). Returns the resolved rows with their force."""
+        rows: list[dict[str, Any]] = []
+        files = self.root / "hits"
+        files.mkdir(parents=True, exist_ok=True)
+        for force, node in self.nodes.items():
+            path = files / f"{force}.arrow"
+            crossforce("coordinator", "hits", "--dir", self.coordinator, "--force", force,
+                       "--out", path, "--justification",
+                       f"demo: score the hits sent to {force}")
+            got = crossforce_json("node", "hits", path, "--dir", node, "--json")
+            received = self.result.federation["forces"].get(force, {})
+            self.result.hits[force] = {
+                "delivered": received.get("hits") == "delivered",
+                "hits": got["hits"], "resolved": got["resolved"],
+                "persons": got["persons"], "identifiers": got["identifiers"],
+                "networks": got["networks"], "other_forces": got["other_forces"]}
+            rows += [{**row, "force": force} for row in got["rows"]]
+        return rows
+
+    def verify_ledgers(self) -> None:
+        """``audit verify`` of every ledger (chain and signatures), then, per node, the
+        flow check: its disclosures against the coordinator's entries by content hash."""
+        coordinator_db = self.coordinator / "coordinator.duckdb"
+        coordinator_key = self.coordinator / "keys" / "public.json"
+        owners = {**{f: (n / "node.duckdb", n / "keys" / "public.json")
+                     for f, n in self.nodes.items()},
+                  "coordinator": (coordinator_db, coordinator_key)}
+        for owner, (db, key) in owners.items():
+            report = crossforce_json("audit", "verify", db, "--public-key", key, "--json",
+                                     allow=(0, 1))
+            self.result.ledger[owner] = _ledger_summary(report)
+            if owner == "coordinator":
+                continue
+            flows = crossforce_json("audit", "verify", db, "--public-key", key, "--receipts",
+                                    coordinator_db, "--coordinator-key", coordinator_key,
+                                    "--json", allow=(0, 1))
+            self.result.ledger[owner]["flows_matched"] = bool(flows["ok"])
+            self.result.ledger[owner]["flow_problems"] = [
+                p.get("detail", str(p)) for p in flows["problems"]][:5]
+
+    def score(self, rows: list[dict[str, Any]]) -> None:
+        from federation.evaluate import score
+
+        scope, self.result.scope_source = shared_scope(self.scenario_dir, self.nodes,
+                                                       self.settings.policy)
+        scores = score(self.scenario_dir / "truth", resolved_persons(rows), scope)
+        self.result.scores = {name: s.as_dict() for name, s in scores.items()}
+
+    def draw(self, rows: list[dict[str, Any]]) -> None:
+        from federation.networks_html import write_networks_html
+
+        holders = crossforce_json("coordinator", "entities", "--dir", self.coordinator,
+                                  "--format", "json", "--justification",
+                                  "demo: colour the network drawing by force")
+        self.result.html = write_networks_html(
+            self.root / "networks.html", self.result.networks, self._members, holders, rows)
+
+    # -- all of it
+    def run(self, progress: Any, draw: bool) -> DemoResult:
+        from policies.model import resolve_policy
+
+        timings = self.result.timings
+        task = progress.add_task("demo", total=8)
+
+        def stage(name: str) -> contextlib.AbstractContextManager[None]:
+            progress.update(task, description=name)
+            return _timed(timings, name.split(":")[0])
+
+        self.purpose = resolve_policy(self.settings.policy).purpose.code
+        t0 = time.perf_counter()
+        with stage("scenario: generating"):
+            self.generate()
+        progress.advance(task)
+        with stage("nodes: init"):
+            self.init_nodes()
+        # gateway processes take seconds to start: let them start while the nodes load
+        with Gateways(self.nodes, self.root / "logs") as gateways:
+            nodes_task = progress.add_task("  nodes loaded", total=len(self.nodes))
+            with stage("nodes: ingest, import the linkage secret"):
+                self.load_nodes(lambda force: progress.advance(nodes_task))
+            progress.remove_task(nodes_task)
+            progress.advance(task)
+            with stage("coordinator: init and register forces"):
+                self.set_up_coordinator()
+            progress.advance(task)
+            with stage("gateways: waiting for one per force"):
+                gateways.wait_ready()
+            self.say(f"gateways: {len(self.nodes)} `crossforce node serve` processes on "
+                     "loopback, each with its own relay secret")
+            progress.advance(task)
+            with stage(f"federation: one round through Flower ({self.settings.engine})"):
+                self.result.federation = self.federate(gateways)
+        progress.advance(task)
+        with stage("networks: reading the coordinator's findings"):
+            self.read_networks()
+        with stage("hits: resolving each force's hits"):
+            rows = self.read_hits()
+        progress.advance(task)
+        with stage("ledgers: verifying every chain and matching flows"):
+            self.verify_ledgers()
+        progress.advance(task)
+        with stage("scores: against the planted truth"):
+            self.score(rows)
+            if draw:
+                self.draw(rows)
+        progress.advance(task)
+        timings["total"] = time.perf_counter() - t0
+        for step, seconds in self.result.federation.get("seconds", {}).items():
+            timings[f"round_{step}"] = seconds
+        self.result.memory_mb = peak_memory_mb()
+        return self.result
+
+
+@contextlib.contextmanager
+def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[name.rstrip(":")] = timings.get(name.rstrip(":"), 0.0) + (
+            time.perf_counter() - t0)
+
+
+def _ledger_summary(report: Mapping[str, Any]) -> dict[str, Any]:
+    return {"ok": bool(report["ok"]), "entries": report["entries"],
+            "actions": dict(sorted(report["actions"].items())),
+            "problems": [p.get("detail", str(p)) for p in report["problems"]][:5]}
+
+
+def peak_memory_mb() -> dict[str, float]:
+    """Peak resident memory of this process and of the largest child it waited for."""
+    self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {"demo_process": round(self_kb / 1024, 1),
+            "largest_child_process": round(child_kb / 1024, 1)}
+
+
+# --------------------------------------------------------------------------- scoring inputs
+
+
+def resolved_persons(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
+    """(force, person_id, entity_id, network_id) for ``evaluate.score``: each force's
+    person hits; a person with no person hit but an identifier hit in a network takes that
+    network (membership only, no entity)."""
+    persons = [(r["force"], r["local_id"], r["entity_id"], r["network_id"])
+               for r in rows if r["kind"] == "person"]
+    seen = {(f, p) for f, p, _, _ in persons}
+    via_identifiers = {(r["force"], p): r["network_id"] for r in rows
+                       if r["kind"] != "person" and r["network_id"] is not None
+                       for p in (r["person_ids"] or [])}
+    persons += [(f, p, None, n) for (f, p), n in via_identifiers.items() if (f, p) not in seen]
+    columns = list(zip(*persons, strict=True)) if persons else [[], [], [], []]
+    return pa.table({"force": pa.array(columns[0], pa.string()),
+                     "person_id": pa.array(columns[1], pa.string()),
+                     "entity_id": pa.array(columns[2], pa.int64()),
+                     "network_id": pa.array(columns[3], pa.int64())})
+
+
+def shared_scope(scenario: Path, nodes: Mapping[str, Path], policy_name: str
+                 ) -> tuple[pa.Table, str]:
+    """(force, person_id) of the person records each force shared.
+
+    The node offers no command listing the persons it shared, so this recomputes them
+    from the scenario files with the node's policy, as egress selects them: a role the
+    policy shares (victims when it matches them) on a crime in the policy's scope."""
+    import duckdb
+
+    from policies.model import load_policy, resolve_policy
+
+    parts = []
+    con = duckdb.connect()
+    try:
+        for force, node in nodes.items():
+            own = node / "policy.toml"
+            policy = load_policy(own) if own.exists() else resolve_policy(policy_name)
+            roles = sorted(policy.roles_shown | (policy.roles_match_only or set()))
+            scope = policy.scope
+            conditions = [f"lower(coalesce(CAST(flag_{c} AS VARCHAR), '')) = 'true'"
+                          for c in scope.categories]
+            if scope.offence_codes:
+                conditions.append("list_contains($codes, ho_offence_code)")
+            where = [f"({' OR '.join(conditions)})"] if conditions else ["true"]
+            if scope.date_from:
+                where.append("CAST(coalesce(date_to, date_from) AS DATE) >= $date_from")
+            if scope.date_to:
+                where.append("CAST(date_from AS DATE) <= $date_to")
+            params: dict[str, Any] = {"roles": roles, "force": force}
+            if scope.offence_codes:
+                params["codes"] = list(scope.offence_codes)
+            if scope.date_from:
+                params["date_from"] = scope.date_from
+            if scope.date_to:
+                params["date_to"] = scope.date_to
+            folder = scenario / force
+            parts.append(con.sql(f"""
+                SELECT DISTINCT $force AS force, r.person_id
+                FROM {_table(folder, 'roles')} r
+                JOIN (SELECT crime_id FROM {_table(folder, 'crimes')}
+                      WHERE {' AND '.join(where)}) c USING (crime_id)
+                JOIN {_table(folder, 'persons')} p USING (person_id)
+                WHERE list_contains($roles, r.role)""", params=params).to_arrow_table())
+    finally:
+        con.close()
+    return (pa.concat_tables(parts), "recomputed from the scenario files with each node's "
+            "policy (roles it shares on crimes in its scope); the node has no command that "
+            "lists the persons it shared")
+
+
+def _table(folder: Path, name: str) -> str:
+    for ending, reader in ((".csv", "read_csv"), (".parquet", "read_parquet")):
+        path = folder / f"{name}{ending}"
+        if path.exists():
+            quoted = str(path).replace("'", "''")
+            extra = ", header = true, all_varchar = true" if reader == "read_csv" else ""
+            return f"{reader}('{quoted}'{extra})"
+    raise CrossforceError(f"{folder}: no {name}.csv or {name}.parquet")
+
+
+# --------------------------------------------------------------------------- printing
+
+
+def print_result(result: DemoResult, console: Console) -> None:
+    networks = Table(title=f"{len(result.networks)} cross-force network(s) found")
+    for column in ("network", "forces", "persons", "identifiers", "brokers"):
+        networks.add_column(column, overflow="fold")
+    for n in result.networks[:15]:
+        networks.add_row(str(n["network_id"]), ", ".join(n["forces"]), str(n["n_persons"]),
+                         str(n["n_identifiers"]),
+                         ", ".join(str(b) for b in n["brokers"][:5]) or "-")
+    console.print(networks)
+    if len(result.networks) > 15:
+        console.print(f"… and {len(result.networks) - 15} more (`crossforce coordinator "
+                      f"networks --dir {result.root / 'coordinator'}`)")
+
+    hits = Table(title="hits each force received (its own records only)")
+    for column in ("force", "share", "hits", "persons", "identifiers", "networks",
+                   "other forces involved"):
+        hits.add_column(column, overflow="fold")
+    forces = result.federation.get("forces", {})
+    for force, h in result.hits.items():
+        hits.add_row(force, forces.get(force, {}).get("share", "-"), f"{h['hits']:,}",
+                     str(h["persons"]), str(h["identifiers"]), str(h["networks"]),
+                     ", ".join(h["other_forces"]) or "-")
+    console.print(hits)
+
+    ledger = Table(title="ledgers (DPA 2018 s.62) and `crossforce audit verify`")
+    for column in ("ledger", "entries per action", "chain + signatures",
+                   "flows vs coordinator"):
+        ledger.add_column(column, overflow="fold")
+    for owner, v in result.ledger.items():
+        flows = ("-" if "flows_matched" not in v else "[green]matched[/]"
+                 if v["flows_matched"] else f"[yellow]{len(v['flow_problems'])} unmatched[/]")
+        ledger.add_row(owner, ", ".join(f"{a} {n}" for a, n in v["actions"].items()),
+                       "[green]OK[/]" if v["ok"] else f"[red]FAILED[/] ({len(v['problems'])})",
+                       flows)
+    console.print(ledger)
+
+    scores = Table(title="against the planted truth (pairs of person records)")
+    for column in ("", "precision", "recall", "F1", "true pairs found", "false", "missed"):
+        scores.add_column(column)
+    for name in ("person_links", "network_membership"):
+        s = result.scores[name]
+        scores.add_row(name.replace("_", " "), f"{s['precision']:.3f}", f"{s['recall']:.3f}",
+                       f"{s['f1']:.3f}", str(s["true_positives"]), str(s["false_positives"]),
+                       str(s["false_negatives"]))
+    console.print(scores)
+    t = result.timings
+    console.print(f"scope: {result.scope_source}", style="dim")
+    console.print(f"wall time {t['total']:.1f} s (federation {t.get('federation', 0):.1f} s; "
+                  f"round: collect {t.get('round_collect', 0):.1f} s, link "
+                  f"{t.get('round_link', 0):.1f} s, notify {t.get('round_notify', 0):.1f} s); "
+                  f"peak memory {result.memory_mb['demo_process']:.0f} MB (demo), "
+                  f"{result.memory_mb['largest_child_process']:.0f} MB (largest child)")
+    if result.html:
+        console.print(f"drawing of the largest networks: {result.html}")
+
+
+# --------------------------------------------------------------------------- the command
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM unwinds like Ctrl-C, so every process started is stopped."""
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        def interrupt(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt(f"signal {signum}")
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def run_demo(settings: DemoSettings, root: Path, *, console: Console | None = None,
+             draw: bool = True) -> DemoResult:
+    """The whole demo in ``root`` (which must be new or empty), with progress on
+    ``console`` (stderr by default)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = console or Console(file=_real_stderr())
+    root = Path(root)
+    if root.exists() and any(root.iterdir()):
+        raise CrossforceError(f"--out {root} is not empty; choose a new folder")
+    root.mkdir(parents=True, exist_ok=True)
+    with _sigterm_as_interrupt(), Progress(
+            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
+                                                                      "{task.total}"),
+            TimeElapsedColumn(), console=console, transient=True) as progress:
+        def say(line: str) -> None:
+            progress.console.print(f"  {line}", highlight=False, markup=False)
+
+        return Demo(settings, root, say).run(progress, draw)
+
+
+def _real_stderr() -> Any:
+    import sys
+
+    return sys.stderr
 
 
 def demo(
-    forces: int = typer.Option(5, min=2, help="How many forces take part."),
-    persons_per_force: int = typer.Option(2000, min=50, help="Person records per force."),
+    forces: int = typer.Option(5, min=2, max=43, help="How many forces take part."),
+    persons_per_force: int = typer.Option(
+        DEFAULT_PERSONS, min=50, help="Person records per force (the default runs in about "
+        "a minute on 2 cores)."),
     seed: int = typer.Option(7, help="Seed of the synthetic scenario (same seed, same data)."),
+    engine: str = typer.Option(
+        "deployment", help="deployment: Flower's Deployment Engine on loopback (a real "
+        "SuperLink and one SuperNode per force, TLS and node authentication on); inprocess: "
+        "the same ServerApp and relay over an in-process grid (seconds, no Flower "
+        "processes)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON "
+                                 "object (scores under person_links and network_membership)."),
     out: Path | None = typer.Option(
-        None, help="Keep everything in this folder instead of a temporary one."
-    ),
+        None, help="Keep every node and coordinator folder here (must be new or empty), "
+        "plus networks.html, a drawing of the largest cross-force networks."),
 ) -> None:
-    """Run a synthetic multi-force scenario through crossforce and score it against the
-    planted truth."""
-    from federation.scenario.generate import generate
+    """Run a synthetic multi-force scenario through crossforce, end to end, and score it.
 
+    Generates the scenario, loads one node per force, registers the forces with a
+    coordinator, starts each force's gateway, federates one round through Flower (share
+    sets in, linkage, hits out), then shows the cross-force networks found, the hits each
+    force received, the ledgers (verified at both ends) and precision/recall/F1 of person
+    links and network membership against the planted truth. Every process it starts is
+    stopped at the end, on error and on Ctrl-C.
+    """
+    if engine not in ("deployment", "inprocess"):
+        raise CrossforceError(f"--engine must be deployment or inprocess, not {engine!r}")
+    settings = DemoSettings(forces=forces, persons_per_force=persons_per_force, seed=seed,
+                            engine=engine)  # type: ignore[arg-type]
     console = Console()
-    with tempfile.TemporaryDirectory(prefix="crossforce-demo-") as tmp:
-        root = out if out is not None else Path(tmp)
-        summary = generate(root / "scenario", forces=forces,
-                           persons_per_force=persons_per_force, seed=seed,
-                           overwrite=out is not None)
-        console.print(summary.describe())
-        console.print("\n[bold]Still to come[/bold] (not yet built, so nothing is linked):")
-        for stage in STAGES_TO_COME:
-            console.print(f"  • {stage}")
+    if out is None:
+        tmp = Path(tempfile.mkdtemp(prefix="crossforce-demo-"))
+        try:
+            result = run_demo(settings, tmp / "demo", draw=False)
+            _show(result, as_json, console)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return
+    result = run_demo(settings, out, draw=True)
+    _show(result, as_json, console)
+
+
+def _show(result: DemoResult, as_json: bool, console: Console) -> None:
+    if as_json:
+        typer.echo(json.dumps(result.as_json(), indent=2, default=str))
+    else:
+        print_result(result, console)

@@ -69,7 +69,7 @@ PERSONS = Table(
         _c("person_id", "VARCHAR", doc="force-local id, unique within the force"),
         _c("given_names", "VARCHAR", doc="given and middle names in order, space separated"),
         _c("family_name", "VARCHAR"),
-        _c("aliases", "VARCHAR", False, "other names used, separated by '|'"),
+        _c("aliases", "VARCHAR", False, "other names used, separated by a vertical bar"),
         _c("dob", "DATE", False, "date of birth, ISO YYYY-MM-DD; blank when unknown"),
         _c("dob_known", "BOOLEAN", False, "false when dob is an estimate or missing"),
         _c("age_min", "INTEGER", False, "approximate age range when DOB unknown"),

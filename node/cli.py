@@ -120,3 +120,11 @@ def status(
             q.add_row(Path(row["path"]).name, row["location"], row["field"] or "",
                       row["reason"])
         console.print(q)
+
+
+# Command modules of other parts of the node plug in here (each adds its commands).
+from node.egress_cli import register as _register_egress  # noqa: E402
+from node.serve_cli import register as _register_serve  # noqa: E402
+
+_register_egress(app)
+_register_serve(app)

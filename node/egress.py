@@ -38,6 +38,7 @@ and agrees with a real egress count for count.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import getpass
 import os
@@ -237,10 +238,8 @@ def _egress_in_transaction(con: duckdb.DuckDBPyConnection, config: NodeConfig,
             tmp = _stage(Path(out), payload)
         con.execute("COMMIT")
     except BaseException:
-        try:
+        with contextlib.suppress(duckdb.Error):
             con.execute("ROLLBACK")
-        except duckdb.Error:
-            pass
         if tmp is not None:
             tmp.unlink(missing_ok=True)
         raise
@@ -287,18 +286,11 @@ def ledger_counts(summary: dict[str, Any]) -> dict[str, int]:
 
 
 def sample_tokens(share: ShareSet, n: int = SAMPLE_TOKENS) -> list[tuple[str, str]]:
-    """A few tokens as hex, one kind after another, so the owner sees what leaves."""
-    tokens = share.tokens
-    if tokens.num_rows == 0:
-        return []
-    kinds = tokens.column("token_kind").unique().to_pylist()
-    out: list[tuple[str, str]] = []
-    for kind in sorted(kinds, key=lambda k: (k.startswith("mk:"), k)):
-        first = tokens.filter(pc.equal(tokens.column("token_kind"), kind)).slice(0, 1)
-        out.append((kind, first.column("token")[0].as_py().hex()))
-        if len(out) >= n:
-            break
-    return out
+    """A few tokens as hex — the smallest of each kind, identifiers first — so the owner
+    sees what leaves, and a dry run shows the same samples as the real egress."""
+    smallest = share.tokens.group_by("token_kind").aggregate([("token", "min")]).to_pylist()
+    smallest.sort(key=lambda r: (r["token_kind"].startswith("mk:"), r["token_kind"]))
+    return [(r["token_kind"], r["token_min"].hex()) for r in smallest[:n]]
 
 
 # --------------------------------------------------------------------------- the build
@@ -520,7 +512,8 @@ def _tokens_table(con: duckdb.DuckDBPyConnection, policy: SharePolicy,
     """Identifier tokens in DuckDB (normalised values only) + person match-key tokens."""
     identifiers = con.sql(f"""
         SELECT ref, kind AS token_kind, {token_sql('local_id', 'kind')} AS token
-        FROM eg_refs WHERE kind <> 'person'""", params=tokeniser.sql_params()).to_arrow_table()
+        FROM eg_refs WHERE kind <> 'person' ORDER BY ref""",
+        params=tokeniser.sql_params()).to_arrow_table()
     parts = [identifiers]
     if policy.share.match_keys:
         persons = con.sql("""

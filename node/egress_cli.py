@@ -80,7 +80,12 @@ def _print_share(result) -> None:  # noqa: ANN001 - node.egress.EgressResult
                        ("tokens by kind", "tokens_by_kind"), ("links by kind", "links_by_kind"),
                        ("aggregate rows by table", "aggregates_by_table")):
         table = RichTable("", "count", title=title)
-        for name, n in sorted(s[key].items()):
+        counts = dict(s[key])
+        if key == "tokens_by_kind":  # 27 match-key kinds: one row says enough
+            keyed = {k: counts.pop(k) for k in list(counts) if k.startswith("mk:")}
+            if keyed:
+                counts[f"person match keys ({len(keyed)} kinds)"] = sum(keyed.values())
+        for name, n in sorted(counts.items()):
             table.add_row(str(name), f"{n:,}")
         console.print(table)
     console.print(f"items {s['items']:,} ({s['match_only']:,} match-only: matched, never "
@@ -120,7 +125,8 @@ def hits(
                       "strength", title="hits")
     for row in receipt.rows:
         table.add_row(row["kind"], row["local_id"], ", ".join(row["person_ids"] or []),
-                      str(row["entity_id"]), str(row["network_id"] or "-"),
+                      str(row["entity_id"]),
+                      "-" if row["network_id"] is None else str(row["network_id"]),
                       ", ".join(row["other_forces"] or []),
                       f"{row['strength']:.3f}" if row["strength"] is not None else "-")
     console.print(table)

@@ -13,6 +13,7 @@ Accepted forms: the Arrow IPC file or JSON that ``coordinator hits`` writes
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import io
@@ -210,10 +211,8 @@ def receive_hits(con: duckdb.DuckDBPyConnection, config: NodeConfig, data: bytes
                 recipients=[], payload_hash=batch)
         con.execute("COMMIT")
     except BaseException:
-        try:
+        with contextlib.suppress(duckdb.Error):
             con.execute("ROLLBACK")
-        except duckdb.Error:
-            pass
         raise
     return receipt
 

@@ -8,8 +8,6 @@ waited for briefly, then named with the holder's PID instead of a raw lock error
 from __future__ import annotations
 
 import datetime as dt
-import re
-import time
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,14 +17,13 @@ from pathlib import Path
 import duckdb
 import tomli_w
 
+from federation.duckdb_files import connect as open_duckdb
 from federation.errors import CrossforceError
 from node.migrations import migrate
 
 CONFIG_FILE = "node.toml"
 STORE_FILE = "node.duckdb"
 KEYS_DIR = "keys"
-LOCK_WAIT_S = 5.0
-_LOCK_HOLDER = re.compile(r"PID (\d+)")
 
 
 @dataclass(frozen=True)
@@ -92,34 +89,8 @@ def load_config(node_dir: Path) -> NodeConfig:
         raise CrossforceError(f"{path}: not a valid node config ({exc})") from None
 
 
-def _holder(message: str) -> str:
-    m = _LOCK_HOLDER.search(message)
-    if not m:
-        return "another process"
-    pid = m.group(1)
-    try:
-        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
-    except OSError:
-        cmd = ""
-    return f"process {pid}" + (f" ({cmd[:120]})" if cmd else "")
-
-
 def connect(path: Path, wait_s: float | None = None) -> duckdb.DuckDBPyConnection:
-    """Open a DuckDB file, waiting up to wait_s (default LOCK_WAIT_S) for another process."""
-    deadline = time.monotonic() + (LOCK_WAIT_S if wait_s is None else wait_s)
-    while True:
-        try:
-            con = duckdb.connect(str(path))
-            con.execute("SET TimeZone = 'UTC'")  # stored times are UTC; offsets convert
-            return con
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower():
-                raise CrossforceError(f"cannot open {path}: {exc}") from None
-            if time.monotonic() >= deadline:
-                raise CrossforceError(
-                    f"{path} is in use by {_holder(str(exc))}; wait for it to finish "
-                    f"(or stop it) and try again") from None
-            time.sleep(0.2)
+    return open_duckdb(path, wait_s)
 
 
 @contextmanager

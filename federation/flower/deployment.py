@@ -49,7 +49,7 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # overrides of keys declared in the app's pyproject.toml).
 RUN_CONFIG_DEFAULTS: dict[str, Any] = {
     "purpose": "crossforce",
-    "epoch": 0,
+    "epoch": 1,
     "share-timeout": 120.0,
     "hits-timeout": 60.0,
     "expected-forces": "",

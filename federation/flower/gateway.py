@@ -80,7 +80,11 @@ def gateway_app(service: NodeService, secret: str,
             request.state.outcome = "error"
         outcome = getattr(request.state, "outcome", None) or _STATUS_OUTCOME.get(
             response.status_code, "ok" if response.status_code < 400 else "error")
-        on_call(request.url.path, outcome)
+        try:
+            on_call(request.url.path, outcome)
+        except Exception:  # a call that cannot be logged is not answered (fail closed)
+            log.exception("gateway audit hook failed for %s", request.url.path)
+            return JSONResponse({"error": "node could not log this call"}, status_code=500)
         return response
 
     def authorised(request: Request) -> None:

@@ -70,7 +70,7 @@ class RoundSettings:
         expected = str(config.get("expected-forces", "") or "")
         return cls(
             purpose=str(config["purpose"]),
-            epoch=int(config.get("epoch", 0)),
+            epoch=int(config.get("epoch", 1)),
             share_timeout=float(config.get("share-timeout", 120.0)),
             hits_timeout=float(config.get("hits-timeout", 60.0)),
             expected_forces=tuple(f for f in (s.strip() for s in expected.split(",")) if f),
@@ -126,8 +126,9 @@ def _jsonable(value: Any) -> Any:
 
 
 def _error_text(reply: Message) -> str:
-    return f"{reply.error.reason}".strip().splitlines()[-1][:300] if reply.error.reason \
-        else f"error code {reply.error.code}"
+    """The last line of a node's error (what the ClientApp raised), kept short."""
+    lines = str(reply.error.reason or "").strip().splitlines()
+    return lines[-1][:300] if lines else f"error code {reply.error.code}"
 
 
 # --------------------------------------------------------------------------- grid helpers

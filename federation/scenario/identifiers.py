@@ -27,8 +27,19 @@ def _arrow(part: Part) -> pa.Array | pa.Scalar:
     return arr if pa.types.is_string(arr.type) else pc.cast(arr, pa.string())
 
 
+SMALL = 64  # below this many rows, plain Python beats Arrow's per-call overhead
+
+
 def join(*parts: Part) -> np.ndarray:
     """Concatenate string/int columns and literals element-wise (vectorised, in Arrow)."""
+    n = max((len(p) for p in parts if not isinstance(p, str)), default=1)
+    if n < SMALL:
+        cols = [[p] * n if isinstance(p, str) else
+                [str(x) for x in (p.to_pylist() if isinstance(p, pa.Array) else p.tolist())]
+                for p in parts]
+        out = np.empty(n, dtype=object)
+        out[:] = ["".join(t) for t in zip(*cols, strict=True)]
+        return out
     joined = pc.binary_join_element_wise(*(_arrow(p) for p in parts), "")
     return joined.to_numpy(zero_copy_only=False).astype(object)
 

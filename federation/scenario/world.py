@@ -8,6 +8,7 @@ cent of all records), so plain Python over dataclasses is fine.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -103,9 +104,41 @@ def _online(person: RealPerson, rng: np.random.Generator) -> None:
                       str(handles(g, f, rng)[0])) if rng.random() < 0.7 else None)
 
 
+class _Draws:
+    """Identifiers drawn in batches (one numpy call per 4,096, not per person)."""
+
+    BATCH = 4096
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.buffers: dict[str, list] = {}
+
+    def take(self, key: str, make: Callable[[int], np.ndarray]) -> object:
+        buf = self.buffers.get(key)
+        if not buf:
+            buf = self.buffers[key] = make(self.BATCH).tolist()[::-1]
+        return buf.pop()
+
+    def community(self) -> int:
+        p = pools()
+        return int(self.take("community", lambda n: self.rng.choice(
+            len(p.communities), size=n, p=p.weights)))
+
+    def imei(self) -> str:
+        return str(self.take("imei", lambda n: imeis(self.rng, n)))
+
+    def vrm(self) -> str:
+        return str(self.take("vrm", lambda n: vrms(self.rng, n)))
+
+    def postcode(self, force: int) -> str:
+        areas = forces()[force].areas
+        return str(self.take(f"postcode-{force}", lambda n: postcodes(self.rng, areas, n)))
+
+
 class _People:
     def __init__(self, rng: np.random.Generator) -> None:
         self.rng = rng
+        self.draws = _Draws(rng)
         self.people: list[RealPerson] = []
         self.phone_serial = 0
 
@@ -117,8 +150,7 @@ class _People:
     def new(self, kind: str, home: int, dob: dt.date, active: tuple[dt.date, dt.date],
             community: int | None = None, sex: str | None = None) -> RealPerson:
         rng, p = self.rng, pools()
-        com = int(rng.choice(len(p.communities), p=p.weights)) if community is None \
-            else community
+        com = self.draws.community() if community is None else community
         sex = sex or ("M" if rng.random() < 0.5 else "F")
         cp = p.communities[com]
         given_pool = cp.male if sex == "M" else cp.female
@@ -126,7 +158,7 @@ class _People:
             real_id=f"X{len(self.people) + 1:07d}", community=com, sex=sex,
             given=str(given_pool[rng.integers(len(given_pool))]),
             family=str(cp.family[rng.integers(len(cp.family))]),
-            dob=dob, home=home, kind=kind, imei=str(imeis(rng, 1)[0]),
+            dob=dob, home=home, kind=kind, imei=self.draws.imei(),
             deceased=bool(kind != "victim" and rng.random() < 0.04))
         if len(cp.native) and rng.random() < 0.3:
             person.native = str(cp.native[rng.integers(len(cp.native))])
@@ -140,14 +172,14 @@ class _People:
             person.phones = [self.phone(start - dt.timedelta(days=300),
                                         end + dt.timedelta(days=400))]
         if kind != "victim" and rng.random() < 0.5:
-            person.vrm = str(vrms(rng, 1)[0])
+            person.vrm = self.draws.vrm()
         _online(person, rng)
         force = forces()[home]
         st = streets()
         person.home_address = (
             f"{int(rng.integers(1, 200))} {st[int(rng.integers(len(st)))]}",
             force.towns[int(rng.integers(len(force.towns)))],
-            str(postcodes(rng, force.areas, 1)[0]))
+            self.draws.postcode(home))
         self.people.append(person)
         return person
 

@@ -9,13 +9,14 @@ ever sees the sealed bytes.
 from __future__ import annotations
 
 import hashlib
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
-from federation.keys import NodeKeys, Signer
+from federation.keys import NodeKeys, Signer, load_public_key
 from federation.matchkeys import match_key_tokens
 from federation.normalise import normalise_phone
 from federation.payload import (
@@ -143,6 +144,13 @@ class Federation:
     lancs: PoliceForce
     wyp: PoliceForce
 
+    @classmethod
+    def at(cls, root: Path) -> Federation:
+        """The federation made by ``federation_template`` (or a copy of it) at ``root``."""
+        lancs, wyp = (PoliceForce(f, NodeKeys.load(root / f.replace(" ", "_") / "keys").signer)
+                      for f in (LANCS, WYP))
+        return cls(root, root / "coordinator", lancs, wyp)
+
     def write(self, name: str, data: bytes) -> Path:
         path = self.root / name
         path.write_bytes(data)
@@ -160,15 +168,27 @@ class Federation:
         return open_store(self.dir)
 
 
+@pytest.fixture(scope="session")
+def federation_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One coordinator with both forces registered per session; tests get copies."""
+    from coordinator.registry import register_force
+    from coordinator.store import init_store
+
+    root = tmp_path_factory.mktemp("federation")
+    store = init_store(root / "coordinator")
+    try:
+        for force in (LANCS, WYP):
+            _, key = PoliceForce.with_keys(root, force)
+            register_force(store.con, store.ledger, force, load_public_key(key))
+    finally:
+        store.close()
+    return root
+
+
 @pytest.fixture
-def federation(tmp_path: Path, cli) -> Federation:  # type: ignore[no-untyped-def]
-    """`coordinator init` + `register` of two forces, through the CLI as a user would."""
-    lancs, lancs_key = PoliceForce.with_keys(tmp_path, LANCS)
-    wyp, wyp_key = PoliceForce.with_keys(tmp_path, WYP)
-    coordinator = tmp_path / "coordinator"
-    assert cli("coordinator", "init", "--dir", coordinator).code == 0
-    for force, key in ((LANCS, lancs_key), (WYP, wyp_key)):
-        result = cli("coordinator", "register", "--dir", coordinator, "--force", force,
-                     "--public-key", key)
-        assert result.code == 0, result
-    return Federation(tmp_path, coordinator, lancs, wyp)
+def federation(federation_template: Path, tmp_path: Path) -> Federation:
+    """A coordinator folder with Lancashire and West Yorkshire registered (``init`` and
+    ``register`` themselves are tested through the CLI on their own)."""
+    root = tmp_path / "federation"
+    shutil.copytree(federation_template, root)
+    return Federation.at(root)

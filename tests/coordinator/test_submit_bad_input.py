@@ -17,6 +17,7 @@ from coordinator_payloads import (
     Federation,
     PoliceForce,
     federation,  # noqa: F401  (fixture)
+    federation_template,  # noqa: F401  (fixture)
 )
 
 from federation.payload import MAGIC, SIGNATURE_BYTES

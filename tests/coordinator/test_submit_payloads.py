@@ -19,6 +19,7 @@ from coordinator_payloads import (
     WYP,
     Federation,
     federation,  # noqa: F401  (fixture)
+    federation_template,  # noqa: F401  (fixture)
 )
 
 from coordinator.hits import read_hits
@@ -151,32 +152,10 @@ def test_the_service_refuses_a_payload_from_another_sender(service, federation: 
         service.submit(federation.lancs.payload([KYLE]), WYP)
 
 
-def test_a_registered_force_with_nothing_linked_gets_an_empty_answer(service) -> None:
-    path_bytes = service.hits_for(WYP)
-    assert path_bytes.startswith(b"ARROW1")
+def test_a_registered_force_with_nothing_linked_gets_an_empty_answer(service,
+                                                                      tmp_path: Path) -> None:
+    path = tmp_path / "hits.arrow"
+    path.write_bytes(service.hits_for(WYP))
+    force, hits = read_hits(path)
+    assert force == WYP and hits.num_rows == 0
 
-
-def test_while_the_service_runs_the_cli_is_told_who_holds_the_store(
-        federation: Federation, tmp_path: Path) -> None:  # noqa: F811
-    import subprocess
-    import sys
-
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from coordinator.service import open_service;"
-         f" s = open_service({str(federation.dir)!r}); print('ready', flush=True);"
-         " sys.stdin.read()"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
-        from coordinator.store import open_existing
-        from federation.errors import CrossforceError
-
-        with pytest.raises(CrossforceError) as err:
-            open_existing(federation.dir, wait_s=0.3)
-        message = str(err.value)
-        assert f"is in use by process {holder.pid}" in message
-        assert "one owner at a time" in message
-        assert "Conflicting lock" not in message
-    finally:
-        holder.communicate("")
-    assert holder.returncode == 0

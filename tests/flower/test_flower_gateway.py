@@ -172,3 +172,14 @@ def test_the_relay_code_loads_no_store_policy_or_token_code() -> None:
                  "federation.ledger", "federation.payload", "federation.matchkeys",
                  "federation.flower.gateway", "fastapi"}
     assert not loaded & forbidden
+
+
+def test_a_call_that_cannot_be_logged_is_not_answered(node: TokenNode) -> None:
+    def ledger_down(endpoint: str, outcome: str) -> None:
+        raise OSError("ledger disk full")
+
+    with running_gateway(node, SECRET, on_call=ledger_down) as gateway:
+        response = httpx.post(f"{gateway.url}/share", json={"purpose": "op-x", "epoch": 1},
+                              headers={SECRET_HEADER: SECRET})
+    assert response.status_code == 500
+    assert response.content[:1] == b"{"  # an error message, not the payload

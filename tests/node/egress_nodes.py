@@ -45,7 +45,8 @@ secondary_suppression = false
 
 
 def register_commands() -> None:
-    """Until node/cli.py calls it, add share/hits/keys to the node group for the tests."""
+    """Make sure share/hits/keys are in the node group (node/cli.py registers them too;
+    registering is idempotent)."""
     import node.cli
     from node.egress_cli import register
 
@@ -114,7 +115,8 @@ CANARY_RAW = {
 }
 
 CANARY_FILES = {
-    "persons.csv": """person_id,given_names,family_name,aliases,dob,dob_known,sex,ethnicity_self,nationality
+    "persons.csv": """person_id,given_names,family_name,aliases,dob,dob_known,sex,\
+ethnicity_self,nationality
 S1,Zebedeus,Quarrington,Zeb Q,1991-07-23,true,M,W1,GBR
 S2,Ottoline,Vexhallow,,1988-11-05,true,F,A1,GBR
 F1,Fennimore,Crowquill,,1979-03-14,true,M,B2,NGA

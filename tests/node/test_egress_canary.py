@@ -23,7 +23,7 @@ from federation.keys import NodeKeys
 from federation.payload import Submission
 from federation.tokens import Tokeniser
 from node.egress import egress
-from policies.model import default_names
+from policies.model import default_names, resolve_policy
 
 KINDS = ("phone", "email", "handle", "vrm", "imei", "postcode", "name")
 
@@ -83,7 +83,7 @@ def test_no_planted_value_or_unkeyed_hash_leaves_under_any_policy(canary: Path) 
 def test_the_search_would_find_a_leak(canary: Path) -> None:
     """The needles are real: a payload carrying a raw value or a plain hash is caught."""
     needles = _needles()
-    planted = b"xx" + "Zebedeus".encode() + hashlib.sha256(b"phone\x1f+447700900417").digest()
+    planted = b"xx" + b"Zebedeus" + hashlib.sha256(b"phone\x1f+447700900417").digest()
     assert sum(n in planted for n in needles) >= 2
 
 
@@ -101,10 +101,8 @@ def test_victims_never_leave_under_a_policy_that_does_not_opt_in(canary: Path) -
                          tokeniser.token("vrm", "QZ19XYV"),
                          tokeniser.token("imei", "356938035643809")}
         sent = set(share.tokens.column("token").to_pylist())
-        if "victim" in result.share_set.policy_hash and False:  # pragma: no cover
-            pass
         opted_in = result.summary["match_only"] > 0
-        if policy.endswith("permissive.toml") or "cse-national" in policy:
+        if resolve_policy(policy).share.victims == "match-only":
             assert opted_in and "victim" in roles, policy
             assert victim_tokens <= sent, policy
             # match-only items carry no attributes and link only to their own identifiers

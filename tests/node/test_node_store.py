@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import federation.duckdb_files as duckdb_files
 import node.store as store_mod
 from node.migrations import DATA_TABLES, MIGRATIONS
 
@@ -65,7 +66,7 @@ def test_a_store_held_by_another_process_names_that_process(
         stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
-        monkeypatch.setattr(store_mod, "LOCK_WAIT_S", 0.3)
+        monkeypatch.setattr(duckdb_files, "LOCK_WAIT_S", 0.3)
         r = cli("node", "status", "--dir", node)
         assert r.code == 2
         assert f"process {holder.pid}" in r.err and "in use" in r.err
