@@ -363,3 +363,9 @@ def status(directory: DirOption, as_json: JsonOption = False) -> None:
     last = info["last_link"]
     out.print(f"last link: {last['at']} — {last.get('entities', 0):,} entities, "
               f"{last.get('networks', 0):,} networks" if last else "last link: never")
+
+
+# `coordinator run` (the Flower round) plugs in here.
+from coordinator.run_cli import register as _register_run  # noqa: E402
+
+_register_run(app)

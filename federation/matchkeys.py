@@ -135,11 +135,15 @@ ADDRESS_KEYS: tuple[MatchKey, ...] = (
 DEFAULT_KEYS: tuple[MatchKey, ...] = NAME_DOB_KEYS + ADDRESS_KEYS
 
 _REQUIRED = ("given_names", "family_name", "dob")
+#: Record batches per registered table (several per core) and their smallest size.
+_BATCHES = 16
+_MIN_BATCH = 2048
 _OPTIONAL = ("postcode", "address", "locality")
 
 
 def _prepare(con: duckdb.DuckDBPyConnection, persons: pa.Table) -> None:
-    """`mk_people`: one row per input person with the derived fields, NULL where unknown."""
+    """`mk_people`: one row per input person with the derived fields, NULL where unknown;
+    `mk_streets`: (row, street) for each street line of a person's address."""
     missing = [c for c in _REQUIRED if c not in persons.column_names]
     if missing:
         raise CrossforceError(f"persons table lacks column(s) {', '.join(missing)} needed "
@@ -149,79 +153,80 @@ def _prepare(con: duckdb.DuckDBPyConnection, persons: pa.Table) -> None:
     for c in _OPTIONAL:
         cols.setdefault(c, pa.nulls(n, pa.string()))
     table = pa.table({"row": pa.array(np.arange(n, dtype=np.int64)), **cols})
-    con.register("mk_input", table)
-    con.execute("""CREATE OR REPLACE TEMP TABLE mk_raw AS SELECT row,
+    _register_chunked(con, "mk_input", table)
+    con.execute("""CREATE OR REPLACE TEMP VIEW mk_raw AS SELECT row,
         CAST(given_names AS VARCHAR) AS given_names, CAST(family_name AS VARCHAR) AS family_name,
-        dob, CAST(postcode AS VARCHAR) AS postcode, CAST(address AS VARCHAR) AS address,
-        CAST(locality AS VARCHAR) AS locality FROM mk_input""")
-    con.unregister("mk_input")
+        dob, CAST(postcode AS VARCHAR) AS postcode, CAST(locality AS VARCHAR) AS locality,
+        string_split(CAST(address AS VARCHAR), ',') AS lines FROM mk_input""")
     _name_dictionary(con)
     _dates(con, persons.schema.field("dob").type)
     _postcodes(con)
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE mk_lines AS
-        SELECT row, line, i, n FROM (
-            SELECT row, unnest(lines) AS line, generate_subscripts(lines, 1) AS i,
-                   len(lines) AS n
-            FROM (SELECT row, string_split(address, ',') AS lines FROM mk_raw))""")
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE mk_people AS
+    # address lines: the first gives the house number, the last (of several) the locality,
+    # every line but that last one may be the street (lines get swapped)
+    people = con.sql("""
         SELECT r.row,
                g.first AS fn, g.first_mp AS fn_mp, g.first_ny AS fn_ny,
                f.joined AS sn, f.joined_mp AS sn_mp, f.joined_ny AS sn_ny,
                d.dob, p.pc,
-               nullif(regexp_extract(l1.line, '[0-9]+'), '') AS st_no,
-               coalesce(l.norm, ln.norm) AS loc
+               nullif(regexp_extract(r.lines[1], '[0-9]+'), '') AS st_no,
+               coalesce(l.norm, ln.norm) AS loc,
+               CASE WHEN len(r.lines) > 1 THEN r.lines[:len(r.lines) - 1] ELSE r.lines END
+                   AS street_lines
         FROM mk_raw r
         LEFT JOIN mk_names g ON g.raw = r.given_names
         LEFT JOIN mk_names f ON f.raw = r.family_name
         LEFT JOIN mk_dates d ON d.raw = CAST(r.dob AS VARCHAR)
         LEFT JOIN mk_postcodes p ON p.raw = r.postcode
         LEFT JOIN mk_names l ON l.raw = r.locality
-        LEFT JOIN mk_lines l1 ON l1.row = r.row AND l1.i = 1
-        LEFT JOIN mk_lines lz ON lz.row = r.row AND lz.i = lz.n AND lz.n > 1
-        LEFT JOIN mk_names ln ON ln.raw = lz.line
-    """)
-    # streets: every address line but the last (the locality) when there are several
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE mk_streets AS
-        SELECT DISTINCT p.*, s.norm AS street
-        FROM mk_people p JOIN mk_lines l ON l.row = p.row AND (l.i < l.n OR l.n = 1)
-        JOIN mk_names s ON s.raw = l.line
-        WHERE s.norm IS NOT NULL""")
+        LEFT JOIN mk_names ln ON ln.raw = CASE WHEN len(r.lines) > 1
+                                               THEN r.lines[len(r.lines)] END""").to_arrow_table()
+    _register_chunked(con, "mk_people", people)
+    streets = con.sql("""
+        SELECT DISTINCT p.row, s.norm AS street
+        FROM (SELECT row, unnest(street_lines) AS line FROM mk_people) p
+        JOIN mk_names s ON s.raw = p.line
+        WHERE s.norm IS NOT NULL""").to_arrow_table()
+    _register_chunked(con, "mk_streets", streets)
+
+
+def _register_chunked(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
+    """Register `table` in small record batches: DuckDB hands each batch to a thread, while
+    a temp table under 122,880 rows is one row group, scanned by one thread only."""
+    chunk = max(_MIN_BATCH, -(-table.num_rows // _BATCHES))
+    con.register(name, pa.Table.from_batches(table.to_batches(max_chunksize=chunk),
+                                             schema=table.schema))
 
 
 def _name_dictionary(con: duckdb.DuckDBPyConnection) -> None:
-    """Normalise and phonetically code each DISTINCT name (and address line) once."""
-    raw = [r[0] for r in con.execute("""
+    """Normalise each DISTINCT name (and address line) once, and phonetically code each
+    distinct word once (a first given name, a family name with its spaces removed)."""
+    raw = con.sql("""
         SELECT DISTINCT v FROM (
             SELECT given_names AS v FROM mk_raw UNION ALL SELECT family_name FROM mk_raw
             UNION ALL SELECT locality FROM mk_raw
-            UNION ALL SELECT unnest(string_split(address, ',')) FROM mk_raw)
-        WHERE v IS NOT NULL""").fetchall()]
-    norm = normalise_many("name", raw)
-    first = [n.split(" ", 1)[0] if n else None for n in norm]
-    joined = [n.replace(" ", "") if n else None for n in norm]
-    codes: dict[str, tuple[str, str]] = {}
-    for w in {*first, *joined} - {None}:
-        codes[w] = (jellyfish.metaphone(w), jellyfish.nysiis(w))  # type: ignore[arg-type]
-
-    def code(words: list[str | None], i: int) -> list[str | None]:
-        return [codes[w][i] or None if w else None for w in words]
-
-    con.register("mk_names_in", pa.table({
-        "raw": pa.array(raw, pa.string()), "norm": pa.array(norm, pa.string()),
-        "first": pa.array(first, pa.string()), "first_mp": code(first, 0),
-        "first_ny": code(first, 1), "joined": pa.array(joined, pa.string()),
-        "joined_mp": code(joined, 0), "joined_ny": code(joined, 1),
-        # an address line keeps its words (street names), digits dropped by the normaliser
-        "first_line": pa.array(norm, pa.string())}, schema=pa.schema([
-            ("raw", pa.string()), ("norm", pa.string()), ("first", pa.string()),
-            ("first_mp", pa.string()), ("first_ny", pa.string()), ("joined", pa.string()),
-            ("joined_mp", pa.string()), ("joined_ny", pa.string()),
-            ("first_line", pa.string())])))
-    con.execute("CREATE OR REPLACE TEMP TABLE mk_names AS SELECT * FROM mk_names_in")
+            UNION ALL SELECT unnest(lines) FROM mk_raw)
+        WHERE v IS NOT NULL""").to_arrow_table().column(0).combine_chunks()
+    norm = pa.array(normalise_many("name", raw.to_pylist()), pa.string())
+    con.register("mk_names_in", pa.table({"raw": raw, "norm": norm}))
+    con.execute("""CREATE OR REPLACE TEMP TABLE mk_norm AS
+                   SELECT raw, norm, split_part(norm, ' ', 1) AS first,
+                          replace(norm, ' ', '') AS joined FROM mk_names_in""")
     con.unregister("mk_names_in")
+    words = con.sql("""SELECT DISTINCT w FROM (SELECT first AS w FROM mk_norm UNION ALL
+                                                   SELECT joined FROM mk_norm)
+                           WHERE w IS NOT NULL""").to_arrow_table().column(0).to_pylist()
+    metaphone, nysiis = jellyfish.metaphone, jellyfish.nysiis
+    con.register("mk_codes_in", pa.table({
+        "w": pa.array(words, pa.string()),
+        "mp": pa.array([metaphone(w) or None for w in words], pa.string()),
+        "ny": pa.array([nysiis(w) or None for w in words], pa.string())}))
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE mk_names AS
+        SELECT n.raw, n.norm, n.first, f.mp AS first_mp, f.ny AS first_ny,
+               n.joined, j.mp AS joined_mp, j.ny AS joined_ny
+        FROM mk_norm n LEFT JOIN mk_codes_in f ON f.w = n.first
+                       LEFT JOIN mk_codes_in j ON j.w = n.joined""")
+    con.unregister("mk_codes_in")
 
 
 def _dates(con: duckdb.DuckDBPyConnection, dob_type: pa.DataType) -> None:
@@ -284,7 +289,8 @@ def _values_sql(con: duckdb.DuckDBPyConnection, persons: pa.Table | duckdb.DuckD
     _prepare(con, _as_arrow(persons))
     parts = []
     for source, group in (("mk_people", [k for k in keys if "street" not in k.fields]),
-                          ("mk_streets", [k for k in keys if "street" in k.fields])):
+                          ("mk_people JOIN mk_streets USING (row)",
+                           [k for k in keys if "street" in k.fields])):
         if group:
             columns = ", ".join(f'{k.sql()} AS "{k.token_kind}"' for k in group)
             kinds = ", ".join(f'"{k.token_kind}"' for k in group)
@@ -313,14 +319,22 @@ def match_key_tokens(persons: pa.Table | duckdb.DuckDBPyRelation, tokeniser: Tok
                      keys: Sequence[MatchKey] = DEFAULT_KEYS) -> pa.Table:
     """Keyed tokens of every match key: (row int64, token_kind string, token binary(16)).
 
-    The HMAC runs inside DuckDB over all cores (`federation.tokens.token_sql`); the key
-    pads are query parameters only.
+    The HMAC runs inside DuckDB over all cores (`federation.tokens.token_sql`), once per
+    DISTINCT (kind, value) — a postcode+locality or a birthday+postcode key is shared by a
+    whole household; the key pads are query parameters only.
     """
     con = _connect()
     try:
         sql = _values_sql(con, persons, keys)
-        out = con.sql(f"""SELECT row, token_kind, {token_sql('value', 'token_kind')} AS token
-                          FROM ({sql})""", params=tokeniser.sql_params()).to_arrow_table()
+        # materialised first: the per-person tables are one row group (one thread), the
+        # key values are many, so hashing them runs on every core
+        con.execute(f"CREATE TEMP TABLE mk_values AS {sql}")
+        con.execute(f"""CREATE TEMP TABLE mk_tokens AS
+                        SELECT token_kind, value, {token_sql('value', 'token_kind')} AS token
+                        FROM (SELECT DISTINCT token_kind, value FROM mk_values)""",
+                    tokeniser.sql_params())
+        out = con.sql("""SELECT v.row, v.token_kind, t.token FROM mk_values v
+                         JOIN mk_tokens t USING (token_kind, value)""").to_arrow_table()
     finally:
         con.close()
     return out.set_column(2, "token", out.column("token").cast(pa.binary(TOKEN_BYTES)))

@@ -59,13 +59,11 @@ from federation.ledger import Ledger, LedgerEntry
 from federation.matchkeys import match_key_tokens
 from federation.payload import ShareSet, Submission
 from federation.tokens import TOKEN_BYTES, Tokeniser, token_sql, tokens_to_arrow
-from node.store import NodeConfig, open_store
+from node.store import DEFAULT_POLICY, POLICY_FILE, NodeConfig, open_store
 from policies.gate import describe, gate
 from policies.model import CRIME_CATEGORIES, SharePolicy, default_policy, load_policy
 from policies.privacy_budget import PrivacyBudget
 
-POLICY_FILE = "policy.toml"
-DEFAULT_POLICY = "cse-national"
 RECIPIENT = "coordinator"
 SAMPLE_TOKENS = 5
 REF = pa.binary(TOKEN_BYTES)
@@ -313,19 +311,6 @@ def build_share_set(con: duckdb.DuckDBPyConnection, force: str, policy: SharePol
                     items=items, tokens=tokens, links=links, aggregates=aggregates)
 
 
-def ensure_ref_table(con: duckdb.DuckDBPyConnection) -> None:
-    """The private map ref → local record (never sent). Not a numbered migration: node/
-    migrations.py lists its steps in one tuple owned by node ingest."""
-    con.execute("""
-        CREATE TABLE IF NOT EXISTS egress_refs (
-            purpose VARCHAR NOT NULL, epoch INTEGER NOT NULL,
-            kind VARCHAR NOT NULL,       -- person, phone, email, handle, vrm, imei
-            local_id VARCHAR NOT NULL,   -- person_id, or the normalised identifier value
-            ref BLOB NOT NULL,           -- 16 random bytes
-            created_at TIMESTAMP NOT NULL,
-            PRIMARY KEY (purpose, epoch, kind, local_id))""")
-
-
 def _scope(con: duckdb.DuckDBPyConnection, policy: SharePolicy) -> None:
     """eg_crimes (crimes in scope), eg_roles (in-scope role links), eg_persons."""
     scope = policy.scope
@@ -447,7 +432,6 @@ def _items(con: duckdb.DuckDBPyConnection, policy: SharePolicy) -> None:
 
 def _refs(con: duckdb.DuckDBPyConnection, purpose: str, epoch: int) -> None:
     """Give every item its ref: the stored one, or 16 fresh random bytes (stored)."""
-    ensure_ref_table(con)
     new = con.sql("""
         SELECT kind, local_id FROM eg_items i
         WHERE NOT EXISTS (SELECT 1 FROM egress_refs r WHERE r.purpose = $purpose

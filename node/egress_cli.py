@@ -197,6 +197,20 @@ def show_keys(
         typer.echo(f"{name}: {value}")
 
 
+@keys_app.command("rotate")
+def rotate_keys(dir: Path = DirOption) -> None:  # noqa: A002
+    """Move the node to the next key epoch. Every node of the federation rotates together
+    (the same secret at the next epoch gives the same new token keys everywhere); tokens
+    of the old epoch no longer join new ones, and the coordinator accepts only the epochs
+    registered for the force."""
+    from federation.keys import NodeKeys
+    from node.store import load_config
+
+    config = load_config(dir)
+    new = NodeKeys.load(config.keys_dir).rotate_linkage()
+    typer.echo(f"{config.force}: linkage secret {new.fingerprint} now at epoch {new.epoch}")
+
+
 def register(app: typer.Typer) -> None:
     """Add `share`, `hits` and `keys` to the node command group (idempotent)."""
     if any(c.name == "share" for c in app.registered_commands):

@@ -29,7 +29,7 @@ import pyarrow.ipc as ipc
 from federation.errors import CrossforceError
 from federation.keys import NodeKeys
 from federation.ledger import Ledger
-from node.egress import actor, ensure_ref_table
+from node.egress import actor
 from node.store import NodeConfig, open_store
 
 HITS_SCHEMA_VERSION = "crossforce.hits/1"
@@ -144,23 +144,6 @@ def _typed(table: pa.Table, source: str) -> pa.Table:
 # --------------------------------------------------------------------------- resolving
 
 
-def ensure_hits_tables(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("""
-        CREATE TABLE IF NOT EXISTS hit_batches (
-            batch VARCHAR PRIMARY KEY,        -- SHA-256 of the bytes received
-            received_at TIMESTAMP NOT NULL, source VARCHAR NOT NULL,
-            hits BIGINT NOT NULL, resolved BIGINT NOT NULL, unknown_refs BIGINT NOT NULL)""")
-    con.execute("""
-        CREATE TABLE IF NOT EXISTS received_hits (
-            batch VARCHAR NOT NULL, ref BLOB NOT NULL,
-            purpose VARCHAR NOT NULL, epoch INTEGER NOT NULL,
-            kind VARCHAR NOT NULL,          -- person, phone, email, handle, vrm, imei
-            local_id VARCHAR NOT NULL,      -- person_id, or the normalised identifier
-            person_ids VARCHAR[],           -- for identifiers: the persons holding it
-            entity_id BIGINT NOT NULL, network_id BIGINT, other_forces VARCHAR[],
-            strength DOUBLE, reason VARCHAR)""")
-
-
 def receive_hits(con: duckdb.DuckDBPyConnection, config: NodeConfig, data: bytes, *,
                  source: str = "hits") -> HitsReceipt:
     """Resolve and record one hits batch in one transaction with its ledger entry."""
@@ -172,8 +155,6 @@ def receive_hits(con: duckdb.DuckDBPyConnection, config: NodeConfig, data: bytes
     keys = NodeKeys.load(config.keys_dir)
     con.execute("BEGIN TRANSACTION")
     try:
-        ensure_ref_table(con)
-        ensure_hits_tables(con)
         con.register("hits_in", table)
         seen = con.execute("SELECT 1 FROM hit_batches WHERE batch = ?", [batch]).fetchone()
         con.execute("""

@@ -8,17 +8,10 @@ table is a new numbered step, never an edit of an applied one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import duckdb
 
-
-@dataclass(frozen=True)
-class Migration:
-    version: int
-    name: str
-    sql: str
-
+from federation.duckdb_files import Migration
+from federation.duckdb_files import migrate as apply_migrations
 
 _POLE = """
 CREATE SEQUENCE source_file_ids START 1;
@@ -171,8 +164,37 @@ CREATE VIEW communication_events AS
     FROM messages;
 """
 
+# Egress (the private map ref → local record, never sent) and the hits received back.
+_EGRESS = """
+CREATE TABLE egress_refs (
+    purpose VARCHAR NOT NULL, epoch INTEGER NOT NULL,
+    kind VARCHAR NOT NULL,       -- person, phone, email, handle, vrm, imei
+    local_id VARCHAR NOT NULL,   -- person_id, or the normalised identifier value
+    ref BLOB NOT NULL,           -- 16 random bytes
+    created_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (purpose, epoch, kind, local_id)
+);
+
+CREATE TABLE hit_batches (
+    batch VARCHAR PRIMARY KEY,        -- SHA-256 of the bytes received
+    received_at TIMESTAMP NOT NULL, source VARCHAR NOT NULL,
+    hits BIGINT NOT NULL, resolved BIGINT NOT NULL, unknown_refs BIGINT NOT NULL
+);
+
+CREATE TABLE received_hits (
+    batch VARCHAR NOT NULL, ref BLOB NOT NULL,
+    purpose VARCHAR NOT NULL, epoch INTEGER NOT NULL,
+    kind VARCHAR NOT NULL,          -- person, phone, email, handle, vrm, imei
+    local_id VARCHAR NOT NULL,      -- person_id, or the normalised identifier
+    person_ids VARCHAR[],           -- for identifiers: the persons holding it
+    entity_id BIGINT NOT NULL, network_id BIGINT, other_forces VARCHAR[],
+    strength DOUBLE, reason VARCHAR
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "pole store", _POLE),
+    Migration(1, "pole store", (_POLE,)),
+    Migration(2, "egress refs and received hits", (_EGRESS,)),
 )
 
 #: The tables that hold ingested rows (each has ``source_file``), in layout load order.
@@ -184,19 +206,4 @@ DATA_TABLES: tuple[str, ...] = (
 
 def migrate(con: duckdb.DuckDBPyConnection) -> int:
     """Apply every migration not yet applied, each in its own transaction; return the version."""
-    con.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
-                "(version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
-    done = {v for (v,) in con.execute("SELECT version FROM schema_migrations").fetchall()}
-    for m in MIGRATIONS:
-        if m.version in done:
-            continue
-        con.execute("BEGIN TRANSACTION")
-        try:
-            con.execute(m.sql)
-            con.execute("INSERT INTO schema_migrations VALUES (?, ?, now()::TIMESTAMP)",
-                        [m.version, m.name])
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
-    return max(m.version for m in MIGRATIONS)
+    return apply_migrations(con, MIGRATIONS)

@@ -41,12 +41,20 @@ class NodeConfig:
         return self.dir / KEYS_DIR
 
 
-def install_default_policy(node_dir: Path, force: str) -> None:
-    """Hook for the policies package: write the node's default sharing policy into node_dir.
+POLICY_FILE = "policy.toml"
+DEFAULT_POLICY = "cse-national"
 
-    Left empty on purpose — the policy format belongs to ``policies/``; `node init` calls
-    this so the policy file appears with the node once that package provides one.
-    """
+
+def install_default_policy(node_dir: Path, force: str) -> None:
+    """Start the node with a copy of the default sharing policy, for its data owner to
+    read, edit and `crossforce policy check` before anything is shared."""
+    from policies.model import default_policy_text
+
+    text = default_policy_text(DEFAULT_POLICY)
+    header = (f"# Sharing policy of {force}'s node, copied from the default "
+              f"'{DEFAULT_POLICY}'.\n# Edit it, then run: crossforce policy check "
+              f"{node_dir / POLICY_FILE}\n")
+    (node_dir / POLICY_FILE).write_text(header + text, encoding="utf-8")
 
 
 def init_node(node_dir: Path, force: str) -> NodeConfig:

@@ -106,3 +106,20 @@ def test_generate_secret_refuses_to_overwrite(cli, tmp_path: Path) -> None:
     assert cli("node", "keys", "generate-secret", target).code == 0
     r = cli("node", "keys", "generate-secret", target)
     assert r.code == 2 and "refusing to overwrite" in r.err
+
+
+def test_rotating_keys_moves_to_a_new_epoch_whose_tokens_do_not_join_the_old(
+        cli, node: Path, tmp_path: Path) -> None:
+    before = cli("node", "share", "--dir", node, "--dry-run", "--json")
+    assert before.code == 0, before
+    r = cli("node", "keys", "rotate", "--dir", node)
+    assert r.code == 0 and "epoch 2" in r.out, r
+    shown = json.loads(cli("node", "keys", "show", "--dir", node, "--json").out)
+    assert shown["linkage_epoch"] == "2"
+    after = cli("node", "share", "--dir", node, "--dry-run", "--json")
+    assert after.code == 0, after
+    old, new = json.loads(before.out), json.loads(after.out)
+    assert new["epoch"] == old["epoch"] + 1
+    assert old["tokens"] == new["tokens"] > 0
+    assert {json.dumps(t, sort_keys=True) for t in new["sample_tokens"]}.isdisjoint(
+        json.dumps(t, sort_keys=True) for t in old["sample_tokens"])
