@@ -8,6 +8,10 @@
    16-byte tokens with planted cross-force duplicates). Ratio: linkage seconds vs a bare
    DuckDB group-by + join of the same tokens, in the same run.
 
+Every step is timed in wall seconds and in CPU seconds (user + sys of this process, all
+DuckDB threads included): the machine is shared, so wall time swings with other people's
+load while CPU time does not; `load_avg_1m` says how busy it was.
+
 Run: .venv/bin/python bench/bench_linkage.py [--skip-scale]
 """
 
@@ -25,7 +29,7 @@ import pyarrow as pa
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.harness import report, timed  # noqa: E402
+from bench.harness import peak_rss_mb, report, timed  # noqa: E402
 from coordinator.linkage import LinkageResult, link  # noqa: E402
 from coordinator.schema import create_linkage_tables  # noqa: E402
 from coordinator.settings import LinkageSettings  # noqa: E402
@@ -117,25 +121,40 @@ def pairwise_quality(con: duckdb.DuckDBPyConnection, truth: dict[bytes, str]) ->
             "found_pairs": len(found)}
 
 
+class Clock:
+    """Wall and CPU seconds (user + sys of the whole process, every thread) of each lap."""
+
+    def __init__(self) -> None:
+        self.wall: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+        self._t, self._c = time.perf_counter(), time.process_time()
+
+    def lap(self, name: str) -> None:
+        t, c = time.perf_counter(), time.process_time()
+        self.wall[name], self.cpu[name] = t - self._t, c - self._c
+        self._t, self._c = t, c
+
+
 def run_febrl(tokeniser: Any, keys: Sequence[MatchKey] = DEFAULT_KEYS,
               settings: LinkageSettings | None = None, subset: int | None = None
-              ) -> tuple[dict[str, float], LinkageResult, float, float]:
-    """Encode + link FEBRL4; returns (quality, result, encode seconds, link seconds)."""
+              ) -> tuple[dict[str, float], LinkageResult, Clock]:
+    """Encode + link FEBRL4; returns (quality, result, clock with laps encode and link)."""
     con = duckdb.connect()
     people = febrl4_people(subset=subset)
-    t0 = time.perf_counter()
+    clock = Clock()
     truth = load_store(con, people, tokeniser, keys)
-    t1 = time.perf_counter()
+    clock.lap("encode")
     result = link(con, settings)
-    t2 = time.perf_counter()
+    clock.lap("link")
     quality = pairwise_quality(con, truth)
     con.close()
-    return quality, result, t1 - t0, t2 - t1
+    return quality, result, clock
 
 
-def bare_join_seconds(con: duckdb.DuckDBPyConnection) -> float:
-    """Baseline: the plainest token linkage — group tokens, join shared ones across forces."""
-    t0 = time.perf_counter()
+def bare_join_seconds(con: duckdb.DuckDBPyConnection) -> tuple[float, float]:
+    """Baseline: the plainest token linkage — group tokens, join shared ones across forces.
+    Returns (wall, CPU) seconds."""
+    clock = Clock()
     con.execute("""
         WITH shared AS (
             SELECT token_kind, token FROM tokens GROUP BY ALL HAVING count(*) > 1),
@@ -144,7 +163,8 @@ def bare_join_seconds(con: duckdb.DuckDBPyConnection) -> float:
             SELECT DISTINCT a.ref, b.ref FROM t a JOIN t b
               ON a.token_kind = b.token_kind AND a.token = b.token AND a.force < b.force)
     """).fetchall()
-    return time.perf_counter() - t0
+    clock.lap("bare")
+    return clock.wall["bare"], clock.cpu["bare"]
 
 
 # --------------------------------------------------------------------------- scale
@@ -219,7 +239,11 @@ def _bench_match_keys(tokeniser: Any, copies: int = 5) -> None:
         df["surname"] = df["surname"].fillna("") + "abcdefghij"[i]
         frames.append(df)
     persons = _persons(pd.concat(frames))
-    seconds, toks = timed(lambda: match_key_tokens(persons, tokeniser))
+    match_key_tokens(persons.slice(0, 1000), tokeniser)  # warm: imports, first connection
+    clock = Clock()
+    toks = match_key_tokens(persons, tokeniser)
+    clock.lap("keys")
+    seconds, cpu = clock.wall["keys"], clock.cpu["keys"]
     values = [v.encode() for v in match_key_values(persons).column("value").to_pylist()]
     mac = hmac.new(b"k" * 32, digestmod=hashlib.sha256)
 
@@ -232,9 +256,13 @@ def _bench_match_keys(tokeniser: Any, copies: int = 5) -> None:
     base, _ = timed(bare)
     report("match_keys_persons", {
         "persons": persons.num_rows, "keys": len(DEFAULT_KEYS), "tokens": toks.num_rows,
-        "seconds": round(seconds, 2), "persons_per_s": round(persons.num_rows / seconds),
+        "seconds": round(seconds, 2), "cpu_s": round(cpu, 2),
+        "persons_per_s": round(persons.num_rows / seconds),
+        # persons per CPU second; two idle cores can do at most twice this
+        "persons_per_cpu_s": round(persons.num_rows / cpu),
         "tokens_per_s": round(toks.num_rows / seconds),
-        "bare_hmac_tokens_per_s": round(len(values) / base)},
+        "bare_hmac_tokens_per_s": round(len(values) / base),
+        "load_avg_1m": round(os.getloadavg()[0], 1)},
         ratio=(toks.num_rows / seconds) / (len(values) / base),
         ratio_meaning="match-key tokens/s from raw persons / bare pre-keyed hmac loop "
                       "tokens/s over normalised values (one core)",
@@ -242,19 +270,25 @@ def _bench_match_keys(tokeniser: Any, copies: int = 5) -> None:
 
 
 def _bench_febrl(tokeniser: Any) -> None:
-    quality, result, enc, lnk = run_febrl(tokeniser)
-    names_only, _, _, _ = run_febrl(tokeniser, keys=NAME_DOB_KEYS)
+    run_febrl(tokeniser, subset=200)  # warm: imports, FEBRL files, first connections
+    quality, result, clock = run_febrl(tokeniser)
+    names_only, _, _ = run_febrl(tokeniser, keys=NAME_DOB_KEYS)
     con = duckdb.connect()
     load_store(con, febrl4_people(), tokeniser)
-    base = min(bare_join_seconds(con) for _ in range(3))
+    base, base_cpu = min(bare_join_seconds(con) for _ in range(3))
     con.close()
+    enc, lnk = clock.wall["encode"], clock.wall["link"]
     report("linkage_febrl4", {
         "precision": round(quality["precision"], 4), "recall": round(quality["recall"], 4),
         "f1": round(quality["f1"], 4), "names_dob_f1": round(names_only["f1"], 4),
         "names_dob_precision": round(names_only["precision"], 4),
         "names_dob_recall": round(names_only["recall"], 4),
         "encode_s": round(enc, 2), "link_s": round(lnk, 2),
-        "end_to_end_s": round(enc + lnk, 2), "bare_join_s": round(base, 3)},
+        "end_to_end_s": round(enc + lnk, 2), "encode_cpu_s": round(clock.cpu["encode"], 2),
+        "link_cpu_s": round(clock.cpu["link"], 2),
+        "end_to_end_cpu_s": round(clock.cpu["encode"] + clock.cpu["link"], 2),
+        "bare_join_s": round(base, 3), "bare_join_cpu_s": round(base_cpu, 3),
+        "load_avg_1m": round(os.getloadavg()[0], 1)},
         ratio=lnk / base, ratio_meaning="link seconds / bare DuckDB token join seconds",
         target="F1 >= 0.997 with precision >= 0.999; names+DOB F1 >= 0.935; end to end < 3 s")
 
@@ -264,17 +298,23 @@ def _bench_scale() -> None:
     t0 = time.perf_counter()
     n_dup = synthetic_store(con)
     made = time.perf_counter() - t0
-    base = bare_join_seconds(con)
-    t0 = time.perf_counter()
+    base, base_cpu = bare_join_seconds(con)
+    clock = Clock()
     result = link(con, LinkageSettings())
-    lnk = time.perf_counter() - t0
+    clock.lap("link")
+    lnk, lnk_cpu = clock.wall["link"], clock.cpu["link"]
     found = con.execute("SELECT count(*) FROM person_links").fetchone()[0]
     con.close()
     report("linkage_scale_1m_43_forces", {
         "persons": 1_000_000, "tokens": 15_000_000, "planted_pairs": n_dup,
         "links_found": found, "candidate_pairs": result.candidate_pairs,
-        "synthesise_s": round(made, 1), "link_s": round(lnk, 1), "bare_join_s": round(base, 1),
-        **{f"{k}_s": round(v, 1) for k, v in result.seconds.items()}},
+        "synthesise_s": round(made, 1), "link_s": round(lnk, 1), "link_cpu_s": round(lnk_cpu, 1),
+        # CPU seconds per core: the least wall time two otherwise idle cores could take
+        "link_cpu_s_per_core": round(lnk_cpu / (os.cpu_count() or 1), 1),
+        "bare_join_s": round(base, 1), "bare_join_cpu_s": round(base_cpu, 1),
+        "cpu_ratio": round(lnk_cpu / base_cpu, 2),
+        **{f"{k}_s": round(v, 1) for k, v in result.seconds.items()},
+        "peak_rss_mb": round(peak_rss_mb()), "load_avg_1m": round(os.getloadavg()[0], 1)},
         ratio=lnk / base, ratio_meaning="linkage seconds / bare DuckDB group-by+join seconds",
         target="link < 30 s on 2 cores; ratio <= 3")
 

@@ -31,7 +31,8 @@ def number_nodes(con: duckdb.DuckDBPyConnection) -> int:
         FROM (SELECT DISTINCT force FROM items)""")
     con.execute("""
         CREATE OR REPLACE TEMP TABLE lk_nodes AS
-        SELECT (row_number() OVER (ORDER BY i.force, i.ref) - 1)::INTEGER AS node,
+        -- force ids follow force names, so this is (force, ref) order, sorted on an integer
+        SELECT (row_number() OVER (ORDER BY f.force_id, i.ref) - 1)::INTEGER AS node,
                f.force_id, i.force, i.ref, i.kind
         FROM items i JOIN lk_forces f USING (force)""")
     return con.execute("SELECT count(*) FROM lk_nodes").fetchone()[0]
@@ -58,15 +59,27 @@ def block_persons(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> 
         FROM tokens t
         JOIN lk_nodes n ON n.force = t.force AND n.ref = t.ref AND n.kind = 'person'
         JOIN lk_kinds k ON k.token_kind = t.token_kind""")
+    # Only repeated tokens are kept: most tokens are held once and can neither block nor
+    # collide, and their share of ubar follows from the totals below.
     con.execute("""
         CREATE OR REPLACE TEMP TABLE lk_freq AS
-        SELECT kind_id, h, count(*) AS freq FROM lk_mk GROUP BY ALL""")
-    # ubar_k: chance two random references agree on key k (sum of squared value shares).
+        SELECT kind_id, h, count(*) AS freq FROM lk_mk GROUP BY ALL HAVING count(*) > 1""")
+    # Tokens each force holds per key (few rows): the key totals, and the pairs inside
+    # each force that u is measured on.
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE lk_held AS
+        SELECT kind_id, force_id, count(*)::DOUBLE AS n FROM lk_mk GROUP BY ALL""")
+    # ubar_k: chance two random references agree on key k (sum of squared value shares);
+    # a token held once adds 1 to the sum of squares.
     con.execute("""
         CREATE OR REPLACE TEMP TABLE lk_kind_freq AS
-        SELECT kind_id, sum(freq)::DOUBLE AS total,
-               sum(freq::DOUBLE * freq) / (sum(freq)::DOUBLE * sum(freq)) AS ubar
-        FROM lk_freq GROUP BY kind_id""")
+        SELECT kind_id, h.total,
+               (h.total - coalesce(r.repeated, 0) + coalesce(r.squares, 0))
+                   / (h.total * h.total) AS ubar
+        FROM (SELECT kind_id, sum(n) AS total FROM lk_held GROUP BY kind_id) h
+        LEFT JOIN (SELECT kind_id, sum(freq)::DOUBLE AS repeated,
+                          sum(freq::DOUBLE * freq) AS squares
+                   FROM lk_freq GROUP BY kind_id) r USING (kind_id)""")
     # Tokens worth blocking on: shared, but not by more than `cap` references.
     force_rule = "AND a.force_id <> b.force_id" if settings.cross_force_only else ""
     con.execute(f"""
@@ -75,7 +88,7 @@ def block_persons(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> 
                -- term-frequency adjustment: log2(ubar_k / share of this token)
                log2(kf.ubar * kf.total / f.freq) AS tf
         FROM lk_mk m
-        JOIN (SELECT * FROM lk_freq WHERE freq BETWEEN 2 AND {cap}) f USING (kind_id, h)
+        JOIN (SELECT * FROM lk_freq WHERE freq <= {cap}) f USING (kind_id, h)
         JOIN lk_kind_freq kf USING (kind_id)""")
     # u_k: chance two different people share key k, from pairs inside one force (a force
     # rarely holds one person twice, and those pairs are never candidates). Collisions
@@ -87,8 +100,7 @@ def block_persons(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> 
                 SELECT kind_id, h, force_id, count(*)::DOUBLE AS n FROM lk_shared GROUP BY ALL)
             GROUP BY kind_id),
         held AS (
-            SELECT kind_id, sum(n * (n - 1) / 2)::DOUBLE AS pairs FROM (
-                SELECT kind_id, force_id, count(*)::DOUBLE AS n FROM lk_mk GROUP BY ALL)
+            SELECT kind_id, sum(n * (n - 1) / 2)::DOUBLE AS pairs FROM lk_held
             GROUP BY kind_id)
         SELECT kind_id, coalesce(c.c, 0) AS collisions, h.pairs
         FROM held h LEFT JOIN collisions c USING (kind_id)""")

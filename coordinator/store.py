@@ -29,6 +29,7 @@ from federation.duckdb_files import Migration
 from federation.duckdb_files import connect as open_duckdb
 from federation.duckdb_files import migrate as apply_migrations
 from federation.errors import CrossforceError
+from federation.keys import LINKAGE_SECRET_FILE as SECRET_FILE
 from federation.keys import NodeKeys
 from federation.ledger import Ledger
 
@@ -169,11 +170,11 @@ def open_existing(directory: Path, wait_s: float | None = None) -> CoordinatorSt
     if not path.exists():
         raise CrossforceError(f"{directory} is not a coordinator (no {STORE_FILE}); create "
                               f"one with `crossforce coordinator init --dir {directory}`")
-    keys = NodeKeys.load(directory / KEYS_DIR)
-    if keys.linkage_secret is not None:
+    if (directory / KEYS_DIR / SECRET_FILE).exists():
         raise CrossforceError(
             f"{directory / KEYS_DIR} holds a linkage secret; the coordinator must hold no key "
             "that can make or reverse tokens (DESIGN.md §1.2) — remove it from there")
+    keys = NodeKeys.load(directory / KEYS_DIR)
     con = connect(path, wait_s)
     try:
         migrate(con)

@@ -202,7 +202,11 @@ class Gateways:
         self.processes.clear()
 
     def __enter__(self) -> Gateways:
-        return self.spawn()
+        try:
+            return self.spawn()
+        except BaseException:
+            self.stop()
+            raise
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
@@ -397,53 +401,54 @@ class Demo:
         timings = self.result.timings
         task = progress.add_task("demo", total=8)
         memory = TreeMemory().start()
+        try:
+            def stage(name: str) -> contextlib.AbstractContextManager[None]:
+                progress.update(task, description=name)
+                return _timed(timings, name.split(":")[0])
 
-        def stage(name: str) -> contextlib.AbstractContextManager[None]:
-            progress.update(task, description=name)
-            return _timed(timings, name.split(":")[0])
-
-        self.purpose = resolve_policy(self.settings.policy).purpose.code
-        t0 = time.perf_counter()
-        with stage("scenario: generating"):
-            self.generate()
-        progress.advance(task)
-        with stage("nodes: init"):
-            self.init_nodes()
-        # gateway processes take seconds to start: let them start while the nodes load
-        with Gateways(self.nodes, self.root / "logs") as gateways:
-            nodes_task = progress.add_task("  nodes loaded", total=len(self.nodes))
-            with stage("nodes: ingest, import the linkage secret"):
-                self.load_nodes(lambda force: progress.advance(nodes_task))
-            progress.remove_task(nodes_task)
+            self.purpose = resolve_policy(self.settings.policy).purpose.code
+            t0 = time.perf_counter()
+            with stage("scenario: generating"):
+                self.generate()
             progress.advance(task)
-            with stage("coordinator: init and register forces"):
-                self.set_up_coordinator()
+            with stage("nodes: init"):
+                self.init_nodes()
+            # gateway processes take seconds to start: let them start while the nodes load
+            with Gateways(self.nodes, self.root / "logs") as gateways:
+                nodes_task = progress.add_task("  nodes loaded", total=len(self.nodes))
+                with stage("nodes: ingest, import the linkage secret"):
+                    self.load_nodes(lambda force: progress.advance(nodes_task))
+                progress.remove_task(nodes_task)
+                progress.advance(task)
+                with stage("coordinator: init and register forces"):
+                    self.set_up_coordinator()
+                progress.advance(task)
+                with stage("gateways: waiting for one per force"):
+                    gateways.wait_ready()
+                self.say(f"gateways: {len(self.nodes)} `crossforce node serve` processes on "
+                         "loopback, each with its own relay secret")
+                progress.advance(task)
+                with stage(f"federation: one round through Flower ({self.settings.engine})"):
+                    self.result.federation = self.federate(gateways)
             progress.advance(task)
-            with stage("gateways: waiting for one per force"):
-                gateways.wait_ready()
-            self.say(f"gateways: {len(self.nodes)} `crossforce node serve` processes on "
-                     "loopback, each with its own relay secret")
+            with stage("networks: reading the coordinator's findings"):
+                self.read_networks()
+            with stage("hits: resolving each force's hits"):
+                rows = self.read_hits()
             progress.advance(task)
-            with stage(f"federation: one round through Flower ({self.settings.engine})"):
-                self.result.federation = self.federate(gateways)
-        progress.advance(task)
-        with stage("networks: reading the coordinator's findings"):
-            self.read_networks()
-        with stage("hits: resolving each force's hits"):
-            rows = self.read_hits()
-        progress.advance(task)
-        with stage("ledgers: verifying every chain and matching flows"):
-            self.verify_ledgers()
-        progress.advance(task)
-        with stage("scores: against the planted truth"):
-            self.score(rows)
-            if draw:
-                self.draw(rows)
-        progress.advance(task)
-        timings["total"] = time.perf_counter() - t0
-        for step, seconds in self.result.federation.get("seconds", {}).items():
-            timings[f"round_{step}"] = seconds
-        memory.stop()
+            with stage("ledgers: verifying every chain and matching flows"):
+                self.verify_ledgers()
+            progress.advance(task)
+            with stage("scores: against the planted truth"):
+                self.score(rows)
+                if draw:
+                    self.draw(rows)
+            progress.advance(task)
+            timings["total"] = time.perf_counter() - t0
+            for step, seconds in self.result.federation.get("seconds", {}).items():
+                timings[f"round_{step}"] = seconds
+        finally:
+            memory.stop()
         self.result.memory_mb = peak_memory_mb(memory)
         return self.result
 
@@ -465,59 +470,62 @@ def _ledger_summary(report: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class TreeMemory:
-    """Samples the resident memory of this process and every process it started (gateways,
-    SuperLink, SuperNodes, app processes) from /proc; ``peak_mb`` is the largest sum seen."""
+    """Samples the memory of this process and every process it started (gateways,
+    SuperLink, SuperNodes, app processes) from /proc; ``peak_mb`` is the largest sum seen.
+    Proportional set size (shared pages split between their users), so the sum is real."""
 
-    def __init__(self, interval: float = 0.25) -> None:
+    def __init__(self, interval: float = 0.5) -> None:
         self.interval = interval
         self.peak_mb = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="demo-memory", daemon=True)
 
     def start(self) -> TreeMemory:
-        if Path("/proc/self/stat").exists():
+        if Path("/proc/self/smaps_rollup").exists():
             self._thread.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
         if self._thread.is_alive():
-            self._thread.join(2)
+            self._thread.join(5)
 
     def _run(self) -> None:
         while not self._stop.is_set():
             with contextlib.suppress(OSError, ValueError):
-                self.peak_mb = max(self.peak_mb, tree_rss_mb(os.getpid()))
+                self.peak_mb = max(self.peak_mb, tree_pss_mb(os.getpid()))
             self._stop.wait(self.interval)
 
 
-def tree_rss_mb(root: int) -> float:
-    """Resident memory of ``root`` and all its descendants, in MB (Linux /proc)."""
+def tree_pss_mb(root: int) -> float:
+    """Proportional set size of ``root`` and all its descendants, in MB (Linux /proc)."""
     parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
-    page = os.sysconf("SC_PAGE_SIZE")
     for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry.name}/stat").read_text()
-            fields = stat[stat.rindex(")") + 2:].split()
-            parents[int(entry.name)] = int(fields[1])
-            rss[int(entry.name)] = int(fields[21]) * page
-        except (OSError, ValueError, IndexError):
-            continue
+        if entry.name.isdigit():
+            try:
+                stat = Path(f"/proc/{entry.name}/stat").read_text()
+                parents[int(entry.name)] = int(stat[stat.rindex(")") + 2:].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
     tree, frontier = {root}, [root]
     while frontier:
         parent = frontier.pop()
         children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
         tree.update(children)
         frontier += children
-    return sum(rss.get(pid, 0) for pid in tree) / 2**20
+    total_kb = 0
+    for pid in tree:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total_kb += int(line.split()[1])
+                    break
+    return total_kb / 1024
 
 
 def peak_memory_mb(tree: TreeMemory | None = None) -> dict[str, float]:
-    """Peak resident memory: this process, the largest child it waited for, and (sampled)
-    all processes of the demo together."""
+    """Peak memory: this process and the largest child it waited for (resident), and all
+    processes of the demo together (sampled, proportional set size)."""
     self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     found = {"demo_process": round(self_kb / 1024, 1),

@@ -22,7 +22,9 @@ value; the rest is DuckDB SQL.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,10 +32,11 @@ import duckdb
 import jellyfish
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from federation.errors import CrossforceError
 from federation.normalise import normalise_date, normalise_many, normalise_postcode
-from federation.tokens import token_sql
+from federation.tokens import token_sql, tokens_to_arrow
 
 if TYPE_CHECKING:
     from federation.tokens import Tokeniser
@@ -280,24 +283,30 @@ def _connect() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _values_sql(con: duckdb.DuckDBPyConnection, persons: pa.Table | duckdb.DuckDBPyRelation,
-                keys: Sequence[MatchKey]) -> str:
-    """Prepare `persons` on `con`; SQL of (row, token_kind, value) for every key present."""
+def _key_columns(con: duckdb.DuckDBPyConnection,
+                 persons: pa.Table | duckdb.DuckDBPyRelation, keys: Sequence[MatchKey]
+                 ) -> list[tuple[MatchKey, pa.Array, pa.Array]]:
+    """(key, rows, values) per key, missing values dropped: one DuckDB query builds every
+    key as a column of its own, so no unpivot, and each column is one token kind."""
     names = [k.name for k in keys]
     if not names or len(set(names)) != len(names):
         raise CrossforceError(f"match keys must be a non-empty set of distinct keys: {names}")
     _prepare(con, _as_arrow(persons))
-    parts = []
+    out = []
     for source, group in (("mk_people", [k for k in keys if "street" not in k.fields]),
                           ("mk_people JOIN mk_streets USING (row)",
                            [k for k in keys if "street" in k.fields])):
-        if group:
-            columns = ", ".join(f'{k.sql()} AS "{k.token_kind}"' for k in group)
-            kinds = ", ".join(f'"{k.token_kind}"' for k in group)
-            parts.append(f"""SELECT row, token_kind, value
-                FROM (SELECT row, {columns} FROM {source})
-                UNPIVOT (value FOR token_kind IN ({kinds}))""")
-    return " UNION ALL ".join(parts)
+        if not group:
+            continue
+        columns = ", ".join(f'{k.sql()} AS "{k.token_kind}"' for k in group)
+        wide = con.sql(f"SELECT row, {columns} FROM {source}").to_arrow_table()
+        rows = wide.column("row")
+        for key in group:
+            values = wide.column(key.token_kind)
+            present = pc.is_valid(values)
+            out.append((key, pc.filter(rows, present).combine_chunks(),
+                        pc.filter(values, present).combine_chunks()))
+    return out
 
 
 def match_key_values(persons: pa.Table | duckdb.DuckDBPyRelation,
@@ -308,33 +317,64 @@ def match_key_values(persons: pa.Table | duckdb.DuckDBPyRelation,
     """
     con = _connect()
     try:
-        sql = _values_sql(con, persons, keys)
-        return con.sql(f"SELECT * FROM ({sql}) ORDER BY token_kind, row, value"
-                       ).to_arrow_table()
+        columns = _key_columns(con, persons, keys)
     finally:
         con.close()
+    table = pa.table({
+        "row": pa.concat_arrays([rows for _, rows, _ in columns]).cast(pa.int64()),
+        "token_kind": _kind_column(columns),
+        "value": pa.concat_arrays([values for _, _, values in columns]).cast(pa.string())})
+    return table.sort_by([("token_kind", "ascending"), ("row", "ascending"),
+                          ("value", "ascending")])
 
 
 def match_key_tokens(persons: pa.Table | duckdb.DuckDBPyRelation, tokeniser: Tokeniser,
                      keys: Sequence[MatchKey] = DEFAULT_KEYS) -> pa.Table:
     """Keyed tokens of every match key: (row int64, token_kind string, token binary(16)).
 
-    The HMAC runs inside DuckDB over all cores (`federation.tokens.token_sql`), once per
-    DISTINCT (kind, value) — a postcode+locality or a birthday+postcode key is shared by a
-    whole household; the key pads are query parameters only.
+    Each DISTINCT (kind, value) is hashed once — a postcode+locality or birthday+postcode
+    key is shared by a whole household — and the HMAC runs inside DuckDB over all cores
+    (`federation.tokens.token_sql`), the key pads passed as query parameters only.
     """
     con = _connect()
     try:
-        sql = _values_sql(con, persons, keys)
-        # materialised first: the per-person tables are one row group (one thread), the
-        # key values are many, so hashing them runs on every core
-        con.execute(f"CREATE TEMP TABLE mk_values AS {sql}")
-        con.execute(f"""CREATE TEMP TABLE mk_tokens AS
-                        SELECT token_kind, value, {token_sql('value', 'token_kind')} AS token
-                        FROM (SELECT DISTINCT token_kind, value FROM mk_values)""",
-                    tokeniser.sql_params())
-        out = con.sql("""SELECT v.row, v.token_kind, t.token FROM mk_values v
-                         JOIN mk_tokens t USING (token_kind, value)""").to_arrow_table()
+        columns = _key_columns(con, persons, keys)
+        # per kind: its distinct values and each row's index into them (Arrow kernels
+        # release the GIL, so the kinds are encoded on every core)
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            encoded = list(pool.map(lambda c: c[2].dictionary_encode(), columns))
+        offsets = np.cumsum([0] + [len(e.dictionary) for e in encoded])
+        distinct = pa.table({
+            "kind": pa.DictionaryArray.from_arrays(
+                pa.array(np.repeat(np.arange(len(columns), dtype=np.int32),
+                                   np.diff(offsets))),
+                pa.array([key.token_kind for key, _, _ in columns], pa.string())),
+            "value": pa.concat_arrays([e.dictionary for e in encoded]).cast(pa.string())})
+        _register_chunked(con, "mk_distinct", distinct)
+        # an order-preserving scan: the i-th token is the i-th distinct value's
+        hashed = con.sql(f"SELECT {token_sql('value', 'CAST(kind AS VARCHAR)')} AS token "
+                         "FROM mk_distinct", params=tokeniser.sql_params()).to_arrow_table()
     finally:
         con.close()
-    return out.set_column(2, "token", out.column("token").cast(pa.binary(TOKEN_BYTES)))
+    unique = hashed.column("token").combine_chunks().cast(pa.binary(TOKEN_BYTES))
+    unique_bytes = np.frombuffer(unique.buffers()[1], dtype=np.uint8,
+                                 count=len(unique) * TOKEN_BYTES,
+                                 offset=unique.offset * TOKEN_BYTES).reshape(-1, TOKEN_BYTES)
+    index = np.concatenate([e.indices.to_numpy(zero_copy_only=False).astype(np.int64) + off
+                            for e, off in zip(encoded, offsets[:-1], strict=True)])
+    return pa.table({
+        "row": pa.concat_arrays([rows for _, rows, _ in columns]).cast(pa.int64()),
+        "token_kind": _kind_column(columns),
+        "token": tokens_to_arrow(unique_bytes[index])})
+
+
+def _kind_column(columns: list[tuple[MatchKey, pa.Array, pa.Array]]) -> pa.Array:
+    """The token kind of each row, written straight into Arrow buffers (no per-row Python)."""
+    kinds = [key.token_kind.encode() for key, _, _ in columns]
+    counts = [len(rows) for _, rows, _ in columns]
+    lengths = np.repeat(np.array([len(k) for k in kinds], dtype=np.int64), counts)
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    data = b"".join(k * n for k, n in zip(kinds, counts, strict=True))
+    return pa.LargeStringArray.from_buffers(
+        len(lengths), pa.py_buffer(offsets.tobytes()), pa.py_buffer(data)).cast(pa.string())

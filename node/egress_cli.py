@@ -75,7 +75,8 @@ def _print_share(result) -> None:  # noqa: ANN001 - node.egress.EgressResult
     head = "DRY RUN — nothing was shared" if result.dry_run else "shared"
     console.print(f"[bold]{head}[/]: {result.force}, purpose {result.purpose}, key epoch "
                   f"{result.epoch}")
-    console.print(f"policy: {result.policy_source}, version {result.policy_version[:16]}…")
+    console.print(f"policy: {result.policy_source}, version {result.policy_version[:16]}…",
+                  soft_wrap=True)  # a path must stay copyable
     for title, key in (("items by kind", "items_by_kind"), ("items by role", "items_by_role"),
                        ("tokens by kind", "tokens_by_kind"), ("links by kind", "links_by_kind"),
                        ("aggregate rows by table", "aggregates_by_table")):
@@ -95,7 +96,8 @@ def _print_share(result) -> None:  # noqa: ANN001 - node.egress.EgressResult
         console.print("sample tokens: " + ", ".join(f"{k} {t}" for k, t in result.samples))
     if result.submission is not None:
         console.print(f"payload {result.submission.payload_id}: {len(result.payload):,} "
-                      f"bytes, sha256 {result.submission.content_hash} → {result.out}")
+                      f"bytes, sha256 {result.submission.content_hash} → {result.out}",
+                      soft_wrap=True)
 
 
 def hits(

@@ -170,6 +170,9 @@ def join(
     connect_timeout: float = typer.Option(
         120.0, "--connect-timeout", help="Warn if the SuperLink has not accepted this node "
         "after this many seconds (a SuperNode retries forever)."),
+    restarts: int = typer.Option(
+        5, "--restarts", min=0, help="Restart the SuperNode this many times if it exits "
+        "(e.g. its key is not registered yet: the SuperLink refuses it, it gives up)."),
 ) -> None:
     """Run this force's Flower SuperNode until Ctrl-C, supervised.
 
@@ -199,13 +202,22 @@ def join(
     argv = supernode_argv(superlink, key, node_config, root_certificates, port=port)
     env = {**_environment(), "FLWR_HOME": str(work / "flwr-home")}
     with _until_stopped():
-        process = Process(f"supernode-{config.force}", argv, env, work)
-        try:
-            typer.echo(f"SuperNode for {config.force} connecting to {superlink} "
-                       f"(log {process.log})")
-            _supervise(process, connect_timeout)
-        finally:
-            process.stop()
+        for attempt in range(restarts + 1):
+            process = Process(f"supernode-{config.force}", argv, env, work)
+            try:
+                typer.echo(f"SuperNode for {config.force} connecting to {superlink} "
+                           f"(log {process.log})")
+                _supervise(process, connect_timeout)
+            finally:
+                process.stop()
+            problem = (f"the SuperNode exited (code {process.popen.returncode}); last log "
+                       f"lines:\n{process.tail(8)}")
+            if attempt == restarts:
+                raise CrossforceError(problem)
+            delay = min(30.0, 3.0 * (attempt + 1))
+            typer.echo(f"{problem}\nrestarting in {delay:g} s ({attempt + 1} of {restarts})",
+                       err=True)
+            time.sleep(delay)
     typer.echo(f"SuperNode for {config.force} stopped")
 
 
@@ -230,7 +242,8 @@ def _environment() -> dict[str, str]:
 
 
 def _supervise(process, connect_timeout: float) -> None:  # noqa: ANN001 - deployment.Process
-    """Wait while the SuperNode runs; say when it is accepted, warn if it is not."""
+    """Wait while the SuperNode runs; say when it is accepted, warn if it is not. Returns
+    when it exits."""
     started = time.monotonic()
     connected = warned = False
     while process.alive():
@@ -243,8 +256,6 @@ def _supervise(process, connect_timeout: float) -> None:  # noqa: ANN001 - deplo
                        f"SuperLink reachable and this key registered? last log lines:\n"
                        f"{process.tail(5)}", err=True)
         time.sleep(0.5)
-    raise CrossforceError(f"the SuperNode exited (code {process.popen.returncode}); last log "
-                          f"lines:\n{process.tail()}")
 
 
 # --------------------------------------------------------------------------- signals

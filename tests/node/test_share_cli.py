@@ -31,7 +31,7 @@ def test_dry_run_prints_what_would_leave_and_changes_nothing(cli, node: Path) ->
     before = _ledger_actions(node)
     r = cli("node", "share", "--dir", node, "--dry-run")
     assert r.code == 0, r
-    assert "DRY RUN" in r.out and "default 'cse-national'" in r.out
+    assert "DRY RUN" in r.out and f"policy: {node / 'policy.toml'}" in r.out
     assert "person_identifier" in r.out and "sample tokens: email" in r.out
     assert _ledger_actions(node) == before
 

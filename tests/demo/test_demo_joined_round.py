@@ -1,0 +1,95 @@
+"""A federation round run the way real forces and a real coordinator would run it: each
+force starts `crossforce node serve` and `crossforce node join`, the coordinator `crossforce
+coordinator run` with the forces' SuperNode keys registered (real SuperLink, TLS, node
+authentication). Afterwards nothing is left running and nothing raw is at the coordinator
+— its store, the SuperLink database, the logs."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from demo_canary import leaks, raw_values
+from demo_processes import processes_mentioning
+
+from federation.demo import Demo, DemoSettings
+from federation.flower.deployment import free_port, make_loopback_tls, write_node_key
+
+CROSSFORCE = Path(sys.executable).parent / "crossforce"
+
+
+def _crossforce(*args: object) -> subprocess.Popen[str]:
+    return subprocess.Popen([str(CROSSFORCE), *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1",
+                                 "FLWR_TELEMETRY_ENABLED": "0"})
+
+
+def _stop_all(started: list[subprocess.Popen[str]]) -> None:
+    for process in started:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in started:
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.mark.deployment
+@pytest.mark.slow
+def test_a_round_with_forces_that_join_like_real_ones(tmp_path: Path) -> None:
+    demo = Demo(DemoSettings(forces=2, persons_per_force=150, seed=7), tmp_path,
+                say=lambda line: None)
+    demo.generate()
+    demo.init_nodes()
+    demo.load_nodes(lambda force: None)
+    demo.set_up_coordinator()
+    tls = make_loopback_tls(tmp_path / "ca")
+    port = free_port()
+    started: list[subprocess.Popen[str]] = []
+    try:
+        gateways = {}
+        for force, node in demo.nodes.items():
+            write_node_key(node / "federation" / "supernode", force)
+            started.append(_crossforce("node", "serve", "--dir", node, "--port", 0))
+            line = started[-1].stdout.readline()  # type: ignore[union-attr]
+            found = re.search(r"listening on (\S+)", line)
+            assert found, line
+            gateways[force] = found.group(1)
+        registrations = [arg for force, node in demo.nodes.items() for arg in (
+            "--register", f"{force}={node / 'federation' / 'supernode' / force}.key.pub")]
+        run = _crossforce(
+            "coordinator", "run", "--dir", demo.coordinator, "--purpose", "TOEX-CSE",
+            "--forces", ",".join(demo.nodes), "--port", port, "--wait-for-nodes", 90,
+            "--certfile", tls.certfile, "--keyfile", tls.keyfile,
+            "--ca-certfile", tls.ca_certfile, *registrations)
+        started.append(run)
+        shown = []
+        for line in run.stdout:  # type: ignore[union-attr]
+            shown.append(line)
+            if "registered SuperNode keys" in line or run.poll() is not None:
+                break
+        for force, node in demo.nodes.items():
+            started.append(_crossforce(
+                "node", "join", "--dir", node, "--superlink", f"127.0.0.1:{port}",
+                "--root-certificates", tls.ca_certfile, "--gateway", gateways[force],
+                "--port", free_port()))
+        out, _ = run.communicate(timeout=240)
+        out = "".join(shown) + out
+    finally:
+        _stop_all(started)
+    assert run.returncode == 0, out[-3000:]
+    for force in demo.nodes:
+        assert re.search(rf"{force}\s+│\s+submitted\s+│\s+delivered", out), out[-3000:]
+    assert processes_mentioning(str(tmp_path)) == []
+
+    needles = raw_values(demo.scenario_dir, list(demo.nodes))
+    assert (demo.coordinator / "flower" / "superlink.db").is_file()
+    assert leaks(demo.coordinator, needles) == []
