@@ -1,13 +1,17 @@
 """Blocking: candidate person pairs are the references that share at least one match-key token.
 
-All in DuckDB SQL over integer node ids — never all-pairs. Tokens held by more references
-than `max_token_frequency` (a busy household postcode, a common name) are too weak to block
-on, and are treated as missing for the references that hold them, so they neither create
-pairs nor count as disagreement.
+All in DuckDB SQL over integer node ids — never all-pairs. Only tokens held more than
+once are kept past the first pass: most are held once, and their share of the chance
+agreement rate follows from per-key totals. Tokens held by more references than
+`max_token_frequency` (a busy household postcode, a common name) are too weak to block on,
+and are treated as missing for the references that hold them, so they neither create pairs
+nor count as disagreement.
 
 Temp tables left on the connection (read by scoring and clustering):
     lk_nodes(node, force_id, force, ref, kind)     every item, numbered
     lk_kinds(kind_id, token_kind)                  match-key kinds (bits of the masks)
+    lk_freq(kind_id, h, freq)                      tokens held more than once (by 64-bit hash)
+    lk_held(kind_id, force_id, n)                  tokens of each key each force holds
     lk_kind_freq(kind_id, total, ubar)             ubar = P(two random references agree)
     lk_kind_u(kind_id, collisions, pairs)          chance agreements inside each force
     lk_person(node, has_mask)                      which usable match keys each person holds

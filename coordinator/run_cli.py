@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from federation.demo import await_exit
 from federation.errors import CrossforceError
 from federation.flower.deployment import LoopbackDeployment, TlsFiles, superlink_argv
 
@@ -32,7 +33,7 @@ class CoordinatorSuperLink(LoopbackDeployment):
     SuperNodes (forces run theirs with ``crossforce node join``)."""
 
     def __init__(self, workdir: Path, *, tls: TlsFiles | None, host: str, port: int,
-                 progress: Callable[[str], None] | None = None,
+                 control_address: str = "", progress: Callable[[str], None] | None = None,
                  start_timeout: float = 60.0) -> None:
         super().__init__(workdir, {}, tls=tls, progress=progress,
                          start_timeout=start_timeout)
@@ -40,8 +41,8 @@ class CoordinatorSuperLink(LoopbackDeployment):
         self.port = port
         # the control API (flwr run, flwr supernode register) is reached from this machine:
         # on loopback when listening on every interface, else at the certificate's address
-        self.address = (f"127.0.0.1:{port}" if host in ("0.0.0.0", "::", "")
-                        else f"{host}:{port}")
+        self.address = control_address or (
+            f"127.0.0.1:{port}" if host in ("0.0.0.0", "::", "") else f"{host}:{port}")
 
     def start_superlink(self) -> None:
         """As LoopbackDeployment's, but listening on ``host`` (the fleet path faces forces)."""
@@ -117,6 +118,10 @@ def run(
     host: Annotated[str, typer.Option("--host", help="Address the SuperLink listens on. "
                                       "Forces reach its fleet path only.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="SuperLink port.")] = 9092,
+    control_address: Annotated[str, typer.Option(
+        "--control-address", help="HOST:PORT this machine reaches the SuperLink at to submit "
+        "the run and register keys; the TLS certificate must name HOST. Default --host:--port "
+        "(127.0.0.1 when --host is 0.0.0.0).")] = "",
     certfile: Annotated[Path | None, typer.Option(
         "--certfile", help="SuperLink TLS certificate (PEM).")] = None,
     keyfile: Annotated[Path | None, typer.Option(
@@ -158,15 +163,23 @@ def run(
               "wait-for-nodes": wait_for_nodes if expected else 0.0,
               "share-timeout": share_timeout, "coordinator-service": SERVICE,
               "coordinator-dir": str(directory.resolve())}
-    with CoordinatorSuperLink(directory / "flower", tls=tls, host=host, port=port,
-                              progress=lambda line: console.print(f"  {line}", markup=False)
-                              ) as link:
-        link.start_superlink()
-        link.register_keys(keys)
-        console.print(f"  forces join with: crossforce node join --superlink "
-                      f"{host}:{port} --root-certificates {link.tls.ca_certfile} ...",
-                      markup=False)
-        report = link.run(config, timeout=wait_for_nodes + share_timeout + 600)
+
+    def say(line: str) -> None:
+        console.print(f"  {line}", markup=False)
+
+    workdir = directory / "flower"
+    try:
+        with CoordinatorSuperLink(workdir, tls=tls, host=host, port=port,
+                                  control_address=control_address, progress=say) as link:
+            link.start_superlink()
+            link.register_keys(keys)
+            console.print(f"  forces join with: crossforce node join --superlink "
+                          f"{host}:{port} --root-certificates {link.tls.ca_certfile} ...",
+                          markup=False)
+            report = link.run(config, timeout=wait_for_nodes + share_timeout + 600)
+    finally:
+        # a ServerApp cut short exits by itself once its SuperLink is gone: wait for it
+        await_exit(str(workdir), timeout=20.0)
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2))
         return

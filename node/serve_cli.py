@@ -188,8 +188,7 @@ def join(
     config = load_config(dir)
     if not root_certificates.is_file():
         raise CrossforceError(f"--root-certificates {root_certificates}: no such file")
-    if not (gateway.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]",
-                                "unix:"))):
+    if not _on_loopback(gateway):
         raise CrossforceError(f"--gateway {gateway!r}: the node gateway is on loopback or a "
                               "Unix socket (http://127.0.0.1:PORT or unix:PATH)")
     secret = relay_secret(dir, secret_file) if secret_file is None else Path(secret_file)
@@ -219,6 +218,20 @@ def join(
                        err=True)
             time.sleep(delay)
     typer.echo(f"SuperNode for {config.force} stopped")
+
+
+def _on_loopback(gateway: str) -> bool:
+    """A gateway URL the relay may use: a Unix socket, or plain HTTP to a loopback host."""
+    from urllib.parse import urlsplit
+
+    if gateway.startswith("unix:"):
+        return len(gateway) > len("unix:")
+    try:
+        url = urlsplit(gateway)
+        url.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        return False
+    return url.scheme == "http" and url.hostname in ("127.0.0.1", "localhost", "::1")
 
 
 def _supernode_key(work: Path, force: str) -> Path:

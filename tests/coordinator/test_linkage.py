@@ -187,3 +187,22 @@ def test_a_phone_recorded_against_both_persons_adds_evidence():
     assert entity_of(con, labels)["force a/200"] != entity_of(con, labels)["force b/200"]
     link(con, strong_support)
     assert entity_of(con, labels)["force a/200"] == entity_of(con, labels)["force b/200"]
+
+
+def test_chance_agreement_per_key_counts_tokens_held_only_once():
+    # ubar_k = sum over values of (share of references holding it)^2; blocking keeps only
+    # repeated tokens, so a token held once must still add its 1/total^2
+    from coordinator.blocking import block_persons, number_nodes
+
+    con = duckdb.connect()
+    encode(con, two_forces())
+    number_nodes(con)
+    block_persons(con, LinkageSettings())
+    got = dict(con.execute("""SELECT k.token_kind, f.ubar FROM lk_kind_freq f
+                              JOIN lk_kinds k USING (kind_id)""").fetchall())
+    direct = dict(con.execute("""
+        SELECT token_kind, sum(n * n) / (sum(n) * sum(n)) FROM (
+            SELECT token_kind, count(*)::DOUBLE AS n FROM tokens GROUP BY token_kind, token)
+        GROUP BY token_kind""").fetchall())
+    assert got.keys() == direct.keys()
+    assert all(got[k] == pytest.approx(direct[k], rel=1e-12) for k in direct)

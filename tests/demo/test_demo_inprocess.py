@@ -16,6 +16,7 @@ import io
 import json
 import os
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from demo_canary import leaks, raw_values
 from demo_processes import processes_mentioning
 
 from federation.cli import main
+from federation.demo import crossforce_json, shared_scope
 
 FORCES, PERSONS, SEED = 3, 300, 7
 #: measured 0.889 (8 of 10 true cross-force pairs, no false pair) at this size and seed
@@ -95,6 +97,18 @@ def test_every_ledger_verifies(demo_run: tuple[dict, Path]) -> None:
     assert coordinator["collection"] == FORCES  # one payload received per force
     assert coordinator["disclosure"] == FORCES  # one hits answer sent per force
     assert coordinator["combination"] == 1      # one linkage run
+
+
+def test_the_scope_scored_is_what_each_node_shares(demo_run: tuple[dict, Path]) -> None:
+    """The demo recomputes who each force shared from the scenario files and the policy:
+    it must agree with what the node itself says it shares (a dry run changes nothing)."""
+    summary, out = demo_run
+    nodes = {force: out / "nodes" / force for force in summary["scenario"]["forces"]}
+    scope, _ = shared_scope(out / "scenario", nodes, "cse-national")
+    per_force = Counter(scope.column("force").to_pylist())
+    for force, node in nodes.items():
+        dry_run = crossforce_json("node", "share", "--dir", node, "--dry-run", "--json")
+        assert dry_run["items_by_kind"]["person"] == per_force[force] > 0
 
 
 def test_the_timings_and_memory_are_reported(demo_run: tuple[dict, Path]) -> None:

@@ -115,6 +115,7 @@ def test_serve_refuses_a_relay_secret_others_can_read(cli, node: Path,  # noqa: 
 @pytest.mark.parametrize("gateway, message", [
     ("http://10.0.0.7:8765", "loopback or a Unix socket"),
     ("https://gateway.example.org", "loopback or a Unix socket"),
+    ("http://localhost.example.org:8765", "loopback or a Unix socket"),
 ])
 def test_join_wants_a_gateway_on_loopback(cli, node: Path, tmp_path: Path,  # noqa: ANN001
                                           gateway: str, message: str) -> None:
