@@ -217,7 +217,10 @@ def synthetic_store_sql(con: duckdb.DuckDBPyConnection, persons: int, forces: in
                         keys: int = 15, duplicate_share: float = 0.2) -> int:
     """`synthetic_store` written in DuckDB SQL, for national scale (no numpy copies in RAM):
     random 16-byte tokens per person and key; a share of persons recur in another force,
-    agreeing on a random 60-100% of their keys; one token in ten drawn from a small pool."""
+    agreeing on a random 60-100% of their keys; one token in ten drawn from a pool of
+    50,000 values per million persons (the 1 M bench's pool, so a common value is as
+    common at every scale)."""
+    pool = max(1, 50_000 * persons // 1_000_000)
     n_dup = int(persons * duplicate_share)
     base = persons - n_dup
     kinds = ", ".join(f"'{k.token_kind}'" for k in DEFAULT_KEYS[:keys])
@@ -238,7 +241,7 @@ def synthetic_store_sql(con: duckdb.DuckDBPyConnection, persons: int, forces: in
         SELECT printf('force %02d', p.f) AS force, unhex(md5(p.i::VARCHAR)) AS ref,
                ([{kinds}])[k + 1] AS token_kind,
                CASE WHEN hash(p.i, k, 'common') < 0.1 * 18446744073709551615
-                    THEN unhex(md5('pool ' || (hash(p.i, k, 'pool') % 50000)::VARCHAR))
+                    THEN unhex(md5('pool ' || (hash(p.i, k, 'pool') % {pool})::VARCHAR))
                     ELSE unhex(md5(CASE WHEN p.src IS NOT NULL
                                          AND hash(p.i, k, 'agree') < (0.6 + 0.4 * hash(p.i, 'rate')
                                              / 18446744073709551615) * 18446744073709551615

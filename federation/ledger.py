@@ -317,22 +317,31 @@ def verify_entries(entries: Sequence[LedgerEntry], public_key: bytes) -> VerifyR
 
 def match_flows(node: Sequence[LedgerEntry], coordinator: Sequence[LedgerEntry]
                 ) -> list[LedgerProblem]:
-    """Match a node's disclosures with the coordinator's entries by payload content hash.
+    """Match the flows between a node and the coordinator by payload content hash, in
+    both directions (DESIGN.md §1.6):
 
-    Every payload a node disclosed must appear in the coordinator's ledger (any action,
-    for that force) and every payload the coordinator logged from that force must be one
-    the node disclosed (DESIGN.md §1.6).
+    - every payload the node disclosed was collected by the coordinator, and every payload
+      the coordinator collected from that force is one the node disclosed;
+    - every hits batch the coordinator disclosed to that force was collected by the node.
+      (A node's other collections — its own file loads — have no counterpart.)
     """
     forces = {e.owner for e in node}
     sent = {e.payload_hash: e for e in node if e.action == "disclosure" and e.payload_hash}
-    received = {e.payload_hash: e for e in coordinator
-                if e.payload_hash and e.force in forces}
+    node_got = {e.payload_hash for e in node if e.action == "collection" and e.payload_hash}
+    received = {e.payload_hash: e for e in coordinator if e.action == "collection"
+                and e.payload_hash and e.force in forces}
+    hits_sent = {e.payload_hash: e for e in coordinator if e.action == "disclosure"
+                 and e.payload_hash and e.force in forces}
     problems = [LedgerProblem("unmatched", e.seq, e.entry_id,
                               f"node disclosed payload {h[:16]}… but the coordinator's "
-                              "ledger has no entry for it")
+                              "ledger has no receipt for it")
                 for h, e in sent.items() if h not in received]
     problems += [LedgerProblem("unmatched", e.seq, e.entry_id,
                                f"coordinator logged payload {h[:16]}… from {e.force}, which "
                                "the node's ledger never disclosed")
                  for h, e in received.items() if h not in sent]
+    problems += [LedgerProblem("unmatched", e.seq, e.entry_id,
+                               f"coordinator disclosed hits {h[:16]}… to {e.force}, which "
+                               "the node's ledger never collected")
+                 for h, e in hits_sent.items() if h not in node_got]
     return problems

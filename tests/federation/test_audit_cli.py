@@ -81,3 +81,29 @@ def test_disclosures_are_matched_with_the_coordinators_receipts(cli, tmp_path: P
     problems = json.loads(result.out)["problems"]
     assert [(p["kind"], p["seq"]) for p in problems] == [("unmatched", 2)]
     assert "bbbbbbbbbbbbbbbb" in problems[0]["detail"]
+
+
+def test_hits_the_coordinator_disclosed_must_be_collected_by_the_node(  # type: ignore[no-untyped-def]
+        cli, tmp_path: Path) -> None:
+    kent = NodeKeys.create(tmp_path / "kent-keys", "Kent")
+    coord = NodeKeys.create(tmp_path / "coord-keys", "coordinator")
+    node_db, coord_db = tmp_path / "kent.duckdb", tmp_path / "coord.duckdb"
+    with duckdb.connect(str(node_db)) as con:
+        ledger = Ledger(con, kent.signer, "Kent")
+        ledger.append("disclosure", actor="gateway", purpose="op", justification="round 1",
+                      counts={"tokens": 5}, recipients=["coordinator"], payload_hash="aa" * 32)
+        ledger.append("collection", actor="gateway", purpose="op", justification="hits",
+                      counts={"hits": 2}, payload_hash="cc" * 32)
+    with duckdb.connect(str(coord_db)) as con:
+        cl = Ledger(con, coord.signer, "coordinator")
+        cl.append("collection", actor="server", purpose="op", justification="receipt",
+                  counts={"tokens": 5}, payload_hash="aa" * 32, force="Kent")
+        for h in ("cc" * 32, "dd" * 32):  # the second batch never reached Kent
+            cl.append("disclosure", actor="server", purpose="op", justification="hits",
+                      counts={"hits": 2}, recipients=["Kent"], payload_hash=h, force="Kent")
+    result = cli("audit", "verify", node_db, "-k", tmp_path / "kent-keys", "--receipts",
+                 coord_db, "--coordinator-key", tmp_path / "coord-keys", "--json")
+    problems = json.loads(result.out)["problems"]
+    assert result.code == 1
+    assert len(problems) == 1 and "dddddddddddddddd" in problems[0]["detail"]
+    assert "never collected" in problems[0]["detail"]
