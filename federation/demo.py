@@ -337,21 +337,21 @@ class Demo:
         self._members = {n["network_id"]: n["members"] for n in found}
 
     def read_hits(self) -> list[dict[str, Any]]:
-        """Each force's resolved hits, as the force sees them: the coordinator's hits file
-        for it, read by ``node hits`` (the node knows the batch it was sent in the round,
-        so this adds nothing to the node). Returns the resolved rows with their force."""
+        """Each force's resolved hits, as its analyst sees them: the latest batch the node
+        received in the round (`crossforce node hits --dir NODE`). Returns the resolved
+        rows with their force."""
         rows: list[dict[str, Any]] = []
-        files = self.root / "hits"
-        files.mkdir(parents=True, exist_ok=True)
         for force, node in self.nodes.items():
-            path = files / f"{force}.arrow"
-            crossforce("coordinator", "hits", "--dir", self.coordinator, "--force", force,
-                       "--out", path, "--justification",
-                       f"demo: score the hits sent to {force}")
-            got = crossforce_json("node", "hits", path, "--dir", node, "--json")
             received = self.result.federation["forces"].get(force, {})
+            delivered = received.get("hits") == "delivered"
+            if not delivered:
+                self.result.hits[force] = {"delivered": False, "hits": 0, "resolved": 0,
+                                           "persons": 0, "identifiers": 0, "networks": 0,
+                                           "other_forces": []}
+                continue
+            got = crossforce_json("node", "hits", "--dir", node, "--json")
             self.result.hits[force] = {
-                "delivered": received.get("hits") == "delivered",
+                "delivered": True,
                 "hits": got["hits"], "resolved": got["resolved"],
                 "persons": got["persons"], "identifiers": got["identifiers"],
                 "networks": got["networks"], "other_forces": got["other_forces"]}

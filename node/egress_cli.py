@@ -101,17 +101,19 @@ def _print_share(result) -> None:  # noqa: ANN001 - node.egress.EgressResult
 
 
 def hits(
-    file: Path = typer.Argument(..., help="A hits file from the coordinator (Arrow or JSON).",
-                                exists=False, dir_okay=False),
+    file: Path | None = typer.Argument(
+        None, help="A hits file from the coordinator (Arrow or JSON). Without it: the "
+        "latest hits this node received (e.g. through `node serve` in a round).",
+        exists=False, dir_okay=False),
     dir: Path = DirOption,  # noqa: A002
     as_json: bool = typer.Option(False, "--json", help="Print the resolved hits as JSON."),
 ) -> None:
     """Resolve the coordinator's hits to this force's own records (person ids, phones, …)
     with their national entity and network ids and the other forces involved. Recorded in
     the node (table received_hits) and the ledger; the same file twice adds nothing."""
-    from node.hits import receive_hits_file
+    from node.hits import receive_hits_file, received_hits
 
-    receipt = receive_hits_file(dir, file)
+    receipt = received_hits(dir) if file is None else receive_hits_file(dir, file)
     if as_json:
         typer.echo(json.dumps(receipt.as_json(), indent=2, default=str))
         return

@@ -26,6 +26,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from federation.duckdb_files import transaction
 from federation.errors import CrossforceError
 from federation.keys import NodeKeys
 from federation.ledger import Ledger
@@ -230,3 +231,28 @@ def receive_hits_file(node_dir: Path, path: Path) -> HitsReceipt:
         raise CrossforceError(f"{path}: cannot read hits file: {exc}") from None
     with open_store(Path(node_dir)) as (config, con):
         return receive_hits(con, config, data, source=str(path))
+
+
+def received_hits(node_dir: Path) -> HitsReceipt:
+    """The latest hits batch this node received (by Flower or from a file), resolved to
+    its own records — the analyst's view. Reading it is a ledger entry (consultation)."""
+    with open_store(Path(node_dir)) as (config, con):
+        latest = con.execute("SELECT batch, source FROM hit_batches "
+                             "ORDER BY received_at DESC, batch LIMIT 1").fetchall()
+        if not latest:
+            raise CrossforceError(
+                f"{node_dir}: no hits received yet — they arrive through `crossforce node "
+                "serve` in a federation round, or from a file with `crossforce node hits "
+                f"--dir {node_dir} FILE`")
+        batch, source = latest[0]
+        keys = NodeKeys.load(config.keys_dir)
+        with transaction(con):
+            con.execute("CREATE OR REPLACE TEMP TABLE hits_resolved AS "
+                        "SELECT * EXCLUDE (batch) FROM received_hits WHERE batch = ?", [batch])
+            receipt = _receipt(con, batch, config.force, "received")
+            Ledger(con, keys.signer, config.force).append(
+                "consultation", actor=actor(), purpose="hits",
+                justification=f"node hits: viewed the hits batch received from {source}",
+                counts={"hits": receipt.hits, "persons": receipt.persons,
+                        "networks": receipt.networks})
+        return receipt

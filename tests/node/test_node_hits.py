@@ -111,3 +111,20 @@ def test_hits_for_another_force_are_refused(cli, node: Path, tmp_path: Path) -> 
     _write_arrow(path, "Otherforce", _hits(node))
     r = cli("node", "hits", "--dir", node, path)
     assert r.code == 2 and "for 'Otherforce'" in r.err
+
+
+def test_the_analyst_sees_the_latest_hits_received_without_the_file(cli, node: Path,
+                                                                    tmp_path: Path) -> None:
+    none_yet = cli("node", "hits", "--dir", node)
+    assert none_yet.code == 2 and "no hits received yet" in none_yet.err
+    path = tmp_path / "hits-canaryshire.arrow"
+    _write_arrow(path, "Canaryshire", _hits(node))
+    received = json.loads(cli("node", "hits", "--dir", node, path, "--json").out)
+    before = _ledger(node)
+    r = cli("node", "hits", "--dir", node, "--json")
+    assert r.code == 0, r
+    seen = json.loads(r.out)
+    assert seen["status"] == "received" and seen["batch"] == received["batch"]
+    assert seen["rows"] == received["rows"]
+    after = _ledger(node)
+    assert len(after) == len(before) + 1 and after[-1][0] == "consultation"
