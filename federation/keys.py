@@ -65,6 +65,11 @@ def write_private_file(path: Path, data: bytes, *, overwrite: bool = False) -> N
         fd = os.open(path, flags, 0o600)
     except FileExistsError:
         raise CrossforceError(f"{path} already exists; refusing to overwrite a key") from None
+    except FileNotFoundError:
+        raise CrossforceError(f"{path.parent}: no such folder; create it first, then "
+                              "write the key there") from None
+    except PermissionError:
+        raise CrossforceError(f"{path}: permission denied; cannot write a key there") from None
     with os.fdopen(fd, "wb") as f:
         f.write(data)
     os.chmod(path, 0o600)

@@ -123,3 +123,10 @@ def test_rotating_keys_moves_to_a_new_epoch_whose_tokens_do_not_join_the_old(
     assert old["tokens"] == new["tokens"] > 0
     assert {json.dumps(t, sort_keys=True) for t in new["sample_tokens"]}.isdisjoint(
         json.dumps(t, sort_keys=True) for t in old["sample_tokens"])
+
+
+def test_generate_secret_into_a_missing_folder_is_a_clear_error(cli, tmp_path: Path) -> None:
+    register_commands()
+    r = cli("node", "keys", "generate-secret", tmp_path / "no-such-folder" / "secret.json")
+    assert r.code == 2 and "no such folder" in r.err
+    assert not (tmp_path / "no-such-folder").exists()
