@@ -316,8 +316,9 @@ class NodeKeys:
         return out
 
 
-def load_public_key(spec: str | Path) -> bytes:
-    """A raw Ed25519 public key from hex, a ``public.json`` file, or a keys folder."""
+def load_public_key(spec: str | Path, field: str = "signing_public_key") -> bytes:
+    """A raw 32-byte public key (Ed25519 signing, or X25519 with
+    ``field="encryption_public_key"``) from hex, a ``public.json`` file, or a keys folder."""
     text = str(spec).strip()
     if len(text) == 64:
         try:
@@ -331,11 +332,10 @@ def load_public_key(spec: str | Path) -> bytes:
         raise CrossforceError(f"public key {text!r}: not 64 hex digits and no such file")
     content = path.read_text().strip()
     try:
-        hexkey = json.loads(content)["signing_public_key"] if content.startswith("{") \
-            else content
+        hexkey = json.loads(content)[field] if content.startswith("{") else content
         key = bytes.fromhex(hexkey)
-    except (ValueError, KeyError) as exc:
-        raise CrossforceError(f"{path}: no Ed25519 public key found ({exc})") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CrossforceError(f"{path}: no {field.replace('_', ' ')} found ({exc})") from None
     if len(key) != 32:
         raise CrossforceError(f"{path}: public key is {len(key)} bytes, expected 32")
     return key

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from federation.errors import CrossforceError
+from federation.keys import load_public_key
 
 DirOption = typer.Option(..., "--dir", help="The node's folder.", file_okay=False)
 
@@ -42,7 +43,10 @@ def share(
     if dry_run == (out is not None):
         raise CrossforceError("give exactly one of --dry-run (show what would leave) or "
                               "--out FILE (write the signed payload)")
-    key = _encryption_key(encrypt_to) if encrypt_to else None
+    try:
+        key = load_public_key(encrypt_to, "encryption_public_key") if encrypt_to else None
+    except CrossforceError as exc:
+        raise CrossforceError(f"--encrypt-to: {exc}") from None
     with Console(stderr=True).status("building the share set…"):
         result = egress(dir, policy=policy, purpose=purpose, dry_run=dry_run, out=out,
                         encrypt_to=key)
@@ -50,23 +54,6 @@ def share(
         typer.echo(json.dumps(result.as_json(), indent=2))
         return
     _print_share(result)
-
-
-def _encryption_key(spec: str) -> bytes:
-    text = spec.strip()
-    if len(text) == 64:
-        try:
-            return bytes.fromhex(text)
-        except ValueError:
-            pass
-    path = Path(text)
-    if path.is_dir():
-        path = path / "public.json"
-    try:
-        return bytes.fromhex(json.loads(path.read_text())["encryption_public_key"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise CrossforceError(f"--encrypt-to {spec!r}: not 64 hex digits or a public.json "
-                              f"with an encryption_public_key ({exc})") from None
 
 
 def _print_share(result) -> None:  # noqa: ANN001 - node.egress.EgressResult
