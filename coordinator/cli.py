@@ -18,13 +18,12 @@ from rich.table import Table
 
 from coordinator.consult import (
     entity_rows,
-    hits_bytes,
     hits_table,
     link_store,
     log,
     store_status,
 )
-from coordinator.hits import hits_as_json
+from coordinator.hits import hits_arrow_bytes, hits_as_json
 from coordinator.networks import load_networks
 from coordinator.registry import register_force
 from coordinator.store import init_store, open_store
@@ -298,7 +297,7 @@ def hits(
         data = None
         if out is not None:
             data = (json.dumps(hits_as_json(force, table), indent=1) + "\n").encode() \
-                if out.suffix == ".json" else hits_bytes(force, table)
+                if out.suffix == ".json" else hits_arrow_bytes(force, table)
         log(store, "consultation", actor=_actor(),
             justification=justification or _default_justification(f"hits --force {force}"),
             counts={"hits": table.num_rows}, force=force,

@@ -8,17 +8,15 @@ Every look at the store is a ledger entry (DESIGN.md §8): a linkage run is a
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.ipc as ipc
 
 from coordinator.graph import build_reference_table, table_exists
-from coordinator.hits import HIT_SCHEMA, HITS_SCHEMA_VERSION, hits_for_force
+from coordinator.hits import HIT_SCHEMA, hits_arrow_bytes, hits_for_force
 from coordinator.linkage import link
 from coordinator.networks import NetworkSettings, find_networks
 from coordinator.settings import LinkageSettings
@@ -126,20 +124,11 @@ def hits_table(store: CoordinatorStore, force: str) -> pa.Table:
     return hits_for_force(con, force)
 
 
-def hits_bytes(force: str, table: pa.Table) -> bytes:
-    """The hits table as an Arrow IPC file (the format `coordinator.hits.read_hits` reads)."""
-    schema = table.schema.with_metadata({"schema": HITS_SCHEMA_VERSION, "force": force})
-    sink = io.BytesIO()
-    with ipc.new_file(sink, schema) as writer:
-        writer.write_table(table.replace_schema_metadata(schema.metadata))
-    return sink.getvalue()
-
-
 def disclose_hits(store: CoordinatorStore, force: str, *, actor: str,
                   justification: str) -> bytes:
     """The force's hits as bytes, logged as a disclosure to that force with their hash."""
     table = hits_table(store, force)
-    data = hits_bytes(force, table)
+    data = hits_arrow_bytes(force, table)
     log(store, "disclosure", actor=actor, justification=justification,
         counts={"hits": table.num_rows}, force=force, recipients=(force,),
         payload_hash=hashlib.sha256(data).hexdigest())
