@@ -23,7 +23,7 @@ from rich.table import Table
 
 from federation.demo import await_exit
 from federation.errors import CrossforceError
-from federation.flower.deployment import LoopbackDeployment, TlsFiles, superlink_argv
+from federation.flower.deployment import LoopbackDeployment, TlsFiles
 
 SERVICE = "coordinator.service:open_service"
 
@@ -43,22 +43,6 @@ class CoordinatorSuperLink(LoopbackDeployment):
         # on loopback when listening on every interface, else at the certificate's address
         self.address = control_address or (
             f"127.0.0.1:{port}" if host in ("0.0.0.0", "::", "") else f"{host}:{port}")
-
-    def start_superlink(self) -> None:
-        """As LoopbackDeployment's, but listening on ``host`` (the fleet path faces forces)."""
-        import atexit
-        import time
-
-        self._t0 = time.monotonic()
-        self.logs.mkdir(parents=True, exist_ok=True)
-        self._write_flwr_config()
-        atexit.register(self.stop)
-        superlink = self._spawn("superlink", superlink_argv(
-            self.tls, host=self.host, port=self.port, database=self.workdir / "superlink.db"))
-        self._wait_port(superlink, self._t0 + self.start_timeout)
-        self._mark("superlink")
-        self.progress(f"SuperLink up on {self.host}:{self.port} (TLS, node authentication "
-                      "on)")
 
     def register_keys(self, keys: dict[str, Path]) -> dict[str, int]:
         """Register each force's SuperNode public key under the force's name."""

@@ -262,6 +262,8 @@ class LoopbackDeployment:
         self.progress: Progress = progress or (lambda line: None)
         self.start_timeout = start_timeout
         self.port = free_port()
+        #: where the SuperLink listens (a coordinator facing forces sets its own)
+        self.host = "127.0.0.1"
         self.address = f"127.0.0.1:{self.port}"
         self.processes: list[Process] = []
         self.logs = self.workdir / "logs"
@@ -281,10 +283,11 @@ class LoopbackDeployment:
         self._write_flwr_config()
         atexit.register(self.stop)
         superlink = self._spawn("superlink", superlink_argv(
-            self.tls, port=self.port, database=self.workdir / "superlink.db"))
+            self.tls, host=self.host, port=self.port, database=self.workdir / "superlink.db"))
         self._wait_port(superlink, self._t0 + self.start_timeout)
         self._mark("superlink")
-        self.progress(f"SuperLink up on {self.address} (TLS, node authentication on)")
+        self.progress(f"SuperLink up on {self.host}:{self.port} (TLS, node authentication "
+                      "on)")
 
     def start_nodes(self, wait: bool = True) -> None:
         """Register each force's SuperNode key under its name, start each SuperNode, and
