@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# Debian's Chromium: tests/federation/test_networks_browser.py opens networks.html in it.
+CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: demo test bench lint clean
 
@@ -22,8 +24,23 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check federation node coordinator policies tests bench
 	$(VENV)/bin/lint-imports
 
-test: lint
-	$(PY) -m pytest -n 2 -q
+test: lint $(CHROMIUM)
+	CROSSFORCE_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -n 2 -q
+
+# A file target: nothing runs when the browser is already there. Root (CI) installs it;
+# anyone else is told the command and the test run stops.
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian chromium for the browser test"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y --no-install-recommends chromium; \
+	else \
+		echo "error: $(CHROMIUM) is missing; the browser test needs Debian's chromium." >&2; \
+		echo "  install it:  sudo apt-get update && sudo apt-get install -y --no-install-recommends chromium" >&2; \
+		echo "  or point at another build:  make test CHROMIUM=/path/to/chromium" >&2; \
+		exit 1; \
+	fi
+	@test -x $(CHROMIUM) || { echo "error: chromium installed, but not at $(CHROMIUM)" >&2; exit 1; }
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[test,bench]'

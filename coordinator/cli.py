@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from coordinator.aggregates import national_aggregates, rows_for_reading
 from coordinator.consult import (
     entity_rows,
     hits_table,
@@ -41,6 +42,9 @@ app = typer.Typer(
 DirOption = Annotated[Path, typer.Option("--dir", help="The coordinator folder (made by "
                                          "`crossforce coordinator init`).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+JustificationOption = Annotated[str | None, typer.Option(
+    "--justification", help="Why you are looking (ledger consultation entry). "
+    "Default: names the command and user.")]
 
 
 def _user() -> str:
@@ -204,9 +208,7 @@ def entities(
         "--force", help="Only this force's own references (its victims included).")] = None,
     cross_force: Annotated[bool, typer.Option(
         "--cross-force", help="Only entities held by two or more forces.")] = False,
-    justification: Annotated[str | None, typer.Option(
-        "--justification", help="Why you are looking (ledger consultation entry). "
-        "Default: names the command and user.")] = None,
+    justification: JustificationOption = None,
 ) -> None:
     """List national entities: force, opaque reference, kind, entity id, score.
 
@@ -239,14 +241,15 @@ def _default_justification(command: str) -> str:
 def networks(
     directory: DirOption,
     as_json: JsonOption = False,
-    justification: Annotated[str | None, typer.Option(
-        "--justification", help="Why you are looking (ledger consultation entry). "
-        "Default: names the command and user.")] = None,
+    justification: JustificationOption = None,
 ) -> None:
     """Show the cross-force networks found by the last `link`.
 
     Per network: forces, persons, identifiers, brokers (entity ids, highest betweenness
-    first), key players. Victims are never members. Logged as a consultation.
+    first), key players, active period. `--json` adds every member (with the
+    forces holding it) and every edge (two member entity ids, the link kinds and the forces
+    whose links join them). Victims and stop-listed hubs are never members, so never end an
+    edge. Logged as a consultation.
     """
     with open_store(directory) as store:
         found = load_networks(store.con)
@@ -282,9 +285,7 @@ def hits(
         "--out", help="Write the hits file for the force (.json, else Arrow IPC) instead "
         "of printing; `crossforce node hits` reads it.")] = None,
     as_json: JsonOption = False,
-    justification: Annotated[str | None, typer.Option(
-        "--justification", help="Why you are looking (ledger consultation entry). "
-        "Default: names the command and user.")] = None,
+    justification: JustificationOption = None,
 ) -> None:
     """Show or write one force's hits: its OWN references that others know too.
 
@@ -362,6 +363,62 @@ def status(directory: DirOption, as_json: JsonOption = False) -> None:
     last = info["last_link"]
     out.print(f"last link: {last['at']} — {last.get('entities', 0):,} entities, "
               f"{last.get('networks', 0):,} networks" if last else "last link: never")
+
+
+# --------------------------------------------------------------------------- aggregates
+
+@app.command()
+def aggregates(
+    directory: DirOption,
+    purpose: Annotated[str | None, typer.Option(
+        "--purpose", help="Only this purpose code (default: every purpose held).")] = None,
+    table_name: Annotated[str | None, typer.Option(
+        "--table", help="Only this aggregate table, e.g. crimes_by_category_year.")] = None,
+    method: Annotated[str | None, typer.Option(
+        "--method", help="Only 'share-sets' (summed from the forces' share sets) or "
+        "'secure-sum' (a SecAgg+ round: the coordinator saw only the national sum).")] = None,
+    as_json: JsonOption = False,
+    justification: JustificationOption = None,
+) -> None:
+    """National aggregates: counts per category summed over forces.
+
+    Each part already passed its force's disclosure control (suppressed
+    under the threshold, rounded), so a national figure is a sum of
+    released counts; 'suppressed in' says how many forces held a cell
+    back (the sum is then a lower bound). Per-force counts are never
+    shown. Logged as a consultation.
+    """
+    with open_store(directory) as store:
+        found = national_aggregates(store.con, purpose=purpose, table=table_name,
+                                    method=method)
+        log(store, "consultation", actor=_actor(),
+            justification=justification or _default_justification("aggregates"),
+            counts={"cells": found.num_rows})
+    rows = rows_for_reading(found)
+    if as_json:
+        print(json.dumps(rows, indent=1))
+        return
+    if not rows:
+        print("no national aggregate held" + (f" for purpose {purpose}" if purpose else "")
+              + ": forces share aggregates only where their policy's [aggregates] allows")
+        return
+    out = _out()
+    groups: dict[tuple[str, str, str], list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["purpose"], r["table"], r["method"]), []).append(r)
+    for (purpose_code, name, how), cells in groups.items():
+        dims = list(dict.fromkeys(k for r in cells for k in r["cell"]))
+        view = Table(title=f"{name} — {purpose_code} ({how}, {len(cells):,} cells)")
+        for dim in dims:
+            view.add_column(dim.replace("_", " "), overflow="fold")
+        for column in ("national count", "forces", "suppressed in"):
+            view.add_column(column, justify="right")
+        for r in cells:
+            view.add_row(*(str(r["cell"].get(d, "")) for d in dims),
+                         "suppressed" if r["count"] is None else f"{r['count']:,}",
+                         str(r["forces"]),
+                         "" if r["forces_suppressed"] is None else str(r["forces_suppressed"]))
+        out.print(view)
 
 
 # `coordinator run` (the Flower round) plugs in here.

@@ -101,20 +101,25 @@ def build_reference_table(con: duckdb.DuckDBPyConnection, name: str = "_graph_re
         FROM entities e LEFT JOIN items i ON i.force = e.force AND i.ref = e.ref""")
 
 
-def build_graph_tables(con: duckdb.DuckDBPyConnection, link_weights: dict[str, float]) -> None:
+def build_graph_tables(con: duckdb.DuckDBPyConnection, link_weights: dict[str, float],
+                       min_contacts: int = 1) -> None:
     """Temp tables for one analysis run, over the link kinds in `link_weights`.
 
     An edge's weight is the sum over its links of `link_weights[kind] * (1 + log2(count))`:
     a bucketed count of 50 messages is stronger than one, but not 50 times stronger than
     the record that says a phone is that person's.
 
+    A link is a *tie* unless it is a communication with fewer than `min_contacts` calls and
+    messages (its bucketed count, as the force disclosed it): occasional contact is kept
+    as a link, but network finding joins entities through ties only.
 
     `_graph_entity(entity_id, kind, hidden, multi_force)` — every entity, its victim flag and
     whether several forces hold it (openly or not);
     `_graph_entity_force(entity_id, force)` — the forces that hold a visible entity openly;
-    `_graph_link_ends(a, b, force, weight, first_seen, last_seen)` — each link, as entities;
-    `_graph_edges(src, dst, weight, n_links, first_seen, last_seen)` — one row per pair of
-    distinct entities (src < dst) that some force linked.
+    `_graph_link_ends(a, b, force, kind, weight, tie, first_seen, last_seen)` — each link,
+    as entities;
+    `_graph_edges(src, dst, weight, n_links, tie, first_seen, last_seen)` — one row per pair
+    of distinct entities (src < dst) that some force linked; `tie` if any of its links is.
     """
     check_graph_inputs(con)
     build_reference_table(con)
@@ -131,19 +136,21 @@ def build_graph_tables(con: duckdb.DuckDBPyConnection, link_weights: dict[str, f
     # Refs are random 16 bytes: join on the ref alone, then check the force (cheaper).
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _graph_link_ends AS
-        SELECT a.entity_id AS a, b.entity_id AS b, l.force,
+        SELECT a.entity_id AS a, b.entity_id AS b, l.force, l.kind,
                w.weight * (1 + log2(greatest(coalesce(l.weight, 1), 1))) AS weight,
+               l.kind <> 'communication' OR coalesce(l.weight, 1) >= $min_contacts AS tie,
                l.first_seen, coalesce(l.last_seen, l.first_seen) AS last_seen
         FROM links l
         JOIN (SELECT unnest($kinds) AS kind, unnest($weights) AS weight) w ON w.kind = l.kind
         JOIN _graph_refs a ON a.ref = l.ref_a
         JOIN _graph_refs b ON b.ref = l.ref_b
         WHERE a.force = l.force AND b.force = l.force AND a.entity_id <> b.entity_id""",
-                {"kinds": list(link_weights), "weights": list(link_weights.values())})
+                {"kinds": list(link_weights), "weights": list(link_weights.values()),
+                 "min_contacts": min_contacts})
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _graph_edges AS
         SELECT least(a, b) AS src, greatest(a, b) AS dst, sum(weight) AS weight,
-               count(*)::BIGINT AS n_links, min(first_seen) AS first_seen,
+               count(*)::BIGINT AS n_links, bool_or(tie) AS tie, min(first_seen) AS first_seen,
                max(last_seen) AS last_seen
         FROM _graph_link_ends GROUP BY ALL""")
 

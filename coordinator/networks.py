@@ -6,22 +6,29 @@ The steps, Splink-style, each with one job:
 1. graph (DuckDB): links mapped through linkage → one weighted edge per entity pair;
 2. stop list (DuckDB): identifiers everybody touches (taxi firms, takeaways, helplines) are
    removed, or every force would join one giant "network";
-3. components (scipy): connected components of what is left; only those whose visible
+3. ties: occasional contact — a communication with fewer than `min_contacts` calls and
+   messages — stays a link but joins nothing. A network member's seized phone holds a few
+   calls with friends, some of whom are another group's offenders; were those calls ties,
+   one of them would glue that force's local group onto the cross-force network;
+4. components (scipy): connected components of the ties left; only those whose visible
    members are held by ≥ `min_forces` forces go on;
-4. communities (igraph Leiden on modularity, fixed seed): large components are split, and
+5. communities (igraph Leiden on modularity, fixed seed): large components are split, and
    only the communities that still span ≥ `min_forces` forces are kept;
-5. roles (igraph betweenness in C, sampled on big networks; SQL ranking): brokers by
+6. roles (igraph betweenness in C, sampled on big networks; SQL ranking): brokers by
    betweenness, key players (persons) by degree.
 
-igraph rather than networkx for 4-5: the national graph holds tens of thousands of
+igraph rather than networkx for 5-6: the national graph holds tens of thousands of
 cross-force components; at 1/20 of national scale networkx Louvain + Brandes took 17-35 s
 where this takes 5 (bench/bench_networks.py). All networks' betweenness is one C call.
 igraph's random generator is process-global: it is seeded per component and restored.
 
-Results land in the tables `networks`, `network_members` and `network_hubs`, replaced as a
-whole in one transaction. A network's id is its smallest visible member entity id, so the
-same input gives the same ids. Victim entities (see `graph.py`) may join a network but are
-never listed and never add a force.
+Results land in the tables `networks`, `network_members`, `network_edges` and `network_hubs`,
+replaced as a whole in one transaction. The edges are stored, not recomputed when read: they
+come from the run's own graph (its link kinds, its stop list), which is gone afterwards, and
+rebuilding the national graph on every read would cost a full pass over all links. A
+network's id is its smallest visible member entity id, so the same input gives the same ids.
+Victim entities (see `graph.py`) may join a network but are never listed, never end an edge
+and never add a force.
 """
 
 from __future__ import annotations
@@ -70,7 +77,19 @@ CREATE TABLE network_members (
     degree        BIGINT  NOT NULL,  -- distinct neighbours within the network
     is_broker     BOOLEAN NOT NULL,
     is_key_player BOOLEAN NOT NULL,
+    forces        VARCHAR[] NOT NULL,  -- forces holding it, sorted (what a drawing colours)
     PRIMARY KEY (network_id, entity_id)
+)"""
+
+NETWORK_EDGES_DDL = """
+CREATE TABLE network_edges (
+    network_id BIGINT    NOT NULL,
+    entity_a   BIGINT    NOT NULL,  -- visible members of this network, entity_a < entity_b
+    entity_b   BIGINT    NOT NULL,
+    kinds      VARCHAR[] NOT NULL,  -- link kinds joining them, sorted
+    forces     VARCHAR[] NOT NULL,  -- forces whose own links join them, sorted
+    n_links    BIGINT    NOT NULL,
+    PRIMARY KEY (network_id, entity_a, entity_b)
 )"""
 
 NETWORK_HUBS_DDL = """
@@ -106,6 +125,11 @@ class NetworkSettings(Settings):
         default_factory=lambda: dict(DEFAULT_LINK_WEIGHTS), min_length=1,
         description="link kinds that make edges, and how much one such link counts when "
         "communities are found (times 1 + log2 of a communication's bucketed count)")
+    min_contacts: int = Field(
+        5, ge=1, description="a communication joins its two phones into one network only "
+        "with at least this many calls and messages (the force's bucketed count); fewer is "
+        "occasional contact — a friend called now and then — kept as a link but not a tie. "
+        "Compared with the bucket's lower bound, so it works best on a bucket boundary")
     hub_kinds: tuple[str, ...] = Field(
         IDENTIFIER_KINDS, description="entity kinds that can be stop-listed as hubs; "
         "persons are not by default (a county-lines runner is high-degree for a reason)")
@@ -160,6 +184,18 @@ class NetworkMember:
     degree: int
     is_broker: bool
     is_key_player: bool
+    forces: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NetworkEdge:
+    """Two visible members that some force linked: pseudonymous entity ids only."""
+
+    entity_a: int
+    entity_b: int
+    kinds: tuple[str, ...]
+    forces: tuple[str, ...]
+    n_links: int
 
 
 @dataclass(frozen=True)
@@ -172,6 +208,7 @@ class Network:
     first_activity: dt.date | None
     last_activity: dt.date | None
     members: tuple[NetworkMember, ...] = field(default=())
+    edges: tuple[NetworkEdge, ...] = field(default=())
 
     @property
     def brokers(self) -> tuple[NetworkMember, ...]:
@@ -195,7 +232,9 @@ class Network:
             "last_activity": self.last_activity.isoformat() if self.last_activity else None,
             "brokers": [m.entity_id for m in self.brokers],
             "key_players": [m.entity_id for m in self.key_players],
-            "members": [asdict(m) for m in self.members],
+            "members": [{**asdict(m), "forces": list(m.forces)} for m in self.members],
+            "edges": [{**asdict(e), "kinds": list(e.kinds), "forces": list(e.forces)}
+                      for e in self.edges],
         }
 
 
@@ -208,7 +247,7 @@ def find_networks(con: duckdb.DuckDBPyConnection, settings: NetworkSettings | No
     """
     s = settings or NetworkSettings()
     try:
-        build_graph_tables(con, s.link_weights)
+        build_graph_tables(con, s.link_weights, s.min_contacts)
         _stop_list_hubs(con, s)
         src, dst, weight = _kept_edges(con, s)
         node_network, measures = _partition(con, s, src, dst, weight)
@@ -228,20 +267,32 @@ def load_networks(con: duckdb.DuckDBPyConnection) -> list[Network]:
         raise CrossforceError("no networks stored yet; run `crossforce coordinator networks`")
     members: dict[int, list[NetworkMember]] = {}
     for row in con.execute("""
-            SELECT network_id, entity_id, kind, betweenness, degree, is_broker, is_key_player
+            SELECT network_id, entity_id, kind, betweenness, degree, is_broker, is_key_player,
+                   forces
             FROM network_members ORDER BY network_id, entity_id""").fetchall():
-        members.setdefault(row[0], []).append(NetworkMember(*row[1:]))
+        members.setdefault(row[0], []).append(NetworkMember(*row[1:-1], tuple(row[-1])))
+    if not table_exists(con, "network_edges"):
+        raise CrossforceError("the stored networks predate network edges; run "
+                              "`crossforce coordinator link` again")
+    edges: dict[int, list[NetworkEdge]] = {}
+    for nid, a, b, kinds, forces, n_links in con.execute("""
+            SELECT network_id, entity_a, entity_b, kinds, forces, n_links
+            FROM network_edges ORDER BY network_id, entity_a, entity_b""").fetchall():
+        edges.setdefault(nid, []).append(NetworkEdge(a, b, tuple(kinds), tuple(forces),
+                                                     n_links))
     rows = con.execute("""
         SELECT network_id, forces, n_persons, n_identifiers, counts_by_kind,
                first_activity, last_activity
         FROM networks ORDER BY n_persons DESC, network_id""").fetchall()
     return [Network(nid, tuple(forces), n_p, n_i, dict(counts), first, last,
-                    tuple(members.get(nid, ())))
+                    tuple(members.get(nid, ())), tuple(edges.get(nid, ())))
             for nid, forces, n_p, n_i, counts, first, last in rows]
 
 
 def _stop_list_hubs(con: duckdb.DuckDBPyConnection, s: NetworkSettings) -> None:
-    """`_nw_hubs`: identifiers too widely linked to mean anything; `_nw_kept`: other edges."""
+    """`_nw_hubs`: identifiers too widely linked to mean anything; `_nw_kept`: the other
+    edges that are ties. Hubs are found over every link, occasional contacts included: a
+    taxi firm is a hub because hundreds call it once."""
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _nw_hubs AS
         WITH degree AS (
@@ -270,7 +321,7 @@ def _stop_list_hubs(con: duckdb.DuckDBPyConnection, s: NetworkSettings) -> None:
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _nw_kept AS
         SELECT e.* FROM _graph_edges e
-        WHERE e.src NOT IN (SELECT entity_id FROM _nw_hubs)
+        WHERE e.tie AND e.src NOT IN (SELECT entity_id FROM _nw_hubs)
           AND e.dst NOT IN (SELECT entity_id FROM _nw_hubs)""")
 
 
@@ -435,7 +486,7 @@ def _betweenness(s: NetworkSettings, network_of: np.ndarray, member_nodes: np.nd
 
 def _store(con: duckdb.DuckDBPyConnection, s: NetworkSettings, node_network: pa.Table,
            measures: pa.Table, own_transaction: bool) -> None:
-    """Replace networks, network_members and network_hubs as one unit.
+    """Replace networks, network_members, network_edges and network_hubs as one unit.
 
     Hidden (victim) entities are dropped here, before brokers and key players are ranked.
     """
@@ -453,8 +504,11 @@ def _store(con: duckdb.DuckDBPyConnection, s: NetworkSettings, node_network: pa.
                    g.kind = 'person' AND row_number() OVER (
                        PARTITION BY m.network_id, g.kind = 'person'
                        ORDER BY m.degree DESC, m.strength DESC, m.betweenness DESC,
-                                m.entity_id) <= $n_key_players AS is_key_player
+                                m.entity_id) <= $n_key_players AS is_key_player,
+                   f.forces
             FROM _nw_measures_arrow m JOIN _graph_entity g USING (entity_id)
+            JOIN (SELECT entity_id, list_sort(list(force)) AS forces
+                  FROM _graph_entity_force GROUP BY entity_id) f USING (entity_id)
             WHERE NOT g.hidden""", {"n_brokers": s.n_brokers,
                                     "n_key_players": s.n_key_players})
     finally:
@@ -464,13 +518,26 @@ def _store(con: duckdb.DuckDBPyConnection, s: NetworkSettings, node_network: pa.
         con.execute("BEGIN TRANSACTION")
     try:
         for table, ddl in (("network_members", NETWORK_MEMBERS_DDL),
+                           ("network_edges", NETWORK_EDGES_DDL),
                            ("networks", NETWORKS_DDL), ("network_hubs", NETWORK_HUBS_DDL)):
             con.execute(f"DROP TABLE IF EXISTS {table}")
             con.execute(ddl)
         con.execute("""
             INSERT INTO network_members
-            SELECT network_id, entity_id, kind, betweenness, degree, is_broker, is_key_player
+            SELECT network_id, entity_id, kind, betweenness, degree, is_broker, is_key_player,
+                   forces
             FROM _nw_members ORDER BY network_id, entity_id""")
+        # Both ends visible members of the same network: a victim (hidden) entity is never
+        # a member, nor is a stop-listed hub, so neither ever ends an edge.
+        con.execute("""
+            INSERT INTO network_edges
+            SELECT x.network_id, least(l.a, l.b) AS entity_a, greatest(l.a, l.b) AS entity_b,
+                   list_sort(list(DISTINCT l.kind)), list_sort(list(DISTINCT l.force)),
+                   count(*)
+            FROM _graph_link_ends l
+            JOIN network_members x ON x.entity_id = l.a
+            JOIN network_members y ON y.entity_id = l.b AND y.network_id = x.network_id
+            GROUP BY ALL ORDER BY ALL""")
         con.execute("""
             INSERT INTO networks
             WITH per_kind AS (

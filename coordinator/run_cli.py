@@ -24,6 +24,7 @@ from rich.table import Table
 from federation.demo import await_exit
 from federation.errors import CrossforceError
 from federation.flower.deployment import LoopbackDeployment, TlsFiles
+from federation.flower.serverapp import describe_aggregates
 
 SERVICE = "coordinator.service:open_service"
 
@@ -119,11 +120,18 @@ def run(
         "--wait-for-nodes", help="Seconds to wait for the --forces to connect.")] = 120.0,
     share_timeout: Annotated[float, typer.Option(
         "--share-timeout", help="Seconds a force has to answer with its share set.")] = 300.0,
+    secure_aggregation: Annotated[bool, typer.Option(
+        "--secure-aggregation", help="Also sum aggregates with Flower SecAgg+: forces whose "
+        "policy says [aggregates] release = \"secure-sum\" send masked count vectors, and "
+        "only the national sum is ever seen or stored.")] = False,
+    aggregate_timeout: Annotated[float, typer.Option(
+        "--aggregate-timeout", help="Seconds for each of SecAgg+'s round trips.")] = 120.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the round's report as "
                                           "JSON.")] = False,
 ) -> None:
     """Run one federation round through Flower: start the SuperLink, ask every connected
-    force for its share set under PURPOSE, link, send each force its hits, stop.
+    force for its share set under PURPOSE, link, send each force its hits, sum the
+    national aggregates (optionally by SecAgg+), stop.
 
     Real deployment: give the SuperLink a certificate from your CA (--certfile, --keyfile,
     --ca-certfile) and listen on the interface forces reach (--host); put only the fleet
@@ -146,7 +154,8 @@ def run(
     config = {"purpose": purpose, "epoch": epoch, "expected-forces": ",".join(expected),
               "wait-for-nodes": wait_for_nodes if expected else 0.0,
               "share-timeout": share_timeout, "coordinator-service": SERVICE,
-              "coordinator-dir": str(directory.resolve())}
+              "coordinator-dir": str(directory.resolve()),
+              "secure-aggregation": secure_aggregation, "aggregate-timeout": aggregate_timeout}
 
     def say(line: str) -> None:
         console.print(f"  {line}", markup=False)
@@ -160,7 +169,8 @@ def run(
             console.print(f"  forces join with: crossforce node join --superlink "
                           f"{host}:{port} --root-certificates {link.tls.ca_certfile} ...",
                           markup=False)
-            report = link.run(config, timeout=wait_for_nodes + share_timeout + 600)
+            report = link.run(config, timeout=wait_for_nodes + share_timeout + 600
+                              + (5 * aggregate_timeout if secure_aggregation else 0))
     finally:
         # a ServerApp cut short exits by itself once its SuperLink is gone: wait for it
         await_exit(str(workdir), timeout=20.0)
@@ -176,6 +186,7 @@ def run(
     out.print(table)
     link_counts = report.link.get("counts", report.link)
     out.print(f"linked: {json.dumps(link_counts, default=str)[:300]}")
+    out.print(describe_aggregates(report.aggregates))
     out.print("round time: " + ", ".join(f"{k} {v:.1f} s" for k, v in report.seconds.items()))
     if not report.shared():
         raise CrossforceError("no force shared anything in this round")

@@ -12,21 +12,25 @@ and ``coordinator-dir = "<DIR>"``.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from coordinator.consult import disclose_hits, link_store
+from coordinator.aggregates import record_secure_sum, summarise
+from coordinator.consult import disclose_hits, link_store, log
 from coordinator.networks import NetworkSettings
 from coordinator.settings import LinkageSettings
 from coordinator.store import CoordinatorStore, open_existing
 from coordinator.submit import submit_payload
+from federation.duckdb_files import transaction
 from federation.payload import DEFAULT_MAX_BYTES
 
 ACTOR = "flower-serverapp"
 
 
 class CoordinatorStoreService:
-    """submit / link / hits_for over one coordinator folder; calls are serialised."""
+    """submit / link / hits_for / national aggregates over one coordinator folder; calls
+    are serialised."""
 
     def __init__(self, directory: Path, *, actor: str = ACTOR,
                  linkage: LinkageSettings | None = None,
@@ -57,6 +61,28 @@ class CoordinatorStoreService:
         with self._lock:
             return disclose_hits(self.store, force, actor=self.actor,
                                  justification=f"federation round: hits sent to {force}")
+
+    def national_aggregates(self, purpose: str) -> dict[str, Any]:
+        """Sum the forces' gated aggregate counts for ``purpose`` (round step *aggregate*);
+        logged as a combination. Returns counts of cells, never their values."""
+        with self._lock:
+            summary = summarise(self.store.con, purpose).as_dict()
+            log(self.store, "combination", actor=self.actor,
+                justification=f"federation round: national aggregates for {purpose}",
+                counts={k: v for k, v in summary.items() if isinstance(v, int)})
+        return summary
+
+    def record_secure_sum(self, purpose: str, epoch: int, cells: Sequence[tuple[str, str]],
+                          counts: Sequence[int], contributors: int) -> dict[str, Any]:
+        """Keep a SecAgg+ round's national vector (the only thing the coordinator saw)."""
+        with self._lock, transaction(self.store.con):
+            n = record_secure_sum(self.store.con, purpose=purpose, epoch=epoch, cells=cells,
+                                  counts=counts, contributors=contributors)
+            self.store.ledger.append(
+                "combination", actor=self.actor, purpose=purpose,
+                justification=f"federation round: secure sum of aggregates for {purpose}",
+                counts={"cells": n, "contributors": contributors})
+        return {"cells": n, "contributors": contributors}
 
     def close(self) -> None:
         with self._lock:

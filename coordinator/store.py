@@ -43,7 +43,7 @@ CONTENT_TABLES: tuple[str, ...] = ("items", "item_attributes", "tokens", "links"
 #: Tables whose row counts `status` reports (and tests compare before/after a rejection).
 COUNTED_TABLES: tuple[str, ...] = (
     "submissions", "seen_payloads", *CONTENT_TABLES, "entities", "person_links",
-    "networks", "network_members", "forces", "ledger")
+    "networks", "network_members", "secure_sums", "forces", "ledger")
 
 _V1 = [
     # registry: who may submit, under which key epochs
@@ -111,7 +111,22 @@ _V1 = [
 ]
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "national store", tuple(_V1)),)
+_V2 = [
+    # national sums from a SecAgg+ round (coordinator/aggregates.py): the coordinator never
+    # saw one force's counts, so the national vector is all there is to keep
+    """CREATE TABLE secure_sums (
+        purpose      VARCHAR NOT NULL,
+        epoch        INTEGER NOT NULL,
+        name         VARCHAR NOT NULL,   -- aggregate table
+        cell         VARCHAR NOT NULL,   -- JSON object of dimension values
+        count        BIGINT  NOT NULL,   -- national sum
+        contributors INTEGER NOT NULL,   -- forces whose masked vectors made the sum
+        summed_at    TIMESTAMP NOT NULL)""",
+]
+
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "national store", tuple(_V1)),
+                                     Migration(2, "national secure sums", tuple(_V2)))
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> int:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import os
 import re
 import resource
@@ -71,6 +72,7 @@ class DemoSettings:
     engine: Engine = "deployment"
     policy: str = DEFAULT_POLICY
     share_timeout: float = 180.0
+    secure_aggregation: bool = False
 
 
 @dataclass
@@ -82,6 +84,7 @@ class DemoResult:
     scenario: dict[str, Any] = field(default_factory=dict)
     federation: dict[str, Any] = field(default_factory=dict)
     networks: list[dict[str, Any]] = field(default_factory=list)
+    aggregates: list[dict[str, Any]] = field(default_factory=list)
     hits: dict[str, dict[str, Any]] = field(default_factory=dict)
     ledger: dict[str, dict[str, Any]] = field(default_factory=dict)
     scores: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -97,6 +100,7 @@ class DemoResult:
             "scenario": self.scenario,
             "federation": self.federation,
             "networks": self.networks,
+            "national_aggregates": self.aggregates,
             "hits": self.hits,
             "ledger": self.ledger,
             **self.scores,
@@ -245,8 +249,17 @@ class Demo:
                  f"{summary.lookalikes} look-alikes)")
 
     def init_nodes(self) -> None:
+        """One node per force; with secure aggregation each data owner's policy releases
+        aggregates only inside the national secure sum."""
+        from policies.model import secure_sum_policy_text
+
         for force, node in self.nodes.items():
             crossforce("node", "init", "--force", force, "--dir", node)
+            if self.settings.secure_aggregation:
+                (node / "policy.toml").write_text(secure_sum_policy_text(self.settings.policy))
+        if self.settings.secure_aggregation:
+            self.say(f"nodes: every policy is {self.settings.policy} with aggregates released "
+                     "only through the national secure sum (SecAgg+)")
 
     def load_nodes(self, step: Callable[[str], None]) -> None:
         """Ingest each force's files and install the ONE federation linkage secret (the
@@ -293,12 +306,17 @@ class Demo:
         from federation.flower.serverapp import RoundSettings, run_federation
 
         service = load_coordinator_service(COORDINATOR_SERVICE, self.coordinator)
+        flwr_log = logging.getLogger("flwr")  # SecAgg+ narrates each stage at INFO
+        level = flwr_log.level
+        flwr_log.setLevel(logging.WARNING)
         try:
             with InProcessGrid(configs) as grid:
                 return run_federation(grid, service, RoundSettings(
-                    self.purpose, EPOCH, share_timeout=self.settings.share_timeout),
+                    self.purpose, EPOCH, share_timeout=self.settings.share_timeout,
+                    secure_aggregation=self.settings.secure_aggregation),
                     progress=self.say)
         finally:
+            flwr_log.setLevel(level)
             service.close()
 
     def _federate_deployment(self, configs: Mapping[str, Mapping[str, str]]) -> Any:
@@ -315,6 +333,7 @@ class Demo:
                 report = dep.federate({
                     "purpose": self.purpose, "epoch": EPOCH,
                     "share-timeout": self.settings.share_timeout,
+                    "secure-aggregation": self.settings.secure_aggregation,
                     "coordinator-service": COORDINATOR_SERVICE,
                     "coordinator-dir": str(self.coordinator)})
                 self.result.timings.update({f"deployment_{k}": v
@@ -331,10 +350,17 @@ class Demo:
         found = crossforce_json("coordinator", "networks", "--dir", self.coordinator, "--json",
                                 "--justification", "demo: show the cross-force networks found")
         self.result.networks = [
-            {k: n[k] for k in ("network_id", "forces", "n_persons", "n_identifiers",
-                               "counts_by_kind", "brokers", "key_players")}
+            {**{k: n[k] for k in ("network_id", "forces", "n_persons", "n_identifiers",
+                                  "counts_by_kind", "brokers", "key_players")},
+             "n_links": len(n["edges"])}
             for n in found]
-        self._members = {n["network_id"]: n["members"] for n in found}
+        self._drawn = found  # members (with their forces) and edges, for `draw`
+
+    def read_aggregates(self) -> None:
+        """The national counts, as the national analyst reads them."""
+        self.result.aggregates = crossforce_json(
+            "coordinator", "aggregates", "--dir", self.coordinator, "--purpose", self.purpose,
+            "--json", "--justification", "demo: show the national aggregates")
 
     def read_hits(self) -> list[dict[str, Any]]:
         """Each force's resolved hits, as its analyst sees them: the latest batch the node
@@ -388,13 +414,11 @@ class Demo:
         self.result.scores = {name: s.as_dict() for name, s in scores.items()}
 
     def draw(self, rows: list[dict[str, Any]]) -> None:
+        """networks.html from what `coordinator networks` returned: its members and edges,
+        as the coordinator sees them (`rows`, each force's own hits, are not needed)."""
         from federation.networks_html import write_networks_html
 
-        holders = crossforce_json("coordinator", "entities", "--dir", self.coordinator,
-                                  "--format", "json", "--justification",
-                                  "demo: colour the network drawing by force")
-        self.result.html = write_networks_html(
-            self.root / "networks.html", self.result.networks, self._members, holders, rows)
+        self.result.html = write_networks_html(self.root / "networks.html", self._drawn)
 
     # -- all of it
     def run(self, progress: Any, draw: bool) -> DemoResult:
@@ -435,6 +459,7 @@ class Demo:
             progress.advance(task)
             with stage("networks: reading the coordinator's findings"):
                 self.read_networks()
+                self.read_aggregates()
             with stage("hits: resolving each force's hits"):
                 rows = self.read_hits()
             progress.advance(task)
@@ -652,6 +677,8 @@ def print_result(result: DemoResult, console: Console) -> None:
         console.print(f"… and {len(result.networks) - 15} more (`crossforce coordinator "
                       f"networks --dir {result.root / 'coordinator'}`)")
 
+    _print_aggregates(result, console)
+
     hits = Table(title="hits each force received (its own records only)")
     for column in ("force", "share", "hits", "persons", "identifiers", "networks",
                    "other forces involved"):
@@ -688,11 +715,47 @@ def print_result(result: DemoResult, console: Console) -> None:
     console.print(f"scope: {result.scope_source}", style="dim")
     console.print(f"wall time {t['total']:.1f} s (federation {t.get('federation', 0):.1f} s; "
                   f"round: collect {t.get('round_collect', 0):.1f} s, link "
-                  f"{t.get('round_link', 0):.1f} s, notify {t.get('round_notify', 0):.1f} s); "
+                  f"{t.get('round_link', 0):.1f} s, notify {t.get('round_notify', 0):.1f} s, "
+                  f"aggregate {t.get('round_aggregate', 0):.1f} s); "
                   f"peak memory {result.memory_mb.get('all_processes', 0):.0f} MB (all "
                   f"processes together), {result.memory_mb['demo_process']:.0f} MB (this one)")
     if result.html:
         console.print(f"drawing of the largest networks: {result.html}")
+
+
+def _print_aggregates(result: DemoResult, console: Console, shown: int = 10) -> None:
+    """The national counts any cell of which was released, largest first, and how many
+    cells every force held back (its own disclosure control)."""
+    rows = result.aggregates
+    released = sorted((r for r in rows if r["count"]),
+                      key=lambda r: (-r["count"], r["table"], sorted(r["cell"].items())))
+    held_back = len(rows) - len(released)
+    summary = (f"national aggregates: {len(rows):,} cell(s) in "
+               f"{len({r['table'] for r in rows})} table(s); {len(released):,} with a national "
+               f"count, {held_back:,} empty or held back by every force (counts under its "
+               "disclosure threshold)")
+    secure = (result.federation.get("aggregates") or {}).get("secure_sum")
+    if secure:
+        from federation.flower.serverapp import describe_aggregates
+
+        console.print(describe_aggregates(result.federation["aggregates"]), style="dim")
+    if not released:
+        console.print(summary, style="dim")
+        return
+    view = Table(title="national aggregates (sums of what each force's gate released; no "
+                 "force's own count)")
+    for column in ("table", "cell", "national count", "forces", "suppressed in", "method"):
+        view.add_column(column, overflow="fold", justify="right" if column in (
+            "national count", "forces", "suppressed in") else "left")
+    for r in released[:shown]:
+        view.add_row(r["table"].replace("_", " "),
+                     ", ".join(f"{k}={v}" for k, v in r["cell"].items()), f"{r['count']:,}",
+                     str(r["forces"]),
+                     "" if r["forces_suppressed"] is None else str(r["forces_suppressed"]),
+                     r["method"])
+    console.print(view)
+    console.print(summary + f" (`crossforce coordinator aggregates --dir "
+                  f"{result.root / 'coordinator'}`)", style="dim")
 
 
 # --------------------------------------------------------------------------- the command
@@ -751,6 +814,10 @@ def demo(
     out: Path | None = typer.Option(
         None, help="Keep every node and coordinator folder here (must be new or empty), "
         "plus networks.html, a drawing of the largest cross-force networks."),
+    secure_aggregation: bool = typer.Option(
+        False, "--secure-aggregation", help="Every force releases its aggregate counts only "
+        "inside a national sum made with Flower SecAgg+ (the coordinator never sees one "
+        "force's counts); adds about 30-40 s with the Deployment Engine."),
 ) -> None:
     """Run a synthetic multi-force scenario through crossforce, end to end, and score it.
 
@@ -764,7 +831,8 @@ def demo(
     if engine not in ("deployment", "inprocess"):
         raise CrossforceError(f"--engine must be deployment or inprocess, not {engine!r}")
     settings = DemoSettings(forces=forces, persons_per_force=persons_per_force, seed=seed,
-                            engine=engine)  # type: ignore[arg-type]
+                            engine=engine,  # type: ignore[arg-type]
+                            secure_aggregation=secure_aggregation)
     console = Console()
     if out is None:
         tmp = Path(tempfile.mkdtemp(prefix="crossforce-demo-"))

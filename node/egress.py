@@ -28,7 +28,10 @@ stop list
     (hotels, taxi offices, pool cars) make no shared_address / shared_vehicle links.
 aggregates
     counts of in-scope crimes and persons by the dimensions the policy allows; the gate
-    applies disclosure control (and differential privacy when the policy asks).
+    applies disclosure control (and differential privacy when the policy asks). Under
+    ``[aggregates] release = "secure-sum"`` they stay out of the share set and leave only
+    through :func:`release_aggregates`: the same build and gate, mapped onto the national
+    layout (``policies.national_tables``) for a Flower SecAgg+ secure sum.
 
 A real egress is ONE store transaction: new refs, privacy-budget spending and the ledger
 entry (disclosure, counts per kind, payload hash, policy version) commit together. A dry
@@ -44,6 +47,7 @@ import getpass
 import os
 import secrets
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +66,15 @@ from federation.tokens import TOKEN_BYTES, Tokeniser, token_sql, tokens_to_arrow
 from node.store import DEFAULT_POLICY, POLICY_FILE, NodeConfig, open_store
 from policies.gate import describe, gate
 from policies.model import CRIME_CATEGORIES, SharePolicy, default_policy, load_policy
+from policies.national_tables import (
+    AGE_BANDS,
+    BLANK,
+    MAX_CELL_COUNT,
+    OPEN_OUTCOME,
+    TABLE_DIMENSIONS,
+    UNKNOWN_AGE,
+    NationalLayout,
+)
 from policies.privacy_budget import PrivacyBudget
 
 RECIPIENT = "coordinator"
@@ -71,37 +84,33 @@ REF = pa.binary(TOKEN_BYTES)
 #: when a person holds several roles in scope, the one shown (most serious first)
 ROLE_PRIORITY = ("offender", "suspect", "facilitator", "associate", "witness",
                  "reporting_person", "victim")
-AGE_BANDS = ((0, 18, "under-18"), (18, 25, "18-24"), (25, 35, "25-34"), (35, 45, "35-44"),
-             (45, 55, "45-54"), (55, 200, "55-plus"))
-#: aggregate tables: name -> (dimensions, SQL of (dims..., n) over the eg_* tables)
-AGGREGATES: dict[str, tuple[tuple[str, ...], str]] = {
-    "crimes_by_category_year": (
-        ("offence_category", "year"),
+#: SQL of (dims..., n) over the eg_* tables, per aggregate table
+_AGGREGATE_SQL = {
+    "crimes_by_category_year":
         "SELECT category AS offence_category, CAST(year(date_from) AS VARCHAR) AS year, "
-        "count(DISTINCT crime_id) AS n FROM eg_crime_categories GROUP BY ALL"),
-    "crimes_by_outcome_year": (
-        ("outcome_code", "year"),
-        "SELECT coalesce(outcome_code, 'open') AS outcome_code, "
-        "CAST(year(date_from) AS VARCHAR) AS year, count(*) AS n FROM eg_crimes GROUP BY ALL"),
-    "persons_by_role_year": (
-        ("role", "year"),
+        "count(DISTINCT crime_id) AS n FROM eg_crime_categories GROUP BY ALL",
+    "crimes_by_outcome_year":
+        f"SELECT coalesce(outcome_code, '{OPEN_OUTCOME}') AS outcome_code, "
+        "CAST(year(date_from) AS VARCHAR) AS year, count(*) AS n FROM eg_crimes GROUP BY ALL",
+    "persons_by_role_year":
         "SELECT role, CAST(year(date_from) AS VARCHAR) AS year, count(DISTINCT person_id) AS n "
-        "FROM eg_roles WHERE shown GROUP BY ALL"),
-    "persons_by_role_ethnicity": (
-        ("role", "ethnicity"),
-        "SELECT r.role, coalesce(p.ethnicity_self, p.ethnicity_officer, 'blank') AS ethnicity, "
+        "FROM eg_roles WHERE shown GROUP BY ALL",
+    "persons_by_role_ethnicity":
+        "SELECT r.role, coalesce(p.ethnicity_self, p.ethnicity_officer, "
+        f"'{BLANK}') AS ethnicity, "
         "count(DISTINCT r.person_id) AS n FROM eg_roles r JOIN persons p USING (person_id) "
-        "WHERE r.shown GROUP BY ALL"),
-    "persons_by_role_nationality": (
-        ("role", "nationality"),
-        "SELECT r.role, coalesce(p.nationality, 'blank') AS nationality, "
+        "WHERE r.shown GROUP BY ALL",
+    "persons_by_role_nationality":
+        f"SELECT r.role, coalesce(p.nationality, '{BLANK}') AS nationality, "
         "count(DISTINCT r.person_id) AS n FROM eg_roles r JOIN persons p USING (person_id) "
-        "WHERE r.shown GROUP BY ALL"),
-    "persons_by_role_age_band": (
-        ("role", "age_band"),
+        "WHERE r.shown GROUP BY ALL",
+    "persons_by_role_age_band":
         "SELECT role, age_band, count(DISTINCT person_id) AS n FROM eg_person_ages "
-        "GROUP BY ALL"),
+        "GROUP BY ALL",
 }
+#: aggregate tables: name -> (dimensions, SQL); the dimensions are the national ones
+AGGREGATES: dict[str, tuple[tuple[str, ...], str]] = {
+    name: (dims, _AGGREGATE_SQL[name]) for name, dims in TABLE_DIMENSIONS.items()}
 
 
 # --------------------------------------------------------------------------- policy & keys
@@ -258,6 +267,117 @@ def _stage(out: Path, payload: bytes) -> Path:
     return Path(name)
 
 
+# --------------------------------------------------------------------------- secure sum
+
+#: who a secure-sum release goes to (never one recipient that sees it alone)
+SECURE_SUM_RECIPIENT = "coordinator (national secure sum)"
+
+
+class AggregatesRefused(CrossforceError):
+    """The node will not put these aggregates into a secure sum (the reason names the
+    rule, never data)."""
+
+
+@dataclass(frozen=True)
+class AggregateRelease:
+    """One force's gated aggregates on the national layout: the vector SecAgg+ masks."""
+
+    force: str
+    purpose: str
+    layout: NationalLayout
+    counts: np.ndarray  # int64, one per layout cell; suppressed cells are 0
+    outside_layout: int
+    suppressed: int
+    ledger_entry: LedgerEntry | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"counts": self.counts.tolist(), "outside_layout": self.outside_layout}
+
+
+def check_aggregates(node_dir: Path, layout: NationalLayout, *,
+                     policy: str | SharePolicy | None = None,
+                     purpose: str | None = None) -> SharePolicy:
+    """The policy a release on ``layout`` would run under, or ``AggregatesRefused`` naming
+    the rule that stops it — without building or releasing anything."""
+    chosen, _source = node_policy(Path(node_dir), policy)
+    if purpose is not None and purpose != chosen.purpose.code:
+        raise AggregatesRefused(f"purpose {purpose} is not in this force's sharing policy")
+    if chosen.aggregates.release != "secure-sum":
+        # its counts go in its share sets; counting them here too would count them twice
+        raise AggregatesRefused("this force releases its aggregates in its share set "
+                                "([aggregates] release = \"share-set\")")
+    allowed = set(chosen.aggregates.dimensions)
+    barred = [t for t in layout.tables if not set(TABLE_DIMENSIONS[t]) <= allowed]
+    if barred:
+        raise AggregatesRefused(f"the sharing policy does not allow the dimensions of "
+                                f"{', '.join(barred)}")
+    return chosen
+
+
+def release_aggregates(node_dir: Path, layout: NationalLayout, *,
+                       policy: str | SharePolicy | None = None, purpose: str | None = None,
+                       epoch: int = 0, wait_s: float | None = None) -> AggregateRelease:
+    """Build the layout's tables, pass them through the policy gate exactly as egress does
+    (disclosure control, optional DP charged to the budget) and map them onto the layout;
+    one store transaction with the ledger entry (disclosure, counts only)."""
+    node_dir = Path(node_dir)
+    chosen = check_aggregates(node_dir, layout, policy=policy, purpose=purpose)
+    with open_store(node_dir, wait_s) as (config, con):
+        con.execute("BEGIN TRANSACTION")
+        try:
+            release = _release_in_transaction(con, config, chosen, layout, max(epoch, 1))
+            con.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+            raise
+    return release
+
+
+def _release_in_transaction(con: duckdb.DuckDBPyConnection, config: NodeConfig,
+                            policy: SharePolicy, layout: NationalLayout,
+                            epoch: int) -> AggregateRelease:
+    _scope(con, policy)
+    raw = _aggregates_table(con, policy, tables=layout.tables)
+    share = ShareSet(force=config.force, purpose=policy.purpose.code, epoch=epoch,
+                     policy_hash=policy.version, aggregates=raw)
+    budget = (PrivacyBudget.for_policy(con, policy)
+              if policy.privacy is not None and raw.num_rows else None)
+    gated = gate(policy, share, budget=budget).aggregates
+    con.register("eg_gated", gated)
+    con.register("eg_layout", layout.cells)
+    try:
+        counts = con.sql("""
+            SELECT coalesce(g.count, 0) AS n FROM eg_layout l
+            LEFT JOIN eg_gated g ON g.name = l.name AND g.cell = l.cell
+            ORDER BY l.position""").fetchnumpy()["n"].astype(np.int64)
+        ((outside, suppressed),) = con.execute("""
+            SELECT count(*) FILTER (WHERE NOT EXISTS (
+                       SELECT 1 FROM eg_layout l WHERE l.name = g.name AND l.cell = g.cell)),
+                   count(*) FILTER (WHERE g.count IS NULL)
+            FROM eg_gated g""").fetchall()
+    finally:
+        con.unregister("eg_gated")
+        con.unregister("eg_layout")
+    if counts.size and int(counts.max()) > MAX_CELL_COUNT:
+        raise AggregatesRefused(f"a cell count is above {MAX_CELL_COUNT:,}, the most a "
+                                "secure sum can carry exactly")
+    keys = NodeKeys.load(config.keys_dir)
+    entry = Ledger(con, keys.signer, config.force).append(
+        "disclosure", actor=actor(), purpose=policy.purpose.code,
+        justification=(f"aggregates into a national secure sum (SecAgg+): "
+                       f"{', '.join(layout.tables)}, years {layout.years[0]}-"
+                       f"{layout.years[1]}, under policy {policy.version[:12]}: "
+                       f"{policy.purpose.lawful_basis}"),
+        counts={"aggregate_cells": layout.size,
+                "aggregate_cells_nonzero": int(np.count_nonzero(counts)),
+                "aggregate_cells_suppressed": int(suppressed),
+                "aggregate_cells_outside_layout": int(outside)},
+        recipients=[SECURE_SUM_RECIPIENT], policy_hash=policy.version)
+    return AggregateRelease(config.force, policy.purpose.code, layout, counts, int(outside),
+                            int(suppressed), entry)
+
+
 # --------------------------------------------------------------------------- summaries
 
 
@@ -306,7 +426,9 @@ def build_share_set(con: duckdb.DuckDBPyConnection, force: str, policy: SharePol
     items = _items_table(con, policy)
     tokens = _tokens_table(con, policy, tokeniser)
     links = _links_table(con, policy)
-    aggregates = _aggregates_table(con, policy)
+    # under release = "secure-sum" aggregates leave only through release_aggregates
+    aggregates = (_aggregates_table(con, policy) if policy.aggregates.release == "share-set"
+                  else _aggregates_table(con, policy, tables=()))
     return ShareSet(force=force, purpose=purpose, epoch=epoch, policy_hash=policy.version,
                     items=items, tokens=tokens, links=links, aggregates=aggregates)
 
@@ -365,7 +487,7 @@ def _scope(con: duckdb.DuckDBPyConnection, policy: SharePolicy) -> None:
                      for lo, hi, name in AGE_BANDS)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE eg_person_ages AS
-        SELECT person_id, role, CASE {bands} ELSE 'unknown' END AS age_band
+        SELECT person_id, role, CASE {bands} ELSE '{UNKNOWN_AGE}' END AS age_band
         FROM (SELECT r.person_id, r.role,
                      coalesce(date_diff('year', p.dob, r.date_from)
                               - CASE WHEN strftime(r.date_from, '%m%d') < strftime(p.dob, '%m%d')
@@ -576,13 +698,14 @@ def _links_table(con: duckdb.DuckDBPyConnection, policy: SharePolicy) -> pa.Tabl
     return _fixed(table, "ref_a", "ref_b")
 
 
-def _aggregates_table(con: duckdb.DuckDBPyConnection, policy: SharePolicy) -> pa.Table:
-    """Every aggregate table whose dimensions the policy all allows (true counts: the gate
-    applies disclosure control)."""
+def _aggregates_table(con: duckdb.DuckDBPyConnection, policy: SharePolicy,
+                      tables: Collection[str] | None = None) -> pa.Table:
+    """Every aggregate table whose dimensions the policy all allows, or only those of
+    ``tables`` (true counts: the gate applies disclosure control)."""
     allowed = set(policy.aggregates.dimensions)
     parts = []
     for name, (dims, sql) in AGGREGATES.items():
-        if not set(dims) <= allowed:
+        if not set(dims) <= allowed or (tables is not None and name not in tables):
             continue
         cell = "json_object(" + ", ".join(f"'{d}', {d}" for d in dims) + ")::VARCHAR"
         parts.append(f"SELECT '{name}' AS name, {cell} AS cell, n AS count FROM ({sql}) "

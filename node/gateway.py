@@ -2,7 +2,9 @@
 
 The relay the coordinator ships is untrusted (DESIGN.md §10); it can only ask this service
 for a share set (which goes through egress and the policy gate, exactly like ``node share
---out``) or hand it hits. Each call opens the node store for that one operation and closes
+--out``), for its gated aggregate counts on the national layout (the same build and gate,
+for a SecAgg+ secure sum: already safe for the coordinator to see before they are masked),
+or hand it hits. Each call opens the node store for that one operation and closes
 it (DESIGN.md §12). A refusal reason goes back to the coordinator verbatim, so it names the
 rule that refused, never data.
 """
@@ -15,15 +17,23 @@ from typing import Any
 from federation.errors import CrossforceError
 from federation.flower.protocol import Refusal
 from federation.keys import NodeKeys
-from node.egress import egress, node_policy
+from node.egress import (
+    AggregatesRefused,
+    check_aggregates,
+    egress,
+    node_policy,
+    release_aggregates,
+)
 from node.hits import BadHits, receive_hits
 from node.store import load_config, open_store
 from policies.gate import PolicyViolation
+from policies.national_tables import NationalLayout
 from policies.privacy_budget import BudgetExceeded
 
 
 class NodeGateway:
-    """``share(purpose, epoch) -> bytes`` and ``receive_hits(data) -> dict`` for one node."""
+    """``share(purpose, epoch) -> bytes``, ``aggregates(purpose, epoch, layout) -> dict``
+    and ``receive_hits(data) -> dict`` for one node."""
 
     def __init__(self, node_dir: Path, *, policy: str | None = None,
                  encrypt_to: bytes | None = None, wait_s: float | None = None) -> None:
@@ -55,6 +65,29 @@ class NodeGateway:
             raise Refusal("the privacy budget for this purpose is spent") from None
         assert result.payload is not None
         return result.payload
+
+    def aggregates(self, purpose: str, epoch: int, layout: NationalLayout, *,
+                   check: bool = False) -> dict[str, Any]:
+        """This force's gated aggregates on the national layout, for the relay to mask
+        into a secure sum: ``{"counts": [...], "outside_layout": n}``. With ``check`` only
+        whether it would give them (``{"cells": n}`` or ``Refusal``): nothing is built."""
+        if check:
+            try:
+                check_aggregates(self.node_dir, layout, policy=self.policy, purpose=purpose)
+            except AggregatesRefused as exc:
+                raise Refusal(str(exc)) from None
+            return {"cells": layout.size}
+        try:
+            release = release_aggregates(self.node_dir, layout, policy=self.policy,
+                                         purpose=purpose, epoch=epoch, wait_s=self.wait_s)
+        except AggregatesRefused as exc:
+            raise Refusal(str(exc)) from None
+        except PolicyViolation as exc:
+            raise Refusal(f"the policy gate refused the aggregates "
+                          f"({len(exc.violations)} violations)") from None
+        except BudgetExceeded:
+            raise Refusal("the privacy budget for this purpose is spent") from None
+        return release.as_json()
 
     def receive_hits(self, data: bytes) -> dict[str, Any]:
         """Resolve the hits to local records; the receipt carries counts only."""

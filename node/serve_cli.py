@@ -32,7 +32,7 @@ SECRET_FILE = Path("federation") / "relay-secret"
 CALL_LOG = Path("federation") / "gateway-calls.jsonl"
 SUPERNODE_DIR = Path("federation") / "supernode"
 #: gateway outcomes the node's own code already ledgers (egress: disclosure; hits: collection)
-LEDGERED_ELSEWHERE = ("shared", "received")
+LEDGERED_ELSEWHERE = ("shared", "received", "aggregates")
 
 
 # --------------------------------------------------------------------------- the gateway

@@ -105,6 +105,14 @@ def summary_lines(policy: SharePolicy) -> list[str]:
         f"{'on' if sdc.secondary_suppression else 'OFF'}"
         if policy.aggregates.dimensions else "  aggregates: none",
     ]
+    if policy.aggregates.dimensions:
+        lines.append(
+            "  aggregates leave only inside a national secure sum (Flower SecAgg+): the "
+            "coordinator sees sums over forces, never this force's counts"
+            if policy.aggregates.release == "secure-sum" else
+            "  aggregates leave in the share set: the coordinator sees this force's "
+            "controlled counts; the force takes no part in secure sums (set [aggregates] "
+            "release = \"secure-sum\" to send them only inside a national sum)")
     if policy.privacy:
         p = policy.privacy
         lines.append(f"  differential privacy: epsilon {p.epsilon:g} per aggregate table, "

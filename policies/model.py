@@ -60,6 +60,8 @@ AGGREGATE_DIMENSIONS = ("offence_category", "ho_offence_code", "year", "month", 
                         "age_band", "ethnicity", "nationality", "outcome_code", "flagged",
                         "rule")
 HANDLING_CODES = ("P", "C")
+#: how aggregates leave: in the share set, or only as part of a national secure sum
+AGGREGATE_RELEASES = ("share-set", "secure-sum")
 
 _PURPOSE_CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,63}$")
 _HO_CODE = re.compile(r"^\d{1,3}[A-Z]?(/\d{1,3}[A-Z]?)?$")
@@ -230,11 +232,20 @@ class Disclosure(_Section):
 
 
 class Aggregates(_Section):
-    """Which breakdowns an aggregate table may have; an empty list lets no aggregate leave."""
+    """Which breakdowns an aggregate table may have (an empty list lets no aggregate leave),
+    and how they leave: in the share set, where the coordinator sees this force's counts,
+    or only inside a national secure sum (Flower SecAgg+), where it sees sums over forces.
+    """
 
     dimensions: list[str] = Field(default_factory=list)
+    release: Literal["share-set", "secure-sum"] = "share-set"
 
     _dimensions = _each_one_of("dimensions", "an aggregate dimension", AGGREGATE_DIMENSIONS)
+
+    @field_validator("release", mode="before")
+    @classmethod
+    def _release(cls, v: Any) -> Any:
+        return _choice("an aggregates release", AGGREGATE_RELEASES)(v)
 
     _sorted = field_validator("dimensions")(classmethod(lambda cls, v: _set_like(v)))
 
@@ -300,7 +311,12 @@ class SharePolicy(BaseModel):
 
     def canonical_json(self) -> str:
         """The effective policy as canonical JSON: the exact bytes the version hashes."""
-        body = {"schema": POLICY_SCHEMA, "policy": self.model_dump(mode="json")}
+        policy = self.model_dump(mode="json")
+        # the release default is what every policy meant before the key existed: leave it
+        # out so those policies keep their version
+        if policy["aggregates"]["release"] == "share-set":
+            del policy["aggregates"]["release"]
+        body = {"schema": POLICY_SCHEMA, "policy": policy}
         return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
     @cached_property
@@ -381,6 +397,17 @@ def default_policy_text(name: str) -> str:
         raise PolicyNotFound(name, [f"no default policy named '{name}'{hint}; "
                                  f"defaults are {', '.join(default_names())}"])
     return (DEFAULTS_DIR / f"{name}.toml").read_text(encoding="utf-8")
+
+
+def secure_sum_policy_text(name: str) -> str:
+    """A shipped policy whose aggregates leave only inside the national secure sum — what a
+    data owner who chooses SecAgg+ writes (`release = "secure-sum"` under [aggregates])."""
+    text = default_policy_text(name)
+    if "\n[aggregates]\n" not in text:
+        raise ValueError(f"default policy {name!r} has no [aggregates] section")
+    text = text.replace("\n[aggregates]\n", '\n[aggregates]\nrelease = "secure-sum"\n', 1)
+    assert parse_policy(text, f"{name}.toml").aggregates.release == "secure-sum"
+    return text
 
 
 def default_policy(name: str) -> SharePolicy:

@@ -57,6 +57,10 @@ RUN_CONFIG_DEFAULTS: dict[str, Any] = {
     "coordinator-service": "",
     "coordinator-dir": ".",
     "report-file": "",
+    "secure-aggregation": False,
+    "aggregate-timeout": 120.0,
+    "secure-tables": "",
+    "secure-years": "",
 }
 
 

@@ -2,8 +2,9 @@
 
 The force installs and runs this; the coordinator ships only the relay. The gateway
 listens on loopback or a Unix socket, wants the per-node relay secret on every call
-(constant-time compare), offers exactly two endpoints — ``POST /share`` and
-``POST /hits`` — and reports every call, including refused and unknown ones, to the
+(constant-time compare), offers exactly three endpoints — ``POST /share``,
+``POST /aggregates`` (the force's gated counts on the national layout, for a SecAgg+
+secure sum) and ``POST /hits`` — and reports every call, including refused and unknown ones, to the
 ``on_call(endpoint, outcome)`` audit hook so the node can ledger it. Calls into the node
 service are serialised: one store owner at a time (DESIGN.md §12).
 """
@@ -25,7 +26,7 @@ from typing import Any
 import uvicorn
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from federation.errors import CrossforceError
 from federation.flower.protocol import (
@@ -35,9 +36,10 @@ from federation.flower.protocol import (
     create_relay_secret,
     read_relay_secret,
 )
+from policies.national_tables import NationalLayout
 
 MAX_HITS_BYTES = 1 << 30
-ENDPOINTS = ("/share", "/hits")
+ENDPOINTS = ("/share", "/aggregates", "/hits")
 
 AuditHook = Callable[[str, str], None]
 log = logging.getLogger(__name__)
@@ -51,6 +53,25 @@ class ShareRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     purpose: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:/-]+$")
     epoch: int = Field(ge=0)
+
+
+class AggregatesRequest(ShareRequest):
+    """Which national tables and years (inclusive ``[first, last]``) for a secure sum."""
+
+    tables: list[str] = Field(min_length=1, max_length=20)
+    years: tuple[int, int]
+    #: only say whether the node would give these aggregates; nothing is released
+    check: bool = False
+
+    def layout(self) -> NationalLayout:
+        """The national layout; raises ``ValueError`` naming what is wrong."""
+        try:
+            return NationalLayout(tables=tuple(self.tables), years=self.years)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'layout'}: "
+                                 f"{e['msg'].removeprefix('Value error, ')}"
+                                 for e in exc.errors())
+            raise ValueError(f"bad national layout: {problems}") from None
 
 
 def _no_audit(endpoint: str, outcome: str) -> None:
@@ -102,6 +123,27 @@ def gateway_app(service: NodeService, secret: str,
             return JSONResponse({"refusal": refusal.reason}, status_code=403)
         request.state.outcome = "shared"
         return Response(payload, media_type="application/octet-stream")
+
+    @app.post("/aggregates", dependencies=[Depends(authorised)])
+    def aggregates(body: AggregatesRequest, request: Request) -> JSONResponse:
+        try:
+            layout = body.layout()
+        except ValueError as exc:
+            request.state.outcome = "bad-request"
+            return JSONResponse({"detail": str(exc)}, status_code=422)
+        try:
+            with lock:
+                answer = service.aggregates(body.purpose, body.epoch, layout,
+                                            check=body.check)
+        except Refusal as refusal:
+            request.state.outcome = f"refused: {refusal.reason}"
+            return JSONResponse({"refusal": refusal.reason}, status_code=403)
+        if body.check:
+            request.state.outcome = "aggregates check: would contribute"
+            return JSONResponse({"cells": layout.size})
+        request.state.outcome = "aggregates"
+        return JSONResponse({"counts": [int(n) for n in answer["counts"]],
+                             "outside_layout": int(answer["outside_layout"])})
 
     @app.post("/hits", dependencies=[Depends(authorised)])
     async def hits(request: Request) -> JSONResponse:
@@ -231,6 +273,7 @@ def serve_gateway(service: NodeService, secret_file: Path, *, on_call: AuditHook
 __all__ = [
     "ENDPOINTS",
     "SECRET_HEADER",
+    "AggregatesRequest",
     "GatewayServer",
     "ShareRequest",
     "check_loopback",

@@ -17,7 +17,7 @@ through numpy. Nothing here parses a payload.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -52,12 +52,19 @@ class NodeService(Protocol):
 
     ``share`` returns the signed Submission bytes for ``purpose``/``epoch`` or raises
     ``Refusal``. ``receive_hits`` takes the coordinator's hits bytes for this force and
-    returns a small JSON-able receipt (counts, never content).
+    returns a small JSON-able receipt (counts, never content). ``aggregates`` returns
+    ``{"counts": [...], "outside_layout": n}`` — the force's gated aggregate counts on the
+    national layout (``policies.national_tables.NationalLayout``), one per cell, for the
+    relay to mask into a SecAgg+ secure sum — or raises ``Refusal``; with ``check=True`` it
+    only says whether it would (``{"cells": n}`` or ``Refusal``) and releases nothing.
     """
 
     def share(self, purpose: str, epoch: int) -> bytes: ...
 
     def receive_hits(self, data: bytes) -> dict[str, Any]: ...
+
+    def aggregates(self, purpose: str, epoch: int, layout: Any, *,
+                   check: bool = False) -> dict[str, Any]: ...
 
 
 @runtime_checkable
@@ -77,6 +84,22 @@ class CoordinatorService(Protocol):
     def link(self) -> Mapping[str, Any]: ...
 
     def hits_for(self, force: str) -> bytes: ...
+
+
+@runtime_checkable
+class AggregatingCoordinator(Protocol):
+    """A coordinator that also keeps national aggregates (round step *aggregate*).
+
+    ``national_aggregates`` sums the gated counts the forces put in their share sets and
+    returns a summary of cell counts (never values). ``record_secure_sum`` keeps the
+    national vector of a SecAgg+ round — ``cells`` the layout as (table, cell JSON) pairs,
+    ``counts`` the sum in that order — since the coordinator never saw the parts.
+    """
+
+    def national_aggregates(self, purpose: str) -> Mapping[str, Any]: ...
+
+    def record_secure_sum(self, purpose: str, epoch: int, cells: Sequence[tuple[str, str]],
+                          counts: Sequence[int], contributors: int) -> Mapping[str, Any]: ...
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The coordinator's ServerApp: collect share sets, link, notify each force of its hits.
 
-One federation = three steps, each ONE message per node:
+One federation = four steps, each ONE message per node (SecAgg+ needs its own four):
 
 1. **collect** — ``query.share`` to every online node; each signed payload goes through
    ``CoordinatorService.submit`` (the same function as an offline ``coordinator submit``),
@@ -9,6 +9,10 @@ One federation = three steps, each ONE message per node:
    recorded, and the round goes on with the rest.
 2. **link** — ``CoordinatorService.link()`` once, over everything ingested.
 3. **notify** — ``query.hits`` to each force that shared, carrying only that force's hits.
+4. **aggregate** — national sums of the counts per category the forces released through
+   their gates: summed from the share sets (no extra message), and, with
+   ``secure_aggregation``, a SecAgg+ round so the coordinator sees only the national sum
+   of forces whose policy keeps aggregates out of share sets.
 
 ``run_federation`` is the whole thing for any ``Grid`` (the in-process grid in tests and
 ``--engine inprocess``, the SuperLink's grid in deployment); ``app`` wraps it for
@@ -18,6 +22,7 @@ One federation = three steps, each ONE message per node:
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -34,6 +39,7 @@ from federation.flower.protocol import (
     HITS,
     SHARE,
     SHARE_RECORD,
+    AggregatingCoordinator,
     CoordinatorService,
     Query,
     hits_request,
@@ -43,6 +49,8 @@ from federation.flower.protocol import (
     refusal_of,
     share_request,
 )
+from federation.flower.secure_sum import SecureSumFailed, secure_sum
+from policies.national_tables import NationalLayout
 
 Progress = Callable[[str], None]
 
@@ -51,6 +59,25 @@ SUBMITTED, REFUSED, TIMEOUT, FAILED, REJECTED, ABSENT = (
     "submitted", "refused", "timeout", "error", "rejected", "absent")
 # hits outcomes
 DELIVERED = "delivered"
+
+
+#: national tables the secure sum asks for by default: those whose dimensions the shipped
+#: cse-national policy allows (a force that cannot give a table says no and is left out)
+SECURE_TABLES = ("crimes_by_category_year", "crimes_by_outcome_year", "persons_by_role_year",
+                 "persons_by_role_ethnicity")
+SECURE_YEARS = (2010, dt.date.today().year)
+
+
+def _names(value: object) -> tuple[str, ...]:
+    return tuple(v for v in (p.strip() for p in str(value or "").split(",")) if v)
+
+
+def _years(value: str) -> tuple[int, int] | None:
+    """``"2010-2026"`` → (2010, 2026); empty → None."""
+    if not value:
+        return None
+    first, _, last = value.partition("-")
+    return int(first), int(last or first)
 
 
 @dataclass(frozen=True)
@@ -64,17 +91,25 @@ class RoundSettings:
     expected_forces: tuple[str, ...] = ()
     wait_for_nodes: float = 0.0
     poll_interval: float = 0.1
+    secure_aggregation: bool = False
+    aggregate_timeout: float = 120.0
+    secure_tables: tuple[str, ...] = SECURE_TABLES
+    secure_years: tuple[int, int] = SECURE_YEARS
 
     @classmethod
     def from_run_config(cls, config: Mapping[str, Any]) -> RoundSettings:
-        expected = str(config.get("expected-forces", "") or "")
         return cls(
             purpose=str(config["purpose"]),
             epoch=int(config.get("epoch", 1)),
             share_timeout=float(config.get("share-timeout", 120.0)),
             hits_timeout=float(config.get("hits-timeout", 60.0)),
-            expected_forces=tuple(f for f in (s.strip() for s in expected.split(",")) if f),
+            expected_forces=_names(config.get("expected-forces")),
             wait_for_nodes=float(config.get("wait-for-nodes", 0.0)),
+            secure_aggregation=str(config.get("secure-aggregation", "false")).lower()
+            in ("1", "true", "yes"),
+            aggregate_timeout=float(config.get("aggregate-timeout", 120.0)),
+            secure_tables=_names(config.get("secure-tables")) or SECURE_TABLES,
+            secure_years=_years(str(config.get("secure-years", "") or "")) or SECURE_YEARS,
         )
 
 
@@ -102,6 +137,7 @@ class FederationReport:
     epoch: int
     forces: dict[str, ForceOutcome] = field(default_factory=dict)
     link: dict[str, Any] = field(default_factory=dict)
+    aggregates: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
     def shared(self) -> list[str]:
@@ -114,7 +150,8 @@ class FederationReport:
     def from_json(cls, data: Mapping[str, Any]) -> FederationReport:
         forces = {k: ForceOutcome(**v) for k, v in data["forces"].items()}
         return cls(purpose=data["purpose"], epoch=data["epoch"], forces=forces,
-                   link=dict(data["link"]), seconds=dict(data["seconds"]))
+                   link=dict(data["link"]), aggregates=dict(data.get("aggregates") or {}),
+                   seconds=dict(data["seconds"]))
 
 
 def _jsonable(value: Any) -> Any:
@@ -254,9 +291,73 @@ def notify(grid: Grid, service: CoordinatorService, settings: RoundSettings,
         progress(f"notify: {outcome.force}: {outcome.hits}")
 
 
+def aggregate(grid: Grid, service: CoordinatorService, settings: RoundSettings,
+              report: FederationReport, progress: Progress,
+              context: Context | None = None) -> None:
+    """National sums per category; a coordinator without aggregates skips the step."""
+    if not isinstance(service, AggregatingCoordinator):
+        progress("aggregate: skipped (this coordinator keeps no national aggregates)")
+        return
+    if settings.secure_aggregation:
+        report.aggregates["secure_sum"] = secure_round(grid, service, settings, report,
+                                                       progress, context)
+    summary = dict(_jsonable(service.national_aggregates(settings.purpose)))
+    report.aggregates.update(summary)
+    progress(f"aggregate: {summary.get('cells', 0):,} national cell(s) in "
+             f"{summary.get('tables', 0)} table(s) from {summary.get('forces', 0)} force(s)")
+
+
+def secure_round(grid: Grid, service: AggregatingCoordinator, settings: RoundSettings,
+                 report: FederationReport, progress: Progress,
+                 context: Context | None) -> dict[str, Any]:
+    """SecAgg+ over every force online: only forces whose policy releases aggregates by
+    secure sum take part (the others' counts are in their share sets). The national
+    vector is stored; a sum that cannot be made is recorded, and the round goes on."""
+    forces = {o.node_id: f for f, o in report.forces.items() if o.node_id}
+    layout = NationalLayout(tables=settings.secure_tables, years=settings.secure_years)
+    progress(f"aggregate: secure sum (SecAgg+) of {layout.size:,} cells over "
+             f"{len(forces)} force(s)")
+    try:
+        result = secure_sum(grid, context, list(forces), layout, settings.aggregate_timeout,
+                            purpose=settings.purpose, epoch=settings.epoch)
+    except SecureSumFailed as exc:
+        dropped = {forces.get(n, str(n)): why for n, why in exc.dropped.items()}
+        progress(f"aggregate: no secure sum ({exc.reason})")
+        return {"error": exc.reason, "dropped": dropped}
+    stored = service.record_secure_sum(settings.purpose, settings.epoch, result.cells(),
+                                       result.counts.tolist(), result.contributors)
+    dropped = {forces.get(n, str(n)): why for n, why in result.dropped.items()}
+    progress(f"aggregate: secure sum of {result.contributors} force(s) stored"
+             + (f"; left out: {', '.join(sorted(dropped))}" if dropped else ""))
+    return {**dict(_jsonable(stored)), "contributors": result.contributors,
+            "cells": layout.size, "outside_layout": result.outside_layout,
+            "seconds": result.seconds, "dropped": dropped}
+
+
+def describe_aggregates(aggregates: Mapping[str, Any]) -> str:
+    """One line on the aggregate step of a report (what the CLI and the demo print)."""
+    if not aggregates:
+        return "national aggregates: none"
+    by_method = aggregates.get("cells_by_method") or {}
+    line = (f"national aggregates: {aggregates.get('cells', 0):,} cell(s) in "
+            f"{aggregates.get('tables', 0)} table(s) ("
+            + (", ".join(f"{m} {n:,}" for m, n in sorted(by_method.items())) or "none") + ")")
+    secure = aggregates.get("secure_sum")
+    if secure:
+        if "error" in secure:
+            line += f"; no secure sum: {secure['error']}"
+        else:
+            line += (f"; secure sum (SecAgg+) of {secure['contributors']} force(s) over "
+                     f"{secure['cells']:,} cells")
+        if secure.get("dropped"):
+            line += f", left out: {', '.join(sorted(secure['dropped']))}"
+    return line
+
+
 def run_federation(grid: Grid, service: CoordinatorService, settings: RoundSettings,
-                   progress: Progress | None = None) -> FederationReport:
-    """Collect, link, notify over ``grid``; never fails because one node did."""
+                   progress: Progress | None = None,
+                   context: Context | None = None) -> FederationReport:
+    """Collect, link, notify, aggregate over ``grid``; never fails because one node did."""
     say: Progress = progress or (lambda line: log(INFO, "%s", line))
     report = FederationReport(purpose=settings.purpose, epoch=settings.epoch)
     t0 = time.perf_counter()
@@ -270,9 +371,12 @@ def run_federation(grid: Grid, service: CoordinatorService, settings: RoundSetti
     t2 = time.perf_counter()
     notify(grid, service, settings, report, say)
     t3 = time.perf_counter()
+    aggregate(grid, service, settings, report, say, context)
+    t4 = time.perf_counter()
     waited = report.seconds.get("wait_for_nodes", 0.0)
     report.seconds.update({"collect": t1 - t0 - waited, "link": t2 - t1,
-                           "notify": t3 - t2, "total": t3 - t0 - waited})
+                           "notify": t3 - t2, "aggregate": t4 - t3,
+                           "total": t4 - t0 - waited})
     return report
 
 
@@ -289,7 +393,7 @@ def main(grid: Grid, context: Context) -> None:
     service = load_coordinator_service(str(config.get("coordinator-service", "")),
                                        str(config.get("coordinator-dir", ".")))
     try:
-        report = run_federation(grid, service, settings)
+        report = run_federation(grid, service, settings, context=context)
     finally:  # release the coordinator store (one DuckDB writer at a time)
         close = getattr(service, "close", None)
         if callable(close):
@@ -304,6 +408,8 @@ def main(grid: Grid, context: Context) -> None:
 
 __all__ = [
     "FederationReport",
+    "aggregate",
+    "describe_aggregates",
     "ForceOutcome",
     "RoundSettings",
     "app",

@@ -67,7 +67,7 @@ def entity_of(rows: list[dict], force: str, key: str) -> int | None:
 
 def test_every_command_explains_itself(cli) -> None:
     for command in ("init", "register", "submit", "link", "entities", "networks", "hits",
-                    "status"):
+                    "status", "aggregates"):
         result = cli("coordinator", command, "--help")
         assert result.code == 0 and "--dir" in result.out, command
 

@@ -9,6 +9,9 @@
   It is Greater Manchester's business, not a cross-force network.
 - Everybody calls Star Cars, a taxi firm. Without a stop list the taxi's number would join
   every gang in the country into one "network".
+- A few calls are not a tie (tests at the end): Dean's seized phone shows two calls with
+  Gary, whom Lancashire knows only as one of another local gang. Gary is a lead for an
+  analyst, not a member of Dean's network.
 """
 
 from __future__ import annotations
@@ -102,7 +105,7 @@ def story() -> Store:
         for phone in phones:
             if phone.startswith("Fare"):
                 s.hold(force, f"phone:{phone}")
-            s.link(force, f"phone:{phone}", "phone:StarCars")
+            s.link(force, f"phone:{phone}", "phone:StarCars", weight=20)  # regulars
     return s
 
 
@@ -138,6 +141,94 @@ def test_the_victim_connects_the_network_but_is_never_listed(story: Store) -> No
     assert not amy & stored
     assert not amy & {m.entity_id for m in network.brokers + network.key_players}
     assert network.network_id not in amy
+
+
+def edge_names(story: Store, network: Network) -> dict[tuple[str, str], tuple]:
+    by_id = {v: k for k, v in story.ids.items()}
+    return {(by_id[e.entity_a], by_id[e.entity_b]): (e.kinds, e.forces, e.n_links)
+            for e in network.edges}
+
+
+def test_each_member_names_the_forces_holding_it(story: Store) -> None:
+    network = only_network(story)
+    by_id = {v: k for k, v in story.ids.items()}
+    forces = {by_id[m.entity_id]: m.forces for m in network.members}
+    assert forces["person:Kyle"] == (LANCS, WYP)
+    assert forces["person:Dean"] == (LANCS,) and forces["phone:Liam"] == (CUMBRIA,)
+    assert {f for fs in forces.values() for f in fs} == set(network.forces)
+
+
+def test_stored_networks_without_edges_ask_for_a_new_link_run(story: Store) -> None:
+    only_network(story)
+    story.con.execute("DROP TABLE network_edges")
+    with pytest.raises(CrossforceError, match="predate network edges.*coordinator link"):
+        load_networks(story.con)
+
+
+def test_the_edges_are_the_forces_links_between_visible_members(story: Store) -> None:
+    network = only_network(story)
+    pi, co, call = ("person_identifier",), ("co_suspect",), ("communication",)
+    assert edge_names(story, network) == {
+        ("person:Dean", "phone:Dean"): (pi, (LANCS,), 1),
+        ("person:Dean", "person:Kyle"): (co, (LANCS,), 1),
+        ("phone:Dean", "phone:Kyle"): (call, (LANCS,), 1),
+        # both forces link Kyle to his phone: one edge, two forces
+        ("person:Kyle", "phone:Kyle"): (pi, (LANCS, WYP), 2),
+        ("person:Kyle", "person:Marcus"): (co, (WYP,), 1),
+        ("phone:Kyle", "phone:Marcus"): (call, (WYP,), 1),
+        ("person:Marcus", "phone:Marcus"): (pi, (WYP,), 1),
+        ("person:Liam", "phone:Liam"): (pi, (CUMBRIA,), 1),
+    }
+
+
+def test_no_edge_ends_at_a_victim_or_a_stop_listed_hub(story: Store) -> None:
+    network = only_network(story)
+    never = {story.id("person:Amy"), story.id("phone:Amy"), story.id("phone:StarCars")}
+    ends = {e.entity_a for e in network.edges} | {e.entity_b for e in network.edges}
+    assert not ends & never
+    assert ends <= {m.entity_id for m in network.members}
+    stored = story.con.execute("SELECT entity_a, entity_b FROM network_edges").fetchall()
+    assert not {x for pair in stored for x in pair} & never
+
+
+def test_edge_counts_match_the_links_between_members(story: Store) -> None:
+    """Recomputed straight from the submitted links: every link between two members of
+    the network is in exactly one edge, and there is no other edge."""
+    network = only_network(story)
+    expected = story.con.execute("""
+        WITH member AS (SELECT entity_id FROM network_members),
+        ends AS (
+            SELECT least(a.entity_id, b.entity_id) AS x, greatest(a.entity_id, b.entity_id) AS y
+            FROM links l
+            JOIN entities a ON a.force = l.force AND a.ref = l.ref_a
+            JOIN entities b ON b.force = l.force AND b.ref = l.ref_b
+            WHERE a.entity_id IN (SELECT * FROM member)
+              AND b.entity_id IN (SELECT * FROM member))
+        SELECT x, y, count(*) FROM ends GROUP BY ALL ORDER BY ALL""").fetchall()
+    assert [(e.entity_a, e.entity_b, e.n_links) for e in network.edges] == expected
+    assert len(network.edges) == story.con.execute(
+        "SELECT count(*) FROM network_edges").fetchone()[0]
+
+
+def test_edges_are_in_the_json_form_as_entity_ids_only(story: Store) -> None:
+    edge = only_network(story).as_dict()["edges"][0]
+    assert edge.keys() == {"entity_a", "entity_b", "kinds", "forces", "n_links"}
+    assert isinstance(edge["entity_a"], int) and isinstance(edge["kinds"], list)
+
+
+def test_each_network_gets_only_its_own_edges() -> None:
+    s = Store()
+    for pair in ((LANCS, WYP), (GMP, CUMBRIA)):
+        for force in pair:
+            s.owns(force, f"boss{pair[0]}")
+            s.owns(force, f"{force}runner")
+            s.link(force, f"person:boss{pair[0]}", f"person:{force}runner", "co_suspect")
+    networks = find_networks(s.con, STORY)
+    assert len(networks) == 2
+    for network in networks:
+        members = {m.entity_id for m in network.members}
+        assert len(network.edges) == 5  # 3 person-phone, 2 boss-runner
+        assert all({e.entity_a, e.entity_b} <= members for e in network.edges)
 
 
 def test_a_force_whose_only_part_is_a_victim_does_not_make_a_network_cross_force() -> None:
@@ -203,11 +294,14 @@ def test_results_are_stored_as_tables(story: Store) -> None:
     assert row == ([CUMBRIA, LANCS, WYP], 4, {"person": 4, "phone": 4})
     columns = [r[0] for r in story.con.execute("DESCRIBE network_members").fetchall()]
     assert columns == ["network_id", "entity_id", "kind", "betweenness", "degree",
-                       "is_broker", "is_key_player"]
+                       "is_broker", "is_key_player", "forces"]
+    columns = [r[0] for r in story.con.execute("DESCRIBE network_edges").fetchall()]
+    assert columns == ["network_id", "entity_a", "entity_b", "kinds", "forces", "n_links"]
 
 
 def test_a_large_component_is_split_into_communities_that_each_cross_forces() -> None:
-    """Two tight cross-force groups joined by one phone call are two networks, not one."""
+    """Two tight cross-force groups joined by one pair of phones in touch are two networks,
+    not one."""
     s = Store()
 
     def group(home: str, names: list[str], contacts: list[str]) -> None:
@@ -226,7 +320,7 @@ def test_a_large_component_is_split_into_communities_that_each_cross_forces() ->
     group(GMP, ["S1", "S2", "S3"], [])
     group(CUMBRIA, ["S4", "S5", "S6"], ["S1", "S2", "S3"])
     s.hold(WYP, "phone:S1")
-    s.link(WYP, "phone:N6", "phone:S1")  # one call from the north to the south
+    s.link(WYP, "phone:N6", "phone:S1", weight=5)  # the north to the south, now and then
 
     whole = NetworkSettings(community_min_nodes=100)
     assert [n.forces for n in find_networks(s.con, whole)] == [
@@ -264,6 +358,7 @@ def test_a_store_without_linkage_results_is_refused() -> None:
     ({"hub_kinds": ["postcode"]}, "unknown hub_kinds"),
     ({"hub_busy_degree": 50, "hub_max_degree": 10}, "hub_busy_degree must not exceed"),
     ({"resolution": 0}, "resolution: Input should be greater than 0"),
+    ({"min_contacts": 0}, "min_contacts: Input should be greater than or equal to 1"),
     ({"louvain": True}, "louvain: Extra inputs are not permitted"),
 ])
 def test_bad_settings_are_refused_with_the_field_named(values: dict, message: str) -> None:
@@ -282,7 +377,7 @@ def bridged(forces: tuple[str, str] = (LANCS, WYP), size: int = 4) -> Store:
         for i, a in enumerate(names):
             for b in names[i + 1:]:
                 s.link(force, f"person:{a}", f"person:{b}", "co_suspect")
-        s.link(force, f"phone:{names[0]}", "phone:burner")
+        s.link(force, f"phone:{names[0]}", "phone:burner", weight=20)
     return s
 
 
@@ -312,5 +407,55 @@ def test_a_callers_rollback_takes_the_results_with_it() -> None:
     s.con.execute("BEGIN TRANSACTION")
     assert len(find_networks(s.con, own_transaction=False)) == 1
     s.con.execute("ROLLBACK")
+    assert s.con.execute("SELECT count(*) FROM duckdb_tables() "
+                         "WHERE table_name = 'network_edges'").fetchone() == (0,)
     with pytest.raises(CrossforceError, match="no networks stored yet"):
         load_networks(s.con)
+
+
+# --------------------------------------------------------------- occasional contact is no tie
+
+
+def with_local_gang(story: Store, calls: int) -> Store:
+    """Lancashire's other gang, Gary and Wayne; Dean's phone shows `calls` contacts with
+    Gary's (the force's bucketed count)."""
+    story.owns(LANCS, "Gary")
+    story.owns(LANCS, "Wayne")
+    story.link(LANCS, "person:Gary", "person:Wayne", "co_suspect")
+    story.link(LANCS, "phone:Gary", "phone:Wayne", weight=20)
+    story.link(LANCS, "phone:Dean", "phone:Gary", weight=calls)
+    return story
+
+
+def test_a_few_calls_with_another_gangs_man_do_not_bring_his_gang_in(story: Store) -> None:
+    network = only_network(with_local_gang(story, calls=1))
+    assert not {"person:Gary", "person:Wayne"} & member_names(story, network)
+    assert network.n_persons == 4
+    # the calls are still there, for an analyst to follow up
+    assert story.con.execute("SELECT count(*) FROM links WHERE weight = 1 AND kind = "
+                             "'communication' AND ref_b = ?",
+                             [ref(LANCS, "phone:Gary")]).fetchone() == (1,)
+
+
+def test_regular_contact_is_a_tie(story: Store) -> None:
+    network = only_network(with_local_gang(story, calls=STORY.min_contacts))
+    assert {"person:Gary", "person:Wayne"} <= member_names(story, network)
+
+
+def test_min_contacts_one_makes_every_contact_a_tie(story: Store) -> None:
+    every = STORY.model_copy(update={"min_contacts": 1})
+    network = only_network(with_local_gang(story, calls=1), every)
+    assert {"person:Gary", "person:Wayne"} <= member_names(story, network)
+
+
+def test_a_taxi_firm_each_force_calls_now_and_then_is_still_a_hub() -> None:
+    """Hubs are counted over every link: a taxi is a hub because many call it, rarely."""
+    s = Store()
+    for force in (LANCS, WYP, CUMBRIA):
+        s.hold(force, "phone:StarCars")
+        for i in range(3):
+            s.owns(force, f"{force}{i}")
+            s.link(force, f"phone:{force}{i}", "phone:StarCars", weight=1)
+    assert find_networks(s.con, STORY) == []
+    hubs = s.con.execute("SELECT entity_id, busy_forces FROM network_hubs").fetchall()
+    assert hubs == [(s.id("phone:StarCars"), 3)]

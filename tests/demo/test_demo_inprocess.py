@@ -96,7 +96,23 @@ def test_every_ledger_verifies(demo_run: tuple[dict, Path]) -> None:
     coordinator = ledger["coordinator"]["actions"]
     assert coordinator["collection"] == FORCES  # one payload received per force
     assert coordinator["disclosure"] == FORCES  # one hits answer sent per force
-    assert coordinator["combination"] == 1      # one linkage run
+    assert coordinator["combination"] == 2      # one linkage run, one national aggregation
+
+
+def test_national_aggregates_are_sums_of_released_counts(demo_run: tuple[dict, Path]) -> None:
+    """Every national count is a sum of counts each force's gate released (each at least
+    the threshold, rounded to 5), so it is one too; a cell no force released has none."""
+    summary, _ = demo_run
+    rows = summary["national_aggregates"]
+    assert rows, "the default policy releases aggregate tables"
+    assert summary["federation"]["aggregates"]["cells"] == len(rows)
+    for row in rows:
+        assert row["method"] == "share-sets" and row["purpose"] == "TOEX-CSE"
+        assert 1 <= row["forces"] + row["forces_suppressed"] <= FORCES
+        if row["count"] is None:
+            assert row["forces"] == 0
+        else:
+            assert row["count"] >= 10 * row["forces"] and row["count"] % 5 == 0
 
 
 def test_the_scope_scored_is_what_each_node_shares(demo_run: tuple[dict, Path]) -> None:
@@ -114,7 +130,7 @@ def test_the_scope_scored_is_what_each_node_shares(demo_run: tuple[dict, Path]) 
 def test_the_timings_and_memory_are_reported(demo_run: tuple[dict, Path]) -> None:
     summary, _ = demo_run
     assert {"total", "federation", "round_collect", "round_link",
-            "round_notify"} <= summary["timings"].keys()
+            "round_notify", "round_aggregate"} <= summary["timings"].keys()
     assert summary["peak_memory_mb"]["demo_process"] > 0
 
 
@@ -152,6 +168,10 @@ def test_the_drawing_is_self_contained_and_holds_no_raw_value(tmp_path: Path,
     assert drawing == out / "networks.html"
     page = drawing.read_text()
     assert page.count("<svg") == min(len(summary["networks"]), 6)
+    # drawn from the coordinator's edges: one line per link between two members
+    largest = sorted(summary["networks"],
+                     key=lambda n: (-(n["n_persons"] + n["n_identifiers"]), n["network_id"]))
+    assert page.count('<line class="edge"') == sum(n["n_links"] for n in largest[:6]) > 0
     assert "<script" not in page and "src=" not in page and "@import" not in page
     assert set(re.findall(r"https?://[^\"' )]+", page)) <= {"http://www.w3.org/2000/svg"}
     for force in summary["scenario"]["forces"]:

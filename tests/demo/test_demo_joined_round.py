@@ -17,7 +17,7 @@ import pytest
 from demo_canary import leaks, raw_values
 from demo_processes import processes_mentioning
 
-from federation.demo import Demo, DemoSettings
+from federation.demo import Demo, DemoSettings, crossforce_json
 from federation.flower.deployment import free_port, make_loopback_tls, write_node_key
 
 CROSSFORCE = Path(sys.executable).parent / "crossforce"
@@ -45,8 +45,8 @@ def _stop_all(started: list[subprocess.Popen[str]]) -> None:
 @pytest.mark.deployment
 @pytest.mark.slow
 def test_a_round_with_forces_that_join_like_real_ones(tmp_path: Path) -> None:
-    demo = Demo(DemoSettings(forces=2, persons_per_force=150, seed=7), tmp_path,
-                say=lambda line: None)
+    demo = Demo(DemoSettings(forces=2, persons_per_force=150, seed=7,
+                             secure_aggregation=True), tmp_path, say=lambda line: None)
     demo.generate()
     demo.init_nodes()
     demo.load_nodes(lambda force: None)
@@ -69,7 +69,7 @@ def test_a_round_with_forces_that_join_like_real_ones(tmp_path: Path) -> None:
             "coordinator", "run", "--dir", demo.coordinator, "--purpose", "TOEX-CSE",
             "--forces", ",".join(demo.nodes), "--port", port, "--wait-for-nodes", 90,
             "--certfile", tls.certfile, "--keyfile", tls.keyfile,
-            "--ca-certfile", tls.ca_certfile, *registrations)
+            "--ca-certfile", tls.ca_certfile, "--secure-aggregation", *registrations)
         started.append(run)
         shown = []
         for line in run.stdout:  # type: ignore[union-attr]
@@ -88,6 +88,11 @@ def test_a_round_with_forces_that_join_like_real_ones(tmp_path: Path) -> None:
     assert run.returncode == 0, out[-3000:]
     for force in demo.nodes:
         assert re.search(rf"{force}\s+│\s+submitted\s+│\s+delivered", out), out[-3000:]
+    # both data owners chose the secure sum: SecAgg+ ran through the real SuperLink
+    assert re.search(r"secure sum\s+\(SecAgg\+\)\s+of\s+2\s+force\(s\)", out), out[-3000:]
+    held = crossforce_json("coordinator", "aggregates", "--dir", demo.coordinator,
+                           "--method", "secure-sum", "--json")
+    assert held and {(r["method"], r["forces"]) for r in held} == {("secure-sum", 2)}
     assert processes_mentioning(str(tmp_path)) == []
 
     needles = raw_values(demo.scenario_dir, list(demo.nodes))

@@ -206,3 +206,35 @@ def test_no_gateway_is_left_running(federation_round: Round) -> None:
     for url in federation_round.gateways:
         with pytest.raises(httpx.ConnectError):
             httpx.post(f"{url}/share", json={"purpose": "x", "epoch": 1}, timeout=5)
+
+
+def test_the_round_sums_the_gated_aggregates_of_the_forces_that_shared(
+        cli, federation_round: Round) -> None:  # noqa: ANN001
+    """Step (d): the national count of each cell is the sum of what each sharing force's
+    own gate released (a dry run of its egress, which the gate makes identical)."""
+    from node.egress import egress
+
+    r = federation_round
+    expected: dict[tuple[str, tuple], list[int | None]] = {}
+    for force in r.sharing:
+        released = egress(r.nodes[force], purpose=r.report.purpose, dry_run=True)
+        for row in released.share_set.aggregates.to_pylist():
+            cell = tuple(sorted(json.loads(row["cell"]).items()))
+            expected.setdefault((row["name"], cell), []).append(row["count"])
+    assert expected, "the default policy releases aggregates: the test needs some"
+    result = cli("coordinator", "aggregates", "--dir", r.coordinator, "--json")
+    assert result.code == 0, result
+    national = {(row["table"], tuple(sorted(row["cell"].items()))): row
+                for row in json.loads(result.out)}
+    assert set(national) == set(expected)
+    for key, counts in expected.items():
+        released = [c for c in counts if c is not None]
+        row = national[key]
+        assert row["count"] == (sum(released) if released else None), key
+        assert (row["forces"], row["forces_suppressed"]) == (
+            len(released), len(counts) - len(released)), key
+        assert row["method"] == "share-sets" and row["purpose"] == r.report.purpose
+    summary = r.report.aggregates
+    assert summary["cells"] == len(expected) and summary["forces"] == len(r.sharing)
+    assert summary["cells_with_suppression"] == sum(
+        1 for counts in expected.values() if None in counts)

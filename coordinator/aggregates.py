@@ -1,0 +1,139 @@
+"""National aggregates: per-category counts summed over forces, never one force's count shown.
+
+Two sources, one table shape (purpose, table, cell, count, forces, forces_suppressed, method):
+
+- **share-sets** — the aggregate tables forces put in their signed share sets, after their
+  own gate's disclosure control (suppressed below the threshold, rounded). Summed on read
+  over each force's current submission, so a superseded or withdrawn payload never counts.
+  A cell some force suppressed is a lower bound: ``forces_suppressed`` says how many.
+- **secure-sum** — what a SecAgg+ round produced (``record_secure_sum``): the coordinator
+  only ever saw the national vector, so that is all it can store. The latest round per
+  purpose replaces the one before.
+
+Either way the sums are of counts that already passed a force's gate, so the national
+figures add no disclosure risk a force's own release did not already accept.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from federation.errors import CrossforceError
+
+SHARE_SETS, SECURE_SUM = "share-sets", "secure-sum"
+METHODS = (SHARE_SETS, SECURE_SUM)
+
+NATIONAL_SQL = f"""
+SELECT s.purpose, a.name, a.cell,
+       CAST(sum(a.count) AS BIGINT) AS count,
+       CAST(count(a.count) AS INTEGER) AS forces,
+       CAST(count(*) FILTER (WHERE a.count IS NULL) AS INTEGER) AS forces_suppressed,
+       '{SHARE_SETS}' AS method
+FROM aggregates a JOIN submissions s USING (payload_id)
+WHERE s.superseded_by IS NULL
+GROUP BY ALL
+UNION ALL
+SELECT purpose, name, cell, count, contributors AS forces,
+       CAST(NULL AS INTEGER) AS forces_suppressed, '{SECURE_SUM}' AS method
+FROM secure_sums
+"""
+
+
+@dataclass(frozen=True)
+class NationalSummary:
+    """How much a national aggregate read holds (counts of cells, never their values)."""
+
+    purpose: str
+    tables: int
+    cells: int
+    forces: int
+    cells_with_suppression: int
+    by_method: dict[str, int]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"purpose": self.purpose, "tables": self.tables, "cells": self.cells,
+                "forces": self.forces, "cells_with_suppression": self.cells_with_suppression,
+                "cells_by_method": dict(self.by_method)}
+
+
+def national_aggregates(con: duckdb.DuckDBPyConnection, *, purpose: str | None = None,
+                        table: str | None = None, method: str | None = None) -> pa.Table:
+    """National counts per (purpose, table, cell, method), ordered for reading."""
+    if method is not None and method not in METHODS:
+        raise CrossforceError(f"unknown aggregation method {method!r}; one of "
+                              f"{', '.join(METHODS)}")
+    return con.sql(
+        f"""SELECT * FROM ({NATIONAL_SQL})
+            WHERE ($purpose IS NULL OR purpose = $purpose)
+              AND ($table IS NULL OR name = $table)
+              AND ($method IS NULL OR method = $method)
+            ORDER BY purpose, method, name, cell""",
+        params={"purpose": purpose, "table": table, "method": method}).to_arrow_table()
+
+
+def summarise(con: duckdb.DuckDBPyConnection, purpose: str) -> NationalSummary:
+    """Counts of what the national aggregates for ``purpose`` hold."""
+    ((tables, cells, suppressed),) = con.execute(
+        f"""SELECT count(DISTINCT name), count(*),
+                   count(*) FILTER (WHERE forces_suppressed > 0)
+            FROM ({NATIONAL_SQL}) WHERE purpose = $purpose""",
+        {"purpose": purpose}).fetchall()
+    ((forces,),) = con.execute(
+        """SELECT greatest(
+               (SELECT count(DISTINCT a.force) FROM aggregates a
+                JOIN submissions s USING (payload_id)
+                WHERE s.superseded_by IS NULL AND s.purpose = $purpose),
+               (SELECT coalesce(max(contributors), 0) FROM secure_sums
+                WHERE purpose = $purpose))""", {"purpose": purpose}).fetchall()
+    by_method = dict(con.execute(
+        f"SELECT method, count(*) FROM ({NATIONAL_SQL}) WHERE purpose = $purpose "
+        "GROUP BY method ORDER BY method", {"purpose": purpose}).fetchall())
+    return NationalSummary(purpose, int(tables), int(cells), int(forces), int(suppressed),
+                           {str(k): int(v) for k, v in by_method.items()})
+
+
+def record_secure_sum(con: duckdb.DuckDBPyConnection, *, purpose: str, epoch: int,
+                      cells: Sequence[tuple[str, str]], counts: Sequence[int],
+                      contributors: int) -> int:
+    """Store one secure-sum round's national vector (replacing the purpose's last one).
+
+    ``cells`` is the layout the nodes filled, ``counts`` the summed vector in that order.
+    Call it inside the transaction that also writes the ledger entry."""
+    if len(cells) != len(counts):
+        raise CrossforceError(f"secure sum has {len(counts)} counts for {len(cells)} cells")
+    if contributors < 2:
+        raise CrossforceError("a secure sum needs at least 2 contributing forces (one force's "
+                              "vector would be its own counts)")
+    for name, cell in cells:
+        if not isinstance(json.loads(cell), dict):
+            raise CrossforceError(f"secure-sum cell {cell!r} of {name} is not a JSON object")
+    if any(int(c) < 0 for c in counts):
+        raise CrossforceError("secure sum holds a negative count (the masks did not cancel)")
+    rows = pa.table({"name": [n for n, _ in cells], "cell": [c for _, c in cells],
+                     "count": pa.array([int(c) for c in counts], pa.int64())})
+    con.execute("DELETE FROM secure_sums WHERE purpose = ?", [purpose])
+    con.register("_secure_sum_in", rows)
+    try:
+        con.execute(
+            """INSERT INTO secure_sums
+               SELECT $purpose, $epoch, name, cell, count, $contributors,
+                      now()::TIMESTAMP FROM _secure_sum_in""",
+            {"purpose": purpose, "epoch": epoch, "contributors": contributors})
+    finally:
+        con.unregister("_secure_sum_in")
+    return rows.num_rows
+
+
+def rows_for_reading(table: pa.Table) -> list[dict[str, Any]]:
+    """Rows with ``cell`` parsed into its dimensions (what the CLI and JSON show)."""
+    rows = table.to_pylist()
+    for row in rows:
+        row["table"] = row.pop("name")
+        row["cell"] = json.loads(row["cell"])
+    return rows
