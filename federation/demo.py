@@ -88,6 +88,7 @@ class DemoResult:
     hits: dict[str, dict[str, Any]] = field(default_factory=dict)
     ledger: dict[str, dict[str, Any]] = field(default_factory=dict)
     scores: dict[str, dict[str, Any]] = field(default_factory=dict)
+    makeup: list[dict[str, Any]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     memory_mb: dict[str, float] = field(default_factory=dict)
     scope_source: str = ""
@@ -104,6 +105,7 @@ class DemoResult:
             "hits": self.hits,
             "ledger": self.ledger,
             **self.scores,
+            "network_makeup": self.makeup,
             "scope": self.scope_source,
             "timings": {k: round(v, 2) for k, v in self.timings.items()},
             "peak_memory_mb": self.memory_mb,
@@ -406,12 +408,15 @@ class Demo:
                 p.get("detail", str(p)) for p in flows["problems"]][:5]
 
     def score(self, rows: list[dict[str, Any]]) -> None:
-        from federation.evaluate import score
+        from federation.evaluate import network_makeup, score
 
         scope, self.result.scope_source = shared_scope(self.scenario_dir, self.nodes,
                                                        self.settings.policy)
-        scores = score(self.scenario_dir / "truth", resolved_persons(rows), scope)
+        resolved = resolved_persons(rows)
+        truth = self.scenario_dir / "truth"
+        scores = score(truth, resolved, scope)
         self.result.scores = {name: s.as_dict() for name, s in scores.items()}
+        self.result.makeup = [m.as_dict() for m in network_makeup(truth, resolved, scope)]
 
     def draw(self, rows: list[dict[str, Any]]) -> None:
         """networks.html from what `coordinator networks` returned: its members and edges,
@@ -711,6 +716,17 @@ def print_result(result: DemoResult, console: Console) -> None:
                        f"{s['f1']:.3f}", str(s["true_positives"]), str(s["false_positives"]),
                        str(s["false_negatives"]))
     console.print(scores)
+    if result.makeup:
+        makeup = Table(title="who is in each network found (against the planted truth)")
+        for column in ("network", "persons", "planted network", "its members",
+                       "other networks' members", "look-alikes", "outsiders"):
+            makeup.add_column(column, justify="left" if column == "planted network"
+                              else "right")
+        for m in result.makeup:
+            makeup.add_row(str(m["network_id"]), str(m["persons"]), m["main_network"] or "-",
+                           str(m["members"]), str(m["other_networks"]), str(m["lookalikes"]),
+                           str(m["outsiders"]))
+        console.print(makeup)
     t = result.timings
     console.print(f"scope: {result.scope_source}", style="dim")
     console.print(f"wall time {t['total']:.1f} s (federation {t.get('federation', 0):.1f} s; "

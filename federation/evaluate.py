@@ -11,6 +11,11 @@ record-linkage evaluations usually report them:
   network. Predicted = both records resolved into the same cross-force network.
 
 Both are restricted to the records in scope, i.e. the persons the forces shared.
+
+A pair score says *how much* is wrong, not *who*: :func:`network_makeup` says, per found
+network, which planted network most of its persons belong to and what the others are
+(members of another planted network, look-alikes, or people in no planted network at all —
+e.g. another group's offender glued on by an incidental contact).
 """
 
 from __future__ import annotations
@@ -44,6 +49,23 @@ class Score:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Makeup:
+    """Who one found network's persons really are, counted as real persons (a person
+    several forces recorded counts once)."""
+
+    network_id: int
+    persons: int
+    main_network: str | None  # the planted network most of its persons belong to
+    members: int              # persons of main_network
+    other_networks: int       # persons of other planted networks
+    lookalikes: int           # look-alikes of a planted person (in no network themselves)
+    outsiders: int            # persons in no planted network, not look-alikes
+
+    def as_dict(self) -> dict[str, int | str | None]:
+        return asdict(self)
+
+
 def score(
     truth_dir: Path, resolved: pa.Table, scope: pa.Table
 ) -> dict[str, Score]:
@@ -52,6 +74,46 @@ def score(
     ``resolved``: (force, person_id, entity_id, network_id) for every hit the forces
     resolved; ``scope``: (force, person_id) of every person record the forces shared.
     """
+    con = _records(truth_dir, resolved, scope)
+    try:
+        links = _pair_score(con, "real_id", "entity_id", cross_force=True)
+        membership = _pair_score(con, "true_network", "found_network", cross_force=False)
+    finally:
+        con.close()
+    return {"person_links": links, "network_membership": membership}
+
+
+def network_makeup(truth_dir: Path, resolved: pa.Table, scope: pa.Table) -> list[Makeup]:
+    """Per found network (largest first), the planted truth of the persons in it; same
+    inputs as :func:`score`."""
+    con = _records(truth_dir, resolved, scope)
+    try:
+        rows = con.execute("""
+            WITH persons AS (
+                SELECT DISTINCT found_network, real_id, true_network, is_lookalike
+                FROM rec WHERE found_network IS NOT NULL),
+            main AS (  -- the planted network with most persons here; a tie: the first id
+                SELECT found_network, true_network AS main_network
+                FROM (SELECT found_network, true_network, count(*) AS n FROM persons
+                      WHERE true_network IS NOT NULL GROUP BY found_network, true_network)
+                QUALIFY row_number() OVER (PARTITION BY found_network
+                                           ORDER BY n DESC, true_network) = 1)
+            SELECT p.found_network, count(*), any_value(m.main_network),
+                   count(*) FILTER (WHERE p.true_network = m.main_network),
+                   count(*) FILTER (WHERE p.true_network <> m.main_network),
+                   count(*) FILTER (WHERE p.true_network IS NULL AND p.is_lookalike),
+                   count(*) FILTER (WHERE p.true_network IS NULL AND NOT p.is_lookalike)
+            FROM persons p LEFT JOIN main m USING (found_network)
+            GROUP BY p.found_network ORDER BY count(*) DESC, p.found_network""").fetchall()
+    finally:
+        con.close()
+    return [Makeup(*row) for row in rows]
+
+
+def _records(truth_dir: Path, resolved: pa.Table, scope: pa.Table
+             ) -> duckdb.DuckDBPyConnection:
+    """A connection holding `rec`: each person record in scope with its truth (real
+    person, planted network, look-alike flag) and what was found (entity, network)."""
     missing = [c for c in RESOLVED_COLUMNS if c not in resolved.column_names]
     if missing:
         raise ValueError(f"resolved hits lack columns {missing}")
@@ -60,25 +122,25 @@ def score(
         con.register("resolved_in", resolved)
         con.register("scope_in", scope)
         con.execute(
-            "CREATE TEMP TABLE truth AS SELECT force, person_id, real_id, network_id "
+            "CREATE TEMP TABLE truth AS SELECT force, person_id, real_id, network_id, "
+            "coalesce(is_lookalike = 'true', false) AS is_lookalike "
             "FROM read_csv(?, header = true, all_varchar = true)",
             [str(truth_dir / "persons.csv")],
         )
         con.execute("""
             CREATE TEMP TABLE rec AS
             SELECT s.force, s.person_id, t.real_id, t.network_id AS true_network,
-                   r.entity_id, r.network_id AS found_network
+                   t.is_lookalike, r.entity_id, r.network_id AS found_network
             FROM (SELECT DISTINCT force, person_id FROM scope_in) s
             JOIN truth t USING (force, person_id)
             LEFT JOIN (SELECT force, person_id, any_value(entity_id) AS entity_id,
                               any_value(network_id) AS network_id
                        FROM resolved_in GROUP BY ALL) r USING (force, person_id)
         """)
-        links = _pair_score(con, "real_id", "entity_id", cross_force=True)
-        membership = _pair_score(con, "true_network", "found_network", cross_force=False)
-    finally:
+    except BaseException:
         con.close()
-    return {"person_links": links, "network_membership": membership}
+        raise
+    return con
 
 
 def _pair_score(con: duckdb.DuckDBPyConnection, truth_col: str, found_col: str,

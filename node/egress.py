@@ -226,7 +226,7 @@ def _egress_in_transaction(con: duckdb.DuckDBPyConnection, config: NodeConfig,
         budget = (PrivacyBudget.for_policy(con, policy)
                   if policy.privacy is not None and share.aggregates.num_rows else None)
         gated = gate(policy, share, budget=budget, dry_run=dry_run)
-        summary = summarise(gated)
+        summary = {**summarise(gated), "aggregates_release": policy.aggregates.release}
         samples = sample_tokens(gated)
         result = EgressResult(config.force, policy.purpose.code, epoch, policy.version,
                               source, gated, summary, dry_run, samples=samples)

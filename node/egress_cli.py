@@ -79,6 +79,9 @@ def _print_share(result) -> None:  # noqa: ANN001 - node.egress.EgressResult
     console.print(f"items {s['items']:,} ({s['match_only']:,} match-only: matched, never "
                   f"displayed), tokens {s['tokens']:,}, links {s['links']:,}, aggregate rows "
                   f"{s['aggregate_rows']:,} ({s['aggregates_suppressed']:,} suppressed)")
+    if s.get("aggregates_release") == "secure-sum":
+        console.print("aggregates: none in the share set — this policy releases them only "
+                      "inside the national secure sum ([aggregates] release = \"secure-sum\")")
     if result.samples:
         console.print("sample tokens: " + ", ".join(f"{k} {t}" for k, t in result.samples))
     if result.submission is not None:

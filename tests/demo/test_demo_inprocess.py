@@ -72,6 +72,16 @@ def test_person_links_agree_with_the_planted_truth(demo_run: tuple[dict, Path]) 
         assert 0.0 <= summary[name]["f1"] <= 1.0
 
 
+def test_each_network_found_says_who_is_in_it(demo_run: tuple[dict, Path]) -> None:
+    summary, _ = demo_run
+    makeup = summary["network_makeup"]
+    assert makeup, "a network was found, so its make-up is reported"
+    for m in makeup:
+        assert m["persons"] == (m["members"] + m["other_networks"] + m["lookalikes"]
+                                + m["outsiders"])
+        assert m["main_network"] is None or m["members"] > 0
+
+
 def test_every_force_shared_and_got_its_hits(demo_run: tuple[dict, Path]) -> None:
     summary, _ = demo_run
     forces = summary["scenario"]["forces"]

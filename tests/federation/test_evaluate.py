@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from federation.evaluate import score
+from federation.evaluate import Makeup, network_makeup, score
 
 TRUTH = """force,person_id,real_id,network_id,is_lookalike,lookalike_of
 kent,K1,R1,N1,false,
@@ -73,3 +73,62 @@ def test_same_force_pairs_are_not_person_links(truth_dir: Path) -> None:
     found = table([("kent", "K1", 1, None), ("kent", "K2", 1, None)])
     links = score(truth_dir, found, ALL)["person_links"]
     assert links.false_positives == 0
+
+
+# ------------------------------------------------------------- who is in a found network
+
+MAKEUP_TRUTH = TRUTH + """kent,K4,R5,N2,false,
+essex,E4,R6,,false,
+"""
+
+
+@pytest.fixture
+def makeup_truth(tmp_path: Path) -> Path:
+    (tmp_path / "persons.csv").write_text(MAKEUP_TRUTH)
+    return tmp_path
+
+
+def networks(rows: list[tuple[str, str, int | None]]) -> pa.Table:
+    return pa.table({"force": [r[0] for r in rows], "person_id": [r[1] for r in rows],
+                     "entity_id": pa.array([None] * len(rows), pa.int64()),
+                     "network_id": pa.array([r[2] for r in rows], pa.int64())})
+
+
+EVERYONE = scope_of([("kent", "K1"), ("kent", "K2"), ("kent", "K3"), ("kent", "K4"),
+                     ("essex", "E1"), ("essex", "E2"), ("essex", "E3"), ("essex", "E4"),
+                     ("sussex", "S1")])
+
+
+def test_the_makeup_names_the_planted_network_and_counts_who_else_is_in(
+        makeup_truth: Path) -> None:
+    found = networks([
+        # network 7: R1 (three records, one person) and R2 of N1; R5 of N2; look-alike E2;
+        # E4, in no planted network
+        ("kent", "K1", 7), ("essex", "E1", 7), ("sussex", "S1", 7), ("kent", "K2", 7),
+        ("kent", "K4", 7), ("essex", "E2", 7), ("essex", "E4", 7),
+        ("essex", "E3", 8), ("kent", "K3", 8),  # network 8: R2's other record, and K3
+    ])
+    makeup = network_makeup(makeup_truth, found, EVERYONE)
+    assert [m.as_dict() for m in makeup] == [
+        {"network_id": 7, "persons": 5, "main_network": "N1", "members": 2,
+         "other_networks": 1, "lookalikes": 1, "outsiders": 1},
+        {"network_id": 8, "persons": 2, "main_network": "N1", "members": 1,
+         "other_networks": 0, "lookalikes": 0, "outsiders": 1},
+    ]
+
+
+def test_a_network_of_outsiders_only_has_no_main_network(makeup_truth: Path) -> None:
+    makeup = network_makeup(makeup_truth, networks([("kent", "K3", 3), ("essex", "E4", 3)]),
+                            EVERYONE)
+    assert makeup == [Makeup(3, 2, None, 0, 0, 0, 2)]
+
+
+def test_the_makeup_counts_only_records_in_scope(makeup_truth: Path) -> None:
+    found = networks([("kent", "K1", 7), ("essex", "E1", 7), ("essex", "E4", 7)])
+    scope = scope_of([("kent", "K1"), ("essex", "E1")])
+    assert network_makeup(makeup_truth, found, scope) == [Makeup(7, 1, "N1", 1, 0, 0, 0)]
+
+
+def test_a_tie_between_planted_networks_goes_to_the_first_id(makeup_truth: Path) -> None:
+    found = networks([("kent", "K4", 9), ("kent", "K1", 9)])
+    assert network_makeup(makeup_truth, found, EVERYONE)[0].main_network == "N1"

@@ -145,3 +145,17 @@ def test_differential_privacy_is_charged_per_release(canary: Path) -> None:
     with pytest.raises(BudgetExceeded):  # a second release would overspend: nothing leaves
         release_aggregates(canary, CRIMES, policy=noisy)
     assert ledger(canary) == before
+
+
+def test_the_dry_run_says_why_no_aggregate_is_in_the_share_set(cli, scenario: Path,  # noqa: ANN001
+                                                                 tmp_path: Path) -> None:
+    policy = tmp_path / "secure.toml"
+    policy.write_text(POLICY.format(release='release = "secure-sum"'))
+    shown = cli("node", "share", "--dir", scenario, "--policy", policy, "--dry-run")
+    assert shown.code == 0, shown
+    assert "only inside the national secure sum" in " ".join(shown.out.split())
+    as_json = cli("node", "share", "--dir", scenario, "--policy", policy, "--dry-run", "--json")
+    assert json.loads(as_json.out)["aggregates_release"] == "secure-sum"
+    plain = cli("node", "share", "--dir", scenario, "--policy", policy.with_name("x.toml"),
+                "--dry-run")
+    assert plain.code == 2 and "x.toml" in plain.err
