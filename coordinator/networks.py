@@ -507,8 +507,10 @@ def _store(con: duckdb.DuckDBPyConnection, s: NetworkSettings, node_network: pa.
                                 m.entity_id) <= $n_key_players AS is_key_player,
                    f.forces
             FROM _nw_measures_arrow m JOIN _graph_entity g USING (entity_id)
-            JOIN (SELECT entity_id, list_sort(list(force)) AS forces
-                  FROM _graph_entity_force GROUP BY entity_id) f USING (entity_id)
+            JOIN (SELECT entity_id, list_sort(list(force)) AS forces  -- members only
+                  FROM _graph_entity_force
+                  WHERE entity_id IN (SELECT entity_id FROM _nw_measures_arrow)
+                  GROUP BY entity_id) f USING (entity_id)
             WHERE NOT g.hidden""", {"n_brokers": s.n_brokers,
                                     "n_key_players": s.n_key_players})
     finally:

@@ -717,11 +717,11 @@ def print_result(result: DemoResult, console: Console) -> None:
                        str(s["false_negatives"]))
     console.print(scores)
     if result.makeup:
-        makeup = Table(title="who is in each network found (against the planted truth)")
-        for column in ("network", "persons", "planted network", "its members",
-                       "other networks' members", "look-alikes", "outsiders"):
-            makeup.add_column(column, justify="left" if column == "planted network"
-                              else "right")
+        makeup = Table(title="who is in each network found: persons of the planted network "
+                       "it is, of other planted networks, look-alikes, outsiders")
+        for column in ("network", "persons", "planted as", "of it", "of others",
+                       "look-alikes", "outsiders"):
+            makeup.add_column(column, justify="left" if column == "planted as" else "right")
         for m in result.makeup:
             makeup.add_row(str(m["network_id"]), str(m["persons"]), m["main_network"] or "-",
                            str(m["members"]), str(m["other_networks"]), str(m["lookalikes"]),
@@ -833,7 +833,7 @@ def demo(
     secure_aggregation: bool = typer.Option(
         False, "--secure-aggregation", help="Every force releases its aggregate counts only "
         "inside a national sum made with Flower SecAgg+ (the coordinator never sees one "
-        "force's counts); adds about 30-40 s with the Deployment Engine."),
+        "force's counts); adds about 45-55 s with the Deployment Engine."),
 ) -> None:
     """Run a synthetic multi-force scenario through crossforce, end to end, and score it.
 
