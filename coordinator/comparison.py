@@ -9,6 +9,13 @@ levels — the best level any agreeing key proves — and Fellegi–Sunter weigh
 
 A field counts as compared when both references carry some key holding it; compared but
 proven by no agreeing key = "else" (disagrees, or agrees where no key can show it).
+
+The same redundancy exists on the chance side: two strangers called Charles Glover agree
+on ``fn+sn`` AND on ``fn_ny+sn_ny``, because equal names have equal NYSIIS codes — one
+chance event, not two. `independent_keys` drops, of the keys a pair agrees on, each one
+that a finer agreeing key on the same fields implies, so the u side can count each chance
+agreement once and a wholly different date of birth is not outvoted by one name agreement
+counted twice (`LinkageSettings.count_implied_keys`).
 """
 
 from __future__ import annotations
@@ -55,6 +62,19 @@ COMPARISONS: tuple[Comparison, ...] = (
 )
 
 
+#: field -> the fields its agreement implies (equal names have equal phonetic codes and
+#: initials; an equal date has equal year, year+month, month+day and day/month pair).
+IMPLIES: dict[str, frozenset[str]] = {
+    "fn": frozenset({"fn_mp", "fn_ny", "fi"}),
+    "sn": frozenset({"sn_mp", "sn_ny"}),
+    "dob": frozenset({"yob", "ym", "md", "dob_dm"}),
+    "ym": frozenset({"yob"}),
+    "dob_dm": frozenset({"yob"}),
+}
+#: fields implied only by several together: given AND family name ⇒ the unordered pair.
+IMPLIED_BY_ALL: dict[str, frozenset[str]] = {"nm": frozenset({"fn", "sn"})}
+
+
 def key_fields(token_kind: str) -> frozenset[str]:
     """``mk:fn+sn+ym`` → {fn, sn, ym}."""
     return frozenset(token_kind.removeprefix(MATCH_KEY_PREFIX).split("+"))
@@ -85,3 +105,49 @@ def field_levels(kinds: Sequence[str], agree_mask: np.ndarray, has_a: np.ndarray
         level[~compared] = -1
         out[:, ci] = level
     return out
+
+
+def _closure(fields: frozenset[str]) -> frozenset[str]:
+    out = set(fields)
+    for f in fields:
+        out |= IMPLIES.get(f, frozenset())
+    out |= {f for f, needs in IMPLIED_BY_ALL.items() if needs <= out}
+    return frozenset(out)
+
+
+#: a coarser field -> the field it is read from (``fn_mp`` → ``fn``, ``ym`` → ``dob``)
+_ROOT: dict[str, str] = {coarse: f for f, implied in IMPLIES.items()
+                         if not any(f in i for i in IMPLIES.values()) for coarse in implied}
+
+
+def _base(fields: frozenset[str]) -> frozenset[str]:
+    """The person fields a key is about: ``fn_mp+dob`` and ``fi+sn+ym`` are about a name
+    and the date of birth, whatever coarsening of each they hold."""
+    out: set[str] = set()
+    for f in fields:
+        out |= IMPLIED_BY_ALL.get(f, frozenset({_ROOT.get(f, f)}))
+    return frozenset(out)
+
+
+def independent_keys(kinds: Sequence[str], agree_mask: np.ndarray,
+                     u: np.ndarray) -> np.ndarray:
+    """Which agreeing keys count on the chance (u) side, per pattern: (patterns, kinds) bool.
+
+    A key does not count when another agreeing key about the same person fields implies
+    it (``fn+sn`` implies ``fn_ny+sn_ny``, ``fn+dob`` implies ``fn_mp+dob``): a coarser copy
+    of an agreement already counted is the same chance event. A key that adds a field
+    (``fn+sn+md`` beside ``fn+sn``) still counts. Of keys implying each other the rarer
+    (smaller u) counts. One numpy pass per key over the distinct patterns.
+    """
+    agree = mask_bits(np.asarray(agree_mask, dtype=np.int64), len(kinds))
+    fields = [key_fields(kind) for kind in kinds]
+    closure = [_closure(f) for f in fields]
+    base = [_base(f) for f in fields]
+    rank = np.argsort(np.argsort(np.asarray(u), kind="stable"), kind="stable")
+    counted = np.zeros_like(agree)
+    for k in range(len(kinds)):
+        over = [j for j in range(len(kinds)) if j != k and base[j] == base[k]
+                and closure[k] <= closure[j]
+                and (closure[k] != closure[j] or rank[j] < rank[k])]
+        counted[:, k] = agree[:, k] & ~agree[:, over].any(1)
+    return counted

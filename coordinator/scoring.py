@@ -10,6 +10,10 @@ The two likelihoods are modelled where each is true:
 Counting a chance key agreement once is what keeps look-alikes apart; scoring fields on
 the match side is what keeps a pair with one typo (which breaks every key holding that
 field) together.
+Keys overlap on the chance side too: ``fn_ny+sn_ny`` agrees whenever ``fn+sn`` does. By
+default every agreeing key's u still counts (`count_implied_keys`); off, a coarser copy of
+an agreement already counted adds nothing (`comparison.independent_keys`), so namesakes
+whose dates of birth wholly disagree stay apart — see the setting for what that costs.
 
 u comes from the tokens themselves: the share of pairs INSIDE each force that share the
 key (a force rarely holds one person twice, and those pairs are never candidates, so they
@@ -28,7 +32,13 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from coordinator.comparison import COMPARISONS, Comparison, field_levels, mask_bits
+from coordinator.comparison import (
+    COMPARISONS,
+    Comparison,
+    field_levels,
+    independent_keys,
+    mask_bits,
+)
 from coordinator.settings import LinkageSettings
 
 _EPS = 1e-9
@@ -86,6 +96,14 @@ def _key_u(con: duckdb.DuckDBPyConnection) -> np.ndarray:
     return np.clip(np.where(pairs >= 1, within, ubar), _EPS, 0.5)
 
 
+def _chance_keys(settings: LinkageSettings, kinds: list[str] | tuple[str, ...],
+                 agree_mask: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """The agreeing keys whose u counts: all, or only those no other agreeing key implies."""
+    if settings.count_implied_keys:
+        return mask_bits(agree_mask.astype(np.int64), len(kinds))
+    return independent_keys(kinds, agree_mask, u)
+
+
 def _log_m(onehot: list[np.ndarray], m: list[np.ndarray]) -> np.ndarray:
     return sum((oh @ np.log(mc) for oh, mc in zip(onehot, m, strict=True)),
                start=np.zeros(len(onehot[0])))
@@ -98,7 +116,8 @@ def estimate_weights(con: duckdb.DuckDBPyConnection, settings: LinkageSettings,
     pat = con.execute("""SELECT agree_mask, has_a, has_b, count(*) AS n FROM lk_pairs
                          GROUP BY ALL""").fetchnumpy()
     gamma = field_levels(kinds, pat["agree_mask"], pat["has_a"], pat["has_b"], comparisons)
-    agree = mask_bits(pat["agree_mask"].astype(np.int64), len(kinds)).astype(np.float64)
+    u = _key_u(con)
+    agree = _chance_keys(settings, kinds, pat["agree_mask"], u).astype(np.float64)
     count = pat["n"].astype(np.float64)
     others = max(_comparable_pairs(con, settings) - count.sum(), 0.0)
     if others:  # every pair blocking did not form: agrees on no key, every field "else"
@@ -110,7 +129,6 @@ def estimate_weights(con: duckdb.DuckDBPyConnection, settings: LinkageSettings,
               for ci, n in enumerate(sizes)]
     m_start = [np.r_[0.9, np.full(n - 1, 0.1 / (n - 1))] for n in sizes]
     m = list(m_start)
-    u = _key_u(con)
     prior = settings.prior_match_rate or 1e-4
     it = 0
     for it in range(1, settings.em_iterations + 1):  # noqa: B007 — `it` is reported
@@ -138,16 +156,21 @@ def score_pairs(con: duckdb.DuckDBPyConnection, settings: LinkageSettings,
     pat = con.execute("SELECT DISTINCT agree_mask, has_a, has_b FROM lk_pairs").fetchnumpy()
     gamma = field_levels(weights.kinds, pat["agree_mask"], pat["has_a"], pat["has_b"],
                          weights.comparisons)
-    agree = mask_bits(pat["agree_mask"].astype(np.int64), len(weights.kinds))
+    agree = _chance_keys(settings, weights.kinds, pat["agree_mask"], weights.u)
     bits = np.full(len(gamma), np.log2(weights.prior / (1 - weights.prior)))
     for ci, mc in enumerate(weights.m):
         g = gamma[:, ci]
         bits += np.where(g >= 0, np.log2(mc)[np.maximum(g, 0)], 0.0)
     bits -= agree @ np.log2(weights.u)
+    # term-frequency bits are summed over every agreeing key in blocking; keep the share
+    # that belongs to the keys counted here (an implied key's token is as common as the
+    # key implying it, so its correction is dropped with its u)
+    n_agree = np.maximum(
+        mask_bits(pat["agree_mask"].astype(np.int64), len(weights.kinds)).sum(1), 1)
     con.register("lk_pattern_weights", pa.table({
         "agree_mask": pat["agree_mask"], "has_a": pat["has_a"], "has_b": pat["has_b"],
-        "bits": bits}))
-    tf = "p.tf_bits" if settings.term_frequency else "0"
+        "bits": bits, "tf_share": agree.sum(1) / n_agree}))
+    tf = "p.tf_bits * w.tf_share" if settings.term_frequency else "0"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE lk_scored AS
         SELECT *, 1.0 / (1.0 + pow(2.0, -match_weight)) AS match_probability FROM (

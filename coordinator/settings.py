@@ -68,6 +68,13 @@ class LinkageSettings(Settings):
     term_frequency: bool = Field(
         True, description="adjust each agreeing key by how common its token is (rare "
         "values are stronger evidence)")
+    count_implied_keys: bool = Field(
+        True, description="chance (u) side: count every agreeing key, even one another "
+        "agreeing key implies (fn_ny+sn_ny beside fn+sn: one chance event, counted twice). "
+        "False = each chance agreement once, so a wholly different date of birth outweighs "
+        "a name-only agreement (a false pair of namesakes no longer links); it also drops "
+        "FEBRL4 pairs whose date of birth was replaced wholesale (names+DOB F1 0.938 -> "
+        "0.927, full 0.9988 -> 0.9982), which is why it is not yet the default")
     em_iterations: int = Field(100, ge=1, le=10_000)
     em_tolerance: float = Field(1e-7, gt=0.0)
     prior_match_rate: float | None = Field(
