@@ -26,6 +26,8 @@ from flwr.supercore.inflatable.inflatable_utils import inflate_object_from_conte
 from flwr.supercore.run import Run
 from flwr.supercore.task_identity import TaskIdentity
 
+from federation.flower.protocol import exchange
+
 NodeConfig = Mapping[str, bool | float | int | str]
 
 
@@ -108,8 +110,6 @@ class InProcessGrid(Grid):
 
     def send_and_receive(self, messages: Iterable[Message], *,
                          timeout: float | None = None) -> Iterable[Message]:
-        from federation.flower.serverapp import exchange
-
         return list(exchange(self, messages, timeout if timeout is not None else 3600.0,
                              poll=0.01).values())
 

@@ -1,13 +1,16 @@
 """The wire between the coordinator's ServerApp and a force's relay, and the two services
 behind it.
 
-Two message types, one per round step, so a node gets ONE message per step (each message
-starts a fresh ClientApp process in deployment):
+One message type per round step, so a node gets ONE message per step (each message
+starts a fresh ClientApp process in deployment); ``exchange`` sends a batch and collects
+the replies:
 
 - ``query.share``  coordinator → node: ``{"query": ConfigRecord(purpose, epoch)}``;
   reply ``{"share": ArrayRecord(payload)}`` or ``{"refusal": ConfigRecord(reason)}``.
 - ``query.hits``   coordinator → node: ``{"query": ConfigRecord(purpose, epoch),
   "hits": ArrayRecord(payload)}``; reply ``{"receipt": ConfigRecord(json)}`` or a refusal.
+- ``query.aggregates`` and ``train`` (the optional secure sum): see ``secure_sum.py`` and
+  the relay in ``clientapp.py``.
 
 Payloads are opaque bytes (a signed Submission, a hits table): the relay and the SuperLink
 carry them as one raw ``uint8`` Array, which Flower moves in 5 MiB chunks without copying
@@ -17,12 +20,14 @@ through numpy. Nothing here parses a payload.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from flwr.app import Array, ArrayRecord, ConfigRecord, RecordDict
+from flwr.app import Array, ArrayRecord, ConfigRecord, Message, RecordDict
+from flwr.serverapp import Grid
 
 SHARE = "query.share"
 HITS = "query.hits"
@@ -218,3 +223,21 @@ def load_coordinator_service(spec: str, coordinator_dir: str | Path) -> Coordina
         raise TypeError(f"{spec or 'entry point'} did not return a CoordinatorService "
                         "(needs submit, link, hits_for)")
     return service
+
+
+def exchange(grid: Grid, messages: Iterable[Message], timeout: float,
+             poll: float = 0.1) -> dict[int, Message]:
+    """Push all messages, pull replies until all arrived or ``timeout``; node id → reply.
+
+    push + pull with a short sleep instead of ``send_and_receive`` (which polls ~3 s)."""
+    ids = set(grid.push_messages(list(messages)))
+    replies: dict[int, Message] = {}
+    deadline = time.monotonic() + timeout
+    while ids:
+        for reply in grid.pull_messages(sorted(ids)):
+            ids.discard(reply.metadata.reply_to_message_id)
+            replies[reply.metadata.src_node_id] = reply
+        if not ids or time.monotonic() >= deadline:
+            break
+        time.sleep(poll)
+    return replies

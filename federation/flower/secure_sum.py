@@ -45,7 +45,7 @@ from flwr.server.workflow.constant import Key as WorkflowKey
 from flwr.serverapp import Grid
 
 from federation.flower.clientapp import AGGREGATES_CHECK, SumQuery
-from federation.flower.protocol import QUERY_RECORD, refusal_of
+from federation.flower.protocol import QUERY_RECORD, exchange, refusal_of
 from policies.national_tables import MAX_CELL_COUNT, MAX_FORCES, NationalLayout
 
 MODULUS = 1 << 32
@@ -147,7 +147,6 @@ def secure_sum(grid: Grid, context: Context | None, node_ids: Iterable[int],
 def _willing(grid: Grid, nodes: list[int], query: SumQuery,
              timeout: float | None) -> tuple[list[int], dict[int, str]]:
     """The nodes that say they will contribute, and why each other one will not."""
-    from federation.flower.serverapp import exchange
 
     messages = [Message(RecordDict({QUERY_RECORD: ConfigRecord(query.config())}),
                         dst_node_id=n, message_type=AGGREGATES_CHECK,
@@ -225,7 +224,6 @@ class _Watched:
             m.content.config_records[RECORD_KEY_CONFIGS][SecAggKey.STAGE]) for m in messages}
         # push + pull with a short sleep: the SuperLink grid's send_and_receive polls
         # every 3 s, and SecAgg+ makes four round trips
-        from federation.flower.serverapp import exchange
 
         replies = list(exchange(self.grid, messages,
                                 timeout if timeout is not None else 3600.0, poll=0.1).values())

@@ -42,6 +42,7 @@ from federation.flower.protocol import (
     AggregatingCoordinator,
     CoordinatorService,
     Query,
+    exchange,
     hits_request,
     load_coordinator_service,
     receipt_of,
@@ -191,24 +192,6 @@ def wait_for_forces(grid: Grid, expected: Iterable[str], wait: float,
         time.sleep(poll)
         forces = online_forces(grid)
     return forces
-
-
-def exchange(grid: Grid, messages: Iterable[Message], timeout: float,
-             poll: float = 0.1) -> dict[int, Message]:
-    """Push all messages, pull replies until all arrived or ``timeout``; node id → reply.
-
-    push + pull with a short sleep instead of ``send_and_receive`` (which polls ~3 s)."""
-    ids = set(grid.push_messages(list(messages)))
-    replies: dict[int, Message] = {}
-    deadline = time.monotonic() + timeout
-    while ids:
-        for reply in grid.pull_messages(sorted(ids)):
-            ids.discard(reply.metadata.reply_to_message_id)
-            replies[reply.metadata.src_node_id] = reply
-        if not ids or time.monotonic() >= deadline:
-            break
-        time.sleep(poll)
-    return replies
 
 
 # --------------------------------------------------------------------------- the rounds
