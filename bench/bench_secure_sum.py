@@ -44,6 +44,7 @@ lawful_basis = "Bench only: national counts through a secure sum."
 [aggregates]
 dimensions = ["offence_category", "year", "role", "ethnicity", "outcome_code", "age_band"]
 release = "secure-sum"
+release_interval_days = 0   # the bench releases each force twice
 """
 
 

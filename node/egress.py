@@ -294,6 +294,16 @@ class AggregateRelease:
         return {"counts": self.counts.tolist(), "outside_layout": self.outside_layout}
 
 
+def last_secure_release(node_dir: Path, purpose: str) -> dt.datetime | None:
+    """When this node last released aggregates into a secure sum for ``purpose`` (UTC, from
+    its own ledger), or None."""
+    with open_store(Path(node_dir)) as (_config, con):
+        ((last,),) = con.execute(
+            "SELECT max(at_utc) FROM ledger WHERE action = 'disclosure' AND purpose = ? "
+            "AND list_contains(recipients, ?)", [purpose, SECURE_SUM_RECIPIENT]).fetchall()
+    return last
+
+
 def check_aggregates(node_dir: Path, layout: NationalLayout, *,
                      policy: str | SharePolicy | None = None,
                      purpose: str | None = None) -> SharePolicy:
@@ -306,6 +316,16 @@ def check_aggregates(node_dir: Path, layout: NationalLayout, *,
         # its counts go in its share sets; counting them here too would count them twice
         raise AggregatesRefused("this force releases its aggregates in its share set "
                                 "([aggregates] release = \"share-set\")")
+    last = last_secure_release(node_dir, chosen.purpose.code)
+    interval = chosen.aggregates.release_interval_days
+    if interval and last is not None and last > dt.datetime.now(dt.UTC).replace(
+            tzinfo=None) - dt.timedelta(days=interval):
+        # a second sum soon after, over another set of forces, would give this force's
+        # vector away by subtraction
+        raise AggregatesRefused(f"this force already released its aggregates into a secure "
+                                f"sum for {chosen.purpose.code} at {last:%Y-%m-%d %H:%M} UTC; "
+                                f"the policy allows one release every {interval} day(s) "
+                                "([aggregates] release_interval_days)")
     allowed = set(chosen.aggregates.dimensions)
     barred = [t for t in layout.tables if not set(TABLE_DIMENSIONS[t]) <= allowed]
     if barred:

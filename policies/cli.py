@@ -108,7 +108,13 @@ def summary_lines(policy: SharePolicy) -> list[str]:
     if policy.aggregates.dimensions:
         lines.append(
             "  aggregates leave only inside a national secure sum (Flower SecAgg+): the "
-            "coordinator sees sums over forces, never this force's counts"
+            "coordinator sees sums over forces, never this force's counts; "
+            + (f"at most one release per purpose every "
+               f"{policy.aggregates.release_interval_days} day(s), so two sums cannot be "
+               "subtracted to recover this force's counts"
+               if policy.aggregates.release_interval_days else
+               "NO limit on how often (release_interval_days = 0): two sums over different "
+               "sets of forces could be subtracted to recover this force's counts")
             if policy.aggregates.release == "secure-sum" else
             "  aggregates leave in the share set: the coordinator sees this force's "
             "controlled counts; the force takes no part in secure sums (set [aggregates] "

@@ -239,6 +239,10 @@ class Aggregates(_Section):
 
     dimensions: list[str] = Field(default_factory=list)
     release: Literal["share-set", "secure-sum"] = "share-set"
+    #: with "secure-sum": at most one release per purpose in this many days, so the
+    #: coordinator cannot difference two sums over different sets of forces to recover
+    #: one force's vector (0 lifts the limit, e.g. for tests)
+    release_interval_days: Annotated[int, Field(ge=0, le=3660)] = 1
 
     _dimensions = _each_one_of("dimensions", "an aggregate dimension", AGGREGATE_DIMENSIONS)
 
@@ -316,6 +320,8 @@ class SharePolicy(BaseModel):
         # out so those policies keep their version
         if policy["aggregates"]["release"] == "share-set":
             del policy["aggregates"]["release"]
+        if policy["aggregates"]["release_interval_days"] == 1:  # likewise, its default
+            del policy["aggregates"]["release_interval_days"]
         body = {"schema": POLICY_SCHEMA, "policy": policy}
         return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 

@@ -22,11 +22,11 @@ import pytest
 from federation.cli import main
 from federation.flower.gateway import running_gateway
 from federation.flower.grid import InProcessGrid
-from federation.flower.protocol import load_coordinator_service, read_relay_secret
+from federation.flower.protocol import Refusal, load_coordinator_service, read_relay_secret
 from federation.flower.serverapp import FederationReport, RoundSettings, run_federation
 from node.gateway import NodeGateway
 from node.serve_cli import call_auditor, relay_secret
-from policies.model import resolve_policy, secure_sum_policy_text
+from policies.model import parse_policy, resolve_policy, secure_sum_policy_text
 from policies.national_tables import NATIONAL_TABLES, NationalLayout
 
 FORCES, PERSONS, SEED, EPOCH = 4, 300, 3, 1
@@ -103,7 +103,12 @@ def test_the_stored_national_vector_is_the_sum_of_the_three_gates(
     held = {(row["table"], json.dumps(row["cell"], separators=(",", ":"))): row
             for row in json.loads(result.out)}
     assert len(held) == LAYOUT.size
-    direct = sum(np.asarray(NodeGateway(r.nodes[f]).aggregates(
+    # the round was each force's release for today: ask again under the same policy
+    # without the interval (it changes no count)
+    again = parse_policy(SECURE_POLICY.replace('release = "secure-sum"\n', 'release = '
+                                               '"secure-sum"\nrelease_interval_days = 0\n'),
+                         "again.toml")
+    direct = sum(np.asarray(NodeGateway(r.nodes[f], policy=again).aggregates(
         r.report.purpose, EPOCH, LAYOUT)["counts"], dtype=np.int64) for f in r.secure)
     assert direct.sum() > 0, "the test forces must release something"
     cells = LAYOUT.cells.to_pylist()
@@ -111,6 +116,17 @@ def test_the_stored_national_vector_is_the_sum_of_the_three_gates(
         name, cell = cell_row["name"], cell_row["cell"]
         row = held[(name, json.dumps(json.loads(cell), separators=(",", ":")))]
         assert row["count"] == expected and row["forces"] == 3
+
+
+def test_a_second_sum_the_same_day_is_refused_by_every_force(
+        secure_round: SecureRound) -> None:
+    """Differencing two sums over different sets of forces would expose one force's
+    vector, so each force releases once a day per purpose (the shipped default)."""
+    r = secure_round
+    for force in r.secure:
+        with pytest.raises(Refusal, match="already released its aggregates"):
+            NodeGateway(r.nodes[force]).aggregates(r.report.purpose, EPOCH, LAYOUT,
+                                                   check=True)
 
 
 def test_secure_forces_sent_no_aggregates_in_their_share_sets(

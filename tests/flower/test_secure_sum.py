@@ -47,6 +47,7 @@ roles = ["suspect", "offender", "facilitator", "associate", "witness"]
 [aggregates]
 dimensions = ["offence_category", "year", "role", "ethnicity", "outcome_code", "age_band"]
 release = "secure-sum"
+release_interval_days = 0   # these tests sum the same forces again and again
 
 [disclosure]
 threshold = 3

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 from egress_nodes import canary_template, copy_node, scenario_template
 
-from node.egress import AggregatesRefused, egress, release_aggregates
+from node.egress import AggregatesRefused, check_aggregates, egress, release_aggregates
 from policies.model import parse_policy
 from policies.national_tables import NationalLayout
 
@@ -22,14 +22,20 @@ lawful_basis = "Test only: national counts through a secure sum."
 [aggregates]
 dimensions = ["offence_category", "year", "role", "outcome_code", "ethnicity", "age_band"]
 {release}
+{interval}
 
 [disclosure]
 threshold = 1
 rounding = 1
 secondary_suppression = false
 """
-SHARE_SET = parse_policy(POLICY.format(release=""))
-SECURE_SUM = parse_policy(POLICY.format(release='release = "secure-sum"'))
+SHARE_SET = parse_policy(POLICY.format(release="", interval=""))
+#: the tests release the same node more than once: no interval between releases
+SECURE_TEXT = POLICY.format(release='release = "secure-sum"',
+                            interval="release_interval_days = 0")
+SECURE_SUM = parse_policy(SECURE_TEXT)
+#: the shipped default: one release per purpose a day
+ONCE_A_DAY = parse_policy(POLICY.format(release='release = "secure-sum"', interval=""))
 CRIMES = NationalLayout(tables=("crimes_by_category_year", "crimes_by_outcome_year"),
                         years=(2021, 2022))
 
@@ -94,7 +100,7 @@ def test_cells_outside_the_layout_are_counted_not_sent(canary: Path) -> None:
 
 
 def test_the_gate_controls_what_goes_into_the_sum(canary: Path) -> None:
-    strict = parse_policy(POLICY.format(release='release = "secure-sum"')
+    strict = parse_policy(SECURE_TEXT
                           .replace("threshold = 1", "threshold = 2"))
     release = release_aggregates(canary, CRIMES, policy=strict)
     assert release.counts.sum() == 0  # every count of 1 is under the threshold
@@ -116,7 +122,7 @@ def test_each_release_is_one_disclosure_with_counts_only(canary: Path) -> None:
 @pytest.mark.parametrize("kwargs, reason", [
     ({"purpose": "TOEX-CSE"}, "purpose TOEX-CSE is not in this force's sharing policy"),
     ({"layout": NationalLayout(tables=("persons_by_role_age_band",), years=(2021, 2022)),
-      "policy": parse_policy(POLICY.format(release='release = "secure-sum"')
+      "policy": parse_policy(SECURE_TEXT
                              .replace(', "age_band"', ""))},
      "the sharing policy does not allow the dimensions of persons_by_role_age_band"),
     ({"policy": SHARE_SET}, "this force releases its aggregates in its share set"),
@@ -133,7 +139,7 @@ def test_a_refusal_names_the_rule_and_releases_nothing(canary: Path, kwargs: dic
 def test_differential_privacy_is_charged_per_release(canary: Path) -> None:
     from policies.privacy_budget import BudgetExceeded
 
-    noisy = parse_policy(POLICY.format(release='release = "secure-sum"')
+    noisy = parse_policy(SECURE_TEXT
                          + "\n[privacy]\nepsilon = 1.0\nbudget = 3.0\n")
     release_aggregates(canary, CRIMES, policy=noisy)  # two tables: epsilon 2 spent
     spent = duckdb.connect(str(canary / "node.duckdb"), read_only=True)
@@ -150,7 +156,7 @@ def test_differential_privacy_is_charged_per_release(canary: Path) -> None:
 def test_the_dry_run_says_why_no_aggregate_is_in_the_share_set(cli, scenario: Path,  # noqa: ANN001
                                                                  tmp_path: Path) -> None:
     policy = tmp_path / "secure.toml"
-    policy.write_text(POLICY.format(release='release = "secure-sum"'))
+    policy.write_text(POLICY.format(release='release = "secure-sum"', interval=""))
     shown = cli("node", "share", "--dir", scenario, "--policy", policy, "--dry-run")
     assert shown.code == 0, shown
     assert "only inside the national secure sum" in " ".join(shown.out.split())
@@ -159,3 +165,19 @@ def test_the_dry_run_says_why_no_aggregate_is_in_the_share_set(cli, scenario: Pa
     plain = cli("node", "share", "--dir", scenario, "--policy", policy.with_name("x.toml"),
                 "--dry-run")
     assert plain.code == 2 and "x.toml" in plain.err
+
+
+def test_a_second_release_within_the_interval_is_refused(canary: Path) -> None:
+    """Two sums over different sets of forces, subtracted, would give one force's vector
+    away: by default a force releases into a secure sum once a day per purpose."""
+    first = release_aggregates(canary, CRIMES, policy=ONCE_A_DAY)
+    assert first.ledger_entry is not None
+    before = ledger(canary)
+    for attempt in (lambda: check_aggregates(canary, CRIMES, policy=ONCE_A_DAY),
+                    lambda: release_aggregates(canary, CRIMES, policy=ONCE_A_DAY)):
+        with pytest.raises(AggregatesRefused, match=r"already released its aggregates into "
+                           r"a secure sum for TEST-SECURE-SUM at .* one release every 1 "
+                           r"day\(s\) \(\[aggregates\] release_interval_days\)"):
+            attempt()
+    assert ledger(canary) == before  # a refusal releases and records nothing
+    assert release_aggregates(canary, CRIMES, policy=SECURE_SUM).ledger_entry is not None
