@@ -81,6 +81,7 @@ class DemoResult:
 
     settings: DemoSettings
     root: Path
+    kept: bool = False  # the folders stay for inspection (--out): commands can point there
     scenario: dict[str, Any] = field(default_factory=dict)
     federation: dict[str, Any] = field(default_factory=dict)
     networks: list[dict[str, Any]] = field(default_factory=list)
@@ -429,6 +430,7 @@ class Demo:
     def run(self, progress: Any, draw: bool) -> DemoResult:
         from policies.model import resolve_policy
 
+        self.result.kept = draw
         timings = self.result.timings
         task = progress.add_task("demo", total=8)
         memory = TreeMemory().start()
@@ -679,20 +681,23 @@ def print_result(result: DemoResult, console: Console) -> None:
                          ", ".join(str(b) for b in n["brokers"][:5]) or "-")
     console.print(networks)
     if len(result.networks) > 15:
-        console.print(f"… and {len(result.networks) - 15} more (`crossforce coordinator "
-                      f"networks --dir {result.root / 'coordinator'}`)")
+        console.print(f"… and {len(result.networks) - 15} more"
+                      + (f" (`crossforce coordinator networks --dir "
+                         f"{result.root / 'coordinator'}`)" if result.kept else
+                         " (keep the folders with --out to list them all)"))
 
     _print_aggregates(result, console)
 
     hits = Table(title="hits each force received (its own records only)")
-    for column in ("force", "share", "hits", "persons", "identifiers", "networks",
-                   "other forces involved"):
-        hits.add_column(column, overflow="fold")
+    for column in ("force", "hits", "persons", "ids", "networks", "other forces involved"):
+        hits.add_column(column, overflow="fold", no_wrap=column == "force",
+                        min_width=18 if column == "other forces involved" else None)
     forces = result.federation.get("forces", {})
     for force, h in result.hits.items():
-        hits.add_row(force, forces.get(force, {}).get("share", "-"), f"{h['hits']:,}",
+        share = forces.get(force, {}).get("share", "-")
+        hits.add_row(force, f"{h['hits']:,}" if h.get("delivered", True) else share,
                      str(h["persons"]), str(h["identifiers"]), str(h["networks"]),
-                     ", ".join(h["other_forces"]) or "-")
+                     "\n".join(h["other_forces"]) or "-")
     console.print(hits)
 
     ledger = Table(title="ledgers (DPA 2018 s.62) and `crossforce audit verify`")
@@ -755,23 +760,24 @@ def _print_aggregates(result: DemoResult, console: Console, shown: int = 10) -> 
         from federation.flower.serverapp import describe_aggregates
 
         console.print(describe_aggregates(result.federation["aggregates"]), style="dim")
+    where = (f" (`crossforce coordinator aggregates --dir {result.root / 'coordinator'}`)"
+             if result.kept else "")
     if not released:
-        console.print(summary, style="dim")
+        console.print(summary + where, style="dim")
         return
-    view = Table(title="national aggregates (sums of what each force's gate released; no "
-                 "force's own count)")
-    for column in ("table", "cell", "national count", "forces", "suppressed in", "method"):
-        view.add_column(column, overflow="fold", justify="right" if column in (
-            "national count", "forces", "suppressed in") else "left")
+    methods = sorted({r["method"] for r in released})
+    view = Table(title=f"national aggregates ({', '.join(methods)}): sums of what each "
+                 "force's gate released, never one force's count")
+    view.add_column("table: cell", overflow="fold")
+    for column in ("national count", "forces", "suppressed in"):
+        view.add_column(column, justify="right")
     for r in released[:shown]:
-        view.add_row(r["table"].replace("_", " "),
-                     ", ".join(f"{k}={v}" for k, v in r["cell"].items()), f"{r['count']:,}",
-                     str(r["forces"]),
-                     "" if r["forces_suppressed"] is None else str(r["forces_suppressed"]),
-                     r["method"])
+        view.add_row(f"{r['table'].replace('_', ' ')}: "
+                     + ", ".join(f"{k}={v}" for k, v in r["cell"].items()),
+                     f"{r['count']:,}", str(r["forces"]),
+                     "" if r["forces_suppressed"] is None else str(r["forces_suppressed"]))
     console.print(view)
-    console.print(summary + f" (`crossforce coordinator aggregates --dir "
-                  f"{result.root / 'coordinator'}`)", style="dim")
+    console.print(summary + where, style="dim")
 
 
 # --------------------------------------------------------------------------- the command
