@@ -78,7 +78,14 @@ def _years(value: str) -> tuple[int, int] | None:
     if not value:
         return None
     first, _, last = value.partition("-")
-    return int(first), int(last or first)
+    try:
+        years = int(first), int(last or first)
+    except ValueError:
+        raise ValueError(
+            f"run-config secure-years must look like 2010-2026, got {value!r}") from None
+    if years[0] > years[1]:
+        raise ValueError(f"run-config secure-years {value!r}: the first year is after the last")
+    return years
 
 
 @dataclass(frozen=True)

@@ -146,3 +146,21 @@ def test_a_missing_coordinator_service_is_named() -> None:
         load_coordinator_service("", ".")
     with pytest.raises(ValueError, match="must look like 'package.module:factory'"):
         load_coordinator_service("flower_services", ".")
+
+
+def test_run_config_names_the_secure_sum_settings_and_refuses_bad_years() -> None:
+    from federation.flower.serverapp import SECURE_TABLES
+
+    settings = RoundSettings.from_run_config({
+        "purpose": "TOEX-CSE", "secure-aggregation": True, "aggregate-timeout": 30,
+        "secure-tables": "crimes_by_category_year, persons_by_role_year",
+        "secure-years": "2015-2020"})
+    assert settings.secure_aggregation and settings.aggregate_timeout == 30
+    assert settings.secure_tables == ("crimes_by_category_year", "persons_by_role_year")
+    assert settings.secure_years == (2015, 2020)
+    default = RoundSettings.from_run_config({"purpose": "TOEX-CSE"})
+    assert not default.secure_aggregation and default.secure_tables == SECURE_TABLES
+    for bad, message in (("twenty-twenty", "must look like 2010-2026"),
+                         ("2020-2015", "the first year is after the last")):
+        with pytest.raises(ValueError, match=message):
+            RoundSettings.from_run_config({"purpose": "P", "secure-years": bad})
