@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from federation.errors import CrossforceError
@@ -79,23 +80,20 @@ def national_aggregates(con: duckdb.DuckDBPyConnection, *, purpose: str | None =
 
 def summarise(con: duckdb.DuckDBPyConnection, purpose: str) -> NationalSummary:
     """Counts of what the national aggregates for ``purpose`` hold."""
-    ((tables, cells, suppressed),) = con.execute(
+    ((tables, cells, suppressed, by_method, forces),) = con.execute(
         f"""SELECT count(DISTINCT name), count(*),
-                   count(*) FILTER (WHERE forces_suppressed > 0)
+                   count(*) FILTER (WHERE forces_suppressed > 0),
+                   coalesce(histogram(method), MAP {{}}),
+                   greatest(
+                       (SELECT count(DISTINCT a.force) FROM aggregates a
+                        JOIN submissions s USING (payload_id)
+                        WHERE s.superseded_by IS NULL AND s.purpose = $purpose),
+                       (SELECT coalesce(max(contributors), 0) FROM secure_sums
+                        WHERE purpose = $purpose))
             FROM ({NATIONAL_SQL}) WHERE purpose = $purpose""",
         {"purpose": purpose}).fetchall()
-    ((forces,),) = con.execute(
-        """SELECT greatest(
-               (SELECT count(DISTINCT a.force) FROM aggregates a
-                JOIN submissions s USING (payload_id)
-                WHERE s.superseded_by IS NULL AND s.purpose = $purpose),
-               (SELECT coalesce(max(contributors), 0) FROM secure_sums
-                WHERE purpose = $purpose))""", {"purpose": purpose}).fetchall()
-    by_method = dict(con.execute(
-        f"SELECT method, count(*) FROM ({NATIONAL_SQL}) WHERE purpose = $purpose "
-        "GROUP BY method ORDER BY method", {"purpose": purpose}).fetchall())
     return NationalSummary(purpose, int(tables), int(cells), int(forces), int(suppressed),
-                           {str(k): int(v) for k, v in by_method.items()})
+                           {str(k): int(v) for k, v in sorted(dict(by_method).items())})
 
 
 def record_secure_sum(con: duckdb.DuckDBPyConnection, *, purpose: str, epoch: int,
@@ -110,16 +108,23 @@ def record_secure_sum(con: duckdb.DuckDBPyConnection, *, purpose: str, epoch: in
     if contributors < 2:
         raise CrossforceError("a secure sum needs at least 2 contributing forces (one force's "
                               "vector would be its own counts)")
-    for name, cell in cells:
-        if not isinstance(json.loads(cell), dict):
-            raise CrossforceError(f"secure-sum cell {cell!r} of {name} is not a JSON object")
-    if any(int(c) < 0 for c in counts):
-        raise CrossforceError("secure sum holds a negative count (the masks did not cancel)")
-    rows = pa.table({"name": [n for n, _ in cells], "cell": [c for _, c in cells],
-                     "count": pa.array([int(c) for c in counts], pa.int64())})
-    con.execute("DELETE FROM secure_sums WHERE purpose = ?", [purpose])
+    names, cell_json = zip(*cells, strict=True) if cells else ((), ())
+    rows = pa.table({"name": pa.array(names, pa.string()), "cell": pa.array(cell_json,
+                                                                            pa.string()),
+                     "count": pa.array(np.asarray(counts, dtype=np.int64))})
     con.register("_secure_sum_in", rows)
     try:
+        bad = con.execute("""
+            SELECT name, cell FROM _secure_sum_in
+            WHERE NOT CASE WHEN json_valid(cell) THEN json_type(cell) = 'OBJECT' ELSE false END
+            LIMIT 1""").fetchall()
+        if bad:
+            raise CrossforceError(f"secure-sum cell {bad[0][1]!r} of {bad[0][0]} is not a "
+                                  "JSON object")
+        if con.execute("SELECT count(*) FROM _secure_sum_in WHERE count < 0").fetchall()[0][0]:
+            raise CrossforceError("secure sum holds a negative count (the masks did not "
+                                  "cancel)")
+        con.execute("DELETE FROM secure_sums WHERE purpose = ?", [purpose])
         con.execute(
             """INSERT INTO secure_sums
                SELECT $purpose, $epoch, name, cell, count, $contributors,

@@ -97,11 +97,13 @@ def _key_u(con: duckdb.DuckDBPyConnection) -> np.ndarray:
 
 
 def _chance_keys(settings: LinkageSettings, kinds: list[str] | tuple[str, ...],
-                 agree_mask: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """The agreeing keys whose u counts: all, or only those no other agreeing key implies."""
+                 agree_mask: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(every agreeing key, the agreeing keys whose u counts): all of them, or only those
+    no other agreeing key implies."""
+    every = mask_bits(agree_mask.astype(np.int64), len(kinds))
     if settings.count_implied_keys:
-        return mask_bits(agree_mask.astype(np.int64), len(kinds))
-    return independent_keys(kinds, agree_mask, u)
+        return every, every
+    return every, independent_keys(kinds, agree_mask, u)
 
 
 def _log_m(onehot: list[np.ndarray], m: list[np.ndarray]) -> np.ndarray:
@@ -117,7 +119,7 @@ def estimate_weights(con: duckdb.DuckDBPyConnection, settings: LinkageSettings,
                          GROUP BY ALL""").fetchnumpy()
     gamma = field_levels(kinds, pat["agree_mask"], pat["has_a"], pat["has_b"], comparisons)
     u = _key_u(con)
-    agree = _chance_keys(settings, kinds, pat["agree_mask"], u).astype(np.float64)
+    agree = _chance_keys(settings, kinds, pat["agree_mask"], u)[1].astype(np.float64)
     count = pat["n"].astype(np.float64)
     others = max(_comparable_pairs(con, settings) - count.sum(), 0.0)
     if others:  # every pair blocking did not form: agrees on no key, every field "else"
@@ -156,7 +158,7 @@ def score_pairs(con: duckdb.DuckDBPyConnection, settings: LinkageSettings,
     pat = con.execute("SELECT DISTINCT agree_mask, has_a, has_b FROM lk_pairs").fetchnumpy()
     gamma = field_levels(weights.kinds, pat["agree_mask"], pat["has_a"], pat["has_b"],
                          weights.comparisons)
-    agree = _chance_keys(settings, weights.kinds, pat["agree_mask"], weights.u)
+    every, agree = _chance_keys(settings, weights.kinds, pat["agree_mask"], weights.u)
     bits = np.full(len(gamma), np.log2(weights.prior / (1 - weights.prior)))
     for ci, mc in enumerate(weights.m):
         g = gamma[:, ci]
@@ -165,8 +167,7 @@ def score_pairs(con: duckdb.DuckDBPyConnection, settings: LinkageSettings,
     # term-frequency bits are summed over every agreeing key in blocking; keep the share
     # that belongs to the keys counted here (an implied key's token is as common as the
     # key implying it, so its correction is dropped with its u)
-    n_agree = np.maximum(
-        mask_bits(pat["agree_mask"].astype(np.int64), len(weights.kinds)).sum(1), 1)
+    n_agree = np.maximum(every.sum(1), 1)
     con.register("lk_pattern_weights", pa.table({
         "agree_mask": pat["agree_mask"], "has_a": pat["has_a"], "has_b": pat["has_b"],
         "bits": bits, "tf_share": agree.sum(1) / n_agree}))

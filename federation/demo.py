@@ -419,9 +419,9 @@ class Demo:
         self.result.scores = {name: s.as_dict() for name, s in scores.items()}
         self.result.makeup = [m.as_dict() for m in network_makeup(truth, resolved, scope)]
 
-    def draw(self, rows: list[dict[str, Any]]) -> None:
+    def draw(self) -> None:
         """networks.html from what `coordinator networks` returned: its members and edges,
-        as the coordinator sees them (`rows`, each force's own hits, are not needed)."""
+        as the coordinator sees them."""
         from federation.networks_html import write_networks_html
 
         self.result.html = write_networks_html(self.root / "networks.html", self._drawn)
@@ -476,7 +476,7 @@ class Demo:
             with stage("scores: against the planted truth"):
                 self.score(rows)
                 if draw:
-                    self.draw(rows)
+                    self.draw()
             progress.advance(task)
             timings["total"] = time.perf_counter() - t0
             for step, seconds in self.result.federation.get("seconds", {}).items():

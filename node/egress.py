@@ -57,6 +57,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from federation.duckdb_files import transaction
 from federation.errors import CrossforceError
 from federation.keys import LinkageSecret, NodeKeys
 from federation.ledger import Ledger, LedgerEntry
@@ -294,14 +295,46 @@ class AggregateRelease:
         return {"counts": self.counts.tolist(), "outside_layout": self.outside_layout}
 
 
-def last_secure_release(node_dir: Path, purpose: str) -> dt.datetime | None:
+def last_secure_release(con: duckdb.DuckDBPyConnection, purpose: str) -> dt.datetime | None:
     """When this node last released aggregates into a secure sum for ``purpose`` (UTC, from
     its own ledger), or None."""
-    with open_store(Path(node_dir)) as (_config, con):
-        ((last,),) = con.execute(
-            "SELECT max(at_utc) FROM ledger WHERE action = 'disclosure' AND purpose = ? "
-            "AND list_contains(recipients, ?)", [purpose, SECURE_SUM_RECIPIENT]).fetchall()
+    ((last,),) = con.execute(
+        "SELECT max(at_utc) FROM ledger WHERE action = 'disclosure' AND purpose = ? "
+        "AND list_contains(recipients, ?)", [purpose, SECURE_SUM_RECIPIENT]).fetchall()
     return last
+
+
+def _policy_refusal(policy: SharePolicy, layout: NationalLayout,
+                    purpose: str | None) -> None:
+    """Raise ``AggregatesRefused`` if the policy itself stops a release on ``layout``."""
+    if purpose is not None and purpose != policy.purpose.code:
+        raise AggregatesRefused(f"purpose {purpose} is not in this force's sharing policy")
+    if policy.aggregates.release != "secure-sum":
+        # its counts go in its share sets; counting them here too would count them twice
+        raise AggregatesRefused("this force releases its aggregates in its share set "
+                                "([aggregates] release = \"share-set\")")
+
+
+def _interval_refusal(con: duckdb.DuckDBPyConnection, policy: SharePolicy) -> None:
+    """Raise ``AggregatesRefused`` if the last release is younger than the policy's
+    interval: a second sum soon after, over another set of forces, would give this force's
+    vector away by subtraction."""
+    interval = policy.aggregates.release_interval_days
+    last = last_secure_release(con, policy.purpose.code) if interval else None
+    if last is not None and last > dt.datetime.now(dt.UTC).replace(
+            tzinfo=None) - dt.timedelta(days=interval):
+        raise AggregatesRefused(f"this force already released its aggregates into a secure "
+                                f"sum for {policy.purpose.code} at {last:%Y-%m-%d %H:%M} UTC; "
+                                f"the policy allows one release every {interval} day(s) "
+                                "([aggregates] release_interval_days)")
+
+
+def _dimension_refusal(policy: SharePolicy, layout: NationalLayout) -> None:
+    allowed = set(policy.aggregates.dimensions)
+    barred = [t for t in layout.tables if not set(TABLE_DIMENSIONS[t]) <= allowed]
+    if barred:
+        raise AggregatesRefused(f"the sharing policy does not allow the dimensions of "
+                                f"{', '.join(barred)}")
 
 
 def check_aggregates(node_dir: Path, layout: NationalLayout, *,
@@ -310,27 +343,10 @@ def check_aggregates(node_dir: Path, layout: NationalLayout, *,
     """The policy a release on ``layout`` would run under, or ``AggregatesRefused`` naming
     the rule that stops it — without building or releasing anything."""
     chosen, _source = node_policy(Path(node_dir), policy)
-    if purpose is not None and purpose != chosen.purpose.code:
-        raise AggregatesRefused(f"purpose {purpose} is not in this force's sharing policy")
-    if chosen.aggregates.release != "secure-sum":
-        # its counts go in its share sets; counting them here too would count them twice
-        raise AggregatesRefused("this force releases its aggregates in its share set "
-                                "([aggregates] release = \"share-set\")")
-    last = last_secure_release(node_dir, chosen.purpose.code)
-    interval = chosen.aggregates.release_interval_days
-    if interval and last is not None and last > dt.datetime.now(dt.UTC).replace(
-            tzinfo=None) - dt.timedelta(days=interval):
-        # a second sum soon after, over another set of forces, would give this force's
-        # vector away by subtraction
-        raise AggregatesRefused(f"this force already released its aggregates into a secure "
-                                f"sum for {chosen.purpose.code} at {last:%Y-%m-%d %H:%M} UTC; "
-                                f"the policy allows one release every {interval} day(s) "
-                                "([aggregates] release_interval_days)")
-    allowed = set(chosen.aggregates.dimensions)
-    barred = [t for t in layout.tables if not set(TABLE_DIMENSIONS[t]) <= allowed]
-    if barred:
-        raise AggregatesRefused(f"the sharing policy does not allow the dimensions of "
-                                f"{', '.join(barred)}")
+    _policy_refusal(chosen, layout, purpose)
+    with open_store(Path(node_dir)) as (_config, con):
+        _interval_refusal(con, chosen)
+    _dimension_refusal(chosen, layout)
     return chosen
 
 
@@ -339,19 +355,14 @@ def release_aggregates(node_dir: Path, layout: NationalLayout, *,
                        epoch: int = 0, wait_s: float | None = None) -> AggregateRelease:
     """Build the layout's tables, pass them through the policy gate exactly as egress does
     (disclosure control, optional DP charged to the budget) and map them onto the layout;
-    one store transaction with the ledger entry (disclosure, counts only)."""
-    node_dir = Path(node_dir)
-    chosen = check_aggregates(node_dir, layout, policy=policy, purpose=purpose)
-    with open_store(node_dir, wait_s) as (config, con):
-        con.execute("BEGIN TRANSACTION")
-        try:
-            release = _release_in_transaction(con, config, chosen, layout, max(epoch, 1))
-            con.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(duckdb.Error):
-                con.execute("ROLLBACK")
-            raise
-    return release
+    one store transaction with the interval check and the ledger entry (disclosure,
+    counts only)."""
+    chosen, _source = node_policy(Path(node_dir), policy)
+    _policy_refusal(chosen, layout, purpose)
+    with open_store(Path(node_dir), wait_s) as (config, con), transaction(con):
+        _interval_refusal(con, chosen)
+        _dimension_refusal(chosen, layout)
+        return _release_in_transaction(con, config, chosen, layout, max(epoch, 1))
 
 
 def _release_in_transaction(con: duckdb.DuckDBPyConnection, config: NodeConfig,

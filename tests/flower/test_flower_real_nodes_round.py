@@ -20,14 +20,12 @@ from pathlib import Path
 import duckdb
 import httpx
 import pytest
+import real_nodes
 
-from federation.cli import main
-from federation.flower.gateway import running_gateway
 from federation.flower.grid import InProcessGrid
-from federation.flower.protocol import Refusal, load_coordinator_service, read_relay_secret
+from federation.flower.protocol import Refusal, load_coordinator_service
 from federation.flower.serverapp import FederationReport, RoundSettings, run_federation
 from node.gateway import NodeGateway
-from node.serve_cli import call_auditor, relay_secret
 from policies.model import resolve_policy
 from tests.demo.demo_canary import leaks, raw_values
 
@@ -67,11 +65,6 @@ class Round:
     gateways: list[str]
 
 
-def crossforce(*args: object) -> None:
-    code = main([str(a) for a in args])
-    assert code == 0, f"crossforce {' '.join(map(str, args))} exited {code}"
-
-
 def planted_cse_pair(scenario: Path) -> list[str]:
     """Two forces of the first cross-force CSE network the scenario planted (the default
     policy shares CSE cases)."""
@@ -84,24 +77,13 @@ def planted_cse_pair(scenario: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def federation_round(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Round]:
     root = tmp_path_factory.mktemp("real-nodes-round")
-    scenario, coordinator = root / "scenario", root / "coordinator"
-    crossforce("scenario", "generate", "--forces", FORCES, "--persons-per-force", PERSONS,
-               "--seed", SEED, "--out", scenario)
-    forces = sorted(p.name for p in scenario.iterdir() if p.name != "truth")
+    scenario, forces = real_nodes.scenario(root, forces=FORCES, persons=PERSONS, seed=SEED)
     assert len(forces) == FORCES
     sharing = planted_cse_pair(scenario)  # so the two who share have something in common
     refusing, slow = (f for f in forces if f not in sharing)
-    secret = root / "linkage-secret.json"  # the key custodian's file
-    crossforce("node", "keys", "generate-secret", secret)
-    crossforce("coordinator", "init", "--dir", coordinator)
-    nodes = {force: root / "nodes" / force for force in forces}
-    for force, node in nodes.items():
-        crossforce("node", "init", "--force", force, "--dir", node)
-        crossforce("node", "ingest", "--dir", node, scenario / force)
-        if force != refusing:  # the refusing force was never given the linkage secret
-            crossforce("node", "keys", "import-secret", "--dir", node, secret)
-        crossforce("coordinator", "register", "--dir", coordinator, "--force", force,
-                   "--public-key", node / "keys" / "public.json", "--epoch", EPOCH)
+    # the refusing force was never given the linkage secret
+    coordinator, nodes = real_nodes.build(root, scenario, forces, epoch=EPOCH,
+                                          without_secret=(refusing,))
 
     released = threading.Event()
     services = {force: SlowNode(node, released) if force == slow else NodeGateway(node)
@@ -109,12 +91,7 @@ def federation_round(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Round
     purpose = resolve_policy("cse-national").purpose.code
     with ExitStack() as stack:
         # last in, first out: let the slow node go before its gateway is stopped
-        configs: dict[str, dict[str, str]] = {}
-        for force, service in services.items():
-            secret_file = relay_secret(nodes[force], None)
-            server = stack.enter_context(running_gateway(
-                service, read_relay_secret(secret_file), on_call=call_auditor(nodes[force])))
-            configs[force] = {"gateway": server.url, "gateway-secret-file": str(secret_file)}
+        configs = real_nodes.serve(stack, services, nodes)
         stack.callback(released.set)
         coordinator_service = load_coordinator_service("coordinator.service:open_service",
                                                        coordinator)

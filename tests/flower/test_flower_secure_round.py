@@ -18,14 +18,12 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pytest
+import real_nodes
 
-from federation.cli import main
-from federation.flower.gateway import running_gateway
 from federation.flower.grid import InProcessGrid
-from federation.flower.protocol import Refusal, load_coordinator_service, read_relay_secret
+from federation.flower.protocol import Refusal, load_coordinator_service
 from federation.flower.serverapp import FederationReport, RoundSettings, run_federation
 from node.gateway import NodeGateway
-from node.serve_cli import call_auditor, relay_secret
 from policies.model import parse_policy, resolve_policy, secure_sum_policy_text
 from policies.national_tables import NATIONAL_TABLES, NationalLayout
 
@@ -43,39 +41,16 @@ class SecureRound:
     plain: str
 
 
-def crossforce(*args: object) -> None:
-    code = main([str(a) for a in args])
-    assert code == 0, f"crossforce {' '.join(map(str, args))} exited {code}"
-
-
 @pytest.fixture(scope="module")
 def secure_round(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureRound]:
     root = tmp_path_factory.mktemp("secure-round")
-    scenario, coordinator = root / "scenario", root / "coordinator"
-    crossforce("scenario", "generate", "--forces", FORCES, "--persons-per-force", PERSONS,
-               "--seed", SEED, "--out", scenario)
-    forces = sorted(p.name for p in scenario.iterdir() if p.name != "truth")
+    scenario, forces = real_nodes.scenario(root, forces=FORCES, persons=PERSONS, seed=SEED)
     *secure, plain = forces
-    secret = root / "linkage-secret.json"
-    crossforce("node", "keys", "generate-secret", secret)
-    crossforce("coordinator", "init", "--dir", coordinator)
-    nodes = {force: root / "nodes" / force for force in forces}
-    for force, node in nodes.items():
-        crossforce("node", "init", "--force", force, "--dir", node)
-        if force in secure:
-            (node / "policy.toml").write_text(SECURE_POLICY)
-        crossforce("node", "ingest", "--dir", node, scenario / force)
-        crossforce("node", "keys", "import-secret", "--dir", node, secret)
-        crossforce("coordinator", "register", "--dir", coordinator, "--force", force,
-                   "--public-key", node / "keys" / "public.json", "--epoch", EPOCH)
+    coordinator, nodes = real_nodes.build(root, scenario, forces, epoch=EPOCH,
+                                          policies=dict.fromkeys(secure, SECURE_POLICY))
     purpose = resolve_policy("cse-national").purpose.code
     with ExitStack() as stack:
-        configs: dict[str, dict[str, str]] = {}
-        for force, node in nodes.items():
-            secret_file = relay_secret(node, None)
-            server = stack.enter_context(running_gateway(
-                NodeGateway(node), read_relay_secret(secret_file), on_call=call_auditor(node)))
-            configs[force] = {"gateway": server.url, "gateway-secret-file": str(secret_file)}
+        configs = real_nodes.serve(stack, {f: NodeGateway(n) for f, n in nodes.items()}, nodes)
         service = load_coordinator_service("coordinator.service:open_service", coordinator)
         stack.callback(service.close)
         grid = stack.enter_context(InProcessGrid(configs))

@@ -19,17 +19,16 @@ import duckdb
 import httpx
 import numpy as np
 import pytest
+import real_nodes
 from flwr.app import Context, Message, RecordDict
 from flwr.common import bytes_to_ndarray
 
-from federation.cli import main
 from federation.flower.clientapp import SumQuery
 from federation.flower.gateway import running_gateway
 from federation.flower.grid import InProcessGrid
-from federation.flower.protocol import SECRET_HEADER, read_relay_secret
+from federation.flower.protocol import SECRET_HEADER
 from federation.flower.secure_sum import SecureSum, SecureSumFailed, secure_sum
 from node.gateway import NodeGateway
-from node.serve_cli import call_auditor, relay_secret
 from policies.national_tables import MAX_CELL_COUNT, NATIONAL_TABLES, NationalLayout
 
 FORCES, PERSONS, SEED = 3, 200, 11
@@ -57,24 +56,17 @@ rounding = 5
 NO_AGE_BANDS = POLICY.replace(', "age_band"]', "]")
 
 
-def crossforce(*args: object) -> None:
-    code = main([str(a) for a in args])
-    assert code == 0, f"crossforce {' '.join(map(str, args))} exited {code}"
-
-
 @pytest.fixture(scope="module")
 def nodes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("secure-sum")
-    scenario = root / "scenario"
-    crossforce("scenario", "generate", "--forces", FORCES, "--persons-per-force", PERSONS,
-               "--seed", SEED, "--out", scenario)
+    scenario, forces = real_nodes.scenario(root, forces=FORCES, persons=PERSONS, seed=SEED)
     built = {}
-    for force_dir in sorted(p for p in scenario.iterdir() if p.name != "truth"):
-        node = root / "nodes" / force_dir.name
-        crossforce("node", "init", "--force", force_dir.name, "--dir", node)
-        crossforce("node", "ingest", "--dir", node, force_dir)
+    for force in forces:
+        node = root / "nodes" / force
+        real_nodes.crossforce("node", "init", "--force", force, "--dir", node)
+        real_nodes.crossforce("node", "ingest", "--dir", node, scenario / force)
         (node / "policy.toml").write_text(POLICY)
-        built[force_dir.name] = node
+        built[force] = node
     (root / "nodes" / "no-age-bands.toml").write_text(NO_AGE_BANDS)
     return built
 
@@ -103,15 +95,7 @@ def federation(nodes: dict[str, Path]) -> Iterator[callable]:
     """federation({force: NodeGateway}) → the forces' gateways on loopback and a grid."""
     with ExitStack() as stack:
         def start(services: dict[str, NodeGateway]) -> Federation:
-            configs = {}
-            for force, service in services.items():
-                secret_file = relay_secret(nodes[force], None)
-                server = stack.enter_context(running_gateway(
-                    service, read_relay_secret(secret_file),
-                    on_call=call_auditor(nodes[force])))
-                configs[force] = {"gateway": server.url,
-                                  "gateway-secret-file": str(secret_file)}
-            grid = stack.enter_context(RecordingGrid(configs))
+            grid = stack.enter_context(RecordingGrid(real_nodes.serve(stack, services, nodes)))
             return Federation(grid, {n.name: n.node_id for n in grid.get_nodes()})
         yield start
 
