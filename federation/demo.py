@@ -594,8 +594,10 @@ def resolved_persons(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
     """(force, person_id, entity_id, network_id) for ``evaluate.score``: each force's
     person hits; a person with no person hit but an identifier hit in a network takes that
     network (membership only, no entity)."""
-    persons = [(r["force"], r["local_id"], r["entity_id"], r["network_id"])
-               for r in rows if r["kind"] == "person"]
+    # a person hit stands for every record the force resolved into that person
+    persons = [(r["force"], p, r["entity_id"], r["network_id"])
+               for r in rows if r["kind"] == "person"
+               for p in (r["person_ids"] or [r["local_id"]])]
     seen = {(f, p) for f, p, _, _ in persons}
     via_identifiers = {(r["force"], p): r["network_id"] for r in rows
                        if r["kind"] != "person" and r["network_id"] is not None

@@ -58,6 +58,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from federation.duckdb_files import transaction
+from node.resolution import ensure_current, person_map
 from federation.errors import CrossforceError
 from federation.keys import LinkageSecret, NodeKeys
 from federation.ledger import Ledger, LedgerEntry
@@ -223,6 +224,9 @@ def _egress_in_transaction(con: duckdb.DuckDBPyConnection, config: NodeConfig,
     tmp: Path | None = None
     con.execute("BEGIN TRANSACTION")
     try:
+        if not dry_run:  # a dry run resolves in memory only (person_map), storing nothing
+            ensure_current(con, config.keys_dir, config.force, actor=actor(),
+                           own_transaction=False)
         share = build_share_set(con, config.force, policy, tokeniser, epoch)
         budget = (PrivacyBudget.for_policy(con, policy)
                   if policy.privacy is not None and share.aggregates.num_rows else None)
@@ -465,7 +469,9 @@ def build_share_set(con: duckdb.DuckDBPyConnection, force: str, policy: SharePol
 
 
 def _scope(con: duckdb.DuckDBPyConnection, policy: SharePolicy) -> None:
-    """eg_crimes (crimes in scope), eg_roles (in-scope role links), eg_persons."""
+    """eg_person_map (record -> resolved person), eg_crimes (crimes in scope), eg_roles
+    (in-scope role links, by resolved person), eg_persons."""
+    person_map(con)
     scope = policy.scope
     categories = scope.categories or list(CRIME_CATEGORIES)
     conditions = [f"coalesce(flag_{c}, false)" for c in scope.categories]
@@ -498,8 +504,9 @@ def _scope(con: duckdb.DuckDBPyConnection, policy: SharePolicy) -> None:
         SELECT DISTINCT r.person_id, r.role, {priority} AS priority,
                r.role <> 'victim' AS shown, c.crime_id, c.date_from, c.category,
                c.ho_offence_code
-        FROM roles r JOIN eg_crimes c USING (crime_id)
-        JOIN persons p USING (person_id)
+        FROM (SELECT m.local_person AS person_id, x.* EXCLUDE (person_id)
+              FROM roles x JOIN eg_person_map m USING (person_id)) r
+        JOIN eg_crimes c USING (crime_id)
         WHERE list_contains($shown, r.role) OR ($victims AND r.role = 'victim')""",
                 {"shown": sorted(policy.roles_shown),
                  "victims": bool(policy.roles_match_only)})
@@ -531,14 +538,15 @@ def _identifiers(con: duckdb.DuckDBPyConnection, policy: SharePolicy) -> None:
     """eg_held (person, kind, normalised value), eg_comm (phone pairs, counts), eg_hubs."""
     con.execute("""
         CREATE OR REPLACE TEMP TABLE eg_held AS
-        SELECT DISTINCT person_id, kind, value FROM (
+        SELECT DISTINCT m.local_person AS person_id, kind, value FROM (
             SELECT person_id, kind, value_norm AS value FROM identifiers
             WHERE normalised AND value_norm IS NOT NULL
             UNION ALL SELECT person_id, 'vrm', vrm_norm FROM vehicles WHERE vrm_norm IS NOT NULL
             UNION ALL SELECT person_id, 'imei', imei_norm FROM devices
             WHERE person_id IS NOT NULL AND imei_norm IS NOT NULL
             UNION ALL SELECT person_id, 'phone', owner_number_e164 FROM devices
-            WHERE person_id IS NOT NULL AND owner_number_e164 IS NOT NULL)""")
+            WHERE person_id IS NOT NULL AND owner_number_e164 IS NOT NULL) x
+        JOIN eg_person_map m USING (person_id)""")
     # every communication between a device's own number and a normalised other party
     con.execute("""
         CREATE OR REPLACE TEMP TABLE eg_comm AS
@@ -656,19 +664,26 @@ def _tokens_table(con: duckdb.DuckDBPyConnection, policy: SharePolicy,
         persons = con.sql("""
             SELECT r.ref, p.given_names, p.family_name, p.dob,
                    a.postcode, a.address, a.town AS locality
-            FROM eg_refs r JOIN persons p ON r.kind = 'person' AND p.person_id = r.local_id
+            FROM eg_refs r
+            JOIN eg_person_map m ON r.kind = 'person' AND m.local_person = r.local_id
+            JOIN persons p ON p.person_id = m.person_id
             LEFT JOIN (SELECT person_id, arg_max(postcode, coalesce(valid_from, DATE '1900-01-01'))
                               AS postcode,
                               arg_max(address, coalesce(valid_from, DATE '1900-01-01'))
                               AS address,
                               arg_max(town, coalesce(valid_from, DATE '1900-01-01')) AS town
-                       FROM addresses GROUP BY person_id) a USING (person_id)
-            ORDER BY r.ref""").to_arrow_table()
+                       FROM addresses GROUP BY person_id) a ON a.person_id = p.person_id
+            ORDER BY r.ref, p.person_id""").to_arrow_table()
         if persons.num_rows:
+            # every record of a person gives its keys; a key two records share is sent once
             keyed = match_key_tokens(persons.drop_columns(["ref"]), tokeniser)
             refs = persons.column("ref").take(keyed.column("row"))
             parts.append(pa.table({"ref": refs, "token_kind": keyed.column("token_kind"),
-                                   "token": keyed.column("token").cast(pa.binary())}))
+                                   "token": keyed.column("token").cast(pa.binary())})
+                         .group_by(["ref", "token_kind", "token"], use_threads=False)
+                         .aggregate([]).sort_by([("ref", "ascending"),
+                                                 ("token_kind", "ascending"),
+                                                 ("token", "ascending")]))
     schema = pa.schema([("ref", pa.binary()), ("token_kind", pa.string()),
                         ("token", pa.binary())])
     table = pa.concat_tables([t.select(["ref", "token_kind", "token"]).cast(schema)
@@ -695,14 +710,17 @@ def _links_table(con: duckdb.DuckDBPyConnection, policy: SharePolicy) -> pa.Tabl
             JOIN eg_refs x ON x.kind = 'phone' AND x.local_id = c.a
             JOIN eg_refs y ON y.kind = 'phone' AND y.local_id = c.b
             WHERE x.role IS NULL AND y.role IS NULL AND NOT x.hub AND NOT y.hub""")
+    # (person, thing) per resolved person: two records of one person share nothing
     pairs = {
         "co_suspect": "SELECT person_id, crime_id AS thing FROM eg_roles WHERE shown",
-        "shared_address": """SELECT person_id, coalesce(CAST(uprn AS VARCHAR),
-                                 lower(trim(address)) || '|' || coalesce(postcode_norm, ''))
-                                 AS thing FROM addresses WHERE address IS NOT NULL
-                                 OR uprn IS NOT NULL""",
-        "shared_vehicle": "SELECT person_id, vrm_norm AS thing FROM vehicles "
-                          "WHERE vrm_norm IS NOT NULL",
+        "shared_address": """SELECT m.local_person AS person_id,
+                                 coalesce(CAST(uprn AS VARCHAR), lower(trim(address)) || '|'
+                                          || coalesce(postcode_norm, '')) AS thing
+                             FROM addresses JOIN eg_person_map m USING (person_id)
+                             WHERE address IS NOT NULL OR uprn IS NOT NULL""",
+        "shared_vehicle": """SELECT m.local_person AS person_id, vrm_norm AS thing
+                             FROM vehicles JOIN eg_person_map m USING (person_id)
+                             WHERE vrm_norm IS NOT NULL""",
     }
     for kind, things in pairs.items():
         if kind not in kinds:

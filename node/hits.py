@@ -171,6 +171,10 @@ def receive_hits(con: duckdb.DuckDBPyConnection, config: NodeConfig, data: bytes
                            WHERE person_id IS NOT NULL AND (
                                (r.kind = 'imei' AND imei_norm = r.local_id)
                                OR (r.kind = 'phone' AND owner_number_e164 = r.local_id))))
+                   -- a person: every record resolved into it (node/resolution)
+                   ELSE coalesce((SELECT list(person_id ORDER BY person_id)
+                                  FROM person_resolution WHERE local_person = r.local_id),
+                                 [r.local_id])
                    END AS person_ids,
                    h.entity_id, h.network_id, h.other_forces, h.strength, h.reason
             FROM hits_in h LEFT JOIN egress_refs r ON r.ref = h.ref""")

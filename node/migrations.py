@@ -192,9 +192,43 @@ CREATE TABLE received_hits (
 );
 """
 
+# Resolution of the force's own duplicate records (node/resolution): which records are one
+# person, the scored pairs an analyst reviews, and the analyst's decisions, which win.
+_RESOLUTION = """
+CREATE TABLE resolution_runs (
+    run_id INTEGER PRIMARY KEY, resolved_at TIMESTAMP NOT NULL,
+    records BIGINT NOT NULL, persons BIGINT NOT NULL, pairs BIGINT NOT NULL,
+    model VARCHAR NOT NULL,         -- trained | default
+    threshold DOUBLE NOT NULL,      -- pairs at or above this are one person
+    fingerprint VARCHAR NOT NULL,   -- of the records and decisions it was run on
+    seconds DOUBLE NOT NULL, model_json VARCHAR NOT NULL
+);
+
+CREATE TABLE person_resolution (
+    person_id VARCHAR PRIMARY KEY,
+    local_person VARCHAR NOT NULL,  -- the smallest person_id of the person's records
+    records INTEGER NOT NULL,       -- records of that person
+    run_id INTEGER NOT NULL
+);
+
+CREATE TABLE resolution_pairs (
+    person_id_l VARCHAR NOT NULL, person_id_r VARCHAR NOT NULL,
+    match_weight DOUBLE NOT NULL, match_probability DOUBLE NOT NULL,
+    run_id INTEGER NOT NULL
+);
+
+CREATE TABLE resolution_decisions (
+    decided_at TIMESTAMP NOT NULL, analyst VARCHAR NOT NULL,
+    decision VARCHAR NOT NULL,      -- same (two records are one person) | alone (a record
+                                    -- is nobody else's unless confirmed)
+    person_id VARCHAR NOT NULL, other_id VARCHAR, note VARCHAR
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "pole store", (_POLE,)),
     Migration(2, "egress refs and received hits", (_EGRESS,)),
+    Migration(3, "resolution of the force's own duplicate records", (_RESOLUTION,)),
 )
 
 #: The tables that hold ingested rows (each has ``source_file``), in layout load order.
