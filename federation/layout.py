@@ -17,6 +17,10 @@ from dataclasses import dataclass, field
 #: Codes meaning "asked, but no value" — kept distinct from a blank (never asked).
 NOT_STATED = "NS"  # not stated / refused
 UNKNOWN = "UNK"  # not known to the recorder
+#: What recorders write for "no value" in a free-text field such as a name (compared after
+#: trimming, upper-case). Ingest keeps such values as written and counts them; they are a
+#: data-quality flag, never a reason to refuse a row.
+NOT_STATED_CODES = ("NS", "UNK", "N/K", "NK", "UNKNOWN", "NOT STATED", "NOT KNOWN", "-", "?")
 
 ROLES = ("victim", "suspect", "offender", "witness", "reporting_person", "facilitator",
          "associate")
@@ -33,6 +37,9 @@ class Column:
     doc: str = ""
     #: allowed values (checked at ingest) — None means any value of the type
     choices: tuple[str, ...] | None = None
+    #: read as written and kept raw: a value that is not a valid ``type`` is flagged and
+    #: counted at ingest, never a reason to refuse the row (persons.dob)
+    kept_raw: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,8 +65,8 @@ class Table:
 
 
 def _c(name: str, type_: str, required: bool = True, doc: str = "",
-       choices: tuple[str, ...] | None = None) -> Column:
-    return Column(name, type_, required, doc, choices)
+       choices: tuple[str, ...] | None = None, kept_raw: bool = False) -> Column:
+    return Column(name, type_, required, doc, choices, kept_raw)
 
 
 PERSONS = Table(
@@ -70,7 +77,9 @@ PERSONS = Table(
         _c("given_names", "VARCHAR", doc="given and middle names in order, space separated"),
         _c("family_name", "VARCHAR"),
         _c("aliases", "VARCHAR", False, "other names used, separated by a vertical bar"),
-        _c("dob", "DATE", False, "date of birth, ISO YYYY-MM-DD; blank when unknown"),
+        _c("dob", "DATE", False, "date of birth, ISO YYYY-MM-DD preferred; any written "
+           "form is kept raw and never refused, its precision marked; blank when unknown",
+           kept_raw=True),
         _c("dob_known", "BOOLEAN", False, "false when dob is an estimate or missing"),
         _c("age_min", "INTEGER", False, "approximate age range when DOB unknown"),
         _c("age_max", "INTEGER", False),

@@ -4,6 +4,10 @@ Each file is one DuckDB transaction holding its rows, its ``source_files`` recor
 ledger entry (collection, or alteration when it replaces an earlier version), so a crash
 mid-load leaves the store as it was before that file. A file is known by its SHA-256: the
 same content twice adds nothing; new content at a known path replaces that path's rows.
+
+A data-quality problem in one field is not a bad file: an impossible or imprecise date of
+birth, or a name written as "not stated", keeps its record and its raw value, is flagged,
+and is counted in the report (``FileReport.flags``).
 """
 
 from __future__ import annotations
@@ -23,7 +27,12 @@ from federation.keys import NodeKeys
 from federation.layout import BY_NAME, FILE_ENDINGS, TABLES, Table, table_for_file
 from federation.ledger import Ledger
 from node.migrations import DATA_TABLES
-from node.normalise_columns import insert_normalised, start_normalising
+from node.normalise_columns import (
+    data_quality,
+    insert_normalised,
+    parse_dob,
+    start_normalising,
+)
 from node.sources import Problem, Staged, stage_csv, stage_json, stage_parquet, stage_relation
 from node.store import NodeConfig
 from node.ufdr import EXTRA, UFDR_TABLES, read_ufdr
@@ -54,6 +63,9 @@ class FileReport:
     quarantined: int = 0
     message: str = ""
     errors: list[str] = field(default_factory=list)
+    #: data-quality flags on kept records, per field and reason:
+    #: ``{"dob": {"year_only": 12, "impossible": 3}, "family_name": {"not_stated": 1}}``
+    flags: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def line(self) -> str:
         name = Path(self.path).name
@@ -67,6 +79,13 @@ class FileReport:
                 text += f"; {self.unnormalised} identifiers kept raw (not normalisable)"
             if self.quarantined:
                 text += f"; {self.quarantined} bad rows quarantined"
+            dob = sum(self.flags.get("dob", {}).values())
+            if dob:
+                text += f"; {dob} dates of birth imprecise or invalid (kept raw)"
+            names = sum(n for f in ("given_names", "family_name")
+                        for n in self.flags.get(f, {}).values())
+            if names:
+                text += f"; {names} names not stated"
             return text
         return f"{name}: {self.status}" + (f" — {self.message}" if self.message else "")
 
@@ -161,11 +180,12 @@ def _load_file(con: duckdb.DuckDBPyConnection, ledger: Ledger, config: NodeConfi
         file_id = int(con.execute("SELECT nextval('source_file_ids')").fetchone()[0])  # type: ignore[index]
         if old:
             _forget(con, int(old[0]))
+        flags: dict[str, dict[str, int]] = {}
         if layout == "ufdr":
             rows, unnorm, quarantined = _load_ufdr(con, path, file_id, quarantine, step)
         else:
             rows, unnorm, quarantined = _load_table(con, path, BY_NAME[layout], file_id,
-                                                    quarantine, old is not None, step)
+                                                    quarantine, old is not None, step, flags)
         step("commit")
         _drop_staging(con)
         fmt = "ufdr" if layout == "ufdr" else path.suffix.lstrip(".").lower()
@@ -190,7 +210,7 @@ def _load_file(con: duckdb.DuckDBPyConnection, ledger: Ledger, config: NodeConfi
         con.execute("ROLLBACK")
         raise
     return FileReport(str(path), layout, "replaced" if old else "loaded", rows, unnorm,
-                      quarantined)
+                      quarantined, flags=flags)
 
 
 def _drop_staging(con: duckdb.DuckDBPyConnection) -> None:
@@ -228,7 +248,9 @@ def _stage(con: duckdb.DuckDBPyConnection, path: Path, table: Table) -> Staged:
 
 
 def _load_table(con: duckdb.DuckDBPyConnection, path: Path, table: Table, file_id: int,
-                quarantine: bool, replacing: bool, step: Step) -> tuple[dict[str, int], int, int]:
+                quarantine: bool, replacing: bool, step: Step,
+                flags: dict[str, dict[str, int]]) -> tuple[dict[str, int], int, int]:
+    """Stage, check and insert one layout file; ``flags`` receives its data-quality counts."""
     step("read")
     staged = _stage(con, path, table)
     step("check")
@@ -237,7 +259,11 @@ def _load_table(con: duckdb.DuckDBPyConnection, path: Path, table: Table, file_i
                    if not _header_problems(staged) else [])
         quarantined = _check(con, staged, path, file_id, quarantine)
         step("write")
-        rows, unnorm = insert_normalised(con, table.name, staged.name, staged.present,
+        present = staged.present
+        if table.name == "persons":  # never refused for these: flagged and counted
+            present = parse_dob(con, staged.name, present)
+            flags.update(data_quality(con, staged.name, present))
+        rows, unnorm = insert_normalised(con, table.name, staged.name, present,
                                          file_id, pending)
     if replacing:
         _check_dependants(con, [table])

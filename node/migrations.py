@@ -223,12 +223,27 @@ CREATE TABLE resolution_decisions (
                                     -- is nobody else's unless confirmed)
     person_id VARCHAR NOT NULL, other_id VARCHAR, note VARCHAR
 );
+# A date of birth as written, and how much of it is usable (issue #11). ``dob`` stays the
+# DATE readers use: the exact day ('day'), the 1st of the month ('month'), 1 January
+# ('year'), NULL when nothing is usable. Rows loaded before this step get the same marks
+# from their (already valid) dob.
+_DOB_PRECISION = """
+ALTER TABLE persons ADD COLUMN dob_raw VARCHAR;        -- the value exactly as written
+ALTER TABLE persons ADD COLUMN dob_precision VARCHAR;  -- day | month | year | NULL
+ALTER TABLE persons ADD COLUMN dob_flag VARCHAR;       -- NULL when clean, else a reason code
+UPDATE persons SET
+    dob_raw = strftime(dob, '%Y-%m-%d'),
+    dob_precision = CASE WHEN month(dob) = 1 AND day(dob) = 1 THEN 'year' ELSE 'day' END,
+    dob_flag = CASE WHEN month(dob) = 1 AND day(dob) = 1 THEN 'jan1_padded'
+                    WHEN dob_known = false THEN 'estimate' END
+WHERE dob IS NOT NULL;
 """
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "pole store", (_POLE,)),
     Migration(2, "egress refs and received hits", (_EGRESS,)),
-    Migration(3, "resolution of the force's own duplicate records", (_RESOLUTION,)),
+    Migration(3, "persons: raw date of birth, precision and flag", (_DOB_PRECISION,)),
+    Migration(4, "resolution of the force's own duplicate records", (_RESOLUTION,)),
 )
 
 #: The tables that hold ingested rows (each has ``source_file``), in layout load order.

@@ -4,6 +4,10 @@ Extractions repeat the same numbers millions of times, so ingest pulls the disti
 values out of DuckDB, runs the project's one normaliser over them
 (federation.normalise), and joins the small map back in SQL. Values the normaliser gives
 up on stay raw with a NULL normalised form: they are counted, never tokenised.
+
+Dates of birth are parsed in SQL over their distinct written forms (``parse_dob``), with
+the written forms ``federation.normalise.normalise_date`` accepts plus partial ones: the
+usable part, its precision and a flag go beside the raw value; no row is ever refused.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
+from federation.layout import NOT_STATED_CODES
+from federation.normalise import _DATE_FORMATS as DATE_FORMATS
 from federation.normalise import normalise_handle, normalise_many
-from node.sources import ident
+from node.sources import ident, q
 
 Rows = list[tuple[str | None, ...]]
 
@@ -152,3 +158,171 @@ def insert_normalised(con: duckdb.DuckDBPyConnection, table: str, staging: str,
                       f"WHERE source_file = {int(source_file)}").fetchone()
     assert got is not None
     return int(got[0]), int(sum(got[1:]))
+
+
+# --------------------------------------------------------------------------- dates of birth
+
+#: Store columns ingest adds beside ``dob`` (migration 3).
+DOB_COLUMNS = ("dob_raw", "dob_precision", "dob_flag")
+
+#: dob_flag codes, in the order they win when several apply (one flag per record).
+DOB_FLAGS = {
+    "not_stated": "a not-stated code (NK, UNK, ...) instead of a date",
+    "unparsed": "no date can be read from it",
+    "out_of_range": "year before 1880 (a two-digit year such as 85 included)",
+    "future": "after today",
+    "impossible": "no such date (day or month invalid): the valid parts are kept",
+    "day_month_swapped": "valid only with day and month swapped (1950-19-05): read that way",
+    "year_only": "a year alone",
+    "month_only": "a year and month alone",
+    "jan1_padded": "1 January: usually a year padded to a date, so treated as the year",
+    "estimate": "dob_known is false: the date is an estimate",
+}
+
+_NUM = r"(\d{1,2})"
+#: (pattern, names of its groups): the numeric written forms, when no whole date parses.
+_DOB_PARTS = (
+    (r"^(\d{4})[-/.]" + _NUM + "[-/.]" + _NUM + "$", ("y", "m", "d")),  # 1997-21-25
+    (r"^(\d{4})(\d{2})(\d{2})$", ("y", "m", "d")),                      # 19972125
+    ("^" + _NUM + "[-/.]" + _NUM + r"[-/.](\d{4})$", ("d", "m", "y")),  # 25/21/1997
+    (r"^(\d{4})[-/.]" + _NUM + "$", ("y", "m")),                        # 1997-03
+    ("^" + _NUM + r"[-/.](\d{4})$", ("m", "y")),                        # 03/1997
+    (r"^(\d{4})$", ("y",)),                                             # 1997
+)
+
+
+def _part(name: str) -> str:
+    """SQL: the integer part ``name`` (y, m or d) from whichever numeric form matched."""
+    picks = [f"TRY_CAST(nullif(regexp_extract(d, {q(pattern)}, "
+             f"{groups.index(name) + 1}), '') AS INTEGER)"
+             for pattern, groups in _DOB_PARTS if name in groups]
+    return f"coalesce({', '.join(picks)})"
+
+
+def _dob_map_sql(staging: str) -> str:
+    """One row per DISTINCT written dob: the usable DATE, its precision and its flag.
+
+    Whole dates parse with the project's accepted written forms (federation.normalise, the
+    same list normalise_date uses); when none fits, the numeric parts are read with regular
+    expressions and the valid ones kept. All of it is SQL over the distinct values.
+    """
+    formats = "[" + ", ".join(q(f) for f in DATE_FORMATS) + "]"
+    codes = ", ".join(q(c) for c in NOT_STATED_CODES)
+    return f"""
+    WITH raw AS (SELECT DISTINCT dob AS raw FROM {staging} WHERE trim(dob) <> ''),
+    clean AS (  -- as normalise_date: commas are spaces, runs of spaces one
+        SELECT raw, trim(regexp_replace(replace(raw, ',', ' '), '\\s+', ' ', 'g')) AS t
+        FROM raw),
+    text AS (  -- an ISO timestamp keeps its date part
+        SELECT raw, coalesce(nullif(regexp_extract(t,
+                   '^(\\d{{4}}-\\d{{1,2}}-\\d{{1,2}})[T ]\\d', 1), ''), t) AS d
+        FROM clean),
+    whole AS (SELECT raw, d, try_strptime(d, {formats})::DATE AS whole_date FROM text),
+    parts AS (
+        SELECT raw, upper(d) IN ({codes}) AS not_stated, whole_date,
+               coalesce(year(whole_date), {_part("y")}) AS y,
+               coalesce(month(whole_date), {_part("m")}) AS m,
+               coalesce(day(whole_date), {_part("d")}) AS dd
+        FROM whole),
+    reading AS (
+        -- (flag, precision, year, month, day) of the best reading; checked for range below
+        SELECT raw, CASE
+            WHEN not_stated THEN {{'flag': 'not_stated', 'p': NULL, 'm': NULL, 'd': NULL}}
+            WHEN y IS NULL THEN {{'flag': 'unparsed', 'p': NULL, 'm': NULL, 'd': NULL}}
+            WHEN whole_date IS NOT NULL AND m = 1 AND dd = 1
+                THEN {{'flag': 'jan1_padded', 'p': 'year', 'm': 1, 'd': 1}}
+            WHEN whole_date IS NOT NULL THEN {{'flag': NULL, 'p': 'day', 'm': m, 'd': dd}}
+            WHEN dd IS NOT NULL AND m BETWEEN 1 AND 12
+                THEN {{'flag': 'impossible', 'p': 'month', 'm': m, 'd': 1}}
+            WHEN dd BETWEEN 1 AND 12 AND try_strptime(y || '-' || dd || '-' || m, '%Y-%m-%d')
+                    IS NOT NULL
+                THEN {{'flag': 'day_month_swapped', 'p': 'day', 'm': dd, 'd': m}}
+            WHEN dd IS NOT NULL THEN {{'flag': 'impossible', 'p': 'year', 'm': 1, 'd': 1}}
+            WHEN m BETWEEN 1 AND 12 THEN {{'flag': 'month_only', 'p': 'month', 'm': m, 'd': 1}}
+            WHEN m IS NOT NULL THEN {{'flag': 'impossible', 'p': 'year', 'm': 1, 'd': 1}}
+            ELSE {{'flag': 'year_only', 'p': 'year', 'm': 1, 'd': 1}}
+        END AS r, y FROM parts),
+    dated AS (
+        SELECT raw, r, y, CASE WHEN r.p IS NOT NULL AND y BETWEEN 1 AND 9999
+                               THEN make_date(y, r.m, r.d) END AS date
+        FROM reading)
+    SELECT raw,
+        CASE WHEN r.p IS NULL OR y < 1880 OR date > current_date THEN NULL ELSE date END
+            AS dob,
+        CASE WHEN r.p IS NULL OR y < 1880 OR date > current_date THEN NULL ELSE r.p END
+            AS dob_precision,
+        CASE WHEN r.p IS NULL THEN r.flag WHEN y < 1880 THEN 'out_of_range'
+             WHEN date > current_date THEN 'future' ELSE r.flag END AS dob_flag
+    FROM dated"""
+
+
+def parse_dob(con: duckdb.DuckDBPyConnection, staging: str,
+              present: Sequence[str]) -> tuple[str, ...]:
+    """Turn the staged text ``dob`` into the store's dob + DOB_COLUMNS; return the columns.
+
+    Never refuses a row: the value as written goes to ``dob_raw`` (NULL when blank), the
+    usable part to ``dob`` (a DATE at ``dob_precision``), and what was wrong to ``dob_flag``.
+    A ``dob_known`` of false flags an otherwise clean date as an 'estimate'.
+    """
+    if "dob" not in present:
+        return tuple(present)
+    known = "s.dob_known" if "dob_known" in present else "NULL::BOOLEAN"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {staging}_dob AS {_dob_map_sql(staging)}")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {staging} AS
+        SELECT s.* REPLACE (m.dob AS dob),
+               CASE WHEN trim(s.dob) <> '' THEN s.dob END AS dob_raw,
+               m.dob_precision,
+               coalesce(m.dob_flag, CASE WHEN {known} = false AND m.dob IS NOT NULL
+                                         THEN 'estimate' END) AS dob_flag
+        FROM {staging} s LEFT JOIN {staging}_dob m ON m.raw = s.dob
+        ORDER BY s.rowid""")
+    con.execute(f"DROP TABLE {staging}_dob")
+    return (*present, *DOB_COLUMNS)
+
+
+def data_quality(con: duckdb.DuckDBPyConnection, staging: str,
+                 present: Sequence[str]) -> dict[str, dict[str, int]]:
+    """Flags on kept records, per field: ``{"dob": {"year_only": 12}, "family_name":
+    {"not_stated": 1}}``. Empty when the file is clean."""
+    out: dict[str, dict[str, int]] = {}
+    if "dob_flag" in present:
+        rows = con.execute(f"SELECT dob_flag, count(*) FROM {staging} "
+                           f"WHERE dob_flag IS NOT NULL GROUP BY 1 ORDER BY 1").fetchall()
+        order = list(DOB_FLAGS)
+        flags = sorted(((str(f), int(n)) for f, n in rows),
+                       key=lambda fn: order.index(fn[0]) if fn[0] in order else len(order))
+        if flags:
+            out["dob"] = dict(flags)
+    codes = ", ".join(q(c) for c in NOT_STATED_CODES)
+    names = [c for c in ("given_names", "family_name") if c in present]
+    if names:
+        got = con.execute("SELECT " + ", ".join(
+            f"count(*) FILTER ({ident(c)} IS NULL OR upper(trim({ident(c)})) IN ('', {codes}))"
+            for c in names) + f" FROM {staging}").fetchall()[0]
+        for c, n in zip(names, got, strict=True):
+            if n:
+                out[c] = {"not_stated": int(n)}
+    return out
+
+
+def stored_flags(con: duckdb.DuckDBPyConnection) -> dict[int, dict[str, dict[str, int]]]:
+    """``data_quality`` of the persons already in the store, by source file id."""
+    codes = ", ".join(q(c) for c in NOT_STATED_CODES)
+    rows = con.execute(f"""
+        SELECT source_file, 'dob', dob_flag, count(*) FROM persons
+        WHERE dob_flag IS NOT NULL GROUP BY ALL
+        UNION ALL
+        SELECT source_file, f, 'not_stated', count(*) FROM persons,
+               unnest(['given_names', 'family_name']) t(f)
+        WHERE CASE f WHEN 'given_names' THEN given_names ELSE family_name END IS NULL
+           OR upper(trim(CASE f WHEN 'given_names' THEN given_names ELSE family_name END))
+              IN ('', {codes})
+        GROUP BY ALL""").fetchall()
+    order = list(DOB_FLAGS)
+    out: dict[int, dict[str, dict[str, int]]] = {}
+    for file_id, fld, flag, n in sorted(
+            rows, key=lambda r: (r[0], ("dob", "given_names", "family_name").index(r[1]),
+                                 order.index(r[2]) if r[2] in order else len(order))):
+        out.setdefault(int(file_id), {}).setdefault(str(fld), {})[str(flag)] = int(n)
+    return out

@@ -4,6 +4,8 @@ CSV goes through DuckDB's own reader with the layout's types and ``store_rejects
 errors, impossible dates, invalid UTF-8 and ragged rows come back with their line numbers
 in one parallel pass. Parquet and JSON are read as they are, then cast column by column
 with TRY_CAST; a value present in the file but not castable is a problem of that row.
+A column the layout marks ``kept_raw`` (persons.dob) is staged as text, so no value of it
+is ever a problem: ingest parses it afterwards and flags what it cannot use.
 """
 
 from __future__ import annotations
@@ -57,6 +59,12 @@ class Staged:
 def staging_type(layout_type: str) -> str:
     """Timestamps are staged with their offset, so '...+01:00' lands as the right UTC time."""
     return "TIMESTAMPTZ" if layout_type == "TIMESTAMP" else layout_type
+
+
+def column_staging_type(table: Table, name: str) -> str:
+    """The staging type of one layout column: text for a column kept raw."""
+    column = table.column(name)
+    return "VARCHAR" if column.kept_raw else staging_type(column.type)
 
 
 def q(s: str) -> str:
@@ -130,7 +138,7 @@ def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, table: Table, name: st
     problems = check_columns(str(path), table, header)
     if problems:
         return Staged(table, name, tuple(header), problems)
-    columns = "{" + ", ".join(f"{q(h)}: {q(staging_type(table.column(h).type))}"
+    columns = "{" + ", ".join(f"{q(h)}: {q(column_staging_type(table, h))}"
                               for h in header) + "}"
     con.execute("DROP TABLE IF EXISTS rejects_err; DROP TABLE IF EXISTS rejects_scan")
     try:
@@ -207,7 +215,7 @@ def stage_relation(con: duckdb.DuckDBPyConnection, path: Path, table: Table, nam
     problems = check_columns(str(path), table, header)
     if problems:
         return Staged(table, name, tuple(header), problems)
-    casts = ", ".join(f"TRY_CAST({ident(h)} AS {staging_type(table.column(h).type)}) "
+    casts = ", ".join(f"TRY_CAST({ident(h)} AS {column_staging_type(table, h)}) "
                       f"AS {ident(h)}"
                       for h in header)
     casts += "".join(f", {ident(e)}" for e in extra)
@@ -234,7 +242,8 @@ def stage_relation(con: duckdb.DuckDBPyConnection, path: Path, table: Table, nam
         want = table.column(h).type
         bad = con.execute(
             f"SELECT rowid, {ident(h)}::VARCHAR FROM {name}_raw WHERE {ident(h)} IS NOT NULL "
-            f"AND TRY_CAST({ident(h)} AS {staging_type(want)}) IS NULL ORDER BY rowid"
+            f"AND TRY_CAST({ident(h)} AS {column_staging_type(table, h)}) IS NULL "
+            f"ORDER BY rowid"
         ).fetchall()
         bad = [(r - shift, v) for r, v in bad]
         where = locate([r for r, _ in bad])

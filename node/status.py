@@ -7,6 +7,7 @@ from typing import Any
 import duckdb
 
 from node.migrations import DATA_TABLES
+from node.normalise_columns import stored_flags
 from node.store import NodeConfig
 
 QUARANTINE_SHOWN = 100
@@ -18,12 +19,13 @@ def status(con: duckdb.DuckDBPyConnection, config: NodeConfig) -> dict[str, Any]
     assert counts is not None
     files = con.execute(
         "SELECT path, sha256, layout, format, rows, unnormalised, quarantined, "
-        "strftime(loaded_at, '%Y-%m-%dT%H:%M:%S'), replaces FROM source_files "
+        "strftime(loaded_at, '%Y-%m-%dT%H:%M:%S'), replaces, file_id FROM source_files "
         "ORDER BY loaded_at, file_id").fetchall()
     quarantine = con.execute(
         "SELECT path, location, field, reason, raw_row FROM quarantine "
         f"ORDER BY file_id, rowid LIMIT {QUARANTINE_SHOWN}").fetchall()
     (n_quarantined,) = con.execute("SELECT count(*) FROM quarantine").fetchone() or (0,)
+    flags = stored_flags(con)  # data-quality flags on kept persons, per file
     (version,) = con.execute("SELECT max(version) FROM schema_migrations").fetchone() or (0,)
     return {
         "force": config.force,
@@ -31,8 +33,8 @@ def status(con: duckdb.DuckDBPyConnection, config: NodeConfig) -> dict[str, Any]
         "schema_version": version,
         "tables": dict(zip(DATA_TABLES, (int(c) for c in counts), strict=True)),
         "files": [dict(zip(("path", "sha256", "layout", "format", "rows", "unnormalised",
-                            "quarantined", "loaded_at", "replaces"), f, strict=True))
-                  for f in files],
+                            "quarantined", "loaded_at", "replaces"), f[:9], strict=True))
+                  | {"flags": flags.get(int(f[9]), {})} for f in files],
         "quarantined": int(n_quarantined),
         "quarantine": [dict(zip(("path", "location", "field", "reason", "raw_row"), q,
                                 strict=True)) for q in quarantine],

@@ -2,7 +2,9 @@
 
 Row-local rules (missing keys, allowed values, impossible dates) are one scan; duplicate
 ids and unknown references are one aggregate or anti-join each. Only the offending rows
-come back to Python, to be named in the error or quarantined.
+come back to Python, to be named in the error or quarantined. A date of birth is never
+checked here: a bad one is a data-quality flag on the kept record (node.normalise_columns
+``parse_dob``), not a bad row.
 """
 
 from __future__ import annotations
@@ -43,12 +45,11 @@ def _row_rules(staged: Staged) -> list[_Rule]:
             rules.append(_Rule(c.name, f"{col} NOT IN ({allowed})",
                                f"'{{value}}' is not allowed; use one of "
                                f"{', '.join(c.choices)}"))
-        if c.type in ("DATE", "TIMESTAMP"):
+        # a column kept raw (persons.dob) is staged as text and never refuses a row: its
+        # impossible, out-of-range and future values are flagged at ingest instead
+        if c.type in ("DATE", "TIMESTAMP") and not c.kept_raw:
             rules.append(_Rule(c.name, f"year({col}) NOT BETWEEN 1880 AND 2100",
                                "impossible date '{value}' (year out of range)"))
-    if "dob" in present:
-        rules.append(_Rule("dob", "dob > current_date", "impossible date of birth '{value}' "
-                                                        "(in the future)"))
     for early, late in ORDERED:
         if early in present and late in present:
             rules.append(_Rule(late, f"{ident(late)} < {ident(early)}",
