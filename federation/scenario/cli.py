@@ -7,12 +7,11 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from federation.scenario.defaults import DEFAULT_DIRTY_DOBS, DEFAULT_DUPLICATES
+
 #: HMICFRS (2025): 37% of child exploitation cases accurately identified. Kept here (and
 #: passed explicitly) so `crossforce --help` does not import numpy/pyarrow/Faker.
 DEFAULT_FLAG_ACCURACY = 0.37
-#: Kept equal to federation.scenario.messy (a test checks), for the same reason.
-DEFAULT_DUPLICATES = 0.15
-DEFAULT_DIRTY_DOBS = 0.0
 
 app = typer.Typer(
     help="Generate synthetic multi-force scenarios (node input files plus the planted truth).",

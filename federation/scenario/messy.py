@@ -20,15 +20,11 @@ import numpy as np
 
 from federation import layout
 from federation.scenario import dates
+from federation.scenario.defaults import DEFAULT_DIRTY_DOBS, DEFAULT_DUPLICATES  # noqa: F401
 from federation.scenario.names import pools, spelling_variant, typo
 
 NULL = dates.NULL
 
-#: Default share of real people with two or more records in one force.
-DEFAULT_DUPLICATES = 0.15
-#: Default share of dates of birth written in a form a DATE column cannot hold.
-#: 0 while node ingest still refuses such files; realistic is 0.03-0.05 (see README).
-DEFAULT_DIRTY_DOBS = 0.0
 
 #: Records per person, for people with more than one: many 2-3, a few prolific (6-15).
 DUP_SIZES = np.array([2, 3, 4, 5, *range(6, 16)])

@@ -252,6 +252,13 @@ def test_evaluate_scores_record_pairs_of_duplicated_people(db, scenario):
     assert per_person_force >= 2  # so duplicates are really in those pairs
 
 
-def test_the_cli_defaults_are_the_generator_defaults():
+def test_the_cli_does_not_import_the_generator_for_its_defaults():
+    import subprocess
+    import sys
+
+    code = ("import sys, federation.scenario.cli; "
+            "print('numpy' in sys.modules, 'federation.scenario.messy' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       check=True)
+    assert r.stdout.split() == ["False", "False"]
     assert scenario_cli.DEFAULT_DUPLICATES == messy.DEFAULT_DUPLICATES
-    assert scenario_cli.DEFAULT_DIRTY_DOBS == messy.DEFAULT_DIRTY_DOBS
