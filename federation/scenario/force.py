@@ -1,5 +1,7 @@
 """One force's records: the planted people as this force happens to have recorded them,
 plus a background population, crimes, roles, identifiers, addresses, vehicles and intel.
+One real person may hold several records here (duplicate nominals, see ``messy``), each
+with its own person_id, written differently, with its own role links.
 
 Runs in a worker process with its own random stream derived from (seed, force index), so a
 force's files are byte-identical whatever else runs alongside it. Background rows are built
