@@ -7,6 +7,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from federation.scenario.defaults import DEFAULT_DIRTY_DOBS, DEFAULT_DUPLICATES
+
 #: HMICFRS (2025): 37% of child exploitation cases accurately identified. Kept here (and
 #: passed explicitly) so `crossforce --help` does not import numpy/pyarrow/Faker.
 DEFAULT_FLAG_ACCURACY = 0.37
@@ -32,6 +34,15 @@ def generate(
     flag_accuracy: float = typer.Option(
         DEFAULT_FLAG_ACCURACY, "--flag-accuracy",
         help="Share of truly group-based CSE cases that forces flag correctly (HMICFRS: 37%)."),
+    duplicates: float = typer.Option(
+        DEFAULT_DUPLICATES, "--duplicates",
+        help="Share of real people with 2 or more records (duplicate nominals) in one force; "
+             "most have 2-3, a few prolific offenders up to 15. 0 = one record each."),
+    dirty_dobs: float = typer.Option(
+        DEFAULT_DIRTY_DOBS, "--dirty-dobs",
+        help="Share of dates of birth written in a form a date column cannot hold "
+             "('1985', '1997-21-25', day 31 of a 30-day month); above 0, persons.dob is "
+             "text. Realistic: 0.03-0.05."),
 ) -> None:
     """Write a synthetic multi-force scenario in the node input layout, with planted
     cross-force networks, look-alikes, inconsistent flags and the truth to score against."""
@@ -39,5 +50,6 @@ def generate(
 
     summary = run_generate(out, forces=forces, persons_per_force=persons_per_force,
                            seed=seed, overwrite=force, fmt=fmt,  # type: ignore[arg-type]
-                           flag_accuracy=flag_accuracy)
+                           flag_accuracy=flag_accuracy, duplicates=duplicates,
+                           dirty_dobs=dirty_dobs)
     Console().print(summary.describe())

@@ -1,5 +1,7 @@
 """One force's records: the planted people as this force happens to have recorded them,
 plus a background population, crimes, roles, identifiers, addresses, vehicles and intel.
+One real person may hold several records here (duplicate nominals, see ``messy``), each
+with its own person_id, written differently, with its own role links.
 
 Runs in a worker process with its own random stream derived from (seed, force index), so a
 force's files are byte-identical whatever else runs alongside it. Background rows are built
@@ -36,6 +38,18 @@ from federation.scenario.identifiers import (
     write_postcode,
     write_vrm,
 )
+from federation.scenario.messy import (
+    DEFAULT_DIRTY_DOBS,
+    DEFAULT_DUPLICATES,
+    DUP_SIZES,
+    DUP_WEIGHTS,
+    dirty_dobs,
+    drift_dobs,
+    drift_names,
+    missing_names,
+    primaries,
+    record_counts,
+)
 from federation.scenario.names import nickname, pools, spelling_variant, streets, typo
 from federation.scenario.tables import TableBuilder
 from federation.scenario.world import LAST_DAY, Network, RealPerson
@@ -53,6 +67,8 @@ class ForceJob:
     flag_accuracy: float
     planted: list[RealPerson]
     networks: list[Network]
+    duplicates: float = DEFAULT_DUPLICATES  # share of real people with 2+ records here
+    dirty_dobs: float = DEFAULT_DIRTY_DOBS  # share of dates of birth written unparseably
 
 
 @dataclass
@@ -112,8 +128,9 @@ class ForceGenerator:
         self.groups: list[tuple[np.ndarray, np.ndarray]] = []  # local (offenders, victims)
 
     # ----------------------------------------------------------------- planted people
-    def _render(self, p: RealPerson) -> int:
-        """One record of a planted real person, corrupted the way records drift."""
+    def _render(self, p: RealPerson, duplicate: bool = False) -> int:
+        """One record of a planted real person, corrupted the way records drift; a
+        `duplicate` (another record of them in this force) drifts further."""
         rng, pp = self.rng, self.people
         idx = len(pp.real_id)
         given, family = p.given, p.family
@@ -137,6 +154,10 @@ class ForceGenerator:
             aliases.append(p.native)
         if rng.random() < 0.08:
             given, family = family, given
+        g, f = np.array([given], dtype=object), np.array([family], dtype=object)
+        drift_names(rng, g, f, np.array([p.sex], dtype=object), np.zeros(1, dtype=np.int64),
+                    scale=1.0 if duplicate else 0.25)
+        given, family = str(g[0]), str(f[0])
         true = dates.day(p.dob)
         r = rng.random()
         dob, known, amin, amax = true, True, None, None
@@ -204,10 +225,15 @@ class ForceGenerator:
         return idx
 
     def planted(self) -> None:
+        share = self.job.duplicates
         for p in self.job.planted:
             self._render(p)
-            if p.kind != "victim" and self.rng.random() < 0.08:
-                self._render(p)  # a duplicate nominal inside the same force
+            # duplicate nominals inside the same force: offenders more often than others
+            rate = min(0.9, 2 * share) if p.kind in ("offender", "facilitator") else share
+            if self.rng.random() < rate:
+                extra = int(DUP_SIZES[self.rng.choice(len(DUP_SIZES), p=DUP_WEIGHTS)]) - 1
+                for _ in range(extra if p.kind != "victim" else min(extra, 2)):
+                    self._render(p, duplicate=True)
         # shared premises and vehicles inside each network
         for net in self.job.networks:
             here = [self.records_of[m.real_id][0] for m in net.members
@@ -227,13 +253,17 @@ class ForceGenerator:
 
     # -------------------------------------------------------------- background people
     def background(self, n: int) -> None:
+        """`n` background records: real people, some of them recorded several times."""
         rng, pp, np_ = self.rng, self.people, pools()
-        com = rng.choice(len(np_.communities), size=n, p=np_.weights)
-        sex = np.where(rng.random(n) < 0.5, "M", "F").astype(object)
-        given = np.empty(n, dtype=object)
-        middle = np.empty(n, dtype=object)
-        family = np.empty(n, dtype=object)
-        eth, off, nat = (np.empty(n, dtype=object) for _ in range(3))
+        counts = record_counts(rng, n, self.job.duplicates)
+        m = len(counts)  # real people behind the n records
+        person, first = primaries(counts)
+        com = rng.choice(len(np_.communities), size=m, p=np_.weights)
+        sex = np.where(rng.random(m) < 0.5, "M", "F").astype(object)
+        given = np.empty(m, dtype=object)
+        middle = np.empty(m, dtype=object)
+        family = np.empty(m, dtype=object)
+        eth, off, nat = (np.empty(m, dtype=object) for _ in range(3))
         for c, cp in enumerate(np_.communities):
             for s, pool in (("M", cp.male), ("F", cp.female)):
                 mask = (com == c) & (sex == s)
@@ -244,36 +274,58 @@ class ForceGenerator:
             family[mask] = cp.family[rng.integers(len(cp.family), size=int(mask.sum()))]
             eth[mask], off[mask], nat[mask] = (cp.community.ethnicity, cp.community.officer,
                                                cp.community.nationality)
-        has_middle = rng.random(n) < 0.2
+        has_middle = rng.random(m) < 0.2
         given = np.where(has_middle, given + " " + middle, given)
+        child = rng.random(m) < 0.1
+        true = np.where(child,
+                        dates.uniform(rng, dates.day(dt.date(1995, 1, 1)),
+                                      dates.day(dt.date(2011, 1, 1)), m),
+                        dates.uniform(rng, dates.day(dt.date(1950, 1, 1)),
+                                      dates.day(dt.date(2004, 1, 1)), m))
+        # namesakes: different people with the same name, some born the same year
+        ns = np.flatnonzero(rng.random(m) < 0.02)
+        src = rng.integers(m, size=len(ns))
+        ns, src = ns[ns != src], src[ns != src]
+        given[ns], family[ns], sex[ns], com[ns] = given[src], family[src], sex[src], com[src]
+        eth[ns], off[ns], nat[ns] = eth[src], off[src], nat[src]
+        same_year = rng.random(len(ns)) < 0.5
+        a, b = ns[same_year], src[same_year]
+        _, pm, pd = dates.ymd(true[a])
+        true[a] = dates.from_ymd(dates.ymd(true[b])[0], pm, pd)
+        child[a] = child[b]
+        dead = rng.random(m) < 0.01
+        # one row per record from here on
+        given, family, sex = given[person], family[person], sex[person]
+        eth, off, nat = eth[person], off[person], nat[person]
+        true, child = true[person], child[person]
         # keying slips and swapped order on a few records
         for arr, rate in ((family, 0.02), (given, 0.01)):
             for i in np.flatnonzero(rng.random(n) < rate):
                 arr[i] = typo(str(arr[i]), rng)
         swap = rng.random(n) < 0.02
         given, family = np.where(swap, family, given), np.where(swap, given, family)
+        # a person's further records drift further (nickname, title, split names, NS...)
+        later = np.flatnonzero(np.arange(n) != first)
+        drift_names(rng, given, family, sex, later)
+        missing_names(rng, given, family, 0.006)
         aliases = np.full(n, None, dtype=object)
         for i in np.flatnonzero(rng.random(n) < 0.03):
             aliases[i] = nickname(str(given[i]), rng)
-        child = rng.random(n) < 0.1
-        true = np.where(child,
-                        dates.uniform(rng, dates.day(dt.date(1995, 1, 1)),
-                                      dates.day(dt.date(2011, 1, 1)), n),
-                        dates.uniform(rng, dates.day(dt.date(1950, 1, 1)),
-                                      dates.day(dt.date(2004, 1, 1)), n))
-        y, m, d = dates.ymd(true)
+        y, mo, d = dates.ymd(true)
         r = rng.random(n)
         dob = true.copy()
         missing = r < 0.05
         dob[missing] = NULL
-        swapm = (r >= 0.05) & (r < 0.08) & (d <= 12) & (d != m)
-        dob[swapm] = dates.from_ymd(y, d, m)[swapm]
+        swapm = (r >= 0.05) & (r < 0.08) & (d <= 12) & (d != mo)
+        dob[swapm] = dates.from_ymd(y, d, mo)[swapm]
         yoff = (r >= 0.08) & (r < 0.10)
-        dob[yoff] = dates.from_ymd(y + rng.choice([-1, 1], n), m, d)[yoff]
+        dob[yoff] = dates.from_ymd(y + rng.choice([-1, 1], n), mo, d)[yoff]
         est = (r >= 0.10) & (r < 0.12)
         dob[est] = dates.from_ymd(y, np.ones(n), np.ones(n))[est]
         known = np.where(missing | est, False, True).astype(object)
         known[rng.random(n) < 0.2] = None
+        drift_dobs(rng, dob, known, later)
+        missing = dob == NULL
         age = 2020 - y
         amin = np.where(missing, np.maximum(age - 3, 0), -1)
         amax = np.where(missing, age + 3, -1)
@@ -287,11 +339,11 @@ class ForceGenerator:
         rn = rng.random(n)
         nat = np.where(rn < 0.35, nat, np.where(rn < 0.4, layout.NOT_STATED,
                                                 np.where(rn < 0.45, layout.UNKNOWN, None)))
-        dead = rng.random(n) < 0.01
+        dead = dead[person]
         rd = rng.random(n)
         dec_rec = np.where(dead, True, np.where(rd < 0.6, False, None))
         start = len(pp.real_id)
-        pp.real_id.extend(f"{self.code}-R{start + i:07d}" for i in range(n))
+        pp.real_id.extend(f"{self.code}-R{start + i:07d}" for i in person.tolist())
         pp.network_id.extend([None] * n)
         pp.lookalike_of.extend([None] * n)
         pp.true_dob.extend(true.tolist())
@@ -309,6 +361,7 @@ class ForceGenerator:
         pp.nationality.extend(nat.tolist())
         pp.deceased_rec.extend(dec_rec.tolist())
         self.bg_start = start
+        self.bg_first = first + start  # each record's person's first record
         self.bg_child = np.flatnonzero(child) + start
         self.bg_adult = np.flatnonzero(~child) + start
         self._bg_contacts(start, n, given, family)
@@ -330,6 +383,20 @@ class ForceGenerator:
         last[blank] = NULL
         self.ident.add(person_id=owner, kind=np.full(len(owner), "phone", dtype=object),
                        value=write_phones(numbers, rng), first_seen=first, last_seen=last)
+        # a later record of a person sometimes carries the first record's phone as well
+        prim = self.bg_first
+        later = np.flatnonzero(prim != idx)
+        share = later[rng.random(len(later)) < 0.3]
+        at = np.searchsorted(owner, prim[share])
+        ok = at < len(owner)
+        ok[ok] = owner[at[ok]] == prim[share][ok]
+        share, at = share[ok], at[ok]
+        if len(share):
+            self.ident.add(person_id=idx[share],
+                           kind=np.full(len(share), "phone", dtype=object),
+                           value=write_phones(numbers[at], rng))
+            self.bg_phone_owner = np.concatenate([owner, idx[share]])
+            self.bg_phone_number = np.concatenate([numbers, numbers[at]])
         devs = catalogue().raw["devices"]
         em = np.flatnonzero(rng.random(n) < 0.3)
         values = emails(given[em], family[em], rng, devs["email_domains"])
@@ -361,13 +428,22 @@ class ForceGenerator:
         del current
         lt, lw = _weights(catalogue().raw["devices"]["location_types"])
         has_geo = rng.random(k) < 0.7
+        towns = _pick(rng, f.towns, k)
         self.addr.add(
             person_id=a_owner, address=np.array(line, dtype=object),
-            town=_pick(rng, f.towns, k), postcode=written,
+            town=towns, postcode=written,
             uprn=np.where(rng.random(k) < 0.6, rng.integers(10**10, 10**11, k), None),
             latitude=np.where(has_geo, np.round(f.lat + rng.normal(0, 0.08, k), 5), None),
             longitude=np.where(has_geo, np.round(f.lon + rng.normal(0, 0.12, k), 5), None),
             location_type=_pick(rng, lt, k, lw), valid_from=begin, valid_to=valid_to)
+        # ... and often the first record's current address
+        share = later[rng.random(len(later)) < 0.4]
+        row = (np.cumsum(n_ad) - n_ad)[prim[share] - start]  # its first address row
+        if len(share):
+            self.addr.add(person_id=idx[share], address=np.array(line, dtype=object)[row],
+                          town=towns[row], postcode=pcs[row].astype(object),
+                          location_type=np.full(len(share), "home", dtype=object),
+                          valid_from=begin[row], valid_to=valid_to[row])
         vh = np.flatnonzero(rng.random(n) < 0.12)
         mk = catalogue().raw["devices"]["vehicles"]
         which = rng.integers(len(mk), size=len(vh))
@@ -410,24 +486,29 @@ class ForceGenerator:
         child_w = child_w / child_w.sum()
         victims_of = {v.real_id for net in self.job.networks for v in net.victims}
         # planted networks: crimes in this force with >=2 of the members recorded here
+        def one_record(records: list[int]) -> int:
+            """Which of a person's records this crime was linked to."""
+            return records[0] if len(records) == 1 else records[int(rng.integers(len(records)))]
+
         for net in self.job.networks:
-            members = [(self.records_of[m.real_id][0], m.kind) for m in net.members
+            members = [(self.records_of[m.real_id], m.kind) for m in net.members
                        if m.real_id in self.records_of]
-            victims = [self.records_of[v.real_id][0] for v in net.victims
+            victims = [self.records_of[v.real_id] for v in net.victims
                        if v.real_id in self.records_of]
             if len(members) < 2:
                 continue
             for _ in range(int(rng.integers(1, 4))):
                 k = int(rng.integers(2, len(members) + 1))
-                chosen = [members[i] for i in rng.choice(len(members), k, replace=False)]
+                chosen = [(one_record(members[i][0]), members[i][1])
+                          for i in rng.choice(len(members), k, replace=False)]
                 roles = [(i, "facilitator" if kind == "facilitator" else "suspect")
                          for i, kind in chosen]
                 if sum(r == "suspect" for _, r in roles) < 2:
                     roles = [(i, "suspect") for i, _ in chosen]
                 if victims:
-                    for v in rng.choice(victims, min(len(victims), int(rng.integers(1, 3))),
+                    for v in rng.choice(len(victims), min(len(victims), int(rng.integers(1, 3))),
                                         replace=False):
-                        roles.append((int(v), "victim"))
+                        roles.append((one_record(victims[int(v)]), "victim"))
                 day = int(dates.uniform(rng, dates.day(net.start), dates.day(net.end), 1)[0])
                 code = (str(rng.choice(child_codes, p=child_w)) if net.kind == "cse"
                         else "92A" if net.kind == "county_lines" else "106")
@@ -686,6 +767,21 @@ class ForceGenerator:
                deceased=obj(pp.deceased_rec))
         order = pa.array(np.argsort(self.person_no))
         n = len(pp.real_id)
+        persons = tb.build()
+        if self.job.dirty_dobs > 0:
+            # written as text: some dates of birth no DATE column can hold ("1985",
+            # "1997-21-25"). Own random stream: the other columns stay as without it.
+            rng = np.random.default_rng([self.job.seed, self.force.index, 2])
+            text, rows, form = dirty_dobs(rng, np.array(pp.dob, dtype=np.int64),
+                                          self.job.dirty_dobs)
+            known = obj(pp.dob_known)
+            known[rows[form == 0]] = False  # a bare year
+            at = persons.schema.get_field_index("dob")
+            persons = persons.set_column(at, pa.field("dob", pa.string()),
+                                         pa.array(text, pa.string()))
+            at = persons.schema.get_field_index("dob_known")
+            persons = persons.set_column(at, persons.schema.field(at),
+                                         pa.array(known, pa.bool_()))
         truth = pa.table({
             "force": pa.array(np.full(n, self.force.slug, dtype=object), pa.string()),
             "person_id": pa.array(self.person_ids, pa.string()),
@@ -694,7 +790,7 @@ class ForceGenerator:
             "is_lookalike": pa.array(np.array([x is not None for x in pp.lookalike_of])),
             "lookalike_of": pa.array(obj(pp.lookalike_of), pa.string()),
         })
-        return tb.build().take(order), truth.take(order)
+        return persons.take(order), truth.take(order)
 
     def flush_planted_rows(self) -> None:
         self.ident.add_rows(("person_id", "kind", "value", "platform", "first_seen",

@@ -25,11 +25,12 @@ from federation.errors import CrossforceError
 from federation.scenario.catalogue import Force, forces
 from federation.scenario.devices import extractions
 from federation.scenario.force import ForceGenerator, ForceJob
+from federation.scenario.messy import DEFAULT_DIRTY_DOBS, DEFAULT_DUPLICATES
 from federation.scenario.names import pools, streets
 from federation.scenario.tables import Format, file_format, write
 from federation.scenario.world import World, build_world
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 MAX_FORCES = len(forces())
 MIN_PERSONS = 50
 DEFAULT_FLAG_ACCURACY = 0.37
@@ -80,7 +81,8 @@ class ScenarioSummary:
 
 
 def _check(out: Path, n_forces: int, persons: int, seed: int, overwrite: bool,
-           flag_accuracy: float, fmt: str) -> None:
+           flag_accuracy: float, fmt: str, duplicates: float = 0.0,
+           dirty_dobs: float = 0.0) -> None:
     if fmt not in ("auto", "csv", "parquet"):
         raise CrossforceError(f"--format must be auto, csv or parquet, not {fmt!r}")
     if not 1 <= n_forces <= MAX_FORCES:
@@ -93,6 +95,10 @@ def _check(out: Path, n_forces: int, persons: int, seed: int, overwrite: bool,
         raise CrossforceError(f"--seed must be 0 or more, not {seed}")
     if not 0.0 <= flag_accuracy <= 1.0:
         raise CrossforceError(f"--flag-accuracy must be between 0 and 1, not {flag_accuracy}")
+    if not 0.0 <= duplicates <= 0.9:
+        raise CrossforceError(f"--duplicates must be between 0 and 0.9, not {duplicates}")
+    if not 0.0 <= dirty_dobs <= 0.5:
+        raise CrossforceError(f"--dirty-dobs must be between 0 and 0.5, not {dirty_dobs}")
     if out.exists() and not out.is_dir():
         raise CrossforceError(f"--out {out} is a file; give a folder path")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
@@ -101,10 +107,12 @@ def _check(out: Path, n_forces: int, persons: int, seed: int, overwrite: bool,
 
 
 def _force_job(world: World, force: Force, seed: int, persons: int,
-               flag_accuracy: float) -> ForceJob:
+               flag_accuracy: float, duplicates: float = DEFAULT_DUPLICATES,
+               dirty_dobs: float = DEFAULT_DIRTY_DOBS) -> ForceJob:
     return ForceJob(force=force, seed=seed, persons=persons, flag_accuracy=flag_accuracy,
                     planted=world.in_force(force.index),
-                    networks=world.networks_in(force.index))
+                    networks=world.networks_in(force.index), duplicates=duplicates,
+                    dirty_dobs=dirty_dobs)
 
 
 def _run_force(args: tuple[ForceJob, str, str]) -> tuple[str, dict[str, int], pa.Table,
@@ -154,16 +162,23 @@ def _init_worker() -> None:
 def generate(out: Path, *, forces: int, persons_per_force: int, seed: int,
              overwrite: bool = False, progress: bool = True,
              fmt: Format = "auto", flag_accuracy: float = DEFAULT_FLAG_ACCURACY,
-             workers: int = 2) -> ScenarioSummary:
-    """Write a scenario of `forces` forces with `persons_per_force` records each."""
+             workers: int = 2, duplicates: float = DEFAULT_DUPLICATES,
+             dirty_dobs: float = DEFAULT_DIRTY_DOBS) -> ScenarioSummary:
+    """Write a scenario of `forces` forces with `persons_per_force` records each.
+
+    `duplicates`: share of real people with two or more records in one force;
+    `dirty_dobs`: share of dates of birth written in a form no DATE column holds
+    ("1985", "1997-21-25"), which makes persons.dob a text column."""
     out = Path(out)
     n_forces = forces
-    _check(out, n_forces, persons_per_force, seed, overwrite, flag_accuracy, fmt)
+    _check(out, n_forces, persons_per_force, seed, overwrite, flag_accuracy, fmt,
+           duplicates, dirty_dobs)
     from federation.scenario.catalogue import forces as all_forces
 
     chosen = list(all_forces()[:n_forces])
     world = build_world(np.random.default_rng([seed, 1_000_003]), n_forces, persons_per_force)
-    jobs = [_force_job(world, f, seed, persons_per_force, flag_accuracy) for f in chosen]
+    jobs = [_force_job(world, f, seed, persons_per_force, flag_accuracy, duplicates,
+                       dirty_dobs) for f in chosen]
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
     if tmp.exists():
@@ -173,7 +188,7 @@ def generate(out: Path, *, forces: int, persons_per_force: int, seed: int,
         results = _run_all(jobs, tmp, fmt, progress, workers,
                            n_forces * persons_per_force > INLINE_LIMIT)
         summary = _write_truth(tmp, out, world, chosen, results, seed, persons_per_force,
-                               fmt, flag_accuracy)
+                               fmt, flag_accuracy, duplicates, dirty_dobs)
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)
@@ -213,7 +228,8 @@ def _run_all(jobs: list[ForceJob], tmp: Path, fmt: str, progress: bool, workers:
 
 def _write_truth(tmp: Path, out: Path, world: World, chosen: list[Force],
                  results: dict[str, tuple], seed: int, persons: int, fmt: str,
-                 flag_accuracy: float) -> ScenarioSummary:
+                 flag_accuracy: float, duplicates: float,
+                 dirty_dobs: float) -> ScenarioSummary:
     truth = tmp / "truth"
     truth.mkdir()
     slugs = [f.slug for f in chosen]
@@ -232,7 +248,7 @@ def _write_truth(tmp: Path, out: Path, world: World, chosen: list[Force],
     (truth / "scenario.json").write_text(json.dumps({
         "generator_version": GENERATOR_VERSION, "seed": seed, "forces": len(slugs),
         "persons_per_force": persons, "format": fmt, "flag_accuracy": flag_accuracy,
-        "force_slugs": slugs,
+        "duplicates": duplicates, "dirty_dobs": dirty_dobs, "force_slugs": slugs,
     }, indent=2) + "\n")
     stats = [results[s][4] for s in slugs]
     return ScenarioSummary(

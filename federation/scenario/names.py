@@ -36,6 +36,11 @@ class NamePools:
     variants: dict[str, tuple[str, ...]]  # name -> its whole variant group
     nicknames: dict[str, tuple[str, ...]]
     street_names: tuple[str, ...]
+    #: any given name -> the other names one person's records write it as (Robert -> Bob,
+    #: Rob, ...; Bob -> Robert): nicknames both ways, in a fixed order
+    name_swaps: dict[str, tuple[str, ...]]
+    titles_male: tuple[str, ...]
+    titles_female: tuple[str, ...]
 
 
 def _faker(locale: str) -> Faker:
@@ -89,8 +94,17 @@ def pools() -> NamePools:
                                     _with_variants(family, variants),
                                     np.array(native, dtype=object)))
     w = np.array([c.weight for c in catalogue().communities], dtype=float)
+    swaps: dict[str, list[str]] = {}
+    for full, nicks in nicknames.items():
+        for nick in nicks:
+            if " " in nick:
+                continue
+            swaps.setdefault(full, []).append(nick)
+            swaps.setdefault(nick, []).append(full)
     return NamePools(tuple(result), w / w.sum(), variants, nicknames,
-                     tuple(raw["street_names"]))
+                     tuple(raw["street_names"]),
+                     {k: tuple(dict.fromkeys(v)) for k, v in swaps.items()},
+                     tuple(raw["titles_male"]), tuple(raw["titles_female"]))
 
 
 def spelling_variant(name: str, rng: np.random.Generator) -> str:

@@ -33,6 +33,8 @@ def test_generate_writes_folders_and_prints_a_summary(cli, tmp_path: Path):
     (["--seed", -1], "--seed must be 0 or more"),
     (["--flag-accuracy", 1.5], "--flag-accuracy must be between 0 and 1"),
     (["--format", "xml"], "--format must be auto, csv or parquet"),
+    (["--duplicates", 1.5], "--duplicates must be between 0 and 0.9"),
+    (["--dirty-dobs", -0.1], "--dirty-dobs must be between 0 and 0.5"),
 ])
 def test_impossible_arguments_get_one_line_and_write_nothing(cli, tmp_path: Path, args, says):
     out = tmp_path / "out"

@@ -42,3 +42,10 @@ def test_worker_pool_writes_the_same_bytes_as_one_process(tmp_path: Path,
     generate(tmp_path / "pool", forces=3, persons_per_force=300, seed=9, progress=False,
              workers=2)
     assert digests(tmp_path / "inline") == digests(tmp_path / "pool")
+
+
+def test_same_seed_with_dirty_dobs_gives_byte_identical_files(tmp_path: Path):
+    for name in ("a", "b"):
+        generate(tmp_path / name, forces=2, persons_per_force=400, seed=8, progress=False,
+                 duplicates=0.3, dirty_dobs=0.05)
+    assert digests(tmp_path / "a") == digests(tmp_path / "b")
