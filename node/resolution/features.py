@@ -15,12 +15,13 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
+from federation.layout import NOT_STATED_CODES
 from federation.normalise import normalise_many
 
-#: Written for a missing name; never a name (README: write NS or UNK when not known).
-NAME_SENTINELS = frozenset({
-    "ns", "unk", "nk", "n k", "unknown", "not known", "not stated", "none", "null", "na",
-    "n a", "x", "xx", "xxx", "no name", "refused"})
+#: Written for a missing name (the layout's not-stated codes, normalised, and a few more
+#: seen in force data); never a name.
+NAME_SENTINELS = frozenset(normalise_many("name", list(NOT_STATED_CODES))) | {
+    "n k", "none", "null", "na", "n a", "x", "xx", "xxx", "no name", "refused"}
 
 
 def _full_first_names(names: list[str]) -> list[list[str]]:
