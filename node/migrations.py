@@ -223,6 +223,8 @@ CREATE TABLE resolution_decisions (
                                     -- is nobody else's unless confirmed)
     person_id VARCHAR NOT NULL, other_id VARCHAR, note VARCHAR
 );
+"""
+
 # A date of birth as written, and how much of it is usable (issue #11). ``dob`` stays the
 # DATE readers use: the exact day ('day'), the 1st of the month ('month'), 1 January
 # ('year'), NULL when nothing is usable. Rows loaded before this step get the same marks
