@@ -58,13 +58,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from federation.duckdb_files import transaction
-from node.resolution import ensure_current, person_map
 from federation.errors import CrossforceError
 from federation.keys import LinkageSecret, NodeKeys
 from federation.ledger import Ledger, LedgerEntry
 from federation.matchkeys import match_key_tokens
 from federation.payload import ShareSet, Submission
 from federation.tokens import TOKEN_BYTES, Tokeniser, token_sql, tokens_to_arrow
+from node.resolution import ensure_current, person_map
 from node.store import DEFAULT_POLICY, POLICY_FILE, NodeConfig, open_store
 from policies.gate import describe, gate
 from policies.model import CRIME_CATEGORIES, SharePolicy, default_policy, load_policy
@@ -662,7 +662,7 @@ def _tokens_table(con: duckdb.DuckDBPyConnection, policy: SharePolicy,
     parts = [identifiers]
     if policy.share.match_keys:
         persons = con.sql("""
-            SELECT r.ref, p.given_names, p.family_name, p.dob,
+            SELECT r.ref, p.given_names, p.family_name, p.dob, p.dob_precision,
                    a.postcode, a.address, a.town AS locality
             FROM eg_refs r
             JOIN eg_person_map m ON r.kind = 'person' AND m.local_person = r.local_id
