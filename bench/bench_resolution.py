@@ -40,8 +40,9 @@ def build_force(root: Path, persons: int) -> Path:
     (force,) = [p for p in (root / "scenario").iterdir() if p.name != "truth"]
     node = root / "node"
     _cli("node", "init", "--force", force.name, "--dir", node)
-    _cli("node", "ingest", "--dir", node, force / "persons.csv", force / "addresses.csv",
-         force / "identifiers.csv")
+    # large tables are written as Parquet: take each table in whichever form it has
+    _cli("node", "ingest", "--dir", node,
+         *(f for t in ("persons", "addresses", "identifiers") for f in force.glob(f"{t}.*")))
     return node
 
 
