@@ -105,14 +105,13 @@ def load_scenario(persons_per_force: int | None, seed: int) -> pd.DataFrame:
         frames = []
         for folder in sorted(p for p in out.iterdir() if p.name != "truth"):
             frames.append(con.execute(f"""
-                WITH a AS (SELECT person_id, arg_max(address, coalesce(valid_from,
-                                      DATE '1900-01-01')) AS address,
-                                  arg_max(town, coalesce(valid_from, DATE '1900-01-01'))
-                                      AS town,
-                                  arg_max(postcode, coalesce(valid_from, DATE '1900-01-01'))
-                                      AS postcode
-                           FROM read_csv('{folder}/addresses.csv', all_varchar=true)
-                           GROUP BY person_id),
+                WITH since AS (SELECT *, coalesce(TRY_CAST(valid_from AS DATE),
+                                                  DATE '1900-01-01') AS since
+                               FROM read_csv('{folder}/addresses.csv', all_varchar=true)),
+                     a AS (SELECT person_id, arg_max(address, since) AS address,
+                                  arg_max(town, since) AS town,
+                                  arg_max(postcode, since) AS postcode
+                           FROM since GROUP BY person_id),
                      e AS (SELECT person_id, min(value) AS email
                            FROM read_csv('{folder}/identifiers.csv', all_varchar=true)
                            WHERE kind = 'email' GROUP BY person_id)
@@ -123,7 +122,8 @@ def load_scenario(persons_per_force: int | None, seed: int) -> pd.DataFrame:
                 FROM read_csv('{folder}/persons.csv', all_varchar=true) p
                 JOIN read_csv('{out}/truth/persons.csv', all_varchar=true) t
                   ON t.force = '{folder.name}' AND t.person_id = p.person_id
-                LEFT JOIN a USING (person_id) LEFT JOIN e USING (person_id)""").df())
+                LEFT JOIN a ON a.person_id = p.person_id
+                LEFT JOIN e ON e.person_id = p.person_id""").df())
         con.close()
     return pd.concat(frames, ignore_index=True)
 
@@ -235,7 +235,8 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def append_results(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
-    subset = f", subset {args.subset} people" if args.subset else ""
+    subset = (f", --subset {args.subset} (people; scenario: persons per force)"
+              if args.subset else "")
     how = "in-process" if args.in_process else "one process per command"
     resolve = "with" if any(r["product"]["node_resolve_run"] for r in rows) else "without"
     head = (f"\n### {dt.date.today().isoformat()} `bench_linkage_real` ({os.cpu_count()} "
