@@ -77,14 +77,12 @@ def process_runner() -> Runner:
 
 
 def write_records(df: Any, folder: Path, addresses: bool = True,
-                  raw_dobs: bool = False) -> Path:
+                  raw_dobs: bool = True) -> Path:
     """Write one force's input folder in the node layout from a frame in the common layout.
 
-    Dates of birth that are not real dates, or lie in the future, are left blank, as
-    today's `node ingest` refuses a whole file with one such date.
-    # TODO when ingest keeps bad DOBs: make raw_dobs=True the default (`--raw-dobs`), so
-    # the node sees the dirty value as recorded.
-    """
+    Dates of birth go to the node as written (ingest keeps a bad one raw and flags it);
+    `raw_dobs=False` blanks those that are not real dates or lie outside 1880..today, as
+    a force whose system refuses them would hold them."""
     folder.mkdir(parents=True, exist_ok=True)
     # a frame without street lines (a city only) writes the city as the one address line
     structured = bool({"street_number", "address_1", "address_2"} & set(df.columns))
@@ -95,8 +93,6 @@ def write_records(df: Any, folder: Path, addresses: bool = True,
     frame = frame[list(COLUMNS)].astype(object).where(frame[list(COLUMNS)].notna(), None)
     con = duckdb.connect()
     con.register("src", frame)
-    # today's ingest refuses a file holding an impossible date, one before 1880 or one in
-    # the future
     parsed = "CAST(try_strptime(CAST(dob AS VARCHAR), '%Y-%m-%d') AS DATE)"
     dob = ("nullif(trim(CAST(dob AS VARCHAR)), '')" if raw_dobs
            else f"CASE WHEN {parsed} BETWEEN DATE '1880-01-01' AND current_date "
@@ -171,7 +167,7 @@ def local_person(node: Path) -> dict[str, str]:
 
 
 def run_real_path(forces: Mapping[str, Any], work: Path, run: Runner | None = None,
-                  addresses: bool = True, raw_dobs: bool = False) -> RealPathRecords:
+                  addresses: bool = True, raw_dobs: bool = True) -> RealPathRecords:
     """Each force's records into a node of its own (init, keys, ingest, resolve when the
     product has it, share), then coordinator submit, link and hits, and each node resolves
     its hits; only the public CLI is used. Returns (force, record_id) -> entity id."""

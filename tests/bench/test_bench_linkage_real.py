@@ -53,15 +53,15 @@ def _persons(folder: Path) -> dict[str, str]:
         return {row["person_id"]: row["dob"] for row in csv.DictReader(f)}
 
 
-def test_impossible_dates_of_birth_are_blank_unless_raw(tmp_path: Path):
+def test_dates_of_birth_go_as_written_unless_blanking_is_asked(tmp_path: Path):
     df = pd.DataFrame({"record_id": ["1", "2", "3", "4"], "given_name": ["ann"] * 4,
                        "surname": ["lee"] * 4,
                        "dob": ["1971-06-24", "1971-02-30", "2999-01-01", None],
                        "city": ["leeds", None, "york", None],
                        "email": ["a@b.uk", None, None, None]})
-    assert _persons(write_records(df, tmp_path / "clean")) == {
+    assert _persons(write_records(df, tmp_path / "clean", raw_dobs=False)) == {
         "1": "1971-06-24", "2": "", "3": "", "4": ""}
-    assert _persons(write_records(df, tmp_path / "raw", raw_dobs=True)) == {
+    assert _persons(write_records(df, tmp_path / "raw")) == {
         "1": "1971-06-24", "2": "1971-02-30", "3": "2999-01-01", "4": ""}
     with (tmp_path / "clean" / "identifiers.csv").open(newline="") as f:
         assert [r["value"] for r in csv.DictReader(f)] == ["a@b.uk"]
