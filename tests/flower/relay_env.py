@@ -98,3 +98,14 @@ def open_folder(prefix: str) -> Path:
     path = Path(tempfile.mkdtemp(prefix=prefix))
     os.chmod(path, 0o755)
     return path
+
+
+def fab_hash(app: Path) -> str:
+    """SHA-256 of the bundle ``flwr run`` builds from ``app``."""
+    import warnings
+
+    from flwr.cli.build import build_fab_from_disk
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # pathspec, inside Flower
+        return hashlib.sha256(build_fab_from_disk(app)).hexdigest()

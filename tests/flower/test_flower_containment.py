@@ -13,7 +13,6 @@ and in the crossforce round that follows the first force refuses the real relay.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -26,7 +25,7 @@ from pathlib import Path
 
 import pytest
 import real_nodes
-from relay_env import need_root, open_folder, relay_python, relay_user
+from relay_env import fab_hash, need_root, open_folder, relay_python, relay_user
 
 from federation.flower.deployment import free_port, make_loopback_tls, write_node_key
 from tests.demo.demo_processes import processes_mentioning
@@ -55,12 +54,6 @@ def _stop(started: list[subprocess.Popen[str]]) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-
-
-def _fab_hash(app: Path) -> str:
-    from flwr.cli.build import build_fab_from_disk
-
-    return hashlib.sha256(build_fab_from_disk(app)).hexdigest()
 
 
 def test_a_hostile_relay_is_contained_and_an_unapproved_one_refused() -> None:
@@ -97,7 +90,7 @@ def test_a_hostile_relay_is_contained_and_an_unapproved_one_refused() -> None:
                 found = re.search(r"listening on (\S+)", line)
                 assert found, line
                 gateways[force] = found.group(1)
-            hostile = _fab_hash(HOSTILE_APP)
+            hostile = fab_hash(HOSTILE_APP)
             joins = {}
             for force, node in nodes.items():
                 approve = ["--approve-relay", hostile] if force == approving else []
