@@ -2,10 +2,15 @@
 
 All in DuckDB SQL over integer node ids — never all-pairs. Only tokens held more than
 once are kept past the first pass: most are held once, and their share of the chance
-agreement rate follows from per-key totals. Tokens held by more references than
-`max_token_frequency` (a busy household postcode, a common name) are too weak to block on,
-and are treated as missing for the references that hold them, so they neither create pairs
-nor count as disagreement.
+agreement rate follows from per-key totals. Frequencies count people, not references: a
+force may hold one person several times, so references sharing a fingerprint (their
+name+birth-date token) count once. Tokens held by more people than `max_token_frequency`
+(a busy household postcode, a common name) — or by more references than
+`max_token_references`, whoever they are — are too weak to block on, and are treated as
+missing for the references that hold them, so they neither create pairs nor count as
+disagreement. Pairs inside one force are candidates unless `cross_force_only`.
+Term-frequency bits are summed in fixed point, so a run's sums do not depend on the
+order threads add them in.
 
 Temp tables left on the connection (read by scoring and clustering):
     lk_nodes(node, force_id, force, ref, kind)     every item, numbered
@@ -13,7 +18,9 @@ Temp tables left on the connection (read by scoring and clustering):
     lk_freq(kind_id, h, freq)                      tokens held more than once (by 64-bit hash)
     lk_held(kind_id, force_id, n)                  tokens of each key each force holds
     lk_kind_freq(kind_id, total, ubar)             ubar = P(two random references agree)
-    lk_kind_u(kind_id, collisions, pairs)          chance agreements inside each force
+    lk_fp(node, fp)                                fingerprint of references sharing one
+    lk_people(kind_id, h, freq, people)            repeated tokens: references and people
+    lk_shared(node, force_id, kind_id, h, token, tf)   tokens that block (tf fixed point)
     lk_person(node, has_mask)                      which usable match keys each person holds
     lk_pairs(node_a, node_b, agree_mask, has_a, has_b, agreeing_keys, tf_bits, id_shared)
 """
@@ -94,17 +101,17 @@ def block_persons(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> 
     # Tokens worth blocking on: held by at most `cap` people and `hard` references.
     hard = max(settings.max_token_references, cap)
     force_rule = "AND a.force_id <> b.force_id" if settings.cross_force_only else ""
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE lk_shared0 AS
-        SELECT m.node, m.force_id, m.kind_id, m.h, m.token, fp.fp
-        FROM lk_mk m
-        JOIN (SELECT kind_id, h FROM lk_freq WHERE freq <= {hard}) f USING (kind_id, h)
-        LEFT JOIN lk_fp fp USING (node)""")
+    # people holding each repeated token = references - the repeats inside fingerprint
+    # groups; only references whose fingerprint another reference shares can repeat
     con.execute("""
         CREATE OR REPLACE TEMP TABLE lk_people AS
-        SELECT kind_id, h, (count(DISTINCT fp) + count(*) FILTER (WHERE fp IS NULL))::BIGINT
-                   AS people, count(*) AS freq
-        FROM lk_shared0 GROUP BY kind_id, h""")
+        WITH dup AS (
+            SELECT kind_id, h, sum(n - 1) AS dups FROM (
+                SELECT m.kind_id, m.h, fp.fp, count(*) AS n
+                FROM lk_mk m JOIN lk_fp fp USING (node) GROUP BY ALL HAVING count(*) > 1)
+            GROUP BY kind_id, h)
+        SELECT f.kind_id, f.h, f.freq, (f.freq - coalesce(d.dups, 0))::BIGINT AS people
+        FROM lk_freq f LEFT JOIN dup d USING (kind_id, h)""")
     # people per reference of each key, so a token's share of people is on the scale of
     # ubar (which counts references): tf stays 0 on average, and a person's own repeats
     # of a token no longer make it look common
@@ -116,15 +123,15 @@ def block_persons(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> 
         GROUP BY kf.kind_id, kf.total""")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE lk_shared AS
-        SELECT s.node, s.force_id, s.kind_id, s.h, s.token, s.fp,
+        SELECT m.node, m.force_id, m.kind_id, m.h, m.token,
                -- term-frequency adjustment: log2(ubar_k / share of this token), in
                -- fixed point so sums are exact whatever order threads add them in
                round(log2(kf.ubar * kf.total * kp.per_ref / p.people) * {TF_SCALE})::BIGINT
                    AS tf
-        FROM lk_shared0 s
-        JOIN (SELECT * FROM lk_people WHERE people <= {cap}) p USING (kind_id, h)
+        FROM lk_mk m
+        JOIN (SELECT * FROM lk_people WHERE people <= {cap} AND freq <= {hard}) p
+             USING (kind_id, h)
         JOIN lk_kind_freq kf USING (kind_id) JOIN lk_kind_people kp USING (kind_id)""")
-    con.execute("DROP TABLE lk_shared0")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE lk_agree AS
         SELECT node_a, node_b, bit_or((1::BIGINT) << kind_id) AS agree_mask,
@@ -142,8 +149,7 @@ def block_persons(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> 
         CREATE OR REPLACE TEMP TABLE lk_person AS
         SELECT m.node, bit_or((1::BIGINT) << m.kind_id) AS has_mask
         FROM lk_mk m
-        ANTI JOIN (SELECT kind_id, h FROM lk_freq WHERE freq > {hard}
-                   UNION ALL SELECT kind_id, h FROM lk_people WHERE people > {cap}
+        ANTI JOIN (SELECT kind_id, h FROM lk_people WHERE freq > {hard} OR people > {cap}
                   ) o USING (kind_id, h)
         GROUP BY m.node""")
     con.execute(f"""
@@ -159,7 +165,7 @@ def block_persons(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> 
 
 
 def _fingerprints(con: duckdb.DuckDBPyConnection) -> None:
-    """`lk_fp(node, fp)`: each reference's token (hash) of the fingerprint key — the rarest
+    """`lk_fp(node, fp)`: a reference's token (hash) of the fingerprint key — the rarest
     key (smallest ubar) that holds both names (or the name pair) and the full birth date;
     none if no such key was shared (then every reference is its own person)."""
     from coordinator.comparison import key_fields
@@ -170,10 +176,14 @@ def _fingerprints(con: duckdb.DuckDBPyConnection) -> None:
     chosen = next((kid for kid, kind in kinds
                    if "dob" in (f := key_fields(kind)) and ("nm" in f or {"fn", "sn"} <= f)),
                   None)
+    # only references whose fingerprint another reference shares (the rest are one person
+    # each whatever their fingerprint)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE lk_fp AS
-        SELECT node, min(h) AS fp FROM lk_mk WHERE kind_id = {-1 if chosen is None else chosen}
-        GROUP BY node""")
+        SELECT node, fp FROM (
+            SELECT node, min(h) AS fp FROM lk_mk
+            WHERE kind_id = {-1 if chosen is None else chosen} GROUP BY node)
+        QUALIFY count(*) OVER (PARTITION BY fp) > 1""")
 
 
 def _count_shared_identifiers(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> None:

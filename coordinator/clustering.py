@@ -1,8 +1,11 @@
 """Clustering: accepted links become national entities by connected components.
 
-Person pairs above threshold are first thinned to at most one partner per other force
-(mutual-best rounds in SQL) when the settings say a force holds one nominal per person;
-identifier items that share a token are joined outright. Components come from
+Person pairs above threshold (pairs inside one force: strict weight at least
+`within_force_weight`) are first thinned to at most one partner per OTHER force
+(mutual-best rounds in SQL, ties broken by node id) when `one_to_one` is on; pairs inside
+a force are a force's own duplicates and are not thinned. Identifier items that share a
+token are joined outright. A component holding a vetoed pair is rebuilt so that pair's two
+sides stay apart (`cluster`). Components come from
 scipy.sparse.csgraph — linear in the number of links, no Python loop, no all-pairs step.
 """
 

@@ -5,7 +5,10 @@
 reads `items` and `tokens` (opaque 16-byte BLOBs only, checked first), and replaces the
 `entities(force, ref, kind, entity_id, score)` and `person_links` tables. Steps, each its
 own module: blocking (shared match-key tokens) → scoring (Fellegi–Sunter, EM) →
-clustering (one-to-one, connected components).
+clustering (one-to-one, connected components, veto split); scoring and clustering run
+`settings.passes` times, each pass learning u without the pairs the pass before joined.
+Same store + settings → byte-identical tables (ties broken by node id, sums exact or in
+a fixed order).
 """
 
 from __future__ import annotations

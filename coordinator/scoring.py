@@ -14,10 +14,14 @@ Keys overlap on the chance side too: ``fn_ny+sn_ny`` agrees whenever ``fn+sn`` d
 default every agreeing key's u still counts (`count_implied_keys`); off, a coarser copy of
 an agreement already counted adds nothing (`comparison.independent_keys`), so namesakes
 whose dates of birth wholly disagree stay apart — see the setting for what that costs.
+Each pair also gets that strict weight (`strict_weight`), which pairs inside one force
+and the clustering veto are judged on.
 
-u comes from the tokens themselves: the share of pairs INSIDE each force that share the
-key (a force rarely holds one person twice, and those pairs are never candidates, so they
-are a clean sample of different people). m and the match share are estimated by EM over
+u comes from the tokens themselves: the share of pairs of different people INSIDE each
+force that share the key. A force may hold one person several times, so pairs of one
+person are left out: on the first pass those sharing a fingerprint (name+birth-date
+token), on the second those the first pass put in one entity (`_key_u`). Pairs across
+forces are not used — every missed true match would count as chance there. m and the match share are estimated by EM over
 the distinct agreement patterns (a few thousand rows, numpy) plus one all-disagree
 pattern standing for every pair blocking never formed. Rare tokens count for more than
 common ones (term-frequency bits from blocking), and identifier tokens recorded against
@@ -95,16 +99,23 @@ def _key_u(con: duckdb.DuckDBPyConnection, group: str = "fp") -> np.ndarray:
     token-frequency share if no force holds the key twice.
     """
     n_kinds = con.execute("SELECT count(*) FROM lk_kinds").fetchone()[0]
-    g = ("SELECT node, fp AS g FROM lk_fp" if group == "fp"
-         else "SELECT node, entity_id::UBIGINT AS g FROM lk_entity")
-    col = con.execute(f"""
-        WITH t AS (
-            SELECT s.kind_id, s.h, s.force_id, coalesce(x.g, hash(-1 - s.node)) AS g,
-                   count(*)::DOUBLE AS n
-            FROM lk_shared s LEFT JOIN ({g}) x USING (node) GROUP BY ALL),
-        per_token AS (SELECT kind_id, sum(n) AS n, sum(n * n) AS sq FROM t
-                      GROUP BY kind_id, h, force_id)
-        SELECT kind_id, sum((n * n - sq) / 2) AS c FROM per_token GROUP BY kind_id
+    # members of groups of two or more (everyone else is a person of their own)
+    con.execute("CREATE OR REPLACE TEMP TABLE lk_groups AS " + (
+        "SELECT node, fp AS g FROM lk_fp" if group == "fp" else """
+        SELECT node, entity_id::UBIGINT AS g FROM lk_entity
+        QUALIFY count(*) OVER (PARTITION BY entity_id) > 1"""))
+    g = "lk_groups"
+    col = con.execute("""
+        WITH every AS (
+            SELECT kind_id, sum(n * (n - 1) / 2) AS c FROM (
+                SELECT kind_id, h, force_id, count(*)::DOUBLE AS n FROM lk_shared GROUP BY ALL)
+            GROUP BY kind_id),
+        same AS (
+            SELECT kind_id, sum(n * (n - 1) / 2) AS c FROM (
+                SELECT s.kind_id, s.h, s.force_id, x.g, count(*)::DOUBLE AS n
+                FROM lk_shared s JOIN lk_groups x USING (node) GROUP BY ALL)
+            GROUP BY kind_id)
+        SELECT kind_id, e.c - coalesce(s.c, 0) AS c FROM every e LEFT JOIN same s USING (kind_id)
         ORDER BY kind_id""").fetchnumpy()
     collisions = np.zeros(n_kinds)
     collisions[col["kind_id"].astype(np.int64)] = col["c"]
@@ -117,11 +128,9 @@ def _key_u(con: duckdb.DuckDBPyConnection, group: str = "fp") -> np.ndarray:
     pairs = (n_f * (n_f - 1) / 2).sum(0)
     # pairs inside one group (one person) and one force are not chance pairs
     same = con.execute(f"""
-        WITH x AS ({g}),
-        m AS (
-            SELECT x.g, n.force_id, p.has_mask, count(*)::DOUBLE AS n FROM x
+        WITH m AS (
+            SELECT x.g, n.force_id, p.has_mask, count(*)::DOUBLE AS n FROM {g} x
             JOIN lk_person p USING (node) JOIN lk_nodes n USING (node)
-            WHERE x.g IN (SELECT g FROM x GROUP BY g HAVING count(*) > 1)
             GROUP BY ALL),
         k AS (
             SELECT m.g, m.force_id, b.k, sum(m.n) AS n
@@ -199,7 +208,9 @@ def estimate_weights(con: duckdb.DuckDBPyConnection, settings: LinkageSettings,
 
 def score_pairs(con: duckdb.DuckDBPyConnection, settings: LinkageSettings,
                 weights: MatchWeights) -> None:
-    """`lk_scored`: every candidate pair with match_weight (bits) and match_probability."""
+    """`lk_scored`: every candidate pair with match_weight and strict_weight (bits; strict
+    = each chance agreement counted once) and match_probability (from match_weight).
+    Patterns are read sorted, so weights are the same numbers on every run."""
     pat = con.execute("SELECT DISTINCT agree_mask, has_a, has_b FROM lk_pairs ORDER BY ALL"
                       ).fetchnumpy()
     gamma = field_levels(weights.kinds, pat["agree_mask"], pat["has_a"], pat["has_b"],

@@ -183,3 +183,11 @@ def test_link_command_takes_a_settings_file_and_reports_it(federation: Federatio
     bad = cli("coordinator", "link", "--dir", federation.dir, "--settings", settings)
     assert bad.code == 2
     assert f"{settings}: bad linkage settings: match_probability" in bad.err
+
+
+def test_the_readme_settings_example_is_valid(tmp_path: Path):
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    example = text.split("```toml\n# linkage.toml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "linkage.toml"
+    path.write_text(example)
+    assert LinkageSettings.from_file(path).match_probability == 0.9
