@@ -21,8 +21,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from federation.demo import await_exit
 from coordinator.settings import LinkageSettings
+from federation.demo import await_exit
 from federation.errors import CrossforceError
 from federation.flower.deployment import LoopbackDeployment, TlsFiles
 from federation.flower.serverapp import ROUND_LINKAGE_SETTINGS, describe_aggregates

@@ -21,11 +21,12 @@ u comes from the tokens themselves: the share of pairs of different people INSID
 force that share the key. A force may hold one person several times, so pairs of one
 person are left out: on the first pass those sharing a fingerprint (name+birth-date
 token), on the second those the first pass put in one entity (`_key_u`). Pairs across
-forces are not used — every missed true match would count as chance there. m and the match share are estimated by EM over
-the distinct agreement patterns (a few thousand rows, numpy) plus one all-disagree
-pattern standing for every pair blocking never formed. Rare tokens count for more than
-common ones (term-frequency bits from blocking), and identifier tokens recorded against
-both persons add support. The per-pair work stays in DuckDB.
+forces are not used — every missed true match would count as chance there. m and the
+match share are estimated by EM over the distinct agreement patterns (a few thousand
+rows, numpy) plus one all-disagree pattern standing for every pair blocking never formed.
+Rare tokens count for more than common ones (term-frequency bits from blocking), and
+identifier tokens recorded against both persons add support. The per-pair work stays in
+DuckDB.
 """
 
 from __future__ import annotations
@@ -154,7 +155,8 @@ def _chance_keys(settings: LinkageSettings, kinds: list[str] | tuple[str, ...],
     every = mask_bits(agree_mask.astype(np.int64), len(kinds))
     if settings.count_implied_keys:
         return every, every
-    return every, independent_keys(kinds, agree_mask, u)
+    masks, back = np.unique(agree_mask, return_inverse=True)
+    return every, independent_keys(kinds, masks, u)[back.reshape(-1)]
 
 
 def _log_m(onehot: list[np.ndarray], m: list[np.ndarray]) -> np.ndarray:
@@ -225,7 +227,8 @@ def score_pairs(con: duckdb.DuckDBPyConnection, settings: LinkageSettings,
     # the strict weight counts each chance agreement once (`independent_keys`) whatever
     # `count_implied_keys` says: pairs inside one force and the veto are judged on it, so
     # namesakes whose birth dates disagree are neither joined in a force nor chained
-    once = independent_keys(weights.kinds, pat["agree_mask"], weights.u)
+    masks, back = np.unique(pat["agree_mask"], return_inverse=True)  # it needs only the mask
+    once = independent_keys(weights.kinds, masks, weights.u)[back.reshape(-1)]
     strict = base - once @ np.log2(weights.u)
     # term-frequency bits are summed over every agreeing key in blocking; keep the share
     # that belongs to the keys counted here (an implied key's token is as common as the

@@ -191,3 +191,23 @@ def test_the_readme_settings_example_is_valid(tmp_path: Path):
     path = tmp_path / "linkage.toml"
     path.write_text(example)
     assert LinkageSettings.from_file(path).match_probability == 0.9
+
+
+def test_the_round_reads_its_linkage_settings_from_the_coordinator_folder(
+        federation: Federation, cli, tmp_path: Path):  # noqa: F811
+    from coordinator.service import open_service
+    from federation.flower.serverapp import ROUND_LINKAGE_SETTINGS, _use_round_linkage_settings
+
+    folder = Path(federation.dir)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("veto_weight = 'high'\n")
+    refused = cli("coordinator", "run", "--dir", folder, "--purpose", "op-test",
+                  "--settings", bad)
+    assert refused.code == 2
+    assert f"{bad}: bad linkage settings: veto_weight" in refused.err
+    path = folder / ROUND_LINKAGE_SETTINGS
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("match_probability = 0.8\n")
+    with open_service(folder) as service:
+        _use_round_linkage_settings(service, folder)
+        assert service.linkage.match_probability == 0.8
