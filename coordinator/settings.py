@@ -94,12 +94,13 @@ class LinkageSettings(Settings):
         False, description="compare persons across forces only. Off (default): pairs inside "
         "a force are candidates too, so duplicates a force's own resolution missed can "
         "join one entity (at within_force_weight); FEBRL3 split in 3 forces F1 0.69 -> "
-        "0.91, raw fake_1000 0.40 -> 0.52")
+        "0.98, raw fake_1000 0.41 -> 0.54")
     within_force_weight: float = Field(
-        10.0, description="a pair of references of ONE force links only when its strict "
+        15.0, description="a pair of references of ONE force links only when its strict "
         "weight (each chance agreement counted once) is at least this (bits): a force "
         "resolves its own duplicates first, so the pairs it left apart need strong "
-        "evidence, and namesakes in one force are not joined")
+        "evidence, and namesakes in one force are not joined (10 bits let one FEBRL4 pair "
+        "with a wholly different DOB join; 15 keeps FEBRL4 precision 1.0)")
     one_to_one: bool = Field(
         True, description="a reference links to at most one reference of each other force "
         "(a force holds one nominal per person); off = any pair above threshold links")
@@ -127,7 +128,7 @@ class LinkageSettings(Settings):
         "a name-only agreement (a false pair of namesakes no longer links); it also drops "
         "FEBRL4 pairs whose date of birth was replaced wholesale (names+DOB F1 0.938 -> "
         "0.927, full 0.9988 -> 0.9982; measured again with entity-level u: FEBRL4 recall "
-        "0.9971 -> 0.9959, names+DOB F1 0.936 -> 0.925), which is why it is not the default. "
+        "0.9971 -> 0.9959, names+DOB F1 0.937 -> 0.927), which is why it is not the default. "
         "Pairs inside one force and the veto always use the strict count")
     em_iterations: int = Field(100, ge=1, le=10_000)
     em_tolerance: float = Field(1e-7, gt=0.0)
