@@ -94,13 +94,15 @@ class LinkageSettings(Settings):
         False, description="compare persons across forces only. Off (default): pairs inside "
         "a force are candidates too, so duplicates a force's own resolution missed can "
         "join one entity (at within_force_weight); FEBRL3 split in 3 forces F1 0.69 -> "
-        "0.98, raw fake_1000 0.41 -> 0.54")
+        "0.95, raw fake_1000 0.41 -> 0.47")
     within_force_weight: float = Field(
-        15.0, description="a pair of references of ONE force links only when its strict "
+        60.0, description="a pair of references of ONE force links only when its strict "
         "weight (each chance agreement counted once) is at least this (bits): a force "
         "resolves its own duplicates first, so the pairs it left apart need strong "
-        "evidence, and namesakes in one force are not joined (10 bits let one FEBRL4 pair "
-        "with a wholly different DOB join; 15 keeps FEBRL4 precision 1.0)")
+        "evidence, and namesakes in one force are not joined. FEBRL4 (no duplicates in a "
+        "file) joins namesakes born in the same year at up to ~51 bits with the current "
+        "match keys, so 60 keeps its precision at 1.0; 15 gives FEBRL3 0.98 instead of 0.95 "
+        "but FEBRL4 precision 0.998")
     one_to_one: bool = Field(
         True, description="a reference links to at most one reference of each other force "
         "(a force holds one nominal per person); off = any pair above threshold links")
