@@ -21,11 +21,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from coordinator.service import ROUND_LINKAGE_SETTINGS
 from coordinator.settings import LinkageSettings
 from federation.demo import await_exit
 from federation.errors import CrossforceError
 from federation.flower.deployment import LoopbackDeployment, TlsFiles
-from federation.flower.serverapp import ROUND_LINKAGE_SETTINGS, describe_aggregates
+from federation.flower.serverapp import describe_aggregates
 
 SERVICE = "coordinator.service:open_service"
 

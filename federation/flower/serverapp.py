@@ -372,20 +372,6 @@ def run_federation(grid: Grid, service: CoordinatorService, settings: RoundSetti
 
 # --------------------------------------------------------------------------- flwr run
 
-#: where `crossforce coordinator run --settings FILE` leaves the round's linkage settings,
-#: inside the coordinator folder (run-config only takes keys the app declares)
-ROUND_LINKAGE_SETTINGS = Path("flower") / "linkage.toml"
-
-
-def _use_round_linkage_settings(service: Any, coordinator_dir: Path) -> None:
-    """Give the service the round's linkage settings file, if the operator set one."""
-    path = coordinator_dir / ROUND_LINKAGE_SETTINGS
-    if path.is_file() and hasattr(service, "linkage"):
-        from coordinator.settings import LinkageSettings
-
-        service.linkage = LinkageSettings.from_file(path)
-
-
 app = ServerApp()
 
 
@@ -396,7 +382,6 @@ def main(grid: Grid, context: Context) -> None:
     settings = RoundSettings.from_run_config(config)
     service = load_coordinator_service(str(config.get("coordinator-service", "")),
                                        str(config.get("coordinator-dir", ".")))
-    _use_round_linkage_settings(service, Path(str(config.get("coordinator-dir", "."))))
     try:
         report = run_federation(grid, service, settings, context=context)
     finally:  # release the coordinator store (one DuckDB writer at a time)

@@ -195,8 +195,7 @@ def test_the_readme_settings_example_is_valid(tmp_path: Path):
 
 def test_the_round_reads_its_linkage_settings_from_the_coordinator_folder(
         federation: Federation, cli, tmp_path: Path):  # noqa: F811
-    from coordinator.service import open_service
-    from federation.flower.serverapp import ROUND_LINKAGE_SETTINGS, _use_round_linkage_settings
+    from coordinator.service import ROUND_LINKAGE_SETTINGS, open_service
 
     folder = Path(federation.dir)
     bad = tmp_path / "bad.toml"
@@ -209,5 +208,4 @@ def test_the_round_reads_its_linkage_settings_from_the_coordinator_folder(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("match_probability = 0.8\n")
     with open_service(folder) as service:
-        _use_round_linkage_settings(service, folder)
         assert service.linkage.match_probability == 0.8
