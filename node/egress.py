@@ -58,22 +58,22 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from federation.duckdb_files import transaction
-from node.resolution import ensure_current, person_map
 from federation.errors import CrossforceError
 from federation.keys import LinkageSecret, NodeKeys
-from federation.ledger import Ledger, LedgerEntry
-from federation.matchkeys import match_key_tokens
-from federation.payload import ShareSet, Submission
-from federation.tokens import TOKEN_BYTES, Tokeniser, token_sql, tokens_to_arrow
-from node.store import DEFAULT_POLICY, POLICY_FILE, NodeConfig, open_store
-from policies.gate import describe, gate
-from policies.model import CRIME_CATEGORIES, SharePolicy, default_policy, load_policy
 from federation.layout import (
     ETHNICITY_OFFICER_CODES,
     ETHNICITY_SELF_CODES,
     NATIONALITY_CODES,
     OTHER_CODE,
 )
+from federation.ledger import Ledger, LedgerEntry
+from federation.matchkeys import match_key_tokens
+from federation.payload import ShareSet, Submission
+from federation.tokens import TOKEN_BYTES, Tokeniser, token_sql, tokens_to_arrow
+from node.resolution import ensure_current, person_map
+from node.store import DEFAULT_POLICY, POLICY_FILE, NodeConfig, open_store
+from policies.gate import describe, gate
+from policies.model import CRIME_CATEGORIES, SharePolicy, default_policy, load_policy
 from policies.national_tables import (
     AGE_BANDS,
     BLANK,

@@ -247,9 +247,8 @@ def test_a_corrupted_copy_of_an_accepted_payload_is_not_already_received(
     assert f"error: {path}: rejected (corrupt): " in result.err
     assert "does not match its content hash" in result.err
     assert federation.counts() == before
-    with open_store(federation.dir) as store:
-        with pytest.raises(CorruptPayload):
-            submit_payload(store, bytes(corrupted))
+    with open_store(federation.dir) as store, pytest.raises(CorruptPayload):
+        submit_payload(store, bytes(corrupted))
     # the intact copy is still answered as the payload already held
     again = cli("coordinator", "submit", "--dir", federation.dir,
                 federation.write("again.cfsub", data))
