@@ -151,7 +151,7 @@ def submit_payload(store: CoordinatorStore, data: bytes, *, sender: str | None =
         "AND content_hash = ? AND superseded_by IS NULL", [h.force, h.purpose, h.content_hash]
     ).fetchone()
     if same is not None:  # the same share set sealed again under a new id
-        verifier.verify(data, record=False)
+        check_content(verifier.verify(data, record=False).share_set, h)
         return _receipt(h, duplicate_of=same[0])
 
     with transaction(con):

@@ -77,6 +77,9 @@ from policies.model import CRIME_CATEGORIES, SharePolicy, default_policy, load_p
 from policies.national_tables import (
     AGE_BANDS,
     BLANK,
+    DOMAINS,
+    FIRST_YEAR,
+    LAST_YEAR,
     MAX_CELL_COUNT,
     OPEN_OUTCOME,
     TABLE_DIMENSIONS,
@@ -777,6 +780,15 @@ def _cell_sql(dims: tuple[str, ...]) -> str:
     return "json_object(" + ", ".join(f"'{d}', {d}" for d in dims) + ")::VARCHAR"
 
 
+def _on_national_layout(dimension: str) -> str:
+    """SQL: the dimension's value is one of its national domain's (a value off it, e.g. an
+    outcome written as free text, is counted nowhere rather than refused by the gate)."""
+    if dimension == "year":
+        return f"TRY_CAST(year AS INTEGER) BETWEEN {FIRST_YEAR} AND {LAST_YEAR}"
+    listed = ", ".join(f"'{v}'" for v in DOMAINS[dimension])
+    return f"{dimension} IN ({listed})"
+
+
 def _aggregates_table(con: duckdb.DuckDBPyConnection, policy: SharePolicy,
                       tables: Collection[str] | None = None) -> pa.Table:
     """Every aggregate table whose dimensions the policy all allows, or only those of
@@ -789,7 +801,8 @@ def _aggregates_table(con: duckdb.DuckDBPyConnection, policy: SharePolicy,
             continue
         parts.append(f"SELECT '{name}' AS name, {_cell_sql(dims)} AS cell, count(*) AS count "
                      f"FROM (SELECT DISTINCT * FROM ({sql}) "
-                     f"WHERE {' AND '.join(f'{d} IS NOT NULL' for d in dims)}) GROUP BY ALL")
+                     f"WHERE {' AND '.join(_on_national_layout(d) for d in dims)}) "
+                     "GROUP BY ALL")
     if not parts:
         return _AGGREGATE_SCHEMA.empty_table()
     return con.sql(" UNION ALL ".join(f"({p})" for p in parts)

@@ -37,11 +37,12 @@ C9,105A,2019-05-05,,false,true,false
 """
 
 
-def build(root: Path, persons: list[str], roles: list[str], name: str = "Testshire") -> Path:
+def build(root: Path, persons: list[str], roles: list[str], name: str = "Testshire",
+          crimes: str = CRIMES) -> Path:
     inputs = root / "in"
     inputs.mkdir(parents=True)
     (inputs / "persons.csv").write_text(PERSON_HEADER + "\n".join(persons) + "\n")
-    (inputs / "crimes.csv").write_text(CRIMES)
+    (inputs / "crimes.csv").write_text(crimes)
     (inputs / "roles.csv").write_text("crime_id,person_id,role\n" + "\n".join(roles) + "\n")
     return make_node(root, name, inputs)
 
@@ -224,3 +225,24 @@ def test_ingest_side_check_counts_values_off_their_code_lists() -> None:
     assert flags == {"ethnicity_self": {"not_on_code_list": 6},
                      "ethnicity_officer": {"not_on_code_list": 6},
                      "nationality": {"not_on_code_list": 6}}
+
+
+def test_an_outcome_off_its_list_is_counted_nowhere_not_a_refusal(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    from node.egress import release_aggregates
+    from policies.national_tables import NationalLayout
+
+    root = tmp_path_factory.mktemp("odd-outcome")
+    crimes = CRIMES.replace("C1,88A,2021-03-04,OC16,", "C1,88A,2021-03-04,charged see notes,")
+    node = build(root, ["S1,Kyle,Brennan,1998-03-14,M,W1,IC1,GBR"], ["C1,S1,suspect"],
+                 crimes=crimes)
+    policy = parse_policy(PERMISSIVE.replace('"offence_category"]', '"offence_category", '
+                                             '"outcome_code"]'))
+    share = egress(node, policy=policy, dry_run=True).share_set
+    assert check_share_set(share) == []
+    secure = parse_policy(PERMISSIVE.replace("[disclosure]", 'release = "secure-sum"\n'
+                                             "release_interval_days = 0\n\n[disclosure]")
+                          .replace('"offence_category"]', '"offence_category", '
+                                   '"outcome_code"]'))
+    layout = NationalLayout(tables=("crimes_by_outcome_year",), years=(2021, 2021))
+    assert release_aggregates(node, layout, policy=secure).counts.sum() == 0
