@@ -63,6 +63,15 @@ _DISAGREE = """(
       AND coalesce(damerau_levenshtein({a}.dob_s, {b}.dob_s), 9) > 1)::INT))"""
 
 
+#: born years apart (not a one-character slip) and sharing no phone or e-mail: namesakes,
+#: however alike the names (Lachlan Nguyen 1993 and Lachlan Nguyen 1966)
+_NAMESAKES = """
+    {a}.yob IS NOT NULL AND {b}.yob IS NOT NULL
+    AND abs(CAST({a}.yob AS INTEGER) - CAST({b}.yob AS INTEGER)) > 1
+    AND coalesce(damerau_levenshtein({a}.dob_s, {b}.dob_s), 9) > 1
+    AND coalesce(len(list_intersect({a}.ids, {b}.ids)), 0) = 0"""
+
+
 def _comparisons() -> list[Any]:
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
@@ -190,6 +199,7 @@ def predict(features: pa.Table, *, threshold: float = 0.2, train: bool | None = 
                 JOIN rs_features l ON l.person_id = p.person_id_l
                 JOIN rs_features r ON r.person_id = p.person_id_r
                 WHERE {_DISAGREE.format(a="l", b="r")} <= 1
+                  AND NOT ({_NAMESAKES.format(a="l", b="r")})
                 ORDER BY p.person_id_l, p.person_id_r""").to_arrow_table()
         return Predictions(pairs, model, linker.misc.save_model_to_json())
     finally:
