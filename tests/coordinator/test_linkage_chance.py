@@ -2,8 +2,9 @@
 
 Two strangers with one name agree on ``fn+sn`` and on ``fn_ny+sn_ny`` (equal names have
 equal NYSIIS codes): one chance event. Counted twice, it outvotes a date of birth that
-disagrees on every key, and namesakes in two forces link. With `count_implied_keys` off,
-each chance agreement counts once; a date of birth that is merely mistyped still links.
+disagrees on every key, and namesakes in two forces link. With `count_implied_keys` off
+(the default), each chance agreement counts once; a date of birth that is merely mistyped
+still links.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from coordinator.comparison import independent_keys
 from coordinator.linkage import link
 from coordinator.settings import LinkageSettings
 
-ONCE = LinkageSettings(count_implied_keys=False)
+ONCE = LinkageSettings()  # the default: each chance agreement once
+TWICE = LinkageSettings(count_implied_keys=True)
 KINDS = ["mk:fn+sn", "mk:fn_ny+sn_ny", "mk:fn+sn+ym", "mk:fn_mp+sn_mp+yob", "mk:fn+dob",
          "mk:fn_mp+dob", "mk:sn+dob", "mk:nm+dob"]
 U = np.array([2e-5, 3e-5, 1e-7, 4e-7, 1e-7, 1e-7, 1e-7, 1e-7])
@@ -106,3 +108,11 @@ def test_a_mistyped_or_missing_birth_date_still_links(namesakes_and_slips):
     by_slip = {how: sum(linked[i] for i in SHARED if i % 5 == how) for how in range(5)}
     assert by_slip == {how: 8 for how in range(5)}, by_slip
     assert con.execute("SELECT count(*) FROM person_links").fetchone()[0] == len(SHARED)
+
+
+def test_counted_twice_the_namesakes_link(namesakes_and_slips):
+    """Why it is the default: with every implied key counted, the name alone links them."""
+    con, labels = namesakes_and_slips
+    link(con, TWICE)
+    entity = entity_of(con, labels)
+    assert entity["lancashire/300"] == entity["south-yorkshire/300"]
