@@ -77,14 +77,14 @@ def _kinds(con: duckdb.DuckDBPyConnection) -> list[str]:
         "SELECT token_kind FROM lk_kinds ORDER BY kind_id").fetchall()]
 
 
-def _comparable_pairs(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> float:
-    """How many person pairs linkage would compare without blocking."""
+def _comparable_pairs(con: duckdb.DuckDBPyConnection) -> float:
+    """How many person pairs across forces linkage would compare without blocking. EM
+    learns from pairs across forces only: pairs inside a force link on their own, strict
+    test (`within_force_weight`), and counting them here would lower the learnt match
+    share for the pairs across forces it is for."""
     sizes = con.execute("""SELECT count(*) AS n FROM lk_nodes WHERE kind = 'person'
                            GROUP BY force_id""").fetchnumpy()["n"].astype(np.float64)
-    total = sizes.sum() ** 2 / 2 - (sizes ** 2).sum() / 2  # across forces
-    if not settings.cross_force_only:
-        total += (sizes * (sizes - 1) / 2).sum()
-    return float(total)
+    return float(sizes.sum() ** 2 / 2 - (sizes ** 2).sum() / 2)
 
 
 def _key_u(con: duckdb.DuckDBPyConnection, group: str = "fp") -> np.ndarray:
@@ -171,13 +171,15 @@ def estimate_weights(con: duckdb.DuckDBPyConnection, settings: LinkageSettings,
     pairs of different fingerprints, or (`entities`) of different entities of `lk_entity`."""
     kinds = _kinds(con)
     # sorted, so numpy adds the same numbers in the same order on every run
-    pat = con.execute("""SELECT agree_mask, has_a, has_b, count(*) AS n FROM lk_pairs
+    pat = con.execute("""SELECT p.agree_mask, p.has_a, p.has_b, count(*) AS n FROM lk_pairs p
+                         JOIN lk_nodes a ON a.node = p.node_a JOIN lk_nodes b ON b.node = p.node_b
+                         WHERE a.force_id <> b.force_id
                          GROUP BY ALL ORDER BY ALL""").fetchnumpy()
     gamma = field_levels(kinds, pat["agree_mask"], pat["has_a"], pat["has_b"], comparisons)
     u = _key_u(con, "entity" if entities else "fp")
     agree = _chance_keys(settings, kinds, pat["agree_mask"], u)[1].astype(np.float64)
     count = pat["n"].astype(np.float64)
-    others = max(_comparable_pairs(con, settings) - count.sum(), 0.0)
+    others = max(_comparable_pairs(con) - count.sum(), 0.0)
     if others:  # every pair blocking did not form: agrees on no key, every field "else"
         gamma = np.vstack([gamma, [[len(c.labels) - 1 for c in comparisons]]]).astype(np.int8)
         agree = np.vstack([agree, np.zeros((1, len(kinds)))])
