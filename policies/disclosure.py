@@ -63,8 +63,10 @@ def control_aggregates(aggregates: pa.Table, *, threshold: int = 10, rounding: i
         result = con.sql(
             """
             SELECT name, cell,
+                   -- a count that rounds to zero leaves as a suppressed one does
                    CASE WHEN suppressed THEN NULL
-                        ELSE CAST(round(count / $base) * $base AS BIGINT) END AS count
+                        ELSE nullif(CAST(round(count / $base) * $base AS BIGINT), 0) END
+                       AS count
             FROM cells ORDER BY id
             """,
             params={"base": rounding},

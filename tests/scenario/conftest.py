@@ -30,10 +30,12 @@ def table_file(folder: Path, table: layout.Table) -> Path:
 
 
 def relation(con: duckdb.DuckDBPyConnection, path: Path, table: layout.Table) -> str:
-    """SQL that reads a layout file with its declared column types."""
+    """SQL that reads a layout file with its declared column types (a column ingest keeps
+    raw, such as a date of birth, as text: the generator writes dirty values there)."""
     if path.suffix == ".parquet":
         return f"read_parquet('{path}')"
-    cols = ", ".join(f"'{c.name}': '{c.type}'" for c in table.columns)
+    cols = ", ".join(f"'{c.name}': '{'VARCHAR' if c.kept_raw else c.type}'"
+                     for c in table.columns)
     return f"read_csv('{path}', header=true, columns={{{cols}}})"
 
 
@@ -50,13 +52,20 @@ def files() -> type[LayoutFiles]:
 
 @pytest.fixture(scope="session")
 def db(scenario: tuple[Path, ScenarioSummary]) -> duckdb.DuckDBPyConnection:
-    """Every force's files as DuckDB views named <table>, with a `force` column; truth too."""
+    """Every force's files as DuckDB views named <table>, with a `force` column; truth too.
+    A column kept raw (a date of birth) is read as its declared type where it is one, the
+    text as written in `<column>_raw`."""
     out, summary = scenario
     con = duckdb.connect()
     for t in layout.TABLES:
         parts = [f"SELECT '{f}' AS force, * FROM {relation(con, table_file(out / f, t), t)}"
                  for f in summary.forces]
-        con.execute(f"CREATE TABLE {t.name} AS " + " UNION ALL BY NAME ".join(parts))
+        raw = [c.name for c in t.columns if c.kept_raw]
+        select = "*" if not raw else (
+            "* REPLACE (" + ", ".join(f"TRY_CAST({c} AS DATE) AS {c}" for c in raw) + "), "
+            + ", ".join(f"CAST({c} AS VARCHAR) AS {c}_raw" for c in raw))
+        con.execute(f"CREATE TABLE {t.name} AS SELECT {select} FROM ("
+                    + " UNION ALL BY NAME ".join(parts) + ")")
     for name in ("persons", "networks", "cases"):
         con.execute(f"CREATE TABLE truth_{name} AS "
                     f"SELECT * FROM read_csv('{out / 'truth' / (name + '.csv')}')")
