@@ -11,10 +11,10 @@ from __future__ import annotations
 import pytest
 from test_networks import CUMBRIA, GMP, LANCS, WYP, Store, ref
 
-from coordinator.hits import hits_for_force, read_hits, sign_hits, write_hits
+from coordinator.hits import hits_for_force, read_hits, write_hits
 from federation.keys import Signer
 from federation.ledger import Ledger, verify_ledger
-from node.hits import BadHits, open_signed_hits
+from node.hits import BadHits
 
 COORDINATOR = Signer.from_seed(bytes(range(1, 33)))
 
@@ -67,6 +67,8 @@ def test_victim_lookups_are_counted_per_force_in_the_coordinator_ledger(store: S
 
 
 def test_written_hits_are_signed_and_counted(store: Store, tmp_path) -> None:  # noqa: ANN001
+    from node.hits import open_signed_hits
+
     ledger = Ledger(store.con, COORDINATOR, "coordinator")
     files = write_hits(store.con, tmp_path, [LANCS, GMP], signer=COORDINATOR, ledger=ledger)
     data = files[LANCS].read_bytes()
@@ -85,6 +87,9 @@ def test_written_hits_are_signed_and_counted(store: Store, tmp_path) -> None:  #
 
 
 def test_a_signed_envelope_with_its_header_changed_is_refused() -> None:
+    from coordinator.hits import sign_hits
+    from node.hits import open_signed_hits
+
     data = sign_hits(b"ARROW1...", "Kent", COORDINATOR)
     forged = data.replace(b'"force":"Kent"', b'"force":"Avon"')
     with pytest.raises(BadHits, match="does not verify"):

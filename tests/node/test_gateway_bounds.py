@@ -28,7 +28,6 @@ import pyarrow.ipc as ipc
 import pytest
 from egress_nodes import canary_template, copy_node
 
-from coordinator.hits import sign_hits
 from federation.flower.gateway import running_gateway
 from federation.flower.protocol import SECRET_HEADER, read_relay_secret
 from federation.keys import NodeKeys
@@ -36,7 +35,7 @@ from federation.ledger import Ledger, verify_ledger
 from federation.payload import SubmissionVerifier
 from node.gateway import NodeGateway
 from node.serve_cli import call_auditor, node_gateway, relay_secret
-from node.store import install_coordinator_key, open_store
+from node.store import open_store
 
 FORCE = "Canaryshire"
 
@@ -47,9 +46,15 @@ def coordinator(tmp_path: Path) -> NodeKeys:
 
 
 @pytest.fixture
-def node(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path,
-         coordinator: NodeKeys) -> Path:
-    node = copy_node(canary_template(tmp_path_factory), tmp_path / "canary-node")
+def node(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Path:
+    return copy_node(canary_template(tmp_path_factory), tmp_path / "canary-node")
+
+
+@pytest.fixture
+def trusting(node: Path, coordinator: NodeKeys) -> Path:
+    """The node, holding the coordinator's public keys (its signing key checks hits)."""
+    from node.store import install_coordinator_key
+
     install_coordinator_key(node, coordinator.keys_dir / "public.json")
     return node
 
@@ -150,10 +155,10 @@ def test_a_thousand_unauthenticated_calls_are_counted_not_signed_one_by_one(
                     for _ in range(1000)]
         during = _ledger(node)
     after = _ledger(node)
-    # the first minute's allowance gets 401, the rest 429
-    assert statuses[:60] == [401] * 60 and set(statuses[60:]) == {429}
     # one entry when the first came, one summary when the gateway stopped
     assert len(during) - len(before) == 1
+    # the first minute's allowance gets 401, the rest 429
+    assert statuses[:60] == [401] * 60 and set(statuses[60:]) == {429}
     new = after[len(before):]
     assert len(new) == 2 and all(a == "consultation" for a, _p, _j in new)
     assert "unauthorised: 999 calls" in new[-1][2] and "940 of them refused 429" in new[-1][2]
@@ -248,7 +253,9 @@ def _hits_stream(node: Path, secret: str, url: str) -> bytes:
 
 
 def test_unsigned_or_forged_hits_are_refused_and_nothing_is_recorded(
-        served: tuple[str, str], node: Path, coordinator: NodeKeys) -> None:
+        trusting: Path, served: tuple[str, str], node: Path, coordinator: NodeKeys) -> None:
+    from coordinator.hits import sign_hits
+
     url, secret = served
     body = _hits_stream(node, secret, url)
     forger = NodeKeys.create(node.parent / "forger-keys", "coordinator")
@@ -276,8 +283,9 @@ def test_unsigned_or_forged_hits_are_refused_and_nothing_is_recorded(
 
 def test_a_node_without_the_coordinators_key_refuses_all_hits(
         served: tuple[str, str], node: Path, coordinator: NodeKeys) -> None:
+    from coordinator.hits import sign_hits
+
     url, secret = served
-    (node / "keys" / "coordinator.json").unlink()
     signed = sign_hits(_hits_stream(node, secret, url), FORCE, coordinator.signer)
     r = httpx.post(f"{url}/hits", content=signed, headers={SECRET_HEADER: secret})
     assert r.status_code == 403
