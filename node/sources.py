@@ -319,10 +319,13 @@ def _check_array_closed(path: Path) -> None:
     short, even between two records, is refused rather than half loaded."""
     with path.open("rb") as f:
         head = f.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
-        f.seek(0, os.SEEK_END)
-        size = f.tell()
-        f.seek(max(0, size - 4096))
-        tail = f.read().rstrip(b" \t\r\n")
+        end = f.seek(0, os.SEEK_END)
+        tail = b""
+        while end > 0 and not tail:  # the last byte that is not whitespace
+            start = max(0, end - 4096)
+            f.seek(start)
+            tail = f.read(end - start).rstrip(b" \t\r\n")
+            end = start
     if not head.startswith(b"["):
         raise CrossforceError(f"{path}: not a JSON array (it must start with '['; use "
                               "the .jsonl ending for one record per line); nothing loaded")

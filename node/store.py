@@ -8,6 +8,7 @@ waited for briefly, then named with the holder's PID instead of a raw lock error
 from __future__ import annotations
 
 import datetime as dt
+import json
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,6 +61,13 @@ def install_coordinator_key(node_dir: Path, spec: str | Path) -> bytes:
         raise CrossforceError(f"{spec}: not the coordinator's public.json (no such file)")
     key = load_public_key(path)
     text = path.read_text()
+    try:
+        owner = json.loads(text).get("owner")
+    except (ValueError, AttributeError):
+        owner = None
+    if owner != "coordinator":
+        raise CrossforceError(f"{path}: these are the public keys of {owner!r}, not of the "
+                              "coordinator (its keys/public.json names owner 'coordinator')")
     target = Path(node_dir) / KEYS_DIR / COORDINATOR_KEY_FILE
     tmp = target.with_suffix(".tmp")
     tmp.write_text(text)

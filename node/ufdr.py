@@ -118,9 +118,10 @@ class _Bounded(io.RawIOBase):
         if first < 0:
             self.run += len(chunk)
         else:
-            longest = max(self.run + first, _longest_gap(chunk))
+            longest = self.run + first
+            if self.limits.max_text_bytes < len(chunk):  # a run could fit inside one chunk
+                longest = max(longest, _longest_gap(chunk))
             self.run = len(chunk) - chunk.rfind(b"<") - 1
-            self.run = max(self.run, 0)
             self._check(longest)
         self._check(self.run)
         return chunk

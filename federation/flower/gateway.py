@@ -167,10 +167,6 @@ class UnauthorisedCalls:
                 self._since = self._since or since
             raise
 
-    @property
-    def pending(self) -> int:
-        return self._pending
-
 
 class GatewayApp:
     """The gateway's ASGI app: a guard (secret, body size, unauthorised-call counting)

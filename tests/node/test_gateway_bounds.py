@@ -310,3 +310,12 @@ def test_a_fresh_node_verifies(cli, tmp_path: Path) -> None:
 def test_the_call_auditor_is_what_the_gateway_reports_to(node: Path) -> None:
     """(Guard for the tests above: node_gateway wires the real ledgering hook.)"""
     assert callable(call_auditor(node))
+
+
+def test_only_the_coordinators_public_keys_are_trusted_for_hits(node: Path) -> None:
+    from federation.errors import CrossforceError
+    from node.store import install_coordinator_key
+
+    with pytest.raises(CrossforceError, match="not of the coordinator"):
+        install_coordinator_key(node, node / "keys" / "public.json")  # the force's own
+    assert not (node / "keys" / "coordinator.json").exists()
