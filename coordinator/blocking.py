@@ -2,10 +2,15 @@
 
 All in DuckDB SQL over integer node ids — never all-pairs. Only tokens held more than
 once are kept past the first pass: most are held once, and their share of the chance
-agreement rate follows from per-key totals. Tokens held by more references than
-`max_token_frequency` (a busy household postcode, a common name) are too weak to block on,
-and are treated as missing for the references that hold them, so they neither create pairs
-nor count as disagreement.
+agreement rate follows from per-key totals. Frequencies count people, not references: a
+force may hold one person several times, so references sharing a fingerprint (their
+name+birth-date token) count once. Tokens held by more people than `max_token_frequency`
+(a busy household postcode, a common name) — or by more references than
+`max_token_references`, whoever they are — are too weak to block on, and are treated as
+missing for the references that hold them, so they neither create pairs nor count as
+disagreement. Pairs inside one force are candidates unless `cross_force_only`.
+Term-frequency bits are summed in fixed point, so a run's sums do not depend on the
+order threads add them in.
 
 Temp tables left on the connection (read by scoring and clustering):
     lk_nodes(node, force_id, force, ref, kind)     every item, numbered
@@ -13,7 +18,9 @@ Temp tables left on the connection (read by scoring and clustering):
     lk_freq(kind_id, h, freq)                      tokens held more than once (by 64-bit hash)
     lk_held(kind_id, force_id, n)                  tokens of each key each force holds
     lk_kind_freq(kind_id, total, ubar)             ubar = P(two random references agree)
-    lk_kind_u(kind_id, collisions, pairs)          chance agreements inside each force
+    lk_fp(node, fp)                                fingerprint of references sharing one
+    lk_people(kind_id, h, freq, people)            repeated tokens: references and people
+    lk_shared(node, force_id, kind_id, h, token, tf)   tokens that block (tf fixed point)
     lk_person(node, has_mask)                      which usable match keys each person holds
     lk_pairs(node_a, node_b, agree_mask, has_a, has_b, agreeing_keys, tf_bits, id_shared)
 """
@@ -25,6 +32,7 @@ import duckdb
 from coordinator.settings import MATCH_KEY_PREFIX, LinkageSettings
 
 MAX_MATCH_KEYS = 62  # kinds are bits of a BIGINT mask
+TF_SCALE = 1 << 20  # term-frequency bits in fixed point (exact, order-free sums)
 
 
 def number_nodes(con: duckdb.DuckDBPyConnection) -> int:
@@ -84,35 +92,51 @@ def block_persons(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> 
         LEFT JOIN (SELECT kind_id, sum(freq)::DOUBLE AS repeated,
                           sum(freq::DOUBLE * freq) AS squares
                    FROM lk_freq GROUP BY kind_id) r USING (kind_id)""")
-    # Tokens worth blocking on: shared, but not by more than `cap` references.
+    # A reference's fingerprint: its token of the most specific name+birth-date key.
+    # References sharing one are (almost always) one person that a force recorded twice,
+    # so token frequencies and chance agreements count fingerprints, not references: a
+    # prolific offender's own repeated name is not "common", and his duplicates are not
+    # chance collisions.
+    _fingerprints(con)
+    # Tokens worth blocking on: held by at most `cap` people and `hard` references.
+    hard = max(settings.max_token_references, cap)
     force_rule = "AND a.force_id <> b.force_id" if settings.cross_force_only else ""
+    # people holding each repeated token = references - the repeats inside fingerprint
+    # groups; only references whose fingerprint another reference shares can repeat
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE lk_people AS
+        WITH dup AS (
+            SELECT kind_id, h, sum(n - 1) AS dups FROM (
+                SELECT m.kind_id, m.h, fp.fp, count(*) AS n
+                FROM lk_mk m JOIN lk_fp fp USING (node) GROUP BY ALL HAVING count(*) > 1)
+            GROUP BY kind_id, h)
+        SELECT f.kind_id, f.h, f.freq, (f.freq - coalesce(d.dups, 0))::BIGINT AS people
+        FROM lk_freq f LEFT JOIN dup d USING (kind_id, h)""")
+    # people per reference of each key, so a token's share of people is on the scale of
+    # ubar (which counts references): tf stays 0 on average, and a person's own repeats
+    # of a token no longer make it look common
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE lk_kind_people AS
+        SELECT kf.kind_id, (kf.total - coalesce(sum(p.freq - p.people), 0)) / kf.total
+                   AS per_ref
+        FROM lk_kind_freq kf LEFT JOIN lk_people p USING (kind_id)
+        GROUP BY kf.kind_id, kf.total""")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE lk_shared AS
         SELECT m.node, m.force_id, m.kind_id, m.h, m.token,
-               -- term-frequency adjustment: log2(ubar_k / share of this token)
-               log2(kf.ubar * kf.total / f.freq) AS tf
+               -- term-frequency adjustment: log2(ubar_k / share of this token), in
+               -- fixed point so sums are exact whatever order threads add them in
+               round(log2(kf.ubar * kf.total * kp.per_ref / p.people) * {TF_SCALE})::BIGINT
+                   AS tf
         FROM lk_mk m
-        JOIN (SELECT * FROM lk_freq WHERE freq <= {cap}) f USING (kind_id, h)
-        JOIN lk_kind_freq kf USING (kind_id)""")
-    # u_k: chance two different people share key k, from pairs inside one force (a force
-    # rarely holds one person twice, and those pairs are never candidates). Collisions
-    # exist only among shared tokens, so this reads the small `lk_shared` table.
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE lk_kind_u AS
-        WITH collisions AS (
-            SELECT kind_id, sum(n * (n - 1) / 2)::DOUBLE AS c FROM (
-                SELECT kind_id, h, force_id, count(*)::DOUBLE AS n FROM lk_shared GROUP BY ALL)
-            GROUP BY kind_id),
-        held AS (
-            SELECT kind_id, sum(n * (n - 1) / 2)::DOUBLE AS pairs FROM lk_held
-            GROUP BY kind_id)
-        SELECT kind_id, coalesce(c.c, 0) AS collisions, h.pairs
-        FROM held h LEFT JOIN collisions c USING (kind_id)""")
+        JOIN (SELECT * FROM lk_people WHERE people <= {cap} AND freq <= {hard}) p
+             USING (kind_id, h)
+        JOIN lk_kind_freq kf USING (kind_id) JOIN lk_kind_people kp USING (kind_id)""")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE lk_agree AS
         SELECT node_a, node_b, bit_or((1::BIGINT) << kind_id) AS agree_mask,
                -- a kind may carry several tokens (aliases): count its best one once
-               sum(tf) AS tf_bits
+               sum(tf)::BIGINT AS tf_fixed
         FROM (
             SELECT a.node AS node_a, b.node AS node_b, a.kind_id, max(a.tf) AS tf
             FROM lk_shared a JOIN lk_shared b
@@ -125,18 +149,41 @@ def block_persons(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> 
         CREATE OR REPLACE TEMP TABLE lk_person AS
         SELECT m.node, bit_or((1::BIGINT) << m.kind_id) AS has_mask
         FROM lk_mk m
-        ANTI JOIN (SELECT kind_id, h FROM lk_freq WHERE freq > {cap}) o USING (kind_id, h)
+        ANTI JOIN (SELECT kind_id, h FROM lk_people WHERE freq > {hard} OR people > {cap}
+                  ) o USING (kind_id, h)
         GROUP BY m.node""")
-    con.execute("""
+    con.execute(f"""
         CREATE OR REPLACE TEMP TABLE lk_pairs AS
         SELECT g.node_a, g.node_b, g.agree_mask,
                pa.has_mask AS has_a, pb.has_mask AS has_b,
                bit_count(g.agree_mask)::INTEGER AS agreeing_keys,
-               g.tf_bits, 0::INTEGER AS id_shared
+               g.tf_fixed / {TF_SCALE} AS tf_bits, 0::INTEGER AS id_shared
         FROM lk_agree g JOIN lk_person pa ON pa.node = g.node_a
                         JOIN lk_person pb ON pb.node = g.node_b""")
     _count_shared_identifiers(con, settings)
     return con.execute("SELECT count(*) FROM lk_pairs").fetchone()[0]
+
+
+def _fingerprints(con: duckdb.DuckDBPyConnection) -> None:
+    """`lk_fp(node, fp)`: a reference's token (hash) of the fingerprint key — the rarest
+    key (smallest ubar) that holds both names (or the name pair) and the full birth date;
+    none if no such key was shared (then every reference is its own person)."""
+    from coordinator.comparison import key_fields
+
+    kinds = con.execute("""SELECT k.kind_id, k.token_kind FROM lk_kinds k
+                           JOIN lk_kind_freq f USING (kind_id) ORDER BY f.ubar, k.kind_id"""
+                        ).fetchall()
+    chosen = next((kid for kid, kind in kinds
+                   if "dob" in (f := key_fields(kind)) and ("nm" in f or {"fn", "sn"} <= f)),
+                  None)
+    # only references whose fingerprint another reference shares (the rest are one person
+    # each whatever their fingerprint)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE lk_fp AS
+        SELECT node, fp FROM (
+            SELECT node, min(h) AS fp FROM lk_mk
+            WHERE kind_id = {-1 if chosen is None else chosen} GROUP BY node)
+        QUALIFY count(*) OVER (PARTITION BY fp) > 1""")
 
 
 def _count_shared_identifiers(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> None:

@@ -27,6 +27,7 @@ from coordinator.consult import (
 from coordinator.hits import hits_arrow_bytes, hits_as_json
 from coordinator.networks import load_networks
 from coordinator.registry import register_force
+from coordinator.settings import LinkageSettings
 from coordinator.store import init_store, open_store
 from coordinator.submit import submit_payload
 from federation.errors import CrossforceError
@@ -178,18 +179,24 @@ def link_command(
     justification: Annotated[str, typer.Option(
         "--justification", help="Why this linkage run (recorded as a combination).")]
         = "national linkage of the payloads held",
+    settings_file: Annotated[Path | None, typer.Option(
+        "--settings", help="A TOML file of linkage settings (LinkageSettings fields, e.g. "
+        "`match_probability = 0.9`); unset fields keep their defaults.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Link everything held into national entities and find cross-force networks.
 
     Replaces the previous results; logged as a combination with its counts.
     """
+    settings = (LinkageSettings.from_file(settings_file) if settings_file
+                else LinkageSettings())
     err = _err()
     with open_store(directory) as store, err.status("linking…") as status:
         summary = link_store(store, actor=_actor(), justification=justification,
-                             progress=lambda msg: status.update(msg))
+                             linkage=settings, progress=lambda msg: status.update(msg))
     if as_json:
-        print(json.dumps(summary.as_dict(), indent=2))
+        print(json.dumps({**summary.as_dict(), "settings": settings.model_dump(mode="json")},
+                         indent=2))
         return
     c = summary.counts
     print(f"linked {c['items']:,} references into {c['entities']:,} national entities "

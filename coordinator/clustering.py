@@ -1,8 +1,11 @@
 """Clustering: accepted links become national entities by connected components.
 
-Person pairs above threshold are first thinned to at most one partner per other force
-(mutual-best rounds in SQL) when the settings say a force holds one nominal per person;
-identifier items that share a token are joined outright. Components come from
+Person pairs above threshold (pairs inside one force: strict weight at least
+`within_force_weight`) are first thinned to at most one partner per OTHER force
+(mutual-best rounds in SQL, ties broken by node id) when `one_to_one` is on; pairs inside
+a force are a force's own duplicates and are not thinned. Identifier items that share a
+token are joined outright. A component holding a vetoed pair is rebuilt so that pair's two
+sides stay apart (`cluster`). Components come from
 scipy.sparse.csgraph — linear in the number of links, no Python loop, no all-pairs step.
 """
 
@@ -27,13 +30,27 @@ def accept_person_links(con: duckdb.DuckDBPyConnection, settings: LinkageSetting
         JOIN lk_nodes na ON na.node = s.node_a
         JOIN lk_nodes nb ON nb.node = s.node_b
         WHERE s.match_probability >= {settings.match_probability}
-          AND s.agreeing_keys >= {settings.min_agreeing_keys}""")
+          AND s.agreeing_keys >= {settings.min_agreeing_keys}
+          -- a force's own duplicates: the force resolved most itself, so the ones left
+          -- need strong evidence
+          AND (na.force_id <> nb.force_id OR s.strict_weight >= {settings.within_force_weight})
+        """)
     if not settings.one_to_one:
         con.execute("""CREATE OR REPLACE TEMP TABLE lk_accepted AS
                        SELECT node_a, node_b, match_probability FROM lk_candidates""")
         return con.execute("SELECT count(*) FROM lk_accepted").fetchone()[0]
     con.execute("""CREATE OR REPLACE TEMP TABLE lk_accepted
                    (node_a INTEGER, node_b INTEGER, match_probability DOUBLE)""")
+    # pairs inside one force (already held to within_force_weight) are a force's own
+    # duplicates: the rule is about partners in OTHER forces; so are strong pairs, if the
+    # settings exempt them (a force may hold one person twice)
+    exempt = settings.one_to_one_exempt_weight
+    free = "force_a = force_b" + (f" OR match_weight >= {exempt}" if exempt is not None else "")
+    con.execute(f"""INSERT INTO lk_accepted SELECT node_a, node_b, match_probability
+                    FROM lk_candidates WHERE {free}""")
+    con.execute(f"DELETE FROM lk_candidates WHERE {free}")
+    if exempt is not None:
+        _drop_taken(con)
     for _ in range(settings.one_to_one_rounds):
         # both directions: each node ranks its candidates in each other force
         added = con.execute("""
@@ -54,20 +71,24 @@ def accept_person_links(con: duckdb.DuckDBPyConnection, settings: LinkageSetting
         """).fetchone()[0]
         if not added:
             break
-        # a node that now has its partner in force F takes no other partner in F
-        con.execute("""
-            CREATE OR REPLACE TEMP TABLE lk_taken AS
-            SELECT a.node_a AS node, n.force_id AS other_force
-            FROM lk_accepted a JOIN lk_nodes n ON n.node = a.node_b
-            UNION ALL
-            SELECT a.node_b, n.force_id FROM lk_accepted a JOIN lk_nodes n ON n.node = a.node_a
-        """)
-        con.execute("""
-            CREATE OR REPLACE TEMP TABLE lk_candidates AS
-            SELECT c.* FROM lk_candidates c
-            ANTI JOIN lk_taken ta ON ta.node = c.node_a AND ta.other_force = c.force_b
-            ANTI JOIN lk_taken tb ON tb.node = c.node_b AND tb.other_force = c.force_a""")
+        _drop_taken(con)
     return con.execute("SELECT count(*) FROM lk_accepted").fetchone()[0]
+
+
+def _drop_taken(con: duckdb.DuckDBPyConnection) -> None:
+    """A node that has its partner in force F takes no other partner in F."""
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE lk_taken AS
+        SELECT a.node_a AS node, n.force_id AS other_force
+        FROM lk_accepted a JOIN lk_nodes n ON n.node = a.node_b
+        UNION ALL
+        SELECT a.node_b, n.force_id FROM lk_accepted a JOIN lk_nodes n ON n.node = a.node_a
+    """)
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE lk_candidates AS
+        SELECT c.* FROM lk_candidates c
+        ANTI JOIN lk_taken ta ON ta.node = c.node_a AND ta.other_force = c.force_b
+        ANTI JOIN lk_taken tb ON tb.node = c.node_b AND tb.other_force = c.force_a""")
 
 
 def identifier_edges(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> None:
@@ -83,8 +104,16 @@ def identifier_edges(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) 
         FROM held""")
 
 
-def cluster(con: duckdb.DuckDBPyConnection, n_nodes: int) -> None:
-    """`lk_entity(node, entity_id, score)` from accepted person links and identifier edges."""
+def cluster(con: duckdb.DuckDBPyConnection, n_nodes: int,
+            settings: LinkageSettings | None = None) -> None:
+    """`lk_entity(node, entity_id, score)` from accepted person links and identifier edges.
+
+    Connected components, then each component holding a vetoed pair — two of its persons
+    whose own pair scored below `settings.veto_weight` (a wholly different date of birth,
+    say) — is rebuilt greedily: its links strongest first (ties by node ids), a link that
+    would join two sides of a vetoed pair left out. So namesakes are not chained into one
+    entity through weak links, and the result is the same whatever order rows arrive in.
+    """
     edges = con.execute("""
         SELECT node_a, node_b FROM lk_accepted
         UNION ALL SELECT node_a, node_b FROM lk_id_edges WHERE node_a <> node_b
@@ -93,8 +122,11 @@ def cluster(con: duckdb.DuckDBPyConnection, n_nodes: int) -> None:
     b = edges["node_b"].astype(np.int64)
     graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n_nodes, n_nodes))
     _, labels = connected_components(graph, directed=False)
+    labels = labels.astype(np.int64)
+    if settings is not None and settings.veto_weight is not None:
+        labels = _split_vetoed(con, labels, settings.veto_weight)
     con.register("lk_labels", pa.table({"node": np.arange(n_nodes, dtype=np.int32),
-                                        "label": labels.astype(np.int64)}))
+                                        "label": labels}))
     con.execute("""
         CREATE OR REPLACE TEMP TABLE lk_entity AS
         WITH best AS (
@@ -109,3 +141,69 @@ def cluster(con: duckdb.DuckDBPyConnection, n_nodes: int) -> None:
         SELECT l.node, r.entity_id::BIGINT AS entity_id, b.score
         FROM lk_labels l JOIN root r USING (label) LEFT JOIN best b USING (node)""")
     con.unregister("lk_labels")
+    # a link the veto split is not a link between two references of one entity any more
+    con.execute("""
+        DELETE FROM lk_accepted a USING lk_entity ea, lk_entity eb
+        WHERE ea.node = a.node_a AND eb.node = a.node_b AND ea.entity_id <> eb.entity_id""")
+
+
+def _split_vetoed(con: duckdb.DuckDBPyConnection, labels: np.ndarray,
+                  veto_weight: float) -> np.ndarray:
+    """Rebuild the components that hold a vetoed pair; other components are untouched."""
+    con.register("lk_comp", pa.table({"node": np.arange(len(labels), dtype=np.int32),
+                                      "label": labels}))
+    vetoes = con.execute(f"""
+        SELECT s.node_a, s.node_b FROM lk_scored s
+        JOIN lk_comp ca ON ca.node = s.node_a JOIN lk_comp cb ON cb.node = s.node_b
+        WHERE ca.label = cb.label AND s.strict_weight < {veto_weight}
+        ORDER BY ALL""").fetchall()
+    if not vetoes:
+        con.unregister("lk_comp")
+        return labels
+    con.register("lk_bad", pa.table({"label": np.unique(
+        labels[np.array([v[0] for v in vetoes], dtype=np.int64)])}))
+    # the links of those components, strongest first; identifier edges are certain
+    links = con.execute("""
+        SELECT e.node_a, e.node_b FROM (
+            SELECT a.node_a, a.node_b, s.match_weight AS w FROM lk_accepted a
+            JOIN lk_scored s USING (node_a, node_b)
+            UNION ALL
+            SELECT node_a, node_b, 'Infinity'::DOUBLE FROM lk_id_edges WHERE node_a <> node_b
+        ) e JOIN lk_comp c ON c.node = e.node_a SEMI JOIN lk_bad USING (label)
+        ORDER BY e.w DESC, e.node_a, e.node_b""").fetchall()
+    con.unregister("lk_comp")
+    con.unregister("lk_bad")
+    parent: dict[int, int] = {}
+    members: dict[int, set[int]] = {}
+    veto: dict[int, set[int]] = {}
+    for x, y in vetoes:
+        veto.setdefault(x, set()).add(y)
+        veto.setdefault(y, set()).add(x)
+
+    def find(x: int) -> int:
+        root = x
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while parent.get(x, x) != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    for x, y in links:
+        rx, ry = find(x), find(y)
+        if rx == ry:
+            continue
+        mx, my = members.get(rx, {rx}), members.get(ry, {ry})
+        if len(mx) > len(my):
+            rx, ry, mx, my = ry, rx, my, mx
+        if any(find(v) == ry for n in mx for v in veto.get(n, ())):
+            continue  # would put both sides of a vetoed pair in one entity
+        parent[rx] = ry
+        members[ry] = mx | my
+        members.pop(rx, None)
+    out = labels.copy()
+    touched = np.isin(labels, np.unique(labels[np.array(
+        [v[0] for v in vetoes], dtype=np.int64)]))
+    next_label = int(labels.max()) + 1
+    for node in np.flatnonzero(touched):
+        out[node] = next_label + find(int(node))
+    return out

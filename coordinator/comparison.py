@@ -49,10 +49,13 @@ def _c(name: str, *levels: tuple[str, set[str]]) -> Comparison:
 
 
 COMPARISONS: tuple[Comparison, ...] = (
-    _c("given_name", ("exact", {"fn"}), ("swapped", {"nm"}), ("phonetic", {"fn_mp", "fn_ny"}),
-       ("initial", {"fi"})),
+    # nw: the same name words, split otherwise between given and family name (scored, like
+    # a swap, on the given name); fn_can: one is a nickname of the other (willie, william)
+    _c("given_name", ("exact", {"fn"}), ("swapped", {"nm", "nw"}), ("nickname", {"fn_can"}),
+       ("phonetic", {"fn_mp", "fn_ny"}), ("initial", {"fi", "ini"})),
     # a swap of given and family name is one event: the given-name comparison scores it
-    _c("family_name", ("exact", {"sn", "nm"}), ("phonetic", {"sn_mp", "sn_ny"})),
+    _c("family_name", ("exact", {"sn", "nm", "nw"}), ("phonetic", {"sn_mp", "sn_ny"}),
+       ("initial", {"ini"})),
     _c("dob", ("exact", {"dob"}), ("day_month_swapped", {"dob_dm"}),
        ("year_month", {"ym"}), ("month_day", {"md"}), ("year", {"yob"})),
     _c("postcode", ("exact", {"pc"})),
@@ -65,14 +68,16 @@ COMPARISONS: tuple[Comparison, ...] = (
 #: field -> the fields its agreement implies (equal names have equal phonetic codes and
 #: initials; an equal date has equal year, year+month, month+day and day/month pair).
 IMPLIES: dict[str, frozenset[str]] = {
-    "fn": frozenset({"fn_mp", "fn_ny", "fi"}),
+    "fn": frozenset({"fn_mp", "fn_ny", "fi", "fn_can"}),
     "sn": frozenset({"sn_mp", "sn_ny"}),
     "dob": frozenset({"yob", "ym", "md", "dob_dm"}),
     "ym": frozenset({"yob"}),
     "dob_dm": frozenset({"yob"}),
 }
-#: fields implied only by several together: given AND family name ⇒ the unordered pair.
-IMPLIED_BY_ALL: dict[str, frozenset[str]] = {"nm": frozenset({"fn", "sn"})}
+#: fields implied only by several together: given AND family name ⇒ the unordered pair,
+#: and the unordered pair of initials.
+IMPLIED_BY_ALL: dict[str, frozenset[str]] = {"nm": frozenset({"fn", "sn"}),
+                                             "ini": frozenset({"fn", "sn"})}
 
 
 def key_fields(token_kind: str) -> frozenset[str]:

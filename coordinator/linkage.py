@@ -5,7 +5,10 @@
 reads `items` and `tokens` (opaque 16-byte BLOBs only, checked first), and replaces the
 `entities(force, ref, kind, entity_id, score)` and `person_links` tables. Steps, each its
 own module: blocking (shared match-key tokens) → scoring (Fellegi–Sunter, EM) →
-clustering (one-to-one, connected components).
+clustering (one-to-one, connected components, veto split); scoring and clustering run
+`settings.passes` times, each pass learning u without the pairs the pass before joined.
+Same store + settings → byte-identical tables (ties broken by node id, sums exact or in
+a fixed order).
 """
 
 from __future__ import annotations
@@ -55,19 +58,24 @@ def link(con: duckdb.DuckDBPyConnection, settings: LinkageSettings | None = None
     def lap(name: str) -> None:
         nonlocal t
         now = time.perf_counter()
-        seconds[name] = now - t
+        seconds[name] = seconds.get(name, 0.0) + now - t
         t = now
 
     n_nodes = number_nodes(con)
     n_pairs = block_persons(con, settings)
     lap("blocking")
-    weights = estimate_weights(con, settings)
-    score_pairs(con, settings, weights)
-    lap("scoring")
-    n_links = accept_person_links(con, settings)
     identifier_edges(con, settings)
-    cluster(con, n_nodes)
-    lap("clustering")
+    for i in range(settings.passes):
+        # pass 1 learns chance agreement (u) from pairs of different fingerprints; each
+        # later pass from pairs of different entities of the pass before, so a person's
+        # own duplicate records are not mistaken for chance
+        weights = estimate_weights(con, settings, entities=i > 0)
+        score_pairs(con, settings, weights)
+        lap("scoring")
+        accept_person_links(con, settings)
+        cluster(con, n_nodes, settings)
+        lap("clustering")
+    n_links = con.execute("SELECT count(*) FROM lk_accepted").fetchone()[0]
     if own_transaction:
         con.execute("BEGIN TRANSACTION")
     try:

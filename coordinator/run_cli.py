@@ -21,6 +21,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from coordinator.service import ROUND_LINKAGE_SETTINGS
+from coordinator.settings import LinkageSettings
 from federation.demo import await_exit
 from federation.errors import CrossforceError
 from federation.flower.deployment import LoopbackDeployment, TlsFiles
@@ -126,6 +128,9 @@ def run(
         "only the national sum is ever seen or stored.")] = False,
     aggregate_timeout: Annotated[float, typer.Option(
         "--aggregate-timeout", help="Seconds for each of SecAgg+'s round trips.")] = 120.0,
+    settings_file: Annotated[Path | None, typer.Option(
+        "--settings", help="A TOML file of linkage settings for the round's link step "
+        "(as `crossforce coordinator link --settings`).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the round's report as "
                                           "JSON.")] = False,
 ) -> None:
@@ -147,6 +152,8 @@ def run(
     if not (directory / "coordinator.duckdb").is_file():
         raise CrossforceError(f"{directory} is not a coordinator folder (no "
                               "coordinator.duckdb); run `crossforce coordinator init` first")
+    if settings_file is not None:  # refuse a bad file before anything starts
+        LinkageSettings.from_file(settings_file)
     keys = _parse_registrations(register_keys or [])
     tls = _tls(certfile, keyfile, ca_certfile)
     expected = [f.strip() for f in forces.split(",") if f.strip()]
@@ -156,6 +163,13 @@ def run(
               "share-timeout": share_timeout, "coordinator-service": SERVICE,
               "coordinator-dir": str(directory.resolve()),
               "secure-aggregation": secure_aggregation, "aggregate-timeout": aggregate_timeout}
+    # the ServerApp reads the round's linkage settings from the coordinator folder
+    round_settings = directory / ROUND_LINKAGE_SETTINGS
+    if settings_file is not None:
+        round_settings.parent.mkdir(parents=True, exist_ok=True)
+        round_settings.write_text(settings_file.read_text(encoding="utf-8"), encoding="utf-8")
+    else:
+        round_settings.unlink(missing_ok=True)
 
     def say(line: str) -> None:
         console.print(f"  {line}", markup=False)

@@ -14,14 +14,19 @@ Keys overlap on the chance side too: ``fn_ny+sn_ny`` agrees whenever ``fn+sn`` d
 default every agreeing key's u still counts (`count_implied_keys`); off, a coarser copy of
 an agreement already counted adds nothing (`comparison.independent_keys`), so namesakes
 whose dates of birth wholly disagree stay apart — see the setting for what that costs.
+Each pair also gets that strict weight (`strict_weight`), which pairs inside one force
+and the clustering veto are judged on.
 
-u comes from the tokens themselves: the share of pairs INSIDE each force that share the
-key (a force rarely holds one person twice, and those pairs are never candidates, so they
-are a clean sample of different people). m and the match share are estimated by EM over
-the distinct agreement patterns (a few thousand rows, numpy) plus one all-disagree
-pattern standing for every pair blocking never formed. Rare tokens count for more than
-common ones (term-frequency bits from blocking), and identifier tokens recorded against
-both persons add support. The per-pair work stays in DuckDB.
+u comes from the tokens themselves: the share of pairs of different people INSIDE each
+force that share the key. A force may hold one person several times, so pairs of one
+person are left out: on the first pass those sharing a fingerprint (name+birth-date
+token), on the second those the first pass put in one entity (`_key_u`). Pairs across
+forces are not used — every missed true match would count as chance there. m and the
+match share are estimated by EM over the distinct agreement patterns (a few thousand
+rows, numpy) plus one all-disagree pattern standing for every pair blocking never formed.
+Rare tokens count for more than common ones (term-frequency bits from blocking), and
+identifier tokens recorded against both persons add support. The per-pair work stays in
+DuckDB.
 """
 
 from __future__ import annotations
@@ -82,18 +87,65 @@ def _comparable_pairs(con: duckdb.DuckDBPyConnection, settings: LinkageSettings)
     return float(total)
 
 
-def _key_u(con: duckdb.DuckDBPyConnection) -> np.ndarray:
-    """u per key from pairs inside each force (half a collision added, so a key nobody
-    shared by chance still has a finite weight); the token-frequency share if only one
-    force holds the key."""
-    r = con.execute("""
-        SELECT u.collisions, u.pairs, f.ubar FROM lk_kinds k
-        LEFT JOIN lk_kind_u u USING (kind_id) LEFT JOIN lk_kind_freq f USING (kind_id)
-        ORDER BY k.kind_id""").fetchnumpy()
-    c, pairs, ubar = (np.nan_to_num(r[x].astype(np.float64)) for x in ("collisions", "pairs",
-                                                                       "ubar"))
-    within = (c + 0.5) / np.maximum(pairs, 1.0)
-    return np.clip(np.where(pairs >= 1, within, ubar), _EPS, 0.5)
+def _key_u(con: duckdb.DuckDBPyConnection, group: str = "fp") -> np.ndarray:
+    """u per key: the share of pairs of DIFFERENT people inside one force that share it.
+
+    Pairs inside a force are a clean sample of different people once a person's own
+    duplicate records are left out: on the first pass, pairs of references with one
+    fingerprint (`lk_fp`: the same name+birth-date token); on later passes, pairs in one
+    entity of the pass before (`lk_entity`). Pairs across forces are not used: every true
+    match the linkage misses would count as chance there. Collisions exist only among
+    shared tokens (`lk_shared`); pair totals come from per-(force, key-mask) counts. Half a
+    collision is added so a key nobody shared by chance still has a finite weight; the
+    token-frequency share if no force holds the key twice.
+    """
+    n_kinds = con.execute("SELECT count(*) FROM lk_kinds").fetchone()[0]
+    # members of groups of two or more (everyone else is a person of their own)
+    con.execute("CREATE OR REPLACE TEMP TABLE lk_groups AS " + (
+        "SELECT node, fp AS g FROM lk_fp" if group == "fp" else """
+        SELECT node, entity_id::UBIGINT AS g FROM lk_entity
+        QUALIFY count(*) OVER (PARTITION BY entity_id) > 1"""))
+    g = "lk_groups"
+    col = con.execute("""
+        WITH every AS (
+            SELECT kind_id, sum(n * (n - 1) / 2) AS c FROM (
+                SELECT kind_id, h, force_id, count(*)::DOUBLE AS n FROM lk_shared GROUP BY ALL)
+            GROUP BY kind_id),
+        same AS (
+            SELECT kind_id, sum(n * (n - 1) / 2) AS c FROM (
+                SELECT s.kind_id, s.h, s.force_id, x.g, count(*)::DOUBLE AS n
+                FROM lk_shared s JOIN lk_groups x USING (node) GROUP BY ALL)
+            GROUP BY kind_id)
+        SELECT kind_id, e.c - coalesce(s.c, 0) AS c FROM every e LEFT JOIN same s USING (kind_id)
+        ORDER BY kind_id""").fetchnumpy()
+    collisions = np.zeros(n_kinds)
+    collisions[col["kind_id"].astype(np.int64)] = col["c"]
+    held = con.execute("""
+        SELECT n.force_id, p.has_mask, count(*) AS n FROM lk_person p
+        JOIN lk_nodes n USING (node) GROUP BY ALL ORDER BY ALL""").fetchnumpy()
+    n_f = np.zeros((int(held["force_id"].max(initial=0)) + 1, n_kinds))
+    np.add.at(n_f, held["force_id"].astype(np.int64),
+              mask_bits(held["has_mask"].astype(np.int64), n_kinds) * held["n"][:, None])
+    pairs = (n_f * (n_f - 1) / 2).sum(0)
+    # pairs inside one group (one person) and one force are not chance pairs
+    same = con.execute(f"""
+        WITH m AS (
+            SELECT x.g, n.force_id, p.has_mask, count(*)::DOUBLE AS n FROM {g} x
+            JOIN lk_person p USING (node) JOIN lk_nodes n USING (node)
+            GROUP BY ALL),
+        k AS (
+            SELECT m.g, m.force_id, b.k, sum(m.n) AS n
+            FROM m, (SELECT unnest(range({n_kinds})) AS k) b
+            WHERE (m.has_mask >> b.k) & 1 = 1 GROUP BY ALL)
+        SELECT k, sum(n * (n - 1) / 2) AS pairs FROM k GROUP BY k ORDER BY k""").fetchnumpy()
+    same_pairs = np.zeros(n_kinds)
+    same_pairs[same["k"].astype(np.int64)] = same["pairs"]
+    pairs = np.maximum(pairs - same_pairs, 0.0)
+    ubar = con.execute("""SELECT coalesce(f.ubar, 0) AS ubar FROM lk_kinds k
+                          LEFT JOIN lk_kind_freq f USING (kind_id) ORDER BY k.kind_id"""
+                       ).fetchnumpy()["ubar"].astype(np.float64)
+    u = (collisions + 0.5) / np.maximum(pairs, 1.0)
+    return np.clip(np.where(pairs >= 1, u, ubar), _EPS, 0.5)
 
 
 def _chance_keys(settings: LinkageSettings, kinds: list[str] | tuple[str, ...],
@@ -103,7 +155,8 @@ def _chance_keys(settings: LinkageSettings, kinds: list[str] | tuple[str, ...],
     every = mask_bits(agree_mask.astype(np.int64), len(kinds))
     if settings.count_implied_keys:
         return every, every
-    return every, independent_keys(kinds, agree_mask, u)
+    masks, back = np.unique(agree_mask, return_inverse=True)
+    return every, independent_keys(kinds, masks, u)[back.reshape(-1)]
 
 
 def _log_m(onehot: list[np.ndarray], m: list[np.ndarray]) -> np.ndarray:
@@ -112,13 +165,16 @@ def _log_m(onehot: list[np.ndarray], m: list[np.ndarray]) -> np.ndarray:
 
 
 def estimate_weights(con: duckdb.DuckDBPyConnection, settings: LinkageSettings,
-                     comparisons: tuple[Comparison, ...] = COMPARISONS) -> MatchWeights:
-    """EM over the agreement patterns of `lk_pairs` and the pairs never formed."""
+                     comparisons: tuple[Comparison, ...] = COMPARISONS, *,
+                     entities: bool = False) -> MatchWeights:
+    """EM over the agreement patterns of `lk_pairs` and the pairs never formed; u from
+    pairs of different fingerprints, or (`entities`) of different entities of `lk_entity`."""
     kinds = _kinds(con)
+    # sorted, so numpy adds the same numbers in the same order on every run
     pat = con.execute("""SELECT agree_mask, has_a, has_b, count(*) AS n FROM lk_pairs
-                         GROUP BY ALL""").fetchnumpy()
+                         GROUP BY ALL ORDER BY ALL""").fetchnumpy()
     gamma = field_levels(kinds, pat["agree_mask"], pat["has_a"], pat["has_b"], comparisons)
-    u = _key_u(con)
+    u = _key_u(con, "entity" if entities else "fp")
     agree = _chance_keys(settings, kinds, pat["agree_mask"], u)[1].astype(np.float64)
     count = pat["n"].astype(np.float64)
     others = max(_comparable_pairs(con, settings) - count.sum(), 0.0)
@@ -154,8 +210,11 @@ def estimate_weights(con: duckdb.DuckDBPyConnection, settings: LinkageSettings,
 
 def score_pairs(con: duckdb.DuckDBPyConnection, settings: LinkageSettings,
                 weights: MatchWeights) -> None:
-    """`lk_scored`: every candidate pair with match_weight (bits) and match_probability."""
-    pat = con.execute("SELECT DISTINCT agree_mask, has_a, has_b FROM lk_pairs").fetchnumpy()
+    """`lk_scored`: every candidate pair with match_weight and strict_weight (bits; strict
+    = each chance agreement counted once) and match_probability (from match_weight).
+    Patterns are read sorted, so weights are the same numbers on every run."""
+    pat = con.execute("SELECT DISTINCT agree_mask, has_a, has_b FROM lk_pairs ORDER BY ALL"
+                      ).fetchnumpy()
     gamma = field_levels(weights.kinds, pat["agree_mask"], pat["has_a"], pat["has_b"],
                          weights.comparisons)
     every, agree = _chance_keys(settings, weights.kinds, pat["agree_mask"], weights.u)
@@ -163,20 +222,30 @@ def score_pairs(con: duckdb.DuckDBPyConnection, settings: LinkageSettings,
     for ci, mc in enumerate(weights.m):
         g = gamma[:, ci]
         bits += np.where(g >= 0, np.log2(mc)[np.maximum(g, 0)], 0.0)
+    base = bits.copy()
     bits -= agree @ np.log2(weights.u)
+    # the strict weight counts each chance agreement once (`independent_keys`) whatever
+    # `count_implied_keys` says: pairs inside one force and the veto are judged on it, so
+    # namesakes whose birth dates disagree are neither joined in a force nor chained
+    masks, back = np.unique(pat["agree_mask"], return_inverse=True)  # it needs only the mask
+    once = independent_keys(weights.kinds, masks, weights.u)[back.reshape(-1)]
+    strict = base - once @ np.log2(weights.u)
     # term-frequency bits are summed over every agreeing key in blocking; keep the share
     # that belongs to the keys counted here (an implied key's token is as common as the
     # key implying it, so its correction is dropped with its u)
     n_agree = np.maximum(every.sum(1), 1)
     con.register("lk_pattern_weights", pa.table({
         "agree_mask": pat["agree_mask"], "has_a": pat["has_a"], "has_b": pat["has_b"],
-        "bits": bits, "tf_share": agree.sum(1) / n_agree}))
+        "bits": bits, "tf_share": agree.sum(1) / n_agree,
+        "strict": strict, "tf_once": once.sum(1) / n_agree}))
     tf = "p.tf_bits * w.tf_share" if settings.term_frequency else "0"
+    tf_once = "p.tf_bits * w.tf_once" if settings.term_frequency else "0"
+    ids = f"least(p.id_shared, 2) * {settings.identifier_support_bits}"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE lk_scored AS
         SELECT *, 1.0 / (1.0 + pow(2.0, -match_weight)) AS match_probability FROM (
             SELECT p.node_a, p.node_b, p.agreeing_keys, p.id_shared,
-                   w.bits + {tf} + least(p.id_shared, 2) * {settings.identifier_support_bits}
-                       AS match_weight
+                   w.bits + {tf} + {ids} AS match_weight,
+                   w.strict + {tf_once} + {ids} AS strict_weight
             FROM lk_pairs p JOIN lk_pattern_weights w USING (agree_mask, has_a, has_b))""")
     con.unregister("lk_pattern_weights")

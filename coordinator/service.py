@@ -95,6 +95,14 @@ class CoordinatorStoreService:
         self.close()
 
 
+#: where `crossforce coordinator run --settings FILE` leaves the round's linkage settings,
+#: inside the coordinator folder (Flower's run-config only takes keys the app declares)
+ROUND_LINKAGE_SETTINGS = Path("flower") / "linkage.toml"
+
+
 def open_service(directory: Path) -> CoordinatorStoreService:
-    """Factory for ``load_coordinator_service("coordinator.service:open_service", DIR)``."""
-    return CoordinatorStoreService(Path(directory))
+    """Factory for ``load_coordinator_service("coordinator.service:open_service", DIR)``;
+    with the round's linkage settings when the operator set them."""
+    path = Path(directory) / ROUND_LINKAGE_SETTINGS
+    linkage = LinkageSettings.from_file(path) if path.is_file() else None
+    return CoordinatorStoreService(Path(directory), linkage=linkage)

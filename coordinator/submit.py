@@ -3,16 +3,22 @@
 Both the offline ``crossforce coordinator submit`` and the Flower ServerApp (through
 ``coordinator.service``) call ``submit_payload``. A payload is all in or all out: it is
 verified (``federation.payload.SubmissionVerifier``: registered signer, signature, key
-epoch, replay, size, schema version, content hash), checked for consistency (every token
-and link names an item it carries), and written with its ledger entry (collection) in one
-transaction. Any rejection raises a ``PayloadRejected`` subclass naming the reason and
-changes nothing.
+epoch, replay, size, schema version, content hash), re-checked against the national payload
+rules (``policies.payload_rules.check_share_set`` — the very code the node's gate runs:
+closed schema, random-looking 16-byte tokens, no raw-looking string, closed vocabularies,
+aggregate cells only on the national layout, counts that satisfy the declared disclosure
+rule), checked for consistency (every token and link names an item it carries), and written
+with its ledger entry (collection) in one transaction. Any rejection raises a
+``PayloadRejected`` subclass naming the reason and changes nothing.
 
 A payload is a force's whole share set for one purpose: a later payload from the same
 force for the same purpose *supersedes* the earlier one, whose rows are removed in the same
-transaction (a ledger erasure entry). Sending the same payload again — same id, or the
-same content under a new id — is a no-op that says so; a *different* payload reusing an
-accepted id is a replay and is rejected.
+transaction (a ledger erasure entry); a payload created *before* the one it would supersede
+is refused (``stale``), so an old share set can never replace a newer one. Sending the same
+payload again — same id, or the same content under a new id — is a no-op that says so, once
+its body has been checked against its content hash (a corrupted copy is refused, never
+"already received"); a *different* payload reusing an accepted id is a replay and is
+rejected.
 """
 
 from __future__ import annotations
@@ -28,19 +34,23 @@ from coordinator.store import CONTENT_TABLES, CoordinatorStore
 from federation.duckdb_files import transaction
 from federation.keys import BadSignature, Verifier
 from federation.payload import (
+    CONTENT_REJECTIONS,
     DEFAULT_MAX_BYTES,
     ITEMS_SCHEMA,
+    CorruptPayload,
     DuckDBReplayStore,
     OversizePayload,
     PayloadBadSignature,
     PayloadRejected,
     ReplayedPayload,
     ShareSet,
+    StalePayload,
     Submission,
     SubmissionHeader,
     SubmissionVerifier,
     UnknownSigner,
 )
+from policies.payload_rules import check_share_set
 
 
 class SenderMismatch(PayloadRejected):
@@ -126,6 +136,9 @@ def submit_payload(store: CoordinatorStore, data: bytes, *, sender: str | None =
             raise PayloadBadSignature(
                 f"payload {h.payload_id}: signature does not verify under {h.force}'s "
                 f"registered key {known.fingerprint}") from None
+        # the signature covers the header only: the body must still match its content
+        # hash before this copy may be called the payload already held
+        sub.open(store.keys.encryption)
         return _receipt(h, duplicate_of=h.payload_id)
 
     verifier = SubmissionVerifier(
@@ -138,11 +151,13 @@ def submit_payload(store: CoordinatorStore, data: bytes, *, sender: str | None =
         "AND content_hash = ? AND superseded_by IS NULL", [h.force, h.purpose, h.content_hash]
     ).fetchone()
     if same is not None:  # the same share set sealed again under a new id
-        verifier.verify(data, record=False)
+        check_content(verifier.verify(data, record=False).share_set, h)
         return _receipt(h, duplicate_of=same[0])
 
     with transaction(con):
         verified = verifier.verify(data, record=True)
+        check_content(verified.share_set, h)
+        _check_not_stale(store, h)
         superseded, removed = _supersede(store, h)
         counts = _insert(store, verified.share_set, h)
         con.execute(
@@ -162,6 +177,51 @@ def submit_payload(store: CoordinatorStore, data: bytes, *, sender: str | None =
                       counts=counts, payload_hash=h.content_hash,
                       policy_hash=h.policy_hash, force=h.force)
     return _receipt(h, counts=counts, superseded=tuple(superseded))
+
+
+def check_content(share: ShareSet, h: SubmissionHeader) -> None:
+    """The national payload rules (the node gate's own code, ``policies.payload_rules``):
+    raise the rejection class of the first rule broken, naming every breach."""
+    breaches = check_share_set(share)
+    if breaches:
+        first = breaches[0].reason
+        same = [b for b in breaches if b.reason == first]
+        others = sorted({b.reason for b in breaches} - {first})
+        also = f" (also breaks: {', '.join(others)})" if others else ""
+        raise CONTENT_REJECTIONS[first](
+            f"payload {h.payload_id} from {h.force} breaks the national payload rules "
+            f"[{first}]: {'; '.join(str(b) for b in same)}{also}")
+
+
+def _created(h: SubmissionHeader) -> dt.datetime:
+    try:
+        created = dt.datetime.fromisoformat(h.created_at.replace("Z", "+00:00"))
+    except (AttributeError, ValueError):
+        raise CorruptPayload(f"payload {h.payload_id}: created_at {h.created_at!r} is not "
+                             "an ISO 8601 UTC time") from None
+    if created.tzinfo is None:
+        raise CorruptPayload(f"payload {h.payload_id}: created_at has no time zone")
+    return created
+
+
+def _check_not_stale(store: CoordinatorStore, h: SubmissionHeader) -> None:
+    """Refuse a payload created before the force's current one for this purpose."""
+    created = _created(h)
+    current = store.con.execute(
+        "SELECT payload_id, created_at FROM submissions WHERE force = ? AND purpose = ? "
+        "AND superseded_by IS NULL", [h.force, h.purpose]).fetchall()
+    for payload_id, at in current:
+        try:
+            held = dt.datetime.fromisoformat(str(at).replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        if held.tzinfo is None:
+            held = held.replace(tzinfo=dt.UTC)
+        if created < held:
+            raise StalePayload(
+                f"payload {h.payload_id} from {h.force} was created {h.created_at}, before "
+                f"payload {payload_id} ({at}) that it would supersede; an older share set "
+                "never replaces a newer one — send a fresh one")
 
 
 def _receipt(h: SubmissionHeader, *, duplicate_of: str | None = None,

@@ -28,6 +28,44 @@ IDENTIFIER_KINDS = ("phone", "email", "handle", "imei")
 DIRECTIONS = ("incoming", "outgoing", "missed", "unknown")
 SEXES = ("M", "F", "X", "U")
 
+#: ONS 18+1 self-defined ethnicity (2011 census groups, as police forces record them)
+ONS_ETHNICITY = ("A1", "A2", "A3", "A4", "A9", "B1", "B2", "B9", "M1", "M2", "M3", "M9",
+                 "O1", "O9", "W1", "W2", "W3", "W9")
+#: officer-observed ethnicity (IC codes)
+IC_ETHNICITY = ("IC1", "IC2", "IC3", "IC4", "IC5", "IC6", "IC9")
+#: ISO 3166-1 alpha-3: the 249 officially assigned codes, written out here rather than read
+#: from a library so every force and the coordinator hold the very same closed list (a
+#: library release that adds or drops a code would make two forces' layouts disagree)
+ISO3166_ALPHA3 = (
+    "ABW", "AFG", "AGO", "AIA", "ALA", "ALB", "AND", "ARE", "ARG", "ARM", "ASM", "ATA",
+    "ATF", "ATG", "AUS", "AUT", "AZE", "BDI", "BEL", "BEN", "BES", "BFA", "BGD", "BGR",
+    "BHR", "BHS", "BIH", "BLM", "BLR", "BLZ", "BMU", "BOL", "BRA", "BRB", "BRN", "BTN",
+    "BVT", "BWA", "CAF", "CAN", "CCK", "CHE", "CHL", "CHN", "CIV", "CMR", "COD", "COG",
+    "COK", "COL", "COM", "CPV", "CRI", "CUB", "CUW", "CXR", "CYM", "CYP", "CZE", "DEU",
+    "DJI", "DMA", "DNK", "DOM", "DZA", "ECU", "EGY", "ERI", "ESH", "ESP", "EST", "ETH",
+    "FIN", "FJI", "FLK", "FRA", "FRO", "FSM", "GAB", "GBR", "GEO", "GGY", "GHA", "GIB",
+    "GIN", "GLP", "GMB", "GNB", "GNQ", "GRC", "GRD", "GRL", "GTM", "GUF", "GUM", "GUY",
+    "HKG", "HMD", "HND", "HRV", "HTI", "HUN", "IDN", "IMN", "IND", "IOT", "IRL", "IRN",
+    "IRQ", "ISL", "ISR", "ITA", "JAM", "JEY", "JOR", "JPN", "KAZ", "KEN", "KGZ", "KHM",
+    "KIR", "KNA", "KOR", "KWT", "LAO", "LBN", "LBR", "LBY", "LCA", "LIE", "LKA", "LSO",
+    "LTU", "LUX", "LVA", "MAC", "MAF", "MAR", "MCO", "MDA", "MDG", "MDV", "MEX", "MHL",
+    "MKD", "MLI", "MLT", "MMR", "MNE", "MNG", "MNP", "MOZ", "MRT", "MSR", "MTQ", "MUS",
+    "MWI", "MYS", "MYT", "NAM", "NCL", "NER", "NFK", "NGA", "NIC", "NIU", "NLD", "NOR",
+    "NPL", "NRU", "NZL", "OMN", "PAK", "PAN", "PCN", "PER", "PHL", "PLW", "PNG", "POL",
+    "PRI", "PRK", "PRT", "PRY", "PSE", "PYF", "QAT", "REU", "ROU", "RUS", "RWA", "SAU",
+    "SDN", "SEN", "SGP", "SGS", "SHN", "SJM", "SLB", "SLE", "SLV", "SMR", "SOM", "SPM",
+    "SRB", "SSD", "STP", "SUR", "SVK", "SVN", "SWE", "SWZ", "SXM", "SYC", "SYR", "TCA",
+    "TCD", "TGO", "THA", "TJK", "TKL", "TKM", "TLS", "TON", "TTO", "TUN", "TUR", "TUV",
+    "TWN", "TZA", "UGA", "UKR", "UMI", "URY", "USA", "UZB", "VAT", "VCT", "VEN", "VGB",
+    "VIR", "VNM", "VUT", "WLF", "WSM", "YEM", "ZAF", "ZMB", "ZWE",
+)
+#: the code lists of the persons columns below; a value outside its list is kept raw in
+#: the node and leaves only as ``OTHER_CODE`` (it may be a date, a phone number, a name)
+ETHNICITY_SELF_CODES = (*ONS_ETHNICITY, NOT_STATED)
+ETHNICITY_OFFICER_CODES = (*IC_ETHNICITY, NOT_STATED)
+NATIONALITY_CODES = (*ISO3166_ALPHA3, NOT_STATED, UNKNOWN)
+OTHER_CODE = "other"
+
 
 @dataclass(frozen=True)
 class Column:
@@ -85,10 +123,12 @@ PERSONS = Table(
         _c("age_max", "INTEGER", False),
         _c("sex", "VARCHAR", False, "M, F, X (other) or U (unknown)", SEXES),
         _c("ethnicity_self", "VARCHAR", False,
-           "self-defined ethnicity, ONS 18+1 code (A1..W9, O9) or NS"),
+           "self-defined ethnicity, ONS 18+1 code (A1..W9, O9) or NS; any other value is "
+           "kept as written and leaves the node only as 'other'"),
         _c("ethnicity_officer", "VARCHAR", False,
-           "officer-observed ethnicity IC1..IC6, IC9 or NS"),
-        _c("nationality", "VARCHAR", False, "ISO 3166 alpha-3, NS or UNK"),
+           "officer-observed ethnicity IC1..IC6, IC9 or NS (else kept, shared as 'other')"),
+        _c("nationality", "VARCHAR", False,
+           "ISO 3166-1 alpha-3, NS or UNK (else kept, shared as 'other')"),
         _c("deceased", "BOOLEAN", False, "true when the person is known to have died"),
     ),
     key=("person_id",),

@@ -3,7 +3,7 @@
 A key joins a few normalised quasi-identifiers (``fn|sn|dob``, ``sn|postcode``, phonetic
 codes + birth year, ...). Two records of one person written differently — a typo in the
 surname, a day/month swap, a missing postcode — still agree on most keys, while two
-different people agree on few. The set is designed for RECALL (27 keys: 12 on names and
+different people agree on few. The set is designed for RECALL (34 keys: 19 on names and
 date of birth, 15 adding where the person lives, so a true pair nearly always shares
 several); the coordinator's Fellegi–Sunter scoring restores precision by weighing which
 keys agree. Each token kind names its fields (``mk:fn+dob``) so the coordinator can score
@@ -15,9 +15,13 @@ on FEBRL4, so they stay.
 
 ``persons`` is a pyarrow Table or DuckDB relation with ``given_names``, ``family_name``,
 ``dob`` (DATE or text) and optionally ``postcode``, ``address`` (comma-separated lines:
-``"12 high street, flat 2, leeds"``) and ``locality``. Names go through the one normaliser
-(`federation.normalise`), phonetic codes through ``jellyfish``, both once per DISTINCT
-value; the rest is DuckDB SQL. Speed (bench `match_keys_persons`): one query builds every
+``"12 high street, flat 2, leeds"``), ``locality`` and ``dob_precision`` ('day', 'month',
+'year'): a date known to the month gives no key on the day (``dob``, ``md``, ``dob_dm``),
+one known to the year only keys on the year alone, and a 1 January date is read as
+known to the year (padding). Names go through the one normaliser (`federation.normalise`:
+a placeholder such as ``UNK`` or ``N/K`` is no name), phonetic codes through ``jellyfish``,
+nicknames through ``federation.names``, each once per DISTINCT value; the rest is DuckDB
+SQL. Speed (bench `match_keys_persons`): one query builds every
 key as a column of its own, each DISTINCT (kind, value) is hashed once, and inputs are
 registered in small Arrow batches so DuckDB spreads the work over every core.
 """
@@ -37,6 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from federation.errors import CrossforceError
+from federation.names import canonical_rows
 from federation.normalise import normalise_date, normalise_many, normalise_postcode
 from federation.tokens import token_sql, tokens_to_arrow
 
@@ -53,18 +58,30 @@ FIELDS: dict[str, str] = {
     "nm": "CASE WHEN fn IS NOT NULL AND sn IS NOT NULL "
           "THEN least(fn, sn) || '|' || greatest(fn, sn) END",
     "fi": "left(fn, 1)",   # given-name initial
+    # canonical forms of the first given name (willie -> william, bill, ...): several rows
+    # per person, each its own token of the key kind (federation.names)
+    "fn_can": "fn_can",
+    # every word of given and family names, sorted: survives names split differently
+    # between the two fields ("mary ann"+"smith" = "mary"+"ann smith"); two words at least
+    "nw": "nw",
+    # the given and family initials in either order
+    "ini": "CASE WHEN fn IS NOT NULL AND sn IS NOT NULL "
+           "THEN least(left(fn, 1), left(sn, 1)) || greatest(left(fn, 1), left(sn, 1)) END",
     "sn": "sn",            # family name, normalised, spaces removed (van der berg = vanderberg)
     "fn_mp": "fn_mp",      # metaphone of first given name
     "sn_mp": "sn_mp",
     "fn_ny": "fn_ny",      # NYSIIS
     "sn_ny": "sn_ny",
-    "dob": "strftime(dob, '%Y%m%d')",
+    # a date known to the day (dob_day), to the month (dob_month) or the year only (dob):
+    # a date padded to the 1st of the month or to 1 January must not agree by chance
+    "dob": "strftime(dob_day, '%Y%m%d')",
     "yob": "CAST(year(dob) AS VARCHAR)",
-    "ym": "strftime(dob, '%Y%m')",
-    "md": "strftime(dob, '%m%d')",
+    "ym": "strftime(dob_month, '%Y%m')",
+    "md": "strftime(dob_day, '%m%d')",
     # day and month in either order: survives a US-style or transposed date
-    "dob_dm": "CAST(year(dob) AS VARCHAR) || least(strftime(dob, '%m'), strftime(dob, '%d')) "
-              "|| greatest(strftime(dob, '%m'), strftime(dob, '%d'))",
+    "dob_dm": "CAST(year(dob_day) AS VARCHAR) "
+              "|| least(strftime(dob_day, '%m'), strftime(dob_day, '%d')) "
+              "|| greatest(strftime(dob_day, '%m'), strftime(dob_day, '%d'))",
     "pc": "pc",            # postcode (canonical UK; other countries: upper-case alphanumerics)
     "st_no": "st_no",      # house number from the first address line
     "street": "street",    # a street: each address line but the locality (lines get swapped)
@@ -116,6 +133,17 @@ NAME_DOB_KEYS: tuple[MatchKey, ...] = (
     _k("fn", "sn", "md"),
     _k("fn", "sn", "dob_dm"),
     _k("nm", "dob"),
+    # measured on FEBRL4 and an open noisy set (fake_1000 split over three forces):
+    # a nickname (willie, william); names split otherwise between the two fields; typos in
+    # both names (initials) with the date exact or a day out; one name missing with the
+    # date shifted
+    _k("fn_can", "dob"),
+    _k("nw", "dob"),
+    _k("ini", "dob"),
+    _k("ini", "ym"),
+    _k("ini", "md"),
+    _k("fn_mp", "yob"),
+    _k("sn_mp", "yob"),
 )
 
 #: Keys that add where the person lives (postcode, street, house number, locality).
@@ -143,7 +171,9 @@ _REQUIRED = ("given_names", "family_name", "dob")
 #: Record batches per registered table (several per core) and their smallest size.
 _BATCHES = 16
 _MIN_BATCH = 2048
-_OPTIONAL = ("postcode", "address", "locality")
+_OPTIONAL = ("postcode", "address", "locality", "dob_precision")
+#: Fields with several rows per person, each from its own (row, field) table.
+_MULTI = {"street": "mk_streets", "fn_can": "mk_fn_can"}
 
 
 def _prepare(con: duckdb.DuckDBPyConnection, persons: pa.Table) -> None:
@@ -161,7 +191,8 @@ def _prepare(con: duckdb.DuckDBPyConnection, persons: pa.Table) -> None:
     _register_chunked(con, "mk_input", table)
     con.execute("""CREATE OR REPLACE TEMP VIEW mk_raw AS SELECT row,
         CAST(given_names AS VARCHAR) AS given_names, CAST(family_name AS VARCHAR) AS family_name,
-        dob, CAST(postcode AS VARCHAR) AS postcode, CAST(locality AS VARCHAR) AS locality,
+        dob, lower(CAST(dob_precision AS VARCHAR)) AS dob_precision,
+        CAST(postcode AS VARCHAR) AS postcode, CAST(locality AS VARCHAR) AS locality,
         string_split(CAST(address AS VARCHAR), ',') AS lines FROM mk_input""")
     _name_dictionary(con)
     _dates(con, persons.schema.field("dob").type)
@@ -172,7 +203,13 @@ def _prepare(con: duckdb.DuckDBPyConnection, persons: pa.Table) -> None:
         SELECT r.row,
                g.first AS fn, g.first_mp AS fn_mp, g.first_ny AS fn_ny,
                f.joined AS sn, f.joined_mp AS sn_mp, f.joined_ny AS sn_ny,
-               d.dob, p.pc,
+               CASE WHEN contains(concat_ws(' ', g.norm, f.norm), ' ') THEN array_to_string(
+                   list_sort(string_split(concat_ws(' ', g.norm, f.norm), ' ')), ' ') END AS nw,
+               d.dob,
+               CASE WHEN d.jan1 OR r.dob_precision = 'year' THEN NULL ELSE d.dob END AS dob_month,
+               CASE WHEN d.jan1 OR r.dob_precision IN ('year', 'month') THEN NULL ELSE d.dob END
+                   AS dob_day,
+               p.pc,
                nullif(regexp_extract(r.lines[1], '[0-9]+'), '') AS st_no,
                coalesce(l.norm, ln.norm) AS loc,
                CASE WHEN len(r.lines) > 1 THEN r.lines[:len(r.lines) - 1] ELSE r.lines END
@@ -180,7 +217,8 @@ def _prepare(con: duckdb.DuckDBPyConnection, persons: pa.Table) -> None:
         FROM mk_raw r
         LEFT JOIN mk_names g ON g.raw = r.given_names
         LEFT JOIN mk_names f ON f.raw = r.family_name
-        LEFT JOIN mk_dates d ON d.raw = CAST(r.dob AS VARCHAR)
+        LEFT JOIN (SELECT raw, dob, strftime(dob, '%m%d') = '0101' AS jan1
+                   FROM mk_dates) d ON d.raw = CAST(r.dob AS VARCHAR)
         LEFT JOIN mk_postcodes p ON p.raw = r.postcode
         LEFT JOIN mk_names l ON l.raw = r.locality
         LEFT JOIN mk_names ln ON ln.raw = CASE WHEN len(r.lines) > 1
@@ -192,6 +230,8 @@ def _prepare(con: duckdb.DuckDBPyConnection, persons: pa.Table) -> None:
         JOIN mk_names s ON s.raw = p.line
         WHERE s.norm IS NOT NULL""").to_arrow_table()
     _register_chunked(con, "mk_streets", streets)
+    # each first given name's canonical forms: (row, fn_can), several rows per person
+    _register_chunked(con, "mk_fn_can", canonical_rows(con, "mk_people"))
 
 
 def _register_chunked(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
@@ -297,11 +337,11 @@ def _key_columns(con: duckdb.DuckDBPyConnection,
         raise CrossforceError(f"match keys must be a non-empty set of distinct keys: {names}")
     _prepare(con, _as_arrow(persons))
     out = []
-    for source, group in (("mk_people", [k for k in keys if "street" not in k.fields]),
-                          ("mk_people JOIN mk_streets USING (row)",
-                           [k for k in keys if "street" in k.fields])):
-        if not group:
-            continue
+    groups: dict[tuple[str, ...], list[MatchKey]] = {}
+    for k in keys:  # keys by the several-rows-per-person fields they hold
+        groups.setdefault(tuple(f for f in _MULTI if f in k.fields), []).append(k)
+    for multi, group in groups.items():
+        source = " ".join(["mk_people", *(f"JOIN {_MULTI[f]} USING (row)" for f in multi)])
         columns = ", ".join(f'{k.sql()} AS "{k.token_kind}"' for k in group)
         wide = con.sql(f"SELECT row, {columns} FROM {source}").to_arrow_table()
         rows = wide.column("row")

@@ -333,7 +333,15 @@ def normalise_postcode(raw: str | None) -> str | None:
 _TITLES = frozenset({
     "mr", "mrs", "ms", "miss", "mx", "master", "dr", "doctor", "prof", "professor", "sir",
     "dame", "lord", "lady", "rev", "revd", "reverend", "fr", "father", "sr", "jr", "snr",
-    "jnr", "hon", "capt", "sgt", "haji", "hajji",
+    "jnr", "hon", "capt", "sgt", "haji", "hajji", "esq", "rt", "honourable", "mstr", "mister",
+    "ii", "iii", "iv",
+})
+#: What records write for a name nobody knows, as normalised: never a name, so never a
+#: token (two "UNK UNK" persons must not share a name key). ``N/K`` becomes ``n k``.
+_NAME_SENTINELS = frozenset({
+    "ns", "n s", "unk", "unkn", "unknown", "nk", "n k", "notknown", "not known", "not stated",
+    "notstated", "none", "null", "nil", "na", "n a", "x", "xx", "xxx", "fnu", "lnu", "nfn",
+    "nln", "tbc", "tba", "no name", "noname", "unknown unknown", "unk unk",
 })
 _APOSTROPHES = re.compile(r"['`\u2019\u2018\u02bc]")
 _NOT_LETTER = re.compile(r"[^a-z]+")
@@ -341,13 +349,16 @@ _NOT_LETTER = re.compile(r"[^a-z]+")
 
 def normalise_name(raw: str | None) -> str | None:
     """NFKC, transliterated to Latin, case-folded, titles and punctuation removed, parts
-    kept in order: ``"Dr. Mohammed  ALI"`` → ``"mohammed ali"``; ``O'Brien`` → ``obrien``."""
+    kept in order: ``"Dr. Mohammed  ALI"`` → ``"mohammed ali"``; ``O'Brien`` → ``obrien``.
+    A placeholder for an unknown name (``NS``, ``UNK``, ``N/K``, ``Not stated``, ``-``) is
+    None, like an empty one."""
     if raw is None:
         return None
     text = anyascii(unicodedata.normalize("NFKC", str(raw))).casefold()
     text = _APOSTROPHES.sub("", text)
     parts = [p for p in _NOT_LETTER.sub(" ", text).split() if p not in _TITLES]
-    return " ".join(parts) or None
+    name = " ".join(parts)
+    return name if name and name not in _NAME_SENTINELS else None
 
 
 # --------------------------------------------------------------------------- dates

@@ -53,20 +53,28 @@ __all__ = [
     "LINKS_SCHEMA",
     "SCHEMA_VERSION",
     "TOKENS_SCHEMA",
+    "CONTENT_REJECTIONS",
     "CorruptPayload",
+    "DisclosureBreach",
     "DuckDBReplayStore",
     "MemoryReplayStore",
+    "OffLayout",
     "OldEpoch",
     "OversizePayload",
     "PayloadBadSignature",
     "PayloadRejected",
+    "RawToken",
+    "RawValue",
     "ReplayedPayload",
     "ShareSet",
+    "StalePayload",
     "Submission",
     "SubmissionHeader",
     "SubmissionVerifier",
     "TruncatedPayload",
+    "UnknownColumn",
     "UnknownSigner",
+    "UnknownValue",
     "VerifiedSubmission",
     "WrongSchemaVersion",
 ]
@@ -133,6 +141,59 @@ class ReplayedPayload(PayloadRejected):
     reason = "replayed"
 
 
+class StalePayload(PayloadRejected):
+    """Created before the payload it would supersede: an old share set never replaces a
+    newer one."""
+
+    reason = "stale"
+
+
+# What a payload *carries* (``policies.payload_rules``, the same rules as the node's gate):
+# one class per rule, so a refusal says which rule it broke.
+
+class UnknownColumn(PayloadRejected):
+    """A column outside the closed schema (e.g. ``full_name`` among the item columns)."""
+
+    reason = "unknown_column"
+
+
+class RawToken(PayloadRejected):
+    """A ref or token that is not 16 random-looking bytes (a raw value in a binary column)."""
+
+    reason = "raw_token"
+
+
+class RawValue(PayloadRejected):
+    """A string that looks like raw personal data (phone, date, postcode, name, ...)."""
+
+    reason = "raw_value"
+
+
+class UnknownValue(PayloadRejected):
+    """A value outside its closed vocabulary (kind, role, token kind, attribute code)."""
+
+    reason = "unknown_value"
+
+
+class OffLayout(PayloadRejected):
+    """An aggregate cell that is not a cell of the fixed national layout."""
+
+    reason = "off_layout"
+
+
+class DisclosureBreach(PayloadRejected):
+    """An aggregate count that breaks the declared disclosure rule (not suppressed, and
+    below the threshold or not a multiple of the rounding base)."""
+
+    reason = "disclosure"
+
+
+#: rule reason -> the class a refusal for it raises
+CONTENT_REJECTIONS: dict[str, type[PayloadRejected]] = {
+    c.reason: c for c in (UnknownColumn, RawToken, RawValue, UnknownValue, OffLayout,
+                          DisclosureBreach)}
+
+
 # --------------------------------------------------------------------------- share set
 
 def empty_table(schema: pa.Schema) -> pa.Table:
@@ -142,7 +203,13 @@ def empty_table(schema: pa.Schema) -> pa.Table:
 @dataclass(frozen=True)
 class ShareSet:
     """What a node proposes to send for one purpose and epoch: refs, tokens, links,
-    aggregates — opaque bytes and counts only."""
+    aggregates — opaque bytes and counts only.
+
+    ``disclosure`` is the rule the aggregates were released under, (threshold, rounding),
+    set by the policy gate and declared in the signed header so the coordinator can check
+    every count against it (None: not declared; the coordinator then applies the national
+    default, 10 and 5).
+    """
 
     force: str
     purpose: str
@@ -152,8 +219,15 @@ class ShareSet:
     tokens: pa.Table = field(default_factory=lambda: empty_table(TOKENS_SCHEMA))
     links: pa.Table = field(default_factory=lambda: empty_table(LINKS_SCHEMA))
     aggregates: pa.Table = field(default_factory=lambda: empty_table(AGGREGATES_SCHEMA))
+    disclosure: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
+        if self.disclosure is not None and not (
+                isinstance(self.disclosure, tuple) and len(self.disclosure) == 2
+                and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
+                        for v in self.disclosure)):
+            raise ValueError("ShareSet.disclosure must be (threshold, rounding), ints ≥ 1, "
+                             f"got {self.disclosure!r}")
         for name in ("force", "purpose", "policy_hash"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
                 raise ValueError(f"ShareSet.{name} must be a non-empty string")
@@ -214,8 +288,11 @@ class ShareSet:
         if pos != len(body):
             raise CorruptPayload(f"payload {header.payload_id}: {len(body) - pos} unexpected "
                                  "bytes after the last table")
+        rule = header.disclosure
         try:
-            return cls(header.force, header.purpose, header.epoch, header.policy_hash, **tables)
+            return cls(header.force, header.purpose, header.epoch, header.policy_hash, **tables,
+                       disclosure=None if rule is None else (rule["threshold"],
+                                                             rule["rounding"]))
         except ValueError as exc:
             raise CorruptPayload(f"payload {header.payload_id}: {exc}") from None
 
@@ -245,9 +322,14 @@ class SubmissionHeader:
     counts: dict[str, int]
     signer: str  # fingerprint of the signing key
     encryption: dict[str, str] | None = None
+    #: the disclosure rule the aggregates were released under: {"threshold", "rounding"}
+    disclosure: dict[str, int] | None = None
 
     def to_bytes(self) -> bytes:
-        return json.dumps(self.__dict__, sort_keys=True, separators=(",", ":"),
+        fields = dict(self.__dict__)
+        if fields["disclosure"] is None:  # absent, so payloads without it keep their bytes
+            del fields["disclosure"]
+        return json.dumps(fields, sort_keys=True, separators=(",", ":"),
                           ensure_ascii=True).encode()
 
     @classmethod
@@ -270,6 +352,13 @@ class SubmissionHeader:
         if not (isinstance(header.epoch, int) and isinstance(header.force, str)
                 and isinstance(header.body_bytes, int) and header.body_bytes >= 0):
             raise CorruptPayload(f"payload {header.payload_id}: header field types are wrong")
+        rule = header.disclosure
+        if rule is not None and not (
+                isinstance(rule, dict) and set(rule) == {"threshold", "rounding"}
+                and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
+                        for v in rule.values())):
+            raise CorruptPayload(f"payload {header.payload_id}: header disclosure rule is not "
+                                 '{"threshold": int >= 1, "rounding": int >= 1}')
         return header
 
 
@@ -307,7 +396,9 @@ class Submission:
             purpose=share_set.purpose, epoch=share_set.epoch,
             policy_hash=share_set.policy_hash, content_hash=content_hash,
             body_bytes=len(body), counts=share_set.counts(), signer=signer.fingerprint,
-            encryption=encryption)
+            encryption=encryption,
+            disclosure=None if share_set.disclosure is None else {
+                "threshold": share_set.disclosure[0], "rounding": share_set.disclosure[1]})
         hbytes = header.to_bytes()
         return cls(header, body, signer.sign(_signed_part(hbytes)))
 

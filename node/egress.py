@@ -58,24 +58,35 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from federation.duckdb_files import transaction
-from node.resolution import ensure_current, person_map
 from federation.errors import CrossforceError
 from federation.keys import LinkageSecret, NodeKeys
+from federation.layout import (
+    ETHNICITY_OFFICER_CODES,
+    ETHNICITY_SELF_CODES,
+    NATIONALITY_CODES,
+    OTHER_CODE,
+)
 from federation.ledger import Ledger, LedgerEntry
 from federation.matchkeys import match_key_tokens
 from federation.payload import ShareSet, Submission
 from federation.tokens import TOKEN_BYTES, Tokeniser, token_sql, tokens_to_arrow
+from node.resolution import ensure_current, person_map
 from node.store import DEFAULT_POLICY, POLICY_FILE, NodeConfig, open_store
 from policies.gate import describe, gate
 from policies.model import CRIME_CATEGORIES, SharePolicy, default_policy, load_policy
 from policies.national_tables import (
     AGE_BANDS,
     BLANK,
+    DOMAINS,
+    FIRST_YEAR,
+    LAST_YEAR,
     MAX_CELL_COUNT,
     OPEN_OUTCOME,
     TABLE_DIMENSIONS,
     UNKNOWN_AGE,
     NationalLayout,
+    share_set_layout,
+    share_set_years,
 )
 from policies.privacy_budget import PrivacyBudget
 
@@ -86,33 +97,46 @@ REF = pa.binary(TOKEN_BYTES)
 #: when a person holds several roles in scope, the one shown (most serious first)
 ROLE_PRIORITY = ("offender", "suspect", "facilitator", "associate", "witness",
                  "reporting_person", "victim")
-#: SQL of (dims..., n) over the eg_* tables, per aggregate table
+def _code_or_other(column: str, codes: tuple[str, ...]) -> str:
+    """SQL: the value as a code from ``codes`` (trimmed, upper-case), NULL if NULL, else
+    'other' — a value outside its list (a typo, or a date of birth, phone number, postcode
+    or name written in the wrong column) stays raw in the store and leaves as 'other'."""
+    listed = ", ".join(f"'{c}'" for c in codes)
+    return (f"CASE WHEN {column} IS NULL THEN NULL WHEN upper(trim({column})) IN ({listed}) "
+            f"THEN upper(trim({column})) ELSE '{OTHER_CODE}' END")
+
+
+_ETHNICITY = (f"coalesce({_code_or_other('p.ethnicity_self', ETHNICITY_SELF_CODES)}, "
+              f"{_code_or_other('p.ethnicity_officer', ETHNICITY_OFFICER_CODES)}, '{BLANK}')")
+_NATIONALITY = f"coalesce({_code_or_other('p.nationality', NATIONALITY_CODES)}, '{BLANK}')"
+#: SQL of (dims..., rid) over the eg_* tables, per aggregate table: one row per record
+#: (crime or resolved person) counted in a cell; a cell's count is its distinct records
 _AGGREGATE_SQL = {
     "crimes_by_category_year":
         "SELECT category AS offence_category, CAST(year(date_from) AS VARCHAR) AS year, "
-        "count(DISTINCT crime_id) AS n FROM eg_crime_categories GROUP BY ALL",
+        "crime_id AS rid FROM eg_crime_categories",
     "crimes_by_outcome_year":
         f"SELECT coalesce(outcome_code, '{OPEN_OUTCOME}') AS outcome_code, "
-        "CAST(year(date_from) AS VARCHAR) AS year, count(*) AS n FROM eg_crimes GROUP BY ALL",
+        "CAST(year(date_from) AS VARCHAR) AS year, crime_id AS rid FROM eg_crimes",
     "persons_by_role_year":
-        "SELECT role, CAST(year(date_from) AS VARCHAR) AS year, count(DISTINCT person_id) AS n "
-        "FROM eg_roles WHERE shown GROUP BY ALL",
+        "SELECT role, CAST(year(date_from) AS VARCHAR) AS year, person_id AS rid "
+        "FROM eg_roles WHERE shown",
     "persons_by_role_ethnicity":
-        "SELECT r.role, coalesce(p.ethnicity_self, p.ethnicity_officer, "
-        f"'{BLANK}') AS ethnicity, "
-        "count(DISTINCT r.person_id) AS n FROM eg_roles r JOIN persons p USING (person_id) "
-        "WHERE r.shown GROUP BY ALL",
+        f"SELECT r.role, {_ETHNICITY} AS ethnicity, r.person_id AS rid "
+        "FROM eg_roles r JOIN persons p USING (person_id) WHERE r.shown",
     "persons_by_role_nationality":
-        f"SELECT r.role, coalesce(p.nationality, '{BLANK}') AS nationality, "
-        "count(DISTINCT r.person_id) AS n FROM eg_roles r JOIN persons p USING (person_id) "
-        "WHERE r.shown GROUP BY ALL",
+        f"SELECT r.role, {_NATIONALITY} AS nationality, r.person_id AS rid "
+        "FROM eg_roles r JOIN persons p USING (person_id) WHERE r.shown",
     "persons_by_role_age_band":
-        "SELECT role, age_band, count(DISTINCT person_id) AS n FROM eg_person_ages "
-        "GROUP BY ALL",
+        "SELECT role, age_band, person_id AS rid FROM eg_person_ages",
 }
-#: aggregate tables: name -> (dimensions, SQL); the dimensions are the national ones
+#: aggregate tables: name -> (dimensions, SQL of records); the dimensions are the national
+#: ones
 AGGREGATES: dict[str, tuple[tuple[str, ...], str]] = {
     name: (dims, _AGGREGATE_SQL[name]) for name, dims in TABLE_DIMENSIONS.items()}
+#: cell-key perturbation (the ONS method): each cell's count moves by one of these, chosen
+#: by its cell key (the sum of its records' keys mod 256) — see _share_set_aggregates
+CELL_KEY_PERTURBATION = (-2, -1, 0, 1, 2)
 
 
 # --------------------------------------------------------------------------- policy & keys
@@ -462,7 +486,8 @@ def build_share_set(con: duckdb.DuckDBPyConnection, force: str, policy: SharePol
     tokens = _tokens_table(con, policy, tokeniser)
     links = _links_table(con, policy)
     # under release = "secure-sum" aggregates leave only through release_aggregates
-    aggregates = (_aggregates_table(con, policy) if policy.aggregates.release == "share-set"
+    aggregates = (_share_set_aggregates(con, policy, tokeniser)
+                  if policy.aggregates.release == "share-set"
                   else _aggregates_table(con, policy, tables=()))
     return ShareSet(force=force, purpose=purpose, epoch=epoch, policy_hash=policy.version,
                     items=items, tokens=tokens, links=links, aggregates=aggregates)
@@ -662,7 +687,7 @@ def _tokens_table(con: duckdb.DuckDBPyConnection, policy: SharePolicy,
     parts = [identifiers]
     if policy.share.match_keys:
         persons = con.sql("""
-            SELECT r.ref, p.given_names, p.family_name, p.dob,
+            SELECT r.ref, p.given_names, p.family_name, p.dob, p.dob_precision,
                    a.postcode, a.address, a.town AS locality
             FROM eg_refs r
             JOIN eg_person_map m ON r.kind = 'person' AND m.local_person = r.local_id
@@ -747,20 +772,87 @@ def _links_table(con: duckdb.DuckDBPyConnection, policy: SharePolicy) -> pa.Tabl
     return _fixed(table, "ref_a", "ref_b")
 
 
+_AGGREGATE_SCHEMA = pa.schema([("name", pa.string()), ("cell", pa.string()),
+                               ("count", pa.int64())])
+
+
+def _cell_sql(dims: tuple[str, ...]) -> str:
+    return "json_object(" + ", ".join(f"'{d}', {d}" for d in dims) + ")::VARCHAR"
+
+
+def _on_national_layout(dimension: str) -> str:
+    """SQL: the dimension's value is one of its national domain's (a value off it, e.g. an
+    outcome written as free text, is counted nowhere rather than refused by the gate)."""
+    if dimension == "year":
+        return f"TRY_CAST(year AS INTEGER) BETWEEN {FIRST_YEAR} AND {LAST_YEAR}"
+    listed = ", ".join(f"'{v}'" for v in DOMAINS[dimension])
+    return f"{dimension} IN ({listed})"
+
+
 def _aggregates_table(con: duckdb.DuckDBPyConnection, policy: SharePolicy,
                       tables: Collection[str] | None = None) -> pa.Table:
     """Every aggregate table whose dimensions the policy all allows, or only those of
-    ``tables`` (true counts: the gate applies disclosure control)."""
+    ``tables``: the cells that hold records (true counts: the gate applies disclosure
+    control). The secure-sum release maps these onto its layout."""
     allowed = set(policy.aggregates.dimensions)
     parts = []
     for name, (dims, sql) in AGGREGATES.items():
         if not set(dims) <= allowed or (tables is not None and name not in tables):
             continue
-        cell = "json_object(" + ", ".join(f"'{d}', {d}" for d in dims) + ")::VARCHAR"
-        parts.append(f"SELECT '{name}' AS name, {cell} AS cell, n AS count FROM ({sql}) "
-                     f"WHERE {' AND '.join(f'{d} IS NOT NULL' for d in dims)}")
-    schema = pa.schema([("name", pa.string()), ("cell", pa.string()), ("count", pa.int64())])
+        parts.append(f"SELECT '{name}' AS name, {_cell_sql(dims)} AS cell, count(*) AS count "
+                     f"FROM (SELECT DISTINCT * FROM ({sql}) "
+                     f"WHERE {' AND '.join(_on_national_layout(d) for d in dims)}) "
+                     "GROUP BY ALL")
     if not parts:
-        return schema.empty_table()
+        return _AGGREGATE_SCHEMA.empty_table()
     return con.sql(" UNION ALL ".join(f"({p})" for p in parts)
-                   + " ORDER BY name, cell").to_arrow_table().cast(schema)
+                   + " ORDER BY name, cell").to_arrow_table().cast(_AGGREGATE_SCHEMA)
+
+
+def _share_set_aggregates(con: duckdb.DuckDBPyConnection, policy: SharePolicy,
+                          tokeniser: Tokeniser) -> pa.Table:
+    """The aggregates of a share set: EVERY cell of the closed national layout of every
+    table the policy allows, for the years of the policy's scope — never only the cells
+    that hold records, so which cells leave says nothing (a force with one suspect sends
+    the same cells as a force with a thousand; the gate then sends a zero and a suppressed
+    count alike as NULL).
+
+    Successive share sets are protected by cell-key perturbation (the ONS method for
+    census tables): every record (crime, resolved person) has a secret record key in
+    0..255 (a keyed hash of its id under this purpose's token key, which the coordinator
+    never holds); a cell's key is the sum of its records' keys mod 256, and its count moves
+    by ``CELL_KEY_PERTURBATION[cell key mod 5]`` before disclosure control. The same
+    records always give the same count (a repeated share, or a dry run, agrees exactly),
+    while one record more or less re-draws the cell's perturbation, so subtracting two
+    share sets no longer shows one new suspect's cells. Preferred to a minimum interval
+    between share sets (as the secure sum uses) because a share set also carries the
+    tokens a force must be able to re-send at any time.
+    """
+    allowed = set(policy.aggregates.dimensions)
+    tables = tuple(n for n, (dims, _) in AGGREGATES.items() if set(dims) <= allowed)
+    if not tables:
+        return _AGGREGATE_SCHEMA.empty_table()
+    layout = share_set_layout(tables, share_set_years(policy.scope.date_from,
+                                                      policy.scope.date_to))
+    salt = tokeniser.token("cell-key", "record").hex()
+    record_key = "CAST(('0x' || left(sha256($salt || CAST(rid AS VARCHAR)), 2)) AS INTEGER)"
+    parts = []
+    for name in tables:
+        dims, sql = AGGREGATES[name]
+        parts.append(f"SELECT '{name}' AS name, {_cell_sql(dims)} AS cell, count(*) AS n, "
+                     f"sum({record_key}) % 256 AS cell_key "
+                     f"FROM (SELECT DISTINCT * FROM ({sql})) GROUP BY ALL")
+    shifts = "[" + ", ".join(str(d) for d in CELL_KEY_PERTURBATION) + "]"
+    con.register("eg_share_layout", layout)
+    try:
+        return con.sql(f"""
+            WITH counted AS ({" UNION ALL ".join(f"({p})" for p in parts)})
+            SELECT l.name, l.cell,
+                   CASE WHEN c.n IS NULL THEN 0
+                        ELSE greatest(c.n + {shifts}[CAST(c.cell_key % {len(CELL_KEY_PERTURBATION)}
+                                                           AS INTEGER) + 1], 0) END AS count
+            FROM eg_share_layout l LEFT JOIN counted c ON c.name = l.name AND c.cell = l.cell
+            ORDER BY l.position""", params={"salt": salt}).to_arrow_table() \
+            .cast(_AGGREGATE_SCHEMA)
+    finally:
+        con.unregister("eg_share_layout")

@@ -75,11 +75,12 @@ def register(app: typer.Typer) -> None:
             typer.echo("no pairs to review (run `crossforce node resolve` first, or widen "
                        "--from/--to)")
             return
-        table = RichTable("record", "name", "dob", "record", "name", "dob", "p", "one person",
+        table = RichTable("records", "names and dates of birth", "p", "one person",
                           title="pairs to review (least certain first)")
         for r in rows:
-            table.add_row(r["person_id"], r["name"], r["dob"] or "", r["other_id"],
-                          r["other_name"], r["other_dob"] or "",
+            table.add_row(f"{r['person_id']}\n{r['other_id']}",
+                          f"{r['name']} ({r['dob'] or 'no dob'})\n"
+                          f"{r['other_name']} ({r['other_dob'] or 'no dob'})",
                           f"{r['match_probability']:.3f}", "yes" if r["same_person"] else "no")
         Console().print(table)
 

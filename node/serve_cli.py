@@ -173,19 +173,54 @@ def join(
     restarts: int = typer.Option(
         5, "--restarts", min=0, help="Restart the SuperNode this many times if it exits "
         "(e.g. its key is not registered yet: the SuperLink refuses it, it gives up)."),
+    relay_user: str = typer.Option(
+        "crossforce-relay", "--relay-user", help="The unprivileged OS user the SuperNode and "
+        "the coordinator's relay app run as (created as a system user if missing). It must "
+        "not be able to read DIR; join checks before starting."),
+    relay_dir: Path | None = typer.Option(
+        None, "--relay-dir", help="The relay user's own folder (0700): copies of the relay "
+        "secret, the SuperNode key, the CA and the node config. Default "
+        "/var/lib/crossforce-relay/FORCE.", file_okay=False),
+    relay_python: Path | None = typer.Option(
+        None, "--relay-python", help="Python interpreter the relay user runs, with crossforce "
+        "and Flower importable (default: this one).", dir_okay=False),
+    approve_relay: list[str] | None = typer.Option(
+        None, "--approve-relay", help="SHA-256 of a relay app bundle (FAB) this force lets "
+        "run (repeat for several). Default: the lines of DIR/federation/approved-relays, "
+        "else this installation's own relay (`crossforce node relay-hash`). Any other app "
+        "the coordinator sends is refused with an error reply."),
+    insecure_dev: bool = typer.Option(
+        False, "--insecure-dev", help="Development only: run the SuperNode and relay as "
+        "yourself (no separate user), so a hostile relay app could read this node. The "
+        "approved-relay check still applies."),
 ) -> None:
-    """Run this force's Flower SuperNode until Ctrl-C, supervised.
+    """Run this force's Flower SuperNode until Ctrl-C, supervised and contained.
 
     The SuperNode connects out to the coordinator's SuperLink (TLS, node authentication
-    with this force's key) and runs the coordinator's relay, which can only ask this
-    force's gateway (`crossforce node serve`) for the share set and hand it hits. Stopping
-    this command stops the SuperNode and every process it started.
+    with this force's key). The coordinator ships the relay app, so it is fenced in twice:
+    it runs as --relay-user, which cannot read DIR, its keys or its store (only its own
+    copy of the relay secret, to ask this force's gateway — `crossforce node serve` — for
+    what the policy lets out); and only a relay app whose hash this force approved runs
+    at all (--approve-relay). Run as root: join sets the user up and drops privileges for
+    every relay process. Stopping this command stops the SuperNode and all it started.
     """
-    from federation.flower.deployment import Process, supernode_argv, write_node_config
+    from federation.flower.containment import (
+        RELAY_ROOT,
+        check_containment,
+        close_node_folder,
+        contained_supernode_argv,
+        ensure_relay_user,
+        executor_argv,
+        probe,
+        relay_environment,
+        stage_relay_files,
+    )
+    from federation.flower.deployment import Process
     from federation.flower.protocol import read_relay_secret
     from node.store import load_config
 
     config = load_config(dir)
+    node_dir = Path(dir).resolve()
     if not root_certificates.is_file():
         raise CrossforceError(f"--root-certificates {root_certificates}: no such file")
     if not _on_loopback(gateway):
@@ -193,24 +228,59 @@ def join(
                               "Unix socket (http://127.0.0.1:PORT or unix:PATH)")
     secret = relay_secret(dir, secret_file) if secret_file is None else Path(secret_file)
     read_relay_secret(secret)
-    work = Path(dir) / SUPERNODE_DIR
+    work = node_dir / SUPERNODE_DIR
     key = auth_key if auth_key is not None else _supernode_key(work, config.force)
-    node_config = write_node_config(work / "node-config.toml", {
-        "force": config.force, "gateway": gateway,
-        "gateway-secret-file": str(secret.resolve())})
-    argv = supernode_argv(superlink, key, node_config, root_certificates, port=port)
-    env = {**_environment(), "FLWR_HOME": str(work / "flwr-home")}
+    approved = _approved(node_dir, approve_relay)
+    python = str(relay_python or sys.executable)
+    user = None
+    if insecure_dev:
+        typer.echo("warning: --insecure-dev: the relay app runs as you and could read this "
+                   "node's folder, keys and store; never use this with a real coordinator",
+                   err=True)
+        relay = Path(relay_dir) if relay_dir else work / "relay"
+    else:
+        user = ensure_relay_user(relay_user)
+        if user.uid == node_dir.stat().st_uid:
+            raise CrossforceError(f"--relay-user {relay_user} owns {node_dir}: the relay must "
+                                  "be a user that cannot read the node folder")
+        if close_node_folder(node_dir):
+            typer.echo(f"made {node_dir} readable by its owner only (0700)")
+        relay = Path(relay_dir) if relay_dir else RELAY_ROOT / config.force
+        if relay.resolve().is_relative_to(node_dir):
+            raise CrossforceError(f"--relay-dir {relay} is inside the node folder; the relay "
+                                  "user must not reach the node folder at all")
+    files = stage_relay_files(relay.resolve(), user,
+                              node_config={"force": config.force, "gateway": gateway},
+                              secret_file=secret, auth_key=Path(key),
+                              root_certificates=root_certificates)
+    env = relay_environment(files.directory)
+    if user is not None:
+        found = probe(python, user, env, cwd=files.directory, gateway=gateway,
+                      deny=[node_dir, node_dir / "node.duckdb", config.keys_dir,
+                            Path(secret).resolve(), Path(key).resolve()],
+                      allow=[files.secret])
+        check_containment(found, user.name)
+        typer.echo(f"relay contained: runs as {user.name} (uid {user.uid}), which cannot "
+                   f"read {node_dir}; its files are in {files.directory}")
+    typer.echo("approved relay apps: " + ", ".join(f"sha256:{h}" for h in sorted(approved)))
+    supernode_cmd = contained_supernode_argv(python, superlink, files, port=port)
+    executor_cmd = executor_argv(python, f"127.0.0.1:{port}", approved, files.exec_secret)
+    kwargs = {"user": user, "cwd": files.directory}
     with _until_stopped():
         for attempt in range(restarts + 1):
-            process = Process(f"supernode-{config.force}", argv, env, work)
+            process = Process(f"supernode-{config.force}", supernode_cmd, env, work, **kwargs)
+            executor = Process(f"relay-{config.force}", executor_cmd, env, work, **kwargs)
+            which = process
             try:
                 typer.echo(f"SuperNode for {config.force} connecting to {superlink} "
                            f"(log {process.log})")
-                _supervise(process, connect_timeout)
+                _supervise(process, executor, connect_timeout)
+                which = process if not process.alive() else executor
             finally:
+                executor.stop()
                 process.stop()
-            problem = (f"the SuperNode exited (code {process.popen.returncode}); last log "
-                       f"lines:\n{process.tail(8)}")
+            problem = (f"the {'SuperNode' if which is process else 'relay executor'} exited "
+                       f"(code {which.popen.returncode}); last log lines:\n{which.tail(8)}")
             if attempt == restarts:
                 raise CrossforceError(problem)
             delay = min(30.0, 3.0 * (attempt + 1))
@@ -218,6 +288,30 @@ def join(
                        err=True)
             time.sleep(delay)
     typer.echo(f"SuperNode for {config.force} stopped")
+
+
+def _approved(node_dir: Path, given: list[str] | None) -> frozenset[str]:
+    """--approve-relay values, else DIR/federation/approved-relays, else this
+    installation's relay."""
+    from federation.flower.containment import APPROVED_FILE, approved_hashes
+
+    if given:
+        return approved_hashes(None, given, builtin=False)
+    if (node_dir / APPROVED_FILE).is_file():
+        found = approved_hashes(node_dir, builtin=False)
+        if found:
+            return found
+    return approved_hashes(None)
+
+
+def relay_hash() -> None:
+    """Print the SHA-256 of this installation's relay app bundle: what `node join`
+    approves by default, and what the coordinator's `flwr run` sends when it runs the
+    same crossforce version. Approve another with `node join --approve-relay HASH` or a
+    line in DIR/federation/approved-relays."""
+    from federation.flower.containment import relay_fab_hash
+
+    typer.echo(f"sha256:{relay_fab_hash()}")
 
 
 def _on_loopback(gateway: str) -> bool:
@@ -245,21 +339,12 @@ def _supernode_key(work: Path, force: str) -> Path:
     return private
 
 
-def _environment() -> dict[str, str]:
-    import os
-
-    from federation.flower.deployment import BIN
-
-    return {**os.environ, "FLWR_TELEMETRY_ENABLED": "0", "PYTHONUNBUFFERED": "1",
-            "NO_COLOR": "1", "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-
-
-def _supervise(process, connect_timeout: float) -> None:  # noqa: ANN001 - deployment.Process
-    """Wait while the SuperNode runs; say when it is accepted, warn if it is not. Returns
-    when it exits."""
+def _supervise(process, executor, connect_timeout: float) -> None:  # noqa: ANN001
+    """Wait while the SuperNode and its relay executor run; say when the SuperNode is
+    accepted, warn if it is not. Returns when either exits."""
     started = time.monotonic()
     connected = warned = False
-    while process.alive():
+    while process.alive() and executor.alive():
         if not connected and "SuperNode ID:" in process.tail(200):
             connected = True
             typer.echo("connected: the SuperLink accepted this force's key")
@@ -304,3 +389,4 @@ def register(app: typer.Typer) -> None:
         return
     app.command("serve")(serve)
     app.command("join")(join)
+    app.command("relay-hash")(relay_hash)

@@ -13,8 +13,21 @@ from dataclasses import dataclass
 
 import duckdb
 
-from federation.layout import Table
+from federation.layout import (
+    ETHNICITY_OFFICER_CODES,
+    ETHNICITY_SELF_CODES,
+    NATIONALITY_CODES,
+    Table,
+)
 from node.sources import Problem, Staged, ident, q
+
+#: persons columns read against a code list: a value off its list is kept raw (never a
+#: reason to refuse the row), counted here, and leaves the node only as "other"
+CODE_LISTS: dict[str, tuple[str, ...]] = {
+    "ethnicity_self": ETHNICITY_SELF_CODES,
+    "ethnicity_officer": ETHNICITY_OFFICER_CODES,
+    "nationality": NATIONALITY_CODES,
+}
 
 #: (earlier, later) column pairs that must not run backwards.
 ORDERED = (("date_from", "date_to"), ("valid_from", "valid_to"), ("first_seen", "last_seen"),
@@ -75,6 +88,21 @@ def row_problems(con: duckdb.DuckDBPyConnection, staged: Staged) -> list[Problem
                 out.append(Problem(where[rowid], rule.field, rule.reason.format(value=value),
                                    rowid=rowid))
     return out
+
+
+def code_list_flags(con: duckdb.DuckDBPyConnection, staging: str,
+                    present: tuple[str, ...] | list[str]) -> dict[str, dict[str, int]]:
+    """Per persons column, rows whose value is not on its code list (compared trimmed and
+    upper-case): ``{"nationality": {"not_on_code_list": 3}}``, the shape of
+    ``node.normalise_columns.data_quality``'s flags. The rows are kept as written."""
+    columns = [c for c in CODE_LISTS if c in present]
+    if not columns:
+        return {}
+    got = con.execute("SELECT " + ", ".join(
+        f"count(*) FILTER ({ident(c)} IS NOT NULL AND upper(trim({ident(c)}::VARCHAR)) "
+        f"NOT IN ({', '.join(q(v) for v in CODE_LISTS[c])}))" for c in columns)
+        + f" FROM {staging}").fetchall()[0]
+    return {c: {"not_on_code_list": int(n)} for c, n in zip(columns, got, strict=True) if n}
 
 
 def duplicate_problems(con: duckdb.DuckDBPyConnection, staged: Staged,

@@ -20,6 +20,14 @@ transformed
     aggregates get optional differential-privacy noise (OpenDP, budget charged), then
     disclosure control (suppression, secondary suppression, rounding).
 
+The national floor under all of this — closed schema, 16-byte random-looking tokens, no
+raw-looking string anywhere, closed vocabularies and code lists, aggregate cells only on the
+national layout, counts that satisfy the disclosure rule — is :mod:`policies.payload_rules`,
+the same code the coordinator runs on every payload it receives. Before checking, the gate
+writes an ``ethnicity`` or ``nationality`` attribute outside its code list as ``other``
+(the node keeps the raw value), and it declares the disclosure rule it applied on the share
+set so the signed header carries it.
+
 The node signs only what the gate returns. Checks are vectorised (Arrow kernels, numpy and
 DuckDB SQL over whole tables); nothing loops over rows in Python.
 """
@@ -36,10 +44,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from federation.errors import CrossforceError
+from policies import payload_rules
 from policies.disclosure import control_aggregates
 from policies.model import SharePolicy
+from policies.national_tables import DOMAINS, OTHER
 from policies.privacy_budget import PrivacyBudget, noisy_counts
-from policies.raw_values import find_raw_values, suspicious_tokens
+from policies.raw_values import find_raw_values
 
 if TYPE_CHECKING:
     from federation.payload import ShareSet
@@ -102,13 +112,17 @@ def gate(policy: SharePolicy, share: ShareSet, *, budget: PrivacyBudget | None =
         raise PolicyViolation(found, policy.purpose.code)
 
     items = _strings(items, ("kind", "role", *policy.share.attributes))
+    items = codes_or_other(items)
     items = _mark_match_only(policy, items)
+    checked = _Tables(items, tokens, links, share.aggregates, share.disclosure)
     con = duckdb.connect()  # one in-memory connection for every SQL check of this gate
     try:
         _register_keyed(con, items, tokens, links)
         con.register("agg", share.aggregates.select(list(AGGREGATE_COLUMNS)))
         _check_vocabularies(policy, items, tokens, links, found)
-        _check_raw_strings(con, items, tokens, links, share.aggregates, found)
+        # the national rules (the coordinator runs the very same on what it receives)
+        found += [Violation(b.what, b.why)
+                  for b in payload_rules.check_strings(checked, con)]
         _check_aggregate_cells(con, policy, share.aggregates, found)
         _check_relations(con, policy, found)
         if found:
@@ -116,8 +130,42 @@ def gate(policy: SharePolicy, share: ShareSet, *, budget: PrivacyBudget | None =
         aggregates = _release_aggregates(con, policy, share.aggregates, budget, dry_run)
     finally:
         con.close()
+    rule = (policy.disclosure.threshold, policy.disclosure.rounding)
+    released = payload_rules.check_disclosure(aggregates, rule)
+    if released:  # pragma: no cover - control_aggregates always satisfies its own rule
+        raise PolicyViolation([Violation(b.what, b.why) for b in released],
+                              policy.purpose.code)
     return dataclasses.replace(share, items=items, tokens=tokens,
-                               links=_bucket_weights(policy, links), aggregates=aggregates)
+                               links=_bucket_weights(policy, links), aggregates=aggregates,
+                               disclosure=rule)
+
+
+@dataclass(frozen=True)
+class _Tables:
+    """The gate's working tables, in the shape ``payload_rules`` reads (a ShareSet's)."""
+
+    items: pa.Table
+    tokens: pa.Table
+    links: pa.Table
+    aggregates: pa.Table
+    disclosure: tuple[int, int] | None
+
+
+def codes_or_other(items: pa.Table) -> pa.Table:
+    """``ethnicity`` and ``nationality`` attributes: a code from the list (trimmed,
+    upper-case) stays, anything else becomes ``other`` (nulls stay null)."""
+    for column in ("ethnicity", "nationality"):
+        if column not in items.column_names:
+            continue
+        values = items.column(column)
+        if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+            continue  # a wrong type is refused by the column checks
+        code = pc.utf8_upper(pc.utf8_trim_whitespace(values))
+        known = pc.is_in(code, value_set=pa.array(DOMAINS[column], pa.string()))
+        mapped = pc.if_else(pc.is_null(values), pa.scalar(None, pa.string()),
+                            pc.if_else(known, code, pa.scalar(OTHER, pa.string())))
+        items = items.set_column(items.column_names.index(column), column, mapped)
+    return items
 
 
 # --------------------------------------------------------------------------- shape
@@ -172,34 +220,10 @@ def _check_columns(policy: SharePolicy, share: ShareSet, found: list[Violation])
 
 def _fixed_binary(table: pa.Table, columns: tuple[str, ...], found: list[Violation],
                   name: str) -> pa.Table:
-    """Columns as fixed_size_binary(16): every value exactly 16 bytes, random-looking."""
-    for column in columns:
-        values = table.column(column)
-        typ = values.type
-        if not (pa.types.is_binary(typ) or pa.types.is_large_binary(typ)
-                or pa.types.is_fixed_size_binary(typ)):
-            found.append(Violation(f"{name}.{column}", f"must be 16-byte binary, not {typ}"))
-            continue
-        if values.null_count:
-            found.append(Violation(f"{name}.{column}", f"{values.null_count} values are null"))
-            continue
-        if not (pa.types.is_fixed_size_binary(typ) and typ.byte_width == TOKEN_BYTES):
-            lengths = pc.binary_length(values).to_numpy(zero_copy_only=False)
-            wrong = int((lengths != TOKEN_BYTES).sum())
-            if wrong:
-                sizes = sorted(set(lengths[lengths != TOKEN_BYTES].tolist()))[:5]
-                found.append(Violation(f"{name}.{column}",
-                                       f"{wrong} values are not exactly {TOKEN_BYTES} bytes "
-                                       f"(lengths {sizes})"))
-                continue
-            values = values.cast(pa.binary()).cast(REF)
-            table = table.set_column(table.column_names.index(column), column, values)
-        raw = _as_matrix(table.column(column))
-        bad = int(suspicious_tokens(raw).sum())
-        if bad:
-            found.append(Violation(f"{name}.{column}",
-                                   f"{bad} values do not look like keyed tokens (a run of ASCII "
-                                   "digits or zero padding: a raw value in a binary column?)"))
+    """Columns as fixed_size_binary(16): every value exactly 16 bytes, random-looking
+    (``payload_rules.fixed_binary``, the national rule)."""
+    table, breaches = payload_rules.fixed_binary(table, columns, name)
+    found += [Violation(b.what, b.why) for b in breaches]
     return table
 
 
@@ -212,14 +236,7 @@ def _strings(table: pa.Table, columns: tuple[str, ...]) -> pa.Table:
     return table
 
 
-def _as_matrix(values: pa.ChunkedArray) -> np.ndarray:
-    """A fixed_size_binary(16) column as an (n, 16) uint8 matrix, without a Python loop."""
-    if len(values) == 0:
-        return np.zeros((0, TOKEN_BYTES), dtype=np.uint8)
-    array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-    start = array.offset * TOKEN_BYTES
-    data = np.frombuffer(array.buffers()[1], dtype=np.uint8)
-    return data[start:start + len(array) * TOKEN_BYTES].reshape(-1, TOKEN_BYTES)
+_as_matrix = payload_rules.as_matrix
 
 
 # --------------------------------------------------------------------------- vocabularies
@@ -310,46 +327,7 @@ def _check_vocabularies(policy: SharePolicy, items: pa.Table, tokens: pa.Table,
         found.append(Violation("links.kind", f"link kinds the policy does not share: "
                                              f"{_fmt(link_kinds)}; allowed: "
                                              f"{', '.join(policy.links.kinds) or 'none'}"))
-    weights = links.column("weight")
-    bad_weight = weights.null_count + int(pc.sum(pc.less(weights, 1)).as_py() or 0)
-    if bad_weight:
-        found.append(Violation("links.weight", f"{bad_weight} weights are null or below 1"))
-
-
-def _check_raw_strings(con: duckdb.DuckDBPyConnection, items: pa.Table, tokens: pa.Table,
-                       links: pa.Table, aggregates: pa.Table, found: list[Violation]) -> None:
-    columns: list[tuple[str, pa.ChunkedArray]] = [
-        (f"items.{c}", items.column(c)) for c in items.column_names
-        if pa.types.is_string(items.schema.field(c).type)
-        or pa.types.is_large_string(items.schema.field(c).type)
-    ]
-    columns += [("tokens.token_kind", tokens.column("token_kind")),
-                ("links.kind", links.column("kind")),
-                ("aggregates.name", aggregates.column("name"))]
-    keys, values = _cell_keys_and_values(con, aggregates)
-    columns += [("aggregates.cell (keys)", keys), ("aggregates.cell (values)", values)]
-    for where, column in columns:
-        raw = find_raw_values(column)
-        if raw:
-            examples = "; ".join(f"{r.masked!r} {r.why} ({r.rows} rows)" for r in raw[:5])
-            found.append(Violation(where, f"{len(raw)} distinct raw-looking values: "
-                                          f"{examples}"))
-
-
-def _cell_keys_and_values(con: duckdb.DuckDBPyConnection,
-                          aggregates: pa.Table) -> tuple[pa.Array, pa.Array]:
-    """Every key and every value (as text) of the aggregate cells' JSON objects."""
-    if aggregates.num_rows == 0:
-        return pa.array([], pa.string()), pa.array([], pa.string())
-    rows = con.sql(
-        """
-        WITH c AS (SELECT DISTINCT cell FROM agg WHERE json_valid(cell)
-                   AND json_type(cell) = 'OBJECT')
-        SELECT t.k AS key, json_extract_string(c.cell, '$."' || t.k || '"') AS value
-        FROM c, unnest(json_keys(c.cell)) AS t(k)
-        """
-    ).to_arrow_table()
-    return rows.column("key"), rows.column("value")
+    # link weights (null or below 1) are a national rule: payload_rules.check_vocabularies
 
 
 def _check_aggregate_cells(con: duckdb.DuckDBPyConnection, policy: SharePolicy,
@@ -390,6 +368,8 @@ def _check_aggregate_cells(con: duckdb.DuckDBPyConnection, policy: SharePolicy,
         found.append(Violation("aggregates.count", f"{negative} counts are negative"))
     if names:
         found.append(Violation("aggregates.name", f"{names} names are null"))
+    if not bad and not nested:  # the national layout: known tables, closed cells only
+        found += [Violation(b.what, b.why) for b in payload_rules.check_layout(aggregates)]
 
 
 # --------------------------------------------------------------------------- relations

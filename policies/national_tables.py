@@ -4,9 +4,17 @@ position (Flower SecAgg+ sums vectors, it never sees cell names).
 
 A :class:`NationalLayout` is only *parameters* — which tables and which years. The cells
 follow from them and from the closed domains below: per table, the cartesian product of
-its dimensions' domains, in dimension order. A table with an open domain (nationality:
-any ISO code, "NS", "UNK", typos) has no national layout and cannot be requested; it still
-leaves in share sets where the policy allows it.
+its dimensions' domains, in dimension order. Every dimension has a closed domain: ethnicity
+and nationality are their code lists (``federation.layout``) plus ``blank`` and ``other``
+— a value outside its list (a typo, or a date of birth, phone number or name written in the
+wrong column) is kept raw in the node and leaves only as ``other``.
+
+Share sets carry aggregates on the same closed cells (:func:`share_set_layout`): every cell
+of every table the policy allows, suppressed and zero alike sent as NULL, so a released
+table says nothing by which cells it has. The coordinator refuses any cell that is not one
+of these (:func:`every_cell`, checked by ``policies.payload_rules``). Nationality (253
+codes x 6 roles) is carried in share sets but not yet offered to secure sums
+(``SECURE_SUM_EXCLUDED``).
 
 Node egress builds the same tables (``node.egress.AGGREGATES``) with the dimensions named
 here, so the two cannot drift apart.
@@ -14,15 +22,24 @@ here, so the two cannot drift apart.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Annotated
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from federation.layout import ROLES
+from federation.layout import (  # noqa: F401  (the code lists are re-exported)
+    ETHNICITY_OFFICER_CODES,
+    ETHNICITY_SELF_CODES,
+    IC_ETHNICITY,
+    NATIONALITY_CODES,
+    ONS_ETHNICITY,
+    OTHER_CODE,
+    ROLES,
+)
 from policies.model import CRIME_CATEGORIES
 
 #: aggregate tables a node builds: name -> dimensions (cell keys, in this order)
@@ -44,11 +61,8 @@ BLANK = "blank"
 #: a crime without an outcome yet
 OPEN_OUTCOME = "open"
 
-#: ONS 18+1 self-defined ethnicity (2011 census groups, used by police forces)
-ONS_ETHNICITY = ("A1", "A2", "A3", "A4", "A9", "B1", "B2", "B9", "M1", "M2", "M3", "M9",
-                 "O1", "O9", "W1", "W2", "W3", "W9")
-#: officer-observed ethnicity (IC codes)
-IC_ETHNICITY = ("IC1", "IC2", "IC3", "IC4", "IC5", "IC6", "IC9")
+#: a value outside its code list (kept raw in the node, never sent as written)
+OTHER = OTHER_CODE
 #: Home Office outcome types 1-22, written as the node layout writes them (OC01 ...)
 OUTCOME_CODES = tuple(f"OC{n:02d}" for n in range(1, 23))
 
@@ -58,14 +72,19 @@ DOMAINS: dict[str, tuple[str, ...]] = {
     "outcome_code": (*OUTCOME_CODES, OPEN_OUTCOME),
     # victims are never shown, so they are never a role in an aggregate
     "role": tuple(r for r in ROLES if r != "victim"),
-    "ethnicity": (*ONS_ETHNICITY, "NS", *IC_ETHNICITY, BLANK),
+    "ethnicity": (*ONS_ETHNICITY, "NS", *IC_ETHNICITY, BLANK, OTHER),
+    "nationality": (*NATIONALITY_CODES, BLANK, OTHER),
     "age_band": (*(name for _, _, name in AGE_BANDS), UNKNOWN_AGE),
 }
-OPEN_DIMENSIONS = frozenset(d for dims in TABLE_DIMENSIONS.values() for d in dims) \
-    - set(DOMAINS) - {"year"}
-#: tables whose every dimension has a closed domain, in layout order
+#: dimensions not (yet) offered to the national secure sum: nationality's 253 values make
+#: a long, mostly empty vector; share sets carry it on its closed list
+SECURE_SUM_EXCLUDED = frozenset({"nationality"})
+OPEN_DIMENSIONS = SECURE_SUM_EXCLUDED  # the name older callers read
+#: tables a secure sum may ask for, in layout order
 NATIONAL_TABLES = tuple(name for name, dims in TABLE_DIMENSIONS.items()
-                        if not set(dims) & OPEN_DIMENSIONS)
+                        if not set(dims) & SECURE_SUM_EXCLUDED)
+#: share sets start here when the policy's scope has no date_from
+SHARE_SET_FIRST_YEAR = 2000
 
 FIRST_YEAR, LAST_YEAR = 1900, 2100
 #: largest count one force may put in one cell: SecAgg+ sums exactly while
@@ -92,7 +111,8 @@ class NationalLayout(BaseModel):
             if name in TABLE_DIMENSIONS and name not in NATIONAL_TABLES:
                 open_dims = sorted(set(TABLE_DIMENSIONS[name]) & OPEN_DIMENSIONS)
                 raise ValueError(f"table {name!r} has no national layout: "
-                                 f"{', '.join(open_dims)} has no closed list of values")
+                                 f"{', '.join(open_dims)} is carried in share sets only, "
+                                 "not in secure sums")
             if name not in NATIONAL_TABLES:
                 raise ValueError(f"unknown table {name!r}; national tables are "
                                  f"{', '.join(NATIONAL_TABLES)}")
@@ -117,16 +137,66 @@ class NationalLayout(BaseModel):
     @cached_property
     def cells(self) -> pa.Table:
         """(position, name, cell JSON) — the cell JSON written exactly as egress writes it."""
-        names, cells = [], []
-        for name in self.tables:
-            dims = TABLE_DIMENSIONS[name]
-            for values in itertools.product(*(self.domain(d) for d in dims)):
-                names.append(name)
-                cells.append(json.dumps(dict(zip(dims, values, strict=True)),
-                                        separators=(",", ":")))
-        return pa.table({"position": pa.array(range(len(cells)), pa.int32()),
-                         "name": names, "cell": cells}, schema=CELLS_SCHEMA)
+        return layout_cells(self.tables, self.years)
 
     @property
     def size(self) -> int:
         return self.cells.num_rows
+
+
+def domain(dimension: str, years: tuple[int, int]) -> tuple[str, ...]:
+    if dimension == "year":
+        return tuple(str(y) for y in range(years[0], years[1] + 1))
+    return DOMAINS[dimension]
+
+
+def cell_json(dims: tuple[str, ...], values: tuple[str, ...]) -> str:
+    """A cell exactly as egress writes it (DuckDB ``json_object(...)::VARCHAR``)."""
+    return json.dumps(dict(zip(dims, values, strict=True)), separators=(",", ":"))
+
+
+def layout_cells(tables: tuple[str, ...], years: tuple[int, int]) -> pa.Table:
+    """(position, name, cell JSON) of every cell of ``tables`` for ``years``, in order."""
+    names, cells = [], []
+    for name in tables:
+        dims = TABLE_DIMENSIONS[name]
+        for values in itertools.product(*(domain(d, years) for d in dims)):
+            names.append(name)
+            cells.append(cell_json(dims, values))
+    return pa.table({"position": pa.array(range(len(cells)), pa.int32()),
+                     "name": names, "cell": cells}, schema=CELLS_SCHEMA)
+
+
+def share_set_years(scope_from: dt.date | None, scope_to: dt.date | None,
+                    today: dt.date | None = None) -> tuple[int, int]:
+    """The years a share set's aggregates cover: the policy scope's, never the data's (so
+    which cells leave says nothing about which years hold crimes)."""
+    today = today or dt.datetime.now(dt.UTC).date()
+    first = scope_from.year if scope_from else SHARE_SET_FIRST_YEAR
+    last = scope_to.year if scope_to else max(today.year, first)
+    return max(first, FIRST_YEAR), min(max(last, first), LAST_YEAR)
+
+
+def share_set_layout(tables: tuple[str, ...], years: tuple[int, int]) -> pa.Table:
+    """The closed cells a share set sends: every cell of ``tables`` (canonical order)."""
+    return layout_cells(tuple(t for t in TABLE_DIMENSIONS if t in tables), years)
+
+
+@lru_cache(maxsize=1)
+def _every_cell() -> frozenset[str]:
+    """name + US + cell of every cell any table can have, over all layout years."""
+    out = set()
+    for name, dims in TABLE_DIMENSIONS.items():
+        for values in itertools.product(*(domain(d, (FIRST_YEAR, LAST_YEAR)) for d in dims)):
+            out.add(name + "\x1f" + cell_json(dims, values))
+    return frozenset(out)
+
+
+def every_cell() -> pa.Array:
+    """All possible (name US cell) keys as one Arrow array, for vectorised membership."""
+    return _every_cell_array()
+
+
+@lru_cache(maxsize=1)
+def _every_cell_array() -> pa.Array:
+    return pa.array(sorted(_every_cell()), pa.string())

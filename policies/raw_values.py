@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from anyascii import anyascii
 
+from federation import layout
 from policies import model
 
 #: (why, RE2 pattern) — matched case-insensitively anywhere in the value
@@ -66,9 +67,12 @@ class RawValue:
 @lru_cache(maxsize=1)
 def known_names() -> frozenset[str]:
     """Casefolded, transliterated first and family names from Faker's locale data."""
-    vocab = {w for group in (model.ROLES_ALL, model.IDENTIFIER_KINDS, model.LINK_KINDS,
-                             model.CRIME_CATEGORIES, model.ITEM_ATTRIBUTES,
-                             model.AGGREGATE_DIMENSIONS) for w in group}
+    vocab = {w.casefold() for group in (
+        model.ROLES_ALL, model.IDENTIFIER_KINDS, model.LINK_KINDS, model.CRIME_CATEGORIES,
+        model.ITEM_ATTRIBUTES, model.AGGREGATE_DIMENSIONS,
+        # closed code lists: "USA", "BEN", "GUY" are nationality codes, not names
+        layout.NATIONALITY_CODES, layout.ETHNICITY_SELF_CODES,
+        layout.ETHNICITY_OFFICER_CODES) for w in group}
     names: set[str] = set()
     for locale in _NAME_LOCALES:
         try:

@@ -1,7 +1,9 @@
 """The ClientApp: a thin relay from the SuperNode to the force's node gateway.
 
 Flower ships this code from the coordinator to every SuperNode, so it is trusted with
-nothing: it holds no key, no policy and no store. It reads two settings from the
+nothing: it holds no key, no policy and no store. ``crossforce node join`` runs it as an
+unprivileged relay user that cannot read the node, and only if the force approved the
+bundle's hash (``federation.flower.containment``). It reads two settings from the
 SuperNode's ``--node-config`` (set by the force) — ``gateway`` (``http://127.0.0.1:PORT``
 or ``unix:/path/gateway.sock``) and ``gateway-secret-file`` — passes the coordinator's
 question to the gateway, and passes back the gateway's answer as opaque bytes.

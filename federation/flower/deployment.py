@@ -8,6 +8,12 @@ registered with its name, and the ServerApp maps nodes to forces by those names.
 
 Real use differs only in addresses and TLS: give ``tls=TlsFiles(...)`` (server
 certificate, key, CA) and expose only the fleet path of the SuperLink port to forces.
+
+Each SuperNode runs in process isolation next to the force's own relay executor
+(``federation.flower.containment``), which runs only app bundles whose SHA-256 the force
+approved (by default this installation's relay). With ``relay_users`` (root only) both run
+as that force's unprivileged relay user, from a relay folder only that user can read —
+what ``crossforce node join`` does; without, they run as the caller (development).
 """
 
 from __future__ import annotations
@@ -17,13 +23,15 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +43,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from federation.errors import CrossforceError
 
 if TYPE_CHECKING:
+    from federation.flower.containment import RelayUser
     from federation.flower.serverapp import FederationReport
 
 Progress = Callable[[str], None]
@@ -193,13 +202,17 @@ class Process:
     """One supervised server process in its own process group, logging to a file."""
 
     def __init__(self, name: str, argv: Sequence[str], env: Mapping[str, str],
-                 log_dir: Path) -> None:
+                 log_dir: Path, *, user: RelayUser | None = None,
+                 cwd: Path | None = None) -> None:
         self.name = name
+        self.user = user
         self.log = log_dir / f"{name}.log"
         self._log_file = self.log.open("ab")
+        # ``user``: start as that (unprivileged) user; the log stays the caller's file
         self.popen = subprocess.Popen(list(argv), env=dict(env), stdout=self._log_file,
                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                      start_new_session=True)
+                                      start_new_session=True, cwd=cwd,
+                                      **(user.popen_kwargs() if user else {}))
 
     def alive(self) -> bool:
         return self.popen.poll() is None
@@ -254,11 +267,22 @@ class LoopbackDeployment:
     Use as a context manager — everything started is stopped on exit, whatever happened —
     and either ``federate(run_config)`` (one run, start-up steps overlapped: the fastest)
     or ``start()`` then ``run(run_config)`` as often as needed.
+
+    The relay (``federation.flower.containment``): ``approved`` maps a force to the relay
+    app hashes it runs (default: this installation's relay only); ``relay_users`` maps a
+    force to the OS user its SuperNode and relay run as (root only; the relay folders then
+    live in a fresh folder under ``relay_root``, default the system temp folder, made
+    reachable but not listable); ``relay_python`` is the interpreter they run (default
+    this one; it must be one the relay users can execute).
     """
 
     def __init__(self, workdir: Path, forces: Mapping[str, NodeConfig], *,
                  tls: TlsFiles | None = None, pythonpath: Sequence[Path] = (),
-                 progress: Progress | None = None, start_timeout: float = 60.0) -> None:
+                 progress: Progress | None = None, start_timeout: float = 60.0,
+                 approved: Mapping[str, Iterable[str]] | None = None,
+                 relay_users: Mapping[str, str] | None = None,
+                 relay_python: Path | str | None = None,
+                 relay_root: Path | None = None) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.forces = dict(forces)
@@ -278,6 +302,13 @@ class LoopbackDeployment:
         self._stopped = False
         self._t0 = time.monotonic()
         self._report_file = self.workdir / "report.json"
+        self.approved = {f: frozenset(h) for f, h in (approved or {}).items()}
+        self.relay_users = dict(relay_users or {})
+        self.relay_python = str(relay_python or sys.executable)
+        self._relay_root_parent = relay_root
+        self._relay_root: Path | None = None
+        #: force → the relay folder its SuperNode and relay read from
+        self.relay_dirs: dict[str, Path] = {}
 
     # -- the three phases
     def start_superlink(self) -> None:
@@ -302,36 +333,81 @@ class LoopbackDeployment:
         self._mark("registered")
         self.progress(f"registered node keys: {', '.join(self.forces)}")
         for force, config in self.forces.items():
-            node_config = write_node_config(self.workdir / "node-config" / f"{force}.toml",
-                                            config)
-            self._spawn(f"supernode-{force}", supernode_argv(
-                self.address, pairs[force][0], node_config, self.tls.ca_certfile,
-                port=free_port()))
+            self.start_relay(force, config, pairs[force][0])
         if wait:
             self._wait_online(self._t0 + self.start_timeout)
             self._mark("connected")
             self.progress(f"SuperNodes connected: {', '.join(self.forces)}")
 
-    def launch_run(self, run_config: Mapping[str, Any]) -> Process:
-        """Submit the crossforce app with ``flwr run`` (returns at once). The ServerApp
-        writes its FederationReport to ``report-file`` (default: ``report.json`` here)."""
-        unknown = set(run_config) - set(RUN_CONFIG_DEFAULTS)
-        if unknown:
-            raise CrossforceError(f"unknown run-config keys: {', '.join(sorted(unknown))}")
-        config = {"report-file": str(self.workdir / "report.json"), **run_config}
-        self._report_file = Path(str(config["report-file"]))
-        self._report_file.unlink(missing_ok=True)
-        app_dir = write_app(self.workdir)
+    def start_relay(self, force: str, config: NodeConfig, auth_key: Path) -> None:
+        """One force's SuperNode (process isolation) and its relay executor, as the
+        force's relay user if it has one."""
+        from federation.flower.containment import (
+            RelayUser,
+            contained_supernode_argv,
+            executor_argv,
+            relay_environment,
+            relay_fab_hash,
+            stage_relay_files,
+        )
+
+        user = None
+        if force in self.relay_users:
+            user = RelayUser.lookup(self.relay_users[force])
+            if user is None:
+                raise CrossforceError(f"relay user {self.relay_users[force]!r} of {force} "
+                                      "does not exist")
+            relay_dir = self._contained_root() / force
+        else:
+            relay_dir = self.workdir / "relay" / force
+        secret = Path(str(config["gateway-secret-file"]))
+        files = stage_relay_files(relay_dir, user, node_config=config, secret_file=secret,
+                                  auth_key=auth_key, root_certificates=self.tls.ca_certfile)
+        self.relay_dirs[force] = relay_dir
+        approved = self.approved.get(force) or frozenset({relay_fab_hash()})
+        env = relay_environment(relay_dir, base=self.env)
+        port = free_port()
+        self._spawn(f"supernode-{force}", contained_supernode_argv(
+            self.relay_python, self.address, files, port=port), env=env, user=user,
+            cwd=relay_dir)
+        self._spawn(f"relay-{force}", executor_argv(
+            self.relay_python, f"127.0.0.1:{port}", approved, files.exec_secret),
+            env=env, user=user, cwd=relay_dir)
+
+    def _contained_root(self) -> Path:
+        """A root-owned folder others may pass through but not list (0711), holding one
+        0700 relay folder per contained force; removed on stop."""
+        if self._relay_root is None:
+            self._relay_root = Path(tempfile.mkdtemp(prefix="crossforce-relay-",
+                                                     dir=self._relay_root_parent))
+            os.chmod(self._relay_root, 0o711)
+        return self._relay_root
+
+    def launch_run(self, run_config: Mapping[str, Any], app_dir: Path | None = None,
+                   ) -> Process:
+        """Submit the crossforce app (or the app in ``app_dir``) with ``flwr run`` (returns
+        at once). The crossforce ServerApp writes its FederationReport to ``report-file``
+        (default: ``report.json`` here)."""
+        if app_dir is None:
+            unknown = set(run_config) - set(RUN_CONFIG_DEFAULTS)
+            if unknown:
+                raise CrossforceError(
+                    f"unknown run-config keys: {', '.join(sorted(unknown))}")
+            config = {"report-file": str(self.workdir / "report.json"), **run_config}
+            self._report_file = Path(str(config["report-file"]))
+            self._report_file.unlink(missing_ok=True)
+            app_dir = write_app(self.workdir)
+        else:
+            config = dict(run_config)
         overrides = self.workdir / "run-config.toml"
         overrides.write_text(tomli_w.dumps(config))
         return self._spawn("flwr-run", [
             str(BIN / "flwr"), "run", str(app_dir), CONNECTION, "--stream",
             "--run-config", str(overrides)])
 
-    def wait_run(self, run: Process, timeout: float = 300.0) -> FederationReport:
-        """Stream the run's log lines to ``progress`` until it ends, then read the report.
-        ``flwr run`` exits 0 even when the ServerApp fails, so a missing report is the
-        failure signal: raise with the ServerApp's last error lines."""
+    def wait_process(self, run: Process, timeout: float = 300.0) -> None:
+        """Stream a run's log lines to ``progress`` until it ends (stopped, with an
+        error, after ``timeout`` seconds)."""
         deadline = time.monotonic() + timeout
         shown = 0
         while run.alive() and time.monotonic() < deadline:
@@ -343,6 +419,12 @@ class LoopbackDeployment:
             run.stop()
             raise CrossforceError(f"flwr run did not finish in {timeout:g} s; "
                                   f"logs in {self.logs}")
+
+    def wait_run(self, run: Process, timeout: float = 300.0) -> FederationReport:
+        """Stream the run's log lines to ``progress`` until it ends, then read the report.
+        ``flwr run`` exits 0 even when the ServerApp fails, so a missing report is the
+        failure signal: raise with the ServerApp's last error lines."""
+        self.wait_process(run, timeout)
         if not self._report_file.exists():
             errors = [ANSI.sub("", line) for line in run.tail(400).splitlines()
                       if "Error" in line or "ERROR" in line]
@@ -400,10 +482,12 @@ class LoopbackDeployment:
         (self.home / "config.toml").write_text(tomli_w.dumps(
             {"superlink": {"default": CONNECTION, CONNECTION: connection}}))
 
-    def _spawn(self, name: str, argv: Sequence[str]) -> Process:
+    def _spawn(self, name: str, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
+               user: RelayUser | None = None, cwd: Path | None = None) -> Process:
         if self._stopped:
             raise CrossforceError("this deployment has been stopped")
-        process = Process(name, argv, self.env, self.logs)
+        process = Process(name, argv, self.env if env is None else env, self.logs,
+                          user=user, cwd=cwd)
         self.processes.append(process)
         return process
 
@@ -487,6 +571,8 @@ class LoopbackDeployment:
             process.terminate()
         for process in reversed(self.processes):
             process.stop()
+        if self._relay_root is not None:
+            shutil.rmtree(self._relay_root, ignore_errors=True)
         atexit.unregister(self.stop)
 
     def __enter__(self) -> LoopbackDeployment:

@@ -1,7 +1,8 @@
 """Features of each person record for resolution: one row per record, built in SQL.
 
 Names go through the one name normaliser (`federation.normalise`, once per DISTINCT value),
-the full names a nickname stands for through the `nicknames` package (once per distinct first name);
+the full names a nickname stands for through `federation.names` (the same forms the
+match keys use, once per distinct first name);
 everything else is DuckDB SQL over the store. A date of birth counts at the precision the
 store marks (`dob_precision`, when the store has it); a 1 January date counts as its year
 only, since forces pad unknown days and months that way.
@@ -15,34 +16,18 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
-from federation.layout import NOT_STATED_CODES
+from federation.names import canonical_forms
 from federation.normalise import normalise_many
-
-#: Written for a missing name (the layout's not-stated codes, normalised, and a few more
-#: seen in force data); never a name.
-NAME_SENTINELS = frozenset(normalise_many("name", list(NOT_STATED_CODES))) | {
-    "n k", "none", "null", "na", "n a", "x", "xx", "xxx", "no name", "refused"}
-
-
-def _full_first_names(names: list[str]) -> list[list[str]]:
-    """The full names a first name may stand for: itself and every name it is a nickname
-    of (rob -> rob, robert; willie -> william, willie), sorted. Two records whose lists
-    meet may be the same person under a nickname."""
-    from nicknames import NickNamer
-
-    namer = NickNamer()
-    return [sorted({name} | namer.canonicals_of(name)) for name in names]
 
 
 def _name_table(con: duckdb.DuckDBPyConnection) -> None:
-    """`rs_names(raw, norm)`: each distinct given / family name normalised once, sentinels
-    (NS, UNK, ...) as NULL."""
+    """`rs_names(raw, norm)`: each distinct given / family name normalised once; the
+    normaliser turns what is written for a missing name (NS, UNK, N/K, ...) into NULL."""
     raw = [r[0] for r in con.execute("""
         SELECT DISTINCT v FROM (SELECT given_names AS v FROM persons
                                 UNION ALL SELECT family_name FROM persons)
         WHERE v IS NOT NULL""").fetchall()]
-    norm = [None if n is None or n in NAME_SENTINELS else n
-            for n in normalise_many("name", raw)]
+    norm = normalise_many("name", raw)
     con.register("rs_names_in", pa.table({"raw": pa.array(raw, pa.string()),
                                           "norm": pa.array(norm, pa.string())}))
     con.execute("CREATE OR REPLACE TEMP TABLE rs_names AS SELECT * FROM rs_names_in")
@@ -52,7 +37,7 @@ def _name_table(con: duckdb.DuckDBPyConnection) -> None:
         ORDER BY 1""").fetchall()]
     con.register("rs_can_in", pa.table({
         "fn": pa.array(firsts, pa.string()),
-        "fn_names": pa.array(_full_first_names(firsts), pa.list_(pa.string()))}))
+        "fn_names": pa.array([canonical_forms(f) for f in firsts], pa.list_(pa.string()))}))
     con.execute("CREATE OR REPLACE TEMP TABLE rs_canonical AS SELECT * FROM rs_can_in")
     con.unregister("rs_can_in")
 

@@ -16,7 +16,8 @@ Trained without labels (random-sampled u, EM for m, the match share from a stric
 deterministic rule). A store too small to train on uses the shipped parameters
 (`default_model.json`: trained the same way on FEBRL3, an open de-duplication set, with
 the levels FEBRL3 never shows — nicknames, swapped dates, shared identifiers — set by
-hand, and no term frequencies).
+hand, a wholly different date of birth counted firmly against (m = 0.01), and no term
+frequencies).
 Every sampling step is seeded, so the same store gives the same model.
 """
 
@@ -197,12 +198,13 @@ def predict(features: pa.Table, *, threshold: float = 0.2, train: bool | None = 
 
 def _default_linker(table: Any, n: int) -> Any:
     """The shipped parameters, without term frequencies (a few records say nothing about
-    how common a name is) and with the match share of a force's store: about one duplicate
-    pair per record, over n²/2 pairs."""
+    how common a name is, so an exact name counts as a common one: u = 0.01) and with the
+    match share of a force's store: about one duplicate pair per record over n²/2 pairs,
+    at most 1 in 100 (a small store must not merge on little evidence)."""
     from splink import Linker
 
     model = json.loads(DEFAULT_MODEL.read_text())
-    model["probability_two_random_records_match"] = min(0.2, max(1e-6, 1.1 / max(n, 1)))
+    model["probability_two_random_records_match"] = min(0.01, max(1e-6, 1.1 / max(n, 1)))
     return Linker(table, model, log_level=None)
 
 

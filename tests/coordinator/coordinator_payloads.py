@@ -77,7 +77,8 @@ class PoliceForce:
     def share_set(self, people: list[Person], *, purpose: str = PURPOSE, epoch: int = 1,
                   token_key: bytes = TOKEN_KEY, co_suspects: bool = True) -> ShareSet:
         """Items (persons + phones), match-key and phone tokens, person→phone and
-        co-suspect links, one suppressed and one rounded aggregate."""
+        co-suspect links, one suppressed and one rounded aggregate — all on the national
+        vocabularies and layout, as the coordinator's payload rules require."""
         tokeniser = Tokeniser(token_key)
         person_refs = [ref(self.name, purpose, p.key) for p in people]
         phone_refs = [ref(self.name, purpose, p.key + "/phone") for p in people]
@@ -85,7 +86,7 @@ class PoliceForce:
             "ref": pa.array(person_refs + phone_refs, REF),
             "kind": ["person"] * len(people) + ["phone"] * len(people),
             "role": [p.role for p in people] * 2,
-            "offence_category": ["drugs"] * (2 * len(people)),
+            "offence_category": ["cse"] * (2 * len(people)),
         })
         persons = pa.table({"given_names": [p.given_names for p in people],
                             "family_name": [p.family_name for p in people],
@@ -115,8 +116,9 @@ class PoliceForce:
                           "kind": [p[2] for p in pairs],
                           "weight": pa.array([p[3] for p in pairs], pa.int32())},
                          schema=LINKS_SCHEMA)
-        aggregates = pa.table({"name": ["stops_by_month", "stops_by_month"],
-                               "cell": ['{"month":"2026-01"}', '{"month":"2026-02"}'],
+        aggregates = pa.table({"name": ["crimes_by_category_year"] * 2,
+                               "cell": ['{"offence_category":"cse","year":"2025"}',
+                                        '{"offence_category":"cse","year":"2026"}'],
                                "count": pa.array([None, 25], pa.int64())},
                               schema=AGGREGATES_SCHEMA)
         return ShareSet(self.name, purpose, epoch, "policy-sha256-test", items, tokens,

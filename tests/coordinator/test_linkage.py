@@ -135,14 +135,14 @@ def test_same_identifier_token_means_same_entity():
     assert kinds == [("phone",)]
 
 
-def test_within_force_duplicates_are_the_forces_business_unless_asked():
+def test_within_force_duplicates_join_unless_settings_say_they_are_the_forces_business():
     dup = {**WORLD[10], "family_name": typo(WORLD[10]["family_name"], random.Random(1))}
     forces = {"force a": WORLD[:100] + [dup], "force b": WORLD[200:300]}
     con = duckdb.connect()
     labels = encode(con, forces)
-    link(con)
+    link(con, LinkageSettings(cross_force_only=True))
     assert entity_of(con, labels)["force a/10"] != entity_of(con, labels)["force a/100"]
-    link(con, LinkageSettings(cross_force_only=False))
+    link(con)
     assert entity_of(con, labels)["force a/10"] == entity_of(con, labels)["force a/100"]
 
 

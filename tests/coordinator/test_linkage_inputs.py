@@ -72,4 +72,6 @@ def test_bad_settings_are_refused_by_name(values, message):
 
 def test_default_settings_are_the_documented_ones():
     s = LinkageSettings.parse({})
-    assert (s.match_probability, s.cross_force_only, s.one_to_one) == (0.5, True, True)
+    assert (s.match_probability, s.cross_force_only, s.one_to_one) == (0.5, False, True)
+    assert (s.within_force_weight, s.veto_weight, s.passes, s.count_implied_keys,
+            s.one_to_one_exempt_weight) == (60.0, -10.0, 2, True, None)

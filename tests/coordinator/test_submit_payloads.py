@@ -62,7 +62,7 @@ def test_allowed_attributes_are_kept_beside_the_item(federation: Federation) -> 
     with federation.store() as store:
         submit_payload(store, federation.lancs.payload([KYLE]))
         rows = store.con.execute("SELECT DISTINCT name, value FROM item_attributes").fetchall()
-    assert rows == [("offence_category", "drugs")]
+    assert rows == [("offence_category", "cse")]
 
 
 def test_sending_the_same_payload_again_changes_nothing(federation: Federation) -> None:  # noqa: F811

@@ -1,13 +1,15 @@
 """A federation round run the way real forces and a real coordinator would run it: each
 force starts `crossforce node serve` and `crossforce node join`, the coordinator `crossforce
 coordinator run` with the forces' SuperNode keys registered (real SuperLink, TLS, node
-authentication). Afterwards nothing is left running and nothing raw is at the coordinator
-— its store, the SuperLink database, the logs."""
+authentication). As root (CI) each join contains its relay as its own relay user;
+otherwise it runs with --insecure-dev. Afterwards nothing is left running and nothing raw
+is at the coordinator — its store, the SuperLink database, the logs."""
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +21,7 @@ from demo_processes import processes_mentioning
 
 from federation.demo import Demo, DemoSettings, crossforce_json
 from federation.flower.deployment import free_port, make_loopback_tls, write_node_key
+from tests.flower.relay_env import open_folder, relay_python, relay_user
 
 CROSSFORCE = Path(sys.executable).parent / "crossforce"
 
@@ -54,6 +57,15 @@ def test_a_round_with_forces_that_join_like_real_ones(tmp_path: Path) -> None:
     tls = make_loopback_tls(tmp_path / "ca")
     port = free_port()
     started: list[subprocess.Popen[str]] = []
+    relay_root = open_folder("crossforce-joined-relays-")
+    relay: dict[str, list[object]] = {}
+    for i, force in enumerate(demo.nodes):
+        if os.geteuid() != 0:
+            relay[force] = ["--insecure-dev"]
+            continue
+        user = relay_user(f"crossforce-relay-t{i}")
+        relay[force] = ["--relay-user", user.name, "--relay-dir", relay_root / force,
+                        "--relay-python", relay_python(user)]
     try:
         gateways = {}
         for force, node in demo.nodes.items():
@@ -80,11 +92,12 @@ def test_a_round_with_forces_that_join_like_real_ones(tmp_path: Path) -> None:
             started.append(_crossforce(
                 "node", "join", "--dir", node, "--superlink", f"127.0.0.1:{port}",
                 "--root-certificates", tls.ca_certfile, "--gateway", gateways[force],
-                "--port", free_port()))
+                "--port", free_port(), *relay[force]))
         out, _ = run.communicate(timeout=240)
         out = "".join(shown) + out
     finally:
         _stop_all(started)
+        shutil.rmtree(relay_root, ignore_errors=True)
     assert run.returncode == 0, out[-3000:]
     for force in demo.nodes:
         assert re.search(rf"{force}\s+│\s+submitted\s+│\s+delivered", out), out[-3000:]
@@ -94,6 +107,7 @@ def test_a_round_with_forces_that_join_like_real_ones(tmp_path: Path) -> None:
                            "--method", "secure-sum", "--json")
     assert held and {(r["method"], r["forces"]) for r in held} == {("secure-sum", 2)}
     assert processes_mentioning(str(tmp_path)) == []
+    assert processes_mentioning(str(relay_root)) == []  # the relay users' processes too
 
     needles = raw_values(demo.scenario_dir, list(demo.nodes))
     assert (demo.coordinator / "flower" / "superlink.db").is_file()

@@ -53,7 +53,8 @@ def test_two_written_forms_of_one_person_share_most_keys():
 
 
 def test_a_look_alike_shares_at_most_a_phonetic_key():
-    assert shared(MOHAMMED, MUHAMMAD) <= {"mk:fn_ny+sn_ny", "mk:fn_mp+sn_mp+yob"}
+    assert shared(MOHAMMED, MUHAMMAD) <= {"mk:fn_ny+sn_ny", "mk:fn_mp+sn_mp+yob",
+                                          "mk:fn_mp+yob", "mk:sn_mp+yob"}
 
 
 def test_swapped_given_and_family_name_still_share_a_key():
@@ -132,3 +133,126 @@ def test_every_row_keeps_its_own_token_when_the_work_is_split_over_threads():
                "postcode": ["LS1 4AB", "B10 0AA"][i % 2],
                "address": f"{i % 50} High Street, Leeds"} for i in range(6000)]
     assert_each_row_has_the_token_of_its_value(pa.Table.from_pylist(people))
+
+
+# --------------------------------------------------------------------------- names
+
+
+def person(given: str | None, family: str | None, dob: str | None = "1980-02-03",
+           **extra: str | None) -> dict:
+    return {"given_names": given, "family_name": family, "dob": dob, **extra}
+
+
+NAME_KINDS = {k.token_kind for k in DEFAULT_KEYS
+              if set(k.fields) & {"fn", "sn", "nm", "nw", "fi", "ini", "fn_can", "fn_mp",
+                                  "sn_mp", "fn_ny", "sn_ny"}}
+
+
+def all_values(*people: dict) -> list[set[tuple[str, str]]]:
+    table = match_key_values(pa.Table.from_pylist(list(people)))
+    out: list[set[tuple[str, str]]] = [set() for _ in people]
+    for row, kind, value in zip(*(table.column(c).to_pylist() for c in table.column_names),
+                                strict=True):
+        out[row].add((kind, value))
+    return out
+
+
+def shared_kinds(a: dict, b: dict) -> set[str]:
+    va, vb = all_values(a, b)
+    return {kind for kind, _ in va & vb}
+
+
+@pytest.mark.parametrize("unknown", ["UNK", "NS", "N/K", "nk", "Unknown", "NOT STATED",
+                                     "Not Known", "none", "NULL", "N/A", "na", "-", "?", "X",
+                                     "xx", "", "  "])
+def test_a_placeholder_for_an_unknown_name_is_no_name(unknown):
+    a, b = all_values(person(unknown, unknown), person(unknown, unknown, "1975-06-07"))
+    assert not {kind for kind, _ in a | b} & NAME_KINDS
+    # the same two strangers share no name key, only what their other fields give
+    assert not shared_kinds(person(unknown, unknown), person(unknown, unknown)) & NAME_KINDS
+
+
+def test_a_placeholder_family_name_leaves_the_given_name_keys():
+    (keys,) = all_values(person("Ann", "UNK"))
+    assert ("mk:fn+dob", "ann|19800203") in keys
+    assert not [v for _, v in keys if "unk" in v]
+
+
+def test_titles_are_no_part_of_a_name():
+    for titled in (person("Sir William", "Smith"), person("William", "Smith Jr"),
+                   person("Rev. Dr William", "Smith III"), person("Rt. Hon. William", "Smith")):
+        assert all_values(titled) == all_values(person("William", "Smith")), titled
+
+
+@pytest.mark.parametrize(("nick", "name"), [("Willie", "William"), ("Bob", "Robert"),
+                                            ("Rob", "Robert"), ("Liz", "Elizabeth"),
+                                            ("Jack", "John")])
+def test_a_nickname_and_its_name_share_a_key(nick, name):
+    assert "mk:fn_can+dob" in shared_kinds(person(nick, "Smith"), person(name, "Smith"))
+    # the nickname key holds whole names only, each form its own value
+    (forms,) = all_values(person(nick, "Smith"))
+    assert ("mk:fn_can+dob", f"{name.lower()}|19800203") in forms
+
+
+def test_a_name_with_no_nickname_is_its_own_canonical_form():
+    (keys,) = all_values(person("Zebedia", "Smith"))
+    assert {v for k, v in keys if k == "mk:fn_can+dob"} == {"zebedia|19800203"}
+
+
+def test_different_names_do_not_share_a_nickname_key():
+    assert "mk:fn_can+dob" not in shared_kinds(person("William", "Smith"),
+                                               person("Robert", "Smith"))
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    (("Mary Ann", "Smith"), ("Mary", "Ann Smith")),
+    (("Ahmed", "Khan Ali"), ("Ahmed Khan", "Ali")),
+    (("Ahmed", "Khan Ali"), ("Ali Ahmed", "Khan"))])
+def test_names_split_otherwise_between_the_fields_share_a_key(a, b):
+    assert "mk:nw+dob" in shared_kinds(person(*a), person(*b))
+
+
+def test_two_typos_one_in_each_name_still_share_the_initials_key():
+    assert {"mk:ini+dob", "mk:ini+ym"} <= shared_kinds(person("Jayden", "Bennett"),
+                                                       person("Jyayden", "Bnennet"))
+
+
+# --------------------------------------------------------------------------- dates
+
+
+DAY_KEYS = {"mk:fn+dob", "mk:fn+sn+md", "mk:fn+sn+dob_dm", "mk:ini+md", "mk:nm+dob"}
+
+
+def kinds_of(**p: str | None) -> set[str]:
+    (keys,) = all_values(person("Ann", "Lee", **p))
+    return {kind for kind, _ in keys}
+
+
+def test_a_date_known_to_the_month_gives_no_key_on_the_day():
+    kinds = kinds_of(dob="1980-02-01", dob_precision="month")
+    assert not kinds & DAY_KEYS
+    assert {"mk:fn+sn+ym", "mk:ini+ym", "mk:fn_mp+yob"} <= kinds
+
+
+def test_a_date_known_to_the_year_keys_on_the_year_alone():
+    kinds = kinds_of(dob="1980-06-01", dob_precision="year")
+    assert not kinds & (DAY_KEYS | {"mk:fn+sn+ym", "mk:ini+ym"})
+    assert {"mk:fn_mp+sn_mp+yob", "mk:fn_mp+yob"} <= kinds
+
+
+def test_a_first_of_january_is_read_as_a_year_with_or_without_a_precision_column():
+    assert kinds_of(dob="1980-01-01") == kinds_of(dob="1980-06-01", dob_precision="year")
+    assert kinds_of(dob="1980-01-01", dob_precision="day") == kinds_of(
+        dob="1980-06-01", dob_precision="year")
+
+
+def test_a_date_known_to_the_day_keeps_every_date_key():
+    assert kinds_of(dob="1980-02-03", dob_precision="day") == kinds_of(dob="1980-02-03")
+    assert kinds_of(dob="1980-02-03", dob_precision=None) >= DAY_KEYS
+    # the 1st of a month is an ordinary day when nothing says otherwise
+    assert kinds_of(dob="1980-02-01") >= DAY_KEYS
+
+
+def test_the_nickname_and_split_name_tokens_are_the_tokens_of_their_values():
+    assert_each_row_has_the_token_of_its_value(pa.Table.from_pylist(
+        [person("Willie", "Smith"), person("Mary Ann", "Smith"), person("UNK", "UNK")]))

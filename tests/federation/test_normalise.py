@@ -86,6 +86,26 @@ def test_foreign_numbers_with_country_code_are_kept() -> None:
         (normalise_name, "Seán O'Brien-Smith", "sean obrien smith"),
         (normalise_name, "Мухаммед Али", "mukhammed ali"),
         (normalise_name, "Mr.", None),
+        # titles, honorifics and generations anywhere in the name
+        (normalise_name, "Sir William Smith", "william smith"),
+        (normalise_name, "The Rt. Hon. Lady Jane", "the jane"),
+        (normalise_name, "Smith Jr.", "smith"),
+        (normalise_name, "Rev. Dr John Smith III", "john smith"),
+        # placeholders for a name nobody knows are no name
+        (normalise_name, "UNK", None),
+        (normalise_name, "NS", None),
+        (normalise_name, "N/K", None),
+        (normalise_name, "Not Stated", None),
+        (normalise_name, "NOT KNOWN", None),
+        (normalise_name, "n/a", None),
+        (normalise_name, "NULL", None),
+        (normalise_name, "?", None),
+        (normalise_name, "XX", None),
+        (normalise_name, "Mr X", None),
+        (normalise_name, "Unknown", None),
+        # ... but a word of a real name is kept
+        (normalise_name, "Na Li", "na li"),
+        (normalise_name, "Xi", "xi"),
     ],
 )
 def test_normalised_forms(fn, raw: str, expected: str | None) -> None:  # type: ignore[no-untyped-def]

@@ -42,7 +42,8 @@ def test_a_federation_runs_through_a_real_superlink(tmp_path: Path) -> None:
         groups = {p.name: p.popen.pid for p in deployment.processes}
 
     assert [n for n, g in groups.items() if group_alive(g)] == [], "outlived the test"
-    assert set(groups) == {"superlink", "flwr-run", "supernode-north", "supernode-south"}
+    assert set(groups) == {"superlink", "flwr-run", "supernode-north", "supernode-south",
+                           "relay-north", "relay-south"}
     assert report.shared() == ["north", "south"], report
     assert report.link == {"shared_tokens": 1}
     assert {f: o.hits for f, o in report.forces.items()} == {"north": "delivered",

@@ -37,7 +37,7 @@ class Node:
              **attributes: str | None) -> bytes:
         ref = new_ref()
         self.items.append({"ref": ref, "kind": kind, "role": role, **attributes})
-        token_kind = "mk:name_dob" if kind == "person" else kind
+        token_kind = "mk:fn+dob" if kind == "person" else kind
         if value is not None:
             self.tokens.append({"ref": ref, "token_kind": token_kind,
                                 "token": TOKENISER.token(token_kind, value)})
@@ -72,18 +72,18 @@ class Node:
 
 def aggregates(rows: list[tuple[str, dict, int | None]]) -> pa.Table:
     return pa.table({"name": [r[0] for r in rows],
-                     "cell": [json.dumps(r[1]) for r in rows],
+                     "cell": [json.dumps(r[1], separators=(",", ":")) for r in rows],
                      "count": pa.array([r[2] for r in rows], pa.int64())})
 
 
 AGGREGATES = aggregates([
-    ("offences_by_year", {"offence_category": "cse", "year": "2023"}, 3),
-    ("offences_by_year", {"offence_category": "cse", "year": "2024"}, 40),
-    ("offences_by_year", {"offence_category": "group", "year": "2023"}, 55),
-    ("offences_by_year", {"offence_category": "group", "year": "2024"}, 61),
-    ("suspects_by_ethnicity", {"ethnicity": "A1"}, 31),
-    ("suspects_by_ethnicity", {"ethnicity": "W1"}, 118),
-    ("suspects_by_ethnicity", {"ethnicity": "NS"}, 201),
+    ("crimes_by_category_year", {"offence_category": "cse", "year": "2023"}, 3),
+    ("crimes_by_category_year", {"offence_category": "cse", "year": "2024"}, 40),
+    ("crimes_by_category_year", {"offence_category": "group", "year": "2023"}, 55),
+    ("crimes_by_category_year", {"offence_category": "group", "year": "2024"}, 61),
+    ("persons_by_role_ethnicity", {"role": "suspect", "ethnicity": "A1"}, 31),
+    ("persons_by_role_ethnicity", {"role": "suspect", "ethnicity": "W1"}, 118),
+    ("persons_by_role_ethnicity", {"role": "suspect", "ethnicity": "NS"}, 201),
 ])
 
 CSE = default_policy("cse-national")
@@ -420,7 +420,7 @@ def test_differential_privacy_spends_epsilon_per_aggregate_table() -> None:
     out = gate(policy, cse_network().share(policy), budget=budget)
     assert budget.spent() == pytest.approx(1.0)  # two tables x 0.5
     assert sorted(r[0] for r in con.execute("SELECT query FROM privacy_budget").fetchall()) \
-        == ["aggregate:offences_by_year", "aggregate:suspects_by_ethnicity"]
+        == ["aggregate:crimes_by_category_year", "aggregate:persons_by_role_ethnicity"]
     counts = out.aggregates.column("count").to_pylist()
     assert all(c is None or c % 5 == 0 for c in counts)  # SDC still applies after noise
     with pytest.raises(BudgetExceeded, match="privacy budget for purpose PERMISSIVE-TEST"):
