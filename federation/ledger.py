@@ -22,6 +22,7 @@ fails; nothing is half-written). Writers in one process also serialise on
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -182,10 +183,8 @@ class Ledger:
         self.con, self.signer, self.owner = con, signer, owner
         new = not _table_exists(con)
         con.execute(_DDL)
-        try:
-            con.execute(_CHAIN_INDEX)
-        except duckdb.ConstraintException:
-            pass  # an already forked ledger: verification names the fork
+        with contextlib.suppress(duckdb.ConstraintException):  # a ledger forked already:
+            con.execute(_CHAIN_INDEX)                          # verification names the fork
         if new:
             self._append(GENESIS_ACTION, actor="crossforce", purpose="ledger",
                          justification=f"ledger of {owner} started", counts={})

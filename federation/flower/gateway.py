@@ -19,6 +19,7 @@ without one is cut off there: memory stays bounded whatever a caller sends.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import ipaddress
 import json
@@ -182,10 +183,8 @@ class GatewayApp:
 
     def flush(self) -> None:
         """Report unauthorised calls not reported yet (at shutdown)."""
-        try:
+        with contextlib.suppress(Exception):  # already logged
             self.unauthorised.flush()
-        except Exception:
-            pass  # already logged
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
