@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
-from xml.etree.ElementTree import Element, ParseError, iterparse
+from xml.etree.ElementTree import Element, ParseError, XMLPullParser, iterparse
 
 import duckdb
 import pyarrow as pa
@@ -300,7 +300,29 @@ class _Rows:
 
 
 def _events(stream: IO[bytes]) -> Iterator[tuple[str, Element]]:
-    return iterparse(stream, events=("start", "end"))
+    """Start and end events, fed in chunks. With a ``_Bounded`` stream, more than its
+    ``max_text_bytes`` read without one event means one text node, CDATA section or tag
+    the parser is holding whole (a CDATA section may hide ``<``): refused."""
+    limits = getattr(stream, "limits", None)
+    if limits is None:
+        yield from iterparse(stream, events=("start", "end"))
+        return
+    parser = XMLPullParser(events=("start", "end"))
+    quiet = 0
+    while chunk := stream.read(_Bounded.CHUNK):
+        parser.feed(chunk)
+        seen = False
+        for event in parser.read_events():
+            seen = True
+            yield event  # type: ignore[misc]
+        quiet = 0 if seen else quiet + len(chunk)
+        if quiet > limits.max_text_bytes:
+            raise _TooBig(f"{REPORT} holds a text node, CDATA section or tag of more than "
+                          f"{limits.max_text_bytes:,} bytes (near byte "
+                          f"{getattr(stream, 'total', 0):,}; limit "
+                          "CROSSFORCE_UFDR_MAX_TEXT_BYTES)")
+    parser.close()
+    yield from parser.read_events()  # type: ignore[misc]
 
 
 def read_ufdr(con: duckdb.DuckDBPyConnection, path: Path, device_id: str,

@@ -117,6 +117,7 @@ class UnauthorisedCalls:
         self._paths: set[str] = set()
         self._since: str | None = None
         self._last_flush: float | None = None
+        self._timer: threading.Timer | None = None
 
     def record(self, path: str) -> bool:
         """Count one unauthorised call; True if it is over the per-minute allowance."""
@@ -134,7 +135,33 @@ class UnauthorisedCalls:
             if self._since is None:
                 self._since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         self.flush_if_due()
+        self._schedule()
         return over
+
+    def _schedule(self) -> None:
+        """Report what is pending when the interval ends, even if no call comes then."""
+        with self._lock:
+            if not self._pending or self._timer is not None:
+                return
+            wait = self.flush_s - (time.monotonic() - (self._last_flush or 0.0))
+            self._timer = threading.Timer(max(wait, 0.0), self._on_timer)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _on_timer(self) -> None:
+        with self._lock:
+            self._timer = None
+        with contextlib.suppress(Exception):  # logged; kept for the next report
+            self.flush()
+        self._schedule()
+
+    def stop(self) -> None:
+        """Cancel the timer and report what is pending (at shutdown)."""
+        with self._lock:
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+        self.flush()
 
     def flush_if_due(self) -> None:
         with self._lock:
@@ -184,7 +211,7 @@ class GatewayApp:
     def flush(self) -> None:
         """Report unauthorised calls not reported yet (at shutdown)."""
         with contextlib.suppress(Exception):  # already logged
-            self.unauthorised.flush()
+            self.unauthorised.stop()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -319,3 +319,23 @@ def test_only_the_coordinators_public_keys_are_trusted_for_hits(node: Path) -> N
     with pytest.raises(CrossforceError, match="not of the coordinator"):
         install_coordinator_key(node, node / "keys" / "public.json")  # the force's own
     assert not (node / "keys" / "coordinator.json").exists()
+
+
+def test_unauthenticated_calls_are_reported_when_the_interval_ends(node: Path) -> None:
+    """The count goes to the hook once per interval even if no further call comes."""
+    secret = read_relay_secret(relay_secret(node, None))
+    calls: list[tuple[str, str]] = []
+    with running_gateway(NodeGateway(node), secret, on_call=lambda e, o: calls.append((e, o)),
+                         unauthorised_per_minute=5, unauthorised_flush_s=0.5) as server:
+        statuses = [httpx.post(f"{server.url}/hits", content=b"x" * 100,
+                               headers={SECRET_HEADER: "nope"}).status_code
+                    for _ in range(12)]
+        deadline = time.monotonic() + 5
+        while len(calls) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        reported = list(calls)
+    assert statuses == [401] * 5 + [429] * 7
+    assert reported[0] == ("/hits", "unauthorised")
+    assert len(reported) == 2 and reported[1][1].startswith("unauthorised: 11 calls since ")
+    assert reported[1][1].endswith("7 of them refused 429 (over 5 a minute)")
+    assert calls == reported  # nothing left to report at shutdown

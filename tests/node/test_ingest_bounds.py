@@ -140,3 +140,26 @@ def test_a_whole_json_array_still_loads(cli, node: Path, write, status) -> None:
                  b'[{"person_id": "P1", "given_names": "A", "family_name": "B"}]\n\n')
     assert cli("node", "ingest", "--dir", node, path).code == 0
     assert status(node)["tables"]["persons"] == 1
+
+
+def test_a_huge_cdata_section_hiding_tags_is_refused(cli, node: Path, tmp_path: Path,
+                                                     monkeypatch, status) -> None:  # noqa: ANN001
+    """A CDATA section may hold '<': the parser still holds it whole, so it is bounded
+    the same way (no parse event for longer than the limit)."""
+    xml = ufdr_xml(SAMPLE_CALLS, SAMPLE_MESSAGES, SAMPLE_CONTACTS)
+    head, tail = xml.split("<decodedData>", 1)
+    path = tmp_path / "ufdr" / "EXH-6.ufdr"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z, \
+            z.open("report.xml", "w") as f:
+        f.write(f"{head}<decodedData><blob><![CDATA[".encode())
+        for _ in range(4 * 1024):
+            f.write(b"<b>" + b"z" * 1021)
+        f.write(f"]]></blob>{tail}".encode())
+    before = status(node)["tables"]
+    monkeypatch.setenv("CROSSFORCE_UFDR_MAX_TEXT_BYTES", str(MB))
+    r = cli("node", "ingest", "--dir", node, path)
+    assert r.code == 2, r
+    assert "holds a text node, CDATA section or tag of more than 1,048,576 bytes" in (
+        r.out + r.err)
+    assert status(node)["tables"] == before
