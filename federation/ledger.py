@@ -11,34 +11,48 @@ caller's transaction, so a data change and its entry commit or roll back togethe
 
 ``seq`` is only the storage position (not hashed): the chain of ``prev_hash`` values is the
 order that counts, so moving rows around is caught as reordering.
+
+A ledger starts with a signed *genesis* entry, written when its table is created: a ledger
+with no entry at all has had every entry deleted, and verifying it is a finding, not "OK".
+A chain never forks: a unique index on ``prev_hash`` lets only one entry follow another,
+so two writers that read the same head cannot both commit (the second one's transaction
+fails; nothing is half-written). Writers in one process also serialise on
+``store_lock(path)`` (node/store.py holds it for each operation on a node store).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Literal, get_args
 
 import duckdb
 
+from federation.errors import CrossforceError
 from federation.keys import BadSignature, Signer, Verifier, fingerprint
 
 __all__ = [
     "ACTIONS",
     "GENESIS",
+    "GENESIS_ACTION",
     "Action",
     "Ledger",
     "LedgerEntry",
+    "LedgerForked",
     "LedgerProblem",
     "VerifyReport",
     "canonical_json",
     "match_flows",
     "read_entries",
+    "store_lock",
     "verify_entries",
     "verify_ledger",
 ]
@@ -47,6 +61,9 @@ Action = Literal["collection", "alteration", "consultation", "disclosure", "comb
                  "erasure"]
 ACTIONS: tuple[str, ...] = get_args(Action)
 GENESIS = "0" * 64  # prev_hash of the first entry
+#: action of the first entry of every ledger (not an s.62 action: it records nothing but
+#: the ledger's start, so an emptied ledger can be told from a new one)
+GENESIS_ACTION = "genesis"
 LEDGER_VERSION = 1
 
 _DDL = """
@@ -71,6 +88,8 @@ CREATE TABLE IF NOT EXISTS ledger (
     signature VARCHAR NOT NULL    -- Ed25519 over entry_hash, hex
 )
 """
+#: only one entry may follow another: a second writer that read the same head cannot commit
+_CHAIN_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS ledger_chain ON ledger (prev_hash)"
 _COLUMNS = ("seq", "entry_id", "version", "at_utc", "owner", "signer", "actor", "force",
             "action", "purpose", "justification", "counts", "recipients", "payload_hash",
             "policy_hash", "prev_hash", "entry_hash", "signature")
@@ -132,12 +151,43 @@ class LedgerEntry:
         return cls(**d)
 
 
+_LOCKS: dict[str, threading.RLock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def store_lock(path: str | Path) -> threading.RLock:
+    """The process-wide lock of one store file: hold it from reading the ledger head to
+    committing, so two threads of one process never append after the same entry."""
+    key = str(Path(path).resolve())
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(key, threading.RLock())
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection) -> bool:
+    ((n,),) = con.execute("SELECT count(*) FROM information_schema.tables "
+                          "WHERE table_name = 'ledger' AND table_schema = current_schema()"
+                          ).fetchall()
+    return bool(n)
+
+
+class LedgerForked(CrossforceError):
+    """Two writers tried to append after the same entry; the later one is refused."""
+
+
 class Ledger:
-    """Appends signed entries to the ``ledger`` table of one DuckDB connection."""
+    """Appends signed entries to the ``ledger`` table of one DuckDB connection.
+
+    Creating the table writes the genesis entry (in the caller's transaction, if any)."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, signer: Signer, owner: str) -> None:
         self.con, self.signer, self.owner = con, signer, owner
+        new = not _table_exists(con)
         con.execute(_DDL)
+        with contextlib.suppress(duckdb.ConstraintException):  # a ledger forked already:
+            con.execute(_CHAIN_INDEX)                          # verification names the fork
+        if new:
+            self._append(GENESIS_ACTION, actor="crossforce", purpose="ledger",
+                         justification=f"ledger of {owner} started", counts={})
 
     def append(self, action: Action, *, actor: str, purpose: str, justification: str,
                counts: Mapping[str, int], recipients: Sequence[str] = (),
@@ -146,6 +196,15 @@ class Ledger:
         """Add one entry; no commit of its own (runs inside the caller's transaction)."""
         if action not in ACTIONS:
             raise ValueError(f"ledger action {action!r} is not one of {', '.join(ACTIONS)}")
+        return self._append(action, actor=actor, purpose=purpose,
+                            justification=justification, counts=counts,
+                            recipients=recipients, payload_hash=payload_hash,
+                            policy_hash=policy_hash, force=force)
+
+    def _append(self, action: str, *, actor: str, purpose: str, justification: str,
+                counts: Mapping[str, int], recipients: Sequence[str] = (),
+                payload_hash: str | None = None, policy_hash: str | None = None,
+                force: str | None = None) -> LedgerEntry:
         for name, value in (("actor", actor), ("purpose", purpose),
                             ("justification", justification)):
             if not isinstance(value, str) or not value.strip():
@@ -175,8 +234,13 @@ class Ledger:
         row = [getattr(entry, c) for c in _COLUMNS]
         row[_COLUMNS.index("counts")] = canonical_json(clean_counts).decode()
         row[_COLUMNS.index("recipients")] = list(entry.recipients)
-        self.con.execute(f"INSERT INTO ledger ({', '.join(_COLUMNS)}) VALUES "
-                         f"({', '.join('?' * len(_COLUMNS))})", row)
+        try:
+            self.con.execute(f"INSERT INTO ledger ({', '.join(_COLUMNS)}) VALUES "
+                             f"({', '.join('?' * len(_COLUMNS))})", row)
+        except duckdb.ConstraintException:
+            raise LedgerForked(
+                f"ledger of {self.owner}: another writer appended after entry seq {seq - 1} "
+                "at the same time; this change was not recorded (try again)") from None
         return entry
 
     def entries(self) -> list[LedgerEntry]:
@@ -245,6 +309,10 @@ def verify_ledger(con: duckdb.DuckDBPyConnection, public_key: bytes) -> VerifyRe
 def verify_entries(entries: Sequence[LedgerEntry], public_key: bytes) -> VerifyReport:
     """Diagnose a list of entries in storage order (see module docstring)."""
     verifier = Verifier(public_key)
+    if not entries:  # every ledger starts with its genesis entry: none left means deleted
+        return VerifyReport(0, verifier.fingerprint, GENESIS, [LedgerProblem(
+            "removed", None, None, "the ledger has no entry, not even the genesis entry "
+            "written when it was created: every entry was deleted")])
     problems: dict[int, LedgerProblem] = {}  # index -> first problem found for it
     chain_problems: list[LedgerProblem] = []
 
@@ -322,12 +390,19 @@ def match_flows(node: Sequence[LedgerEntry], coordinator: Sequence[LedgerEntry]
 
     - every payload the node disclosed was collected by the coordinator, and every payload
       the coordinator collected from that force is one the node disclosed;
-    - every hits batch the coordinator disclosed to that force was collected by the node.
+    - every hits batch the coordinator disclosed to that force was collected by the node,
+      and every hits batch the node collected (purpose ``hits``) is one the coordinator
+      disclosed to it (or wrote for it to a file, a consultation with the same hash).
       (A node's other collections — its own file loads — have no counterpart.)
     """
     forces = {e.owner for e in node}
     sent = {e.payload_hash: e for e in node if e.action == "disclosure" and e.payload_hash}
     node_got = {e.payload_hash for e in node if e.action == "collection" and e.payload_hash}
+    node_hits = {e.payload_hash: e for e in node if e.action == "collection"
+                 and e.purpose == "hits" and e.payload_hash}
+    hits_given = {e.payload_hash for e in coordinator
+                  if e.action in ("disclosure", "consultation") and e.payload_hash
+                  and e.force in forces}
     received = {e.payload_hash: e for e in coordinator if e.action == "collection"
                 and e.payload_hash and e.force in forces}
     hits_sent = {e.payload_hash: e for e in coordinator if e.action == "disclosure"
@@ -344,4 +419,8 @@ def match_flows(node: Sequence[LedgerEntry], coordinator: Sequence[LedgerEntry]
                                f"coordinator disclosed hits {h[:16]}… to {e.force}, which "
                                "the node's ledger never collected")
                  for h, e in hits_sent.items() if h not in node_got]
+    problems += [LedgerProblem("unmatched", e.seq, e.entry_id,
+                               f"node collected hits {h[:16]}… which the coordinator's "
+                               "ledger never disclosed to it")
+                 for h, e in node_hits.items() if h not in hits_given]
     return problems

@@ -36,12 +36,16 @@ class NodeGateway:
     and ``receive_hits(data) -> dict`` for one node."""
 
     def __init__(self, node_dir: Path, *, policy: str | None = None,
-                 encrypt_to: bytes | None = None, wait_s: float | None = None) -> None:
+                 encrypt_to: bytes | None = None, wait_s: float | None = None,
+                 coordinator_key: bytes | None = None) -> None:
         self.node_dir = Path(node_dir)
         self.config = load_config(self.node_dir)
         self.policy = policy
         self.encrypt_to = encrypt_to
         self.wait_s = wait_s
+        #: the coordinator's signing key hits must verify under (default: the node's
+        #: keys/coordinator.json, read per call)
+        self.coordinator_key = coordinator_key
 
     def share(self, purpose: str, epoch: int) -> bytes:
         """The signed payload for ``purpose`` at ``epoch`` (0 = the node's current epoch)."""
@@ -90,10 +94,13 @@ class NodeGateway:
         return release.as_json()
 
     def receive_hits(self, data: bytes) -> dict[str, Any]:
-        """Resolve the hits to local records; the receipt carries counts only."""
+        """Check the coordinator's signature, resolve the hits to local records; the
+        receipt carries counts only. Unsigned or forged hits are refused, nothing
+        recorded."""
         try:
             with open_store(self.node_dir, self.wait_s) as (config, con):
-                return receive_hits(con, config, data, source="gateway").receipt()
+                return receive_hits(con, config, data, source="gateway",
+                                    coordinator_key=self.coordinator_key).receipt()
         except BadHits as exc:
             raise Refusal(_reason(exc)) from None
 

@@ -8,7 +8,11 @@ its own record — a person id, or a normalised identifier and the persons who h
 adds nothing. Every batch received is a ledger entry (collection: counts, never content).
 
 Accepted forms: the Arrow IPC file or JSON that ``coordinator hits`` writes
-(``crossforce.hits/1``), or the same table as an Arrow IPC stream (the Flower message).
+(``crossforce.hits/1``), or the same table as an Arrow IPC stream (the Flower message) —
+each only inside the coordinator's signed envelope (``CFHITS1``, see coordinator/hits.py):
+the signature must verify under the coordinator signing key kept in the node's keys
+folder (``keys/coordinator.json``), and the envelope must name this force. Unsigned,
+forged or misaddressed hits are refused before anything is read or recorded.
 """
 
 from __future__ import annotations
@@ -28,13 +32,17 @@ import pyarrow.ipc as ipc
 
 from federation.duckdb_files import transaction
 from federation.errors import CrossforceError
-from federation.keys import NodeKeys
+from federation.keys import BadSignature, NodeKeys, Verifier
 from federation.ledger import Ledger
 from node.egress import actor
-from node.store import NodeConfig, open_store
+from node.store import NodeConfig, coordinator_signing_key, open_store
 
 HITS_SCHEMA_VERSION = "crossforce.hits/1"
 REF_BYTES = 16
+#: the coordinator's signed envelope (coordinator/hits.py ``sign_hits``)
+HITS_ENVELOPE_MAGIC = b"CFHITS1\n"
+HITS_ENVELOPE_VERSION = "crossforce.signed-hits/1"
+_MAX_ENVELOPE_HEADER = 4096
 #: columns a hits table must have (the coordinator's HIT_SCHEMA, read by name)
 HIT_COLUMNS: dict[str, pa.DataType] = {
     "ref": pa.binary(), "kind": pa.string(), "entity_id": pa.int64(),
@@ -78,6 +86,44 @@ class HitsReceipt:
 
 
 # --------------------------------------------------------------------------- reading
+
+
+def open_signed_hits(data: bytes, coordinator_key: bytes, force: str,
+                     source: str = "hits") -> bytes:
+    """The body of the coordinator's signed hits envelope for ``force``; ``BadHits`` if
+    the hits are unsigned, the signature does not verify under ``coordinator_key``, the
+    body was changed, or the hits are for another force."""
+    if not data.startswith(HITS_ENVELOPE_MAGIC):
+        raise BadHits(f"{source}: these hits are not signed by the coordinator; nothing "
+                      "was recorded")
+    rest = data[len(HITS_ENVELOPE_MAGIC):]
+    header, _, rest = rest.partition(b"\n")
+    signature, newline, body = rest.partition(b"\n")
+    if not newline or len(header) > _MAX_ENVELOPE_HEADER or len(signature) != 128:
+        raise BadHits(f"{source}: malformed signed hits envelope; nothing was recorded")
+    try:
+        Verifier(coordinator_key).verify(HITS_ENVELOPE_MAGIC + header,
+                                         bytes.fromhex(signature.decode("ascii")))
+    except (BadSignature, ValueError, UnicodeDecodeError):
+        raise BadHits(f"{source}: the hits' signature does not verify under the "
+                      f"coordinator key {Verifier(coordinator_key).fingerprint} (forged or "
+                      "altered); nothing was recorded") from None
+    try:
+        meta = json.loads(header)
+        version, named, digest = meta["version"], meta["force"], meta["body_sha256"]
+    except (ValueError, KeyError, TypeError):
+        raise BadHits(f"{source}: unreadable signed hits header; nothing was "
+                      "recorded") from None
+    if version != HITS_ENVELOPE_VERSION:
+        raise BadHits(f"{source}: signed hits version {version!r} is not "
+                      f"{HITS_ENVELOPE_VERSION}; nothing was recorded")
+    if named != force:
+        raise BadHits(f"{source}: these hits are signed for {named!r}, not this node's "
+                      f"force {force!r}; nothing was recorded")
+    if hashlib.sha256(body).hexdigest() != digest:
+        raise BadHits(f"{source}: the hits body does not match its signed hash (altered "
+                      "after signing); nothing was recorded")
+    return body
 
 
 def read_hits_bytes(data: bytes, source: str = "hits") -> tuple[str | None, pa.Table]:
@@ -146,9 +192,21 @@ def _typed(table: pa.Table, source: str) -> pa.Table:
 
 
 def receive_hits(con: duckdb.DuckDBPyConnection, config: NodeConfig, data: bytes, *,
-                 source: str = "hits") -> HitsReceipt:
-    """Resolve and record one hits batch in one transaction with its ledger entry."""
-    hits_force, table = read_hits_bytes(data, source)
+                 source: str = "hits", coordinator_key: bytes | None = None) -> HitsReceipt:
+    """Check the coordinator's signature, then resolve and record one hits batch in one
+    transaction with its ledger entry. ``coordinator_key`` defaults to the one in the
+    node's keys folder."""
+    key = coordinator_key
+    if key is None:
+        try:
+            key = coordinator_signing_key(config)
+        except CrossforceError:
+            raise BadHits(f"{source}: this node holds no coordinator signing key to check "
+                          f"hits against (copy the coordinator's keys/public.json to "
+                          f"{config.coordinator_key_path.name} in the node's keys folder); "
+                          "nothing was recorded") from None
+    body = open_signed_hits(data, key, config.force, source)
+    hits_force, table = read_hits_bytes(body, source)
     if hits_force and hits_force != config.force:
         raise BadHits(f"{source}: these hits are for {hits_force!r}, not this node's force "
                       f"{config.force!r}; nothing was recorded")

@@ -6,12 +6,18 @@ in one parallel pass. Parquet and JSON are read as they are, then cast column by
 with TRY_CAST; a value present in the file but not castable is a problem of that row.
 A column the layout marks ``kept_raw`` (persons.dob) is staged as text, so no value of it
 is ever a problem: ingest parses it afterwards and flags what it cannot use.
+
+Bounds: a CSV line (the header included) longer than ``csv_max_line_bytes()`` (env
+``CROSSFORCE_CSV_MAX_LINE_BYTES``, default 2,000,000) refuses the file with one line, and
+is never read whole into memory; a JSON array file must end with its closing ``]`` — one
+cut short between two records would otherwise load the records before the cut.
 """
 
 from __future__ import annotations
 
 import bisect
 import difflib
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,12 +122,36 @@ def _base(con: duckdb.DuckDBPyConnection, name: str) -> int:
     return int(base)
 
 
-def csv_header(path: Path) -> list[str]:
-    """The header line, read on its own so a bad row further down cannot hide it."""
+CSV_MAX_LINE_BYTES = 2_000_000
+
+
+def csv_max_line_bytes() -> int:
+    """The longest CSV line accepted (env ``CROSSFORCE_CSV_MAX_LINE_BYTES``)."""
+    text = os.environ.get("CROSSFORCE_CSV_MAX_LINE_BYTES", "").strip()
+    if not text:
+        return CSV_MAX_LINE_BYTES
+    try:
+        value = int(text)
+    except ValueError:
+        raise CrossforceError(f"CROSSFORCE_CSV_MAX_LINE_BYTES={text!r}: not a whole "
+                              "number") from None
+    if value < 1024:
+        raise CrossforceError(f"CROSSFORCE_CSV_MAX_LINE_BYTES={text!r}: at least 1024")
+    return value
+
+
+def csv_header(path: Path, max_line: int | None = None) -> list[str]:
+    """The header line, read on its own so a bad row further down cannot hide it; never
+    more than ``max_line`` bytes of it."""
     import csv
 
+    max_line = max_line or csv_max_line_bytes()
     with path.open("rb") as f:
-        first = f.readline()
+        first = f.readline(max_line + 1)
+    if len(first) > max_line and not first.endswith(b"\n"):
+        raise CrossforceError(f"{path}, line 1: the header line is longer than {max_line:,} "
+                              f"bytes (limit CROSSFORCE_CSV_MAX_LINE_BYTES); not a CSV "
+                              "this node reads")
     try:
         text = first.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -133,8 +163,10 @@ def csv_header(path: Path) -> list[str]:
 def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, table: Table, name: str) -> Staged:
     _check_not_empty(path)
     src = q(str(path))
-    opts = "header=true, delim=',', quote='\"', escape='\"'"
-    header = csv_header(path)
+    max_line = csv_max_line_bytes()
+    opts = (f"header=true, delim=',', quote='\"', escape='\"', "
+            f"max_line_size={max_line}")
+    header = csv_header(path, max_line)
     problems = check_columns(str(path), table, header)
     if problems:
         return Staged(table, name, tuple(header), problems)
@@ -265,6 +297,8 @@ def stage_json(con: duckdb.DuckDBPyConnection, path: Path, table: Table, name: s
     _check_not_empty(path)
     lines = path.suffix == ".jsonl"
     _check_utf8(path, lines)
+    if not lines:
+        _check_array_closed(path)
     fmt = "newline_delimited" if lines else "array"
     try:
         keys = [d[0] for d in con.execute(
@@ -278,6 +312,26 @@ def stage_json(con: duckdb.DuckDBPyConnection, path: Path, table: Table, name: s
     columns = "{" + ", ".join(f"{q(k)}: 'VARCHAR'" for k in keys) + "}"
     source = f"read_json({q(str(path))}, format='{fmt}', columns={columns})"
     return stage_relation(con, path, table, name, source, "line" if lines else "record")
+
+
+def _check_array_closed(path: Path) -> None:
+    """A JSON array file starts with ``[`` and ends with ``]`` (whitespace aside): one cut
+    short, even between two records, is refused rather than half loaded."""
+    with path.open("rb") as f:
+        head = f.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+        end = f.seek(0, os.SEEK_END)
+        tail = b""
+        while end > 0 and not tail:  # the last byte that is not whitespace
+            start = max(0, end - 4096)
+            f.seek(start)
+            tail = f.read(end - start).rstrip(b" \t\r\n")
+            end = start
+    if not head.startswith(b"["):
+        raise CrossforceError(f"{path}: not a JSON array (it must start with '['; use "
+                              "the .jsonl ending for one record per line); nothing loaded")
+    if not tail.endswith(b"]"):
+        raise CrossforceError(f"{path}: truncated JSON: the array does not end with ']' "
+                              "(file cut short?); nothing loaded")
 
 
 def _check_utf8(path: Path, lines: bool) -> None:

@@ -4,9 +4,12 @@ The story (see test_networks.py for the helpers):
 - Kyle is known to Lancashire and West Yorkshire: both get a hit on their own Kyle record.
 - Dean (Lancashire only) sits in the cross-force network with Kyle and Marcus: Lancashire
   gets a network hit for Dean, though no other force has heard of Dean.
-- Amy is a child victim in Lancashire and in Cumbria: each gets a hit on its own record so
-  it can safeguard her. West Yorkshire holds Amy's number as a contact of Marcus; it gets no
-  hit for it, and Amy appears in nobody's view as a network member.
+- Amy is a child victim in Lancashire and in Cumbria. Neither is told of the other: a force
+  holding a person only as a victim is never named (else any force could mark a number as
+  its victim's and learn who else holds it). West Yorkshire holds Amy's number as a contact
+  of Marcus — openly — so Lancashire's victim record of that number gets a hit naming West
+  Yorkshire; West Yorkshire gets no hit for it, and Amy appears in nobody's view as a
+  network member.
 - Star Cars, the taxi firm, is stop-listed once networks have run: no hits for it.
 """
 
@@ -77,18 +80,18 @@ def test_a_network_hit_names_a_record_no_other_force_holds(store: Store) -> None
     assert hits(store, LANCS)["person:Kyle"]["reason"] == "entity+network"
 
 
-def test_each_force_holding_a_victim_is_told_and_nobody_else_is(store: Store) -> None:
+def test_a_victim_hit_names_only_forces_holding_it_openly(store: Store) -> None:
     find_networks(store.con, STORY)
     lancs, cumbria, wyp = hits(store, LANCS), hits(store, CUMBRIA), hits(store, WYP)
-    assert lancs["person:Amy"]["other_forces"] == [CUMBRIA]
-    assert cumbria["person:Amy"]["other_forces"] == [LANCS]
-    # Her phone is also in West Yorkshire's records (not as a victim's): Lancashire is told ...
-    assert lancs["phone:Amy"]["other_forces"] == [CUMBRIA, WYP]
+    # Lancashire and Cumbria both hold Amy only as a victim: neither learns of the other
+    assert "person:Amy" not in lancs and "person:Amy" not in cumbria
+    # Her phone is also in West Yorkshire's records (not as a victim's): Lancashire is told
+    # of West Yorkshire, never of Cumbria ...
+    assert lancs["phone:Amy"]["other_forces"] == [WYP]
     # ... West Yorkshire is not: it would learn that another force holds her as a victim.
     assert "phone:Amy" not in wyp
     # Victims are never network members, so no victim hit carries a network id.
     assert lancs["phone:Amy"]["network_id"] is None
-    assert cumbria["person:Amy"]["network_id"] is None
 
 
 def test_no_force_ever_sees_another_forces_references(store: Store, tmp_path) -> None:

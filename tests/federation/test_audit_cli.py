@@ -14,7 +14,7 @@ from federation.ledger import Ledger
 
 @pytest.fixture
 def node(tmp_path: Path) -> tuple[Path, Path, str]:
-    """A node DuckDB file with three ledger entries, and its keys folder."""
+    """A node DuckDB file with its genesis and three more ledger entries, and its keys."""
     keys = NodeKeys.create(tmp_path / "keys", "Kent")
     db = tmp_path / "kent.duckdb"
     with duckdb.connect(str(db)) as con:
@@ -29,26 +29,26 @@ def test_an_intact_ledger_verifies(cli, node) -> None:  # type: ignore[no-untype
     db, keys, head = node
     result = cli("audit", "verify", db, "--public-key", keys)
     assert result.code == 0, result
-    assert "ledger OK" in result.out and "3 entries" in result.out
+    assert "ledger OK" in result.out and "4 entries" in result.out
 
 
 def test_a_tampered_ledger_fails_and_names_the_entry(cli, node) -> None:  # type: ignore[no-untyped-def]
     db, keys, head = node
     with duckdb.connect(str(db)) as con:
-        con.execute("UPDATE ledger SET counts = '{\"rows\":9}' WHERE seq = 2")
-        entry_id = con.execute("SELECT entry_id FROM ledger WHERE seq = 2").fetchone()[0]
+        con.execute("UPDATE ledger SET counts = '{\"rows\":9}' WHERE seq = 3")
+        entry_id = con.execute("SELECT entry_id FROM ledger WHERE seq = 3").fetchone()[0]
     result = cli("audit", "verify", db, "--public-key", keys / "public.json", "--json")
     assert result.code == 1
     report = json.loads(result.out)
     assert report["ok"] is False
     assert [(p["kind"], p["seq"], p["entry_id"]) for p in report["problems"]] == \
-        [("changed", 2, entry_id)]
+        [("changed", 3, entry_id)]
 
 
 def test_a_ledger_cut_short_at_the_end_is_caught_with_the_earlier_head(cli, node) -> None:  # type: ignore[no-untyped-def]
     db, keys, head = node
     with duckdb.connect(str(db)) as con:
-        con.execute("DELETE FROM ledger WHERE seq = 3")
+        con.execute("DELETE FROM ledger WHERE seq = 4")
     assert cli("audit", "verify", db, "-k", keys).code == 0  # the chain alone looks fine
     result = cli("audit", "verify", db, "-k", keys, "--expect-head", head)
     assert result.code == 1 and "removed" in result.out
@@ -79,7 +79,7 @@ def test_disclosures_are_matched_with_the_coordinators_receipts(cli, tmp_path: P
                  coord_db, "--coordinator-key", tmp_path / "coord-keys", "--json")
     assert result.code == 1
     problems = json.loads(result.out)["problems"]
-    assert [(p["kind"], p["seq"]) for p in problems] == [("unmatched", 2)]
+    assert [(p["kind"], p["seq"]) for p in problems] == [("unmatched", 3)]
     assert "bbbbbbbbbbbbbbbb" in problems[0]["detail"]
 
 

@@ -17,7 +17,7 @@ SIGNER = Signer.from_seed(bytes(32))
 
 @pytest.fixture
 def con() -> duckdb.DuckDBPyConnection:
-    """A ledger of five entries (seq 1..5) in a real DuckDB."""
+    """A ledger of its genesis entry (seq 1) and five entries (seq 2..6) in a real DuckDB."""
     con = duckdb.connect()
     ledger = Ledger(con, SIGNER, "Kent")
     for i in range(5):
@@ -35,18 +35,20 @@ def entry_id(con: duckdb.DuckDBPyConnection, seq: int) -> str:
 def test_an_untouched_ledger_verifies(con: duckdb.DuckDBPyConnection) -> None:
     report = verify_ledger(con, SIGNER.public_key)
     assert report.ok, report.problems
-    assert report.entries == 5
-    assert report.actions == {"disclosure": 5}
+    assert report.entries == 6
+    assert report.actions == {"genesis": 1, "disclosure": 5}
     assert report.head == Ledger(con, SIGNER, "Kent").head()
 
 
 def test_entries_carry_the_s62_fields_and_no_content(con: duckdb.DuckDBPyConnection) -> None:
-    e = Ledger(con, SIGNER, "Kent").entries()[0]
+    genesis, e = Ledger(con, SIGNER, "Kent").entries()[:2]
+    assert genesis.action == "genesis" and genesis.prev_hash == "0" * 64
     assert (e.action, e.actor, e.force, e.purpose) == ("disclosure", "analyst.1", "Kent",
                                                       "op-kingfisher")
     assert e.counts == {"tokens": 100}
     assert e.recipients == ("coordinator",)
-    assert e.prev_hash == "0" * 64 and len(e.entry_hash) == 64 and len(e.signature) == 128
+    assert e.prev_hash == genesis.entry_hash and len(e.entry_hash) == 64
+    assert len(e.signature) == 128
 
 
 def test_append_runs_inside_the_callers_transaction(con: duckdb.DuckDBPyConnection) -> None:
@@ -55,7 +57,7 @@ def test_append_runs_inside_the_callers_transaction(con: duckdb.DuckDBPyConnecti
     ledger.append("collection", actor="ingest", purpose="load", justification="file x",
                   counts={"rows": 3})
     con.rollback()
-    assert len(ledger.entries()) == 5  # the entry rolled back with the data change
+    assert len(ledger.entries()) == 6  # the entry rolled back with the data change
 
 
 def flipped(value: object) -> object:
@@ -113,6 +115,9 @@ def test_two_swapped_entries_are_both_named(con: duckdb.DuckDBPyConnection, a: i
 
 
 def insert_at(con: duckdb.DuckDBPyConnection, seq: int, entry: LedgerEntry) -> None:
+    # someone with write access to the file can drop the index that keeps the chain from
+    # forking; verification must catch what they insert anyway
+    con.execute("DROP INDEX IF EXISTS ledger_chain")
     con.execute("UPDATE ledger SET seq = seq + 1 WHERE seq >= ?", [seq])
     row = asdict(entry)
     row["seq"] = seq
@@ -144,7 +149,7 @@ def test_a_replayed_copy_of_a_genuine_entry_is_named(con: duckdb.DuckDBPyConnect
 
 def test_the_wrong_public_key_fails_every_signature(con: duckdb.DuckDBPyConnection) -> None:
     report = verify_ledger(con, Signer.generate().public_key)
-    assert report.kinds() == {"bad_signature"} and len(report.problems) == 5
+    assert report.kinds() == {"bad_signature"} and len(report.problems) == 6
 
 
 def test_bad_entries_are_refused_before_writing(con: duckdb.DuckDBPyConnection) -> None:
@@ -156,4 +161,4 @@ def test_bad_entries_are_refused_before_writing(con: duckdb.DuckDBPyConnection) 
         ledger.append("erasure", actor="a", purpose="p", justification="j", counts={"n": -1})
     with pytest.raises(ValueError, match="non-empty justification"):
         ledger.append("erasure", actor="a", purpose="p", justification=" ", counts={})
-    assert len(ledger.entries()) == 5
+    assert len(ledger.entries()) == 6

@@ -11,11 +11,13 @@ import pyarrow.ipc as ipc
 import pytest
 from egress_nodes import canary_template, copy_node
 
+from coordinator.hits import sign_hits
 from federation.flower.gateway import create_relay_secret, running_gateway
 from federation.flower.protocol import SECRET_HEADER, NodeService, Refusal
 from federation.keys import NodeKeys
 from federation.payload import SubmissionVerifier
 from node.gateway import NodeGateway
+from node.store import install_coordinator_key
 
 
 @pytest.fixture
@@ -57,7 +59,9 @@ def _stream(table: pa.Table) -> bytes:
     return sink.getvalue()
 
 
-def test_receive_hits_answers_with_counts_only(node: Path) -> None:
+def test_receive_hits_answers_with_counts_only(node: Path, tmp_path: Path) -> None:
+    coordinator = NodeKeys.create(tmp_path / "coordinator-keys", "coordinator")
+    install_coordinator_key(node, coordinator.keys_dir)
     gateway = NodeGateway(node)
     payload = gateway.share("TOEX-CSE", 1)
     keys = NodeKeys.load(node / "keys")
@@ -66,11 +70,13 @@ def test_receive_hits_answers_with_counts_only(node: Path) -> None:
     refs = share.items.column("ref").slice(0, 2)
     hits = pa.table({"ref": refs, "entity_id": pa.array([1, 2], pa.int64()),
                      "other_forces": pa.array([["Northshire"], []], pa.list_(pa.string()))})
-    receipt = gateway.receive_hits(_stream(hits))
+    with pytest.raises(Refusal, match="not signed by the coordinator"):
+        gateway.receive_hits(_stream(hits))
+    receipt = gateway.receive_hits(sign_hits(_stream(hits), "Canaryshire", coordinator.signer))
     assert receipt == {"batch": receipt["batch"], "status": "recorded", "hits": 2,
                        "resolved": 2, "unknown_refs": 0}
     with pytest.raises(Refusal, match="not a hits file"):
-        gateway.receive_hits(b"garbage")
+        gateway.receive_hits(sign_hits(b"garbage", "Canaryshire", coordinator.signer))
 
 
 def test_through_the_real_gateway_over_http(node: Path, tmp_path: Path) -> None:

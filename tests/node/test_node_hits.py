@@ -11,14 +11,33 @@ import pyarrow.compute as pc
 import pytest
 from egress_nodes import canary_template, copy_node, register_commands
 
-from coordinator.hits import HIT_SCHEMA, _write_arrow, hits_as_json
+from coordinator.hits import HIT_SCHEMA, hits_arrow_bytes, hits_as_json, sign_hits
+from federation.keys import NodeKeys
 from node.egress import egress
+from node.store import install_coordinator_key
 
 
 @pytest.fixture
-def node(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Path:
+def coordinator(tmp_path: Path) -> NodeKeys:
+    """The coordinator's keys: it signs the hits it sends."""
+    return NodeKeys.create(tmp_path / "coordinator-keys", "coordinator")
+
+
+@pytest.fixture
+def node(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path,
+         coordinator: NodeKeys) -> Path:
     register_commands()
-    return copy_node(canary_template(tmp_path_factory), tmp_path / "canary-node")
+    node = copy_node(canary_template(tmp_path_factory), tmp_path / "canary-node")
+    install_coordinator_key(node, coordinator.keys_dir / "public.json")
+    return node
+
+
+@pytest.fixture
+def _write_arrow(coordinator: NodeKeys):  # noqa: ANN202
+    """Write a hits file as the coordinator sends it: signed."""
+    def write(path: Path, force: str, table: pa.Table) -> None:
+        path.write_bytes(hits_arrow_bytes(force, table, coordinator.signer))
+    return write
 
 
 def _ledger(node: Path) -> list[tuple[str, str, str]]:
@@ -48,8 +67,8 @@ def _hits(node: Path) -> pa.Table:
     }, schema=HIT_SCHEMA)
 
 
-def test_hits_resolve_to_own_records_and_are_recorded_once(cli, node: Path,
-                                                           tmp_path: Path) -> None:
+def test_hits_resolve_to_own_records_and_are_recorded_once(cli, node: Path, tmp_path: Path,
+                                                           _write_arrow) -> None:
     path = tmp_path / "hits-canaryshire.arrow"
     _write_arrow(path, "Canaryshire", _hits(node))
     r = cli("node", "hits", "--dir", node, path, "--json")
@@ -71,15 +90,17 @@ def test_hits_resolve_to_own_records_and_are_recorded_once(cli, node: Path,
     assert "3 hits (unchanged)" in table.out and "Northshire" in table.out
 
 
-def test_json_hits_are_read_too(cli, node: Path, tmp_path: Path) -> None:
+def test_json_hits_are_read_too(cli, node: Path, tmp_path: Path,
+                                coordinator: NodeKeys) -> None:
     path = tmp_path / "hits.json"
-    path.write_text(json.dumps(hits_as_json("Canaryshire", _hits(node))))
+    path.write_bytes(sign_hits(json.dumps(hits_as_json("Canaryshire", _hits(node))).encode(),
+                               "Canaryshire", coordinator.signer))
     got = json.loads(cli("node", "hits", "--dir", node, path, "--json").out)
     assert got["resolved"] == 3
 
 
-def test_refs_this_node_never_sent_are_counted_not_resolved(cli, node: Path,
-                                                           tmp_path: Path) -> None:
+def test_refs_this_node_never_sent_are_counted_not_resolved(cli, node: Path, tmp_path: Path,
+                                                           _write_arrow) -> None:
     hits = _hits(node)
     foreign = pa.array([bytes(range(16)), bytes(range(1, 17)), bytes(range(2, 18))],
                        pa.binary(16))
@@ -99,22 +120,25 @@ def test_refs_this_node_never_sent_are_counted_not_resolved(cli, node: Path,
      b' "hits": [{"ref": "0011", "entity_id": 1}]}', "not 16 bytes"),
 ])
 def test_bad_hits_files_are_refused_and_change_nothing(cli, node: Path, tmp_path: Path,
+                                                       coordinator: NodeKeys,
                                                        content: bytes, message: str) -> None:
     path = tmp_path / "bad.json"
-    path.write_bytes(content)
+    path.write_bytes(sign_hits(content, "Canaryshire", coordinator.signer))
     r = cli("node", "hits", "--dir", node, path)
     assert r.code == 2 and message in r.err and str(path) in r.err, r
 
 
-def test_hits_for_another_force_are_refused(cli, node: Path, tmp_path: Path) -> None:
+def test_hits_for_another_force_are_refused(cli, node: Path, tmp_path: Path,
+                                            _write_arrow) -> None:
     path = tmp_path / "hits-other.arrow"
     _write_arrow(path, "Otherforce", _hits(node))
     r = cli("node", "hits", "--dir", node, path)
-    assert r.code == 2 and "for 'Otherforce'" in r.err
+    assert r.code == 2 and "signed for 'Otherforce'" in r.err
 
 
 def test_the_analyst_sees_the_latest_hits_received_without_the_file(cli, node: Path,
-                                                                    tmp_path: Path) -> None:
+                                                                    tmp_path: Path,
+                                                                    _write_arrow) -> None:
     none_yet = cli("node", "hits", "--dir", node)
     assert none_yet.code == 2 and "no hits received yet" in none_yet.err
     path = tmp_path / "hits-canaryshire.arrow"
