@@ -24,7 +24,7 @@ from coordinator.consult import (
     log,
     store_status,
 )
-from coordinator.hits import hits_arrow_bytes, hits_as_json
+from coordinator.hits import hits_arrow_bytes, hits_as_json, sign_hits
 from coordinator.networks import load_networks
 from coordinator.registry import register_force
 from coordinator.settings import LinkageSettings
@@ -301,11 +301,12 @@ def hits(
     force's references. Logged as a consultation.
     """
     with open_store(directory) as store:
-        table = hits_table(store, force)
+        table = hits_table(store, force, for_force=out is not None)
         data = None
-        if out is not None:
-            data = (json.dumps(hits_as_json(force, table), indent=1) + "\n").encode() \
-                if out.suffix == ".json" else hits_arrow_bytes(force, table)
+        if out is not None:  # signed: a node accepts hits only under the coordinator's key
+            data = sign_hits((json.dumps(hits_as_json(force, table), indent=1) + "\n"
+                              ).encode(), force, store.keys.signer) \
+                if out.suffix == ".json" else hits_arrow_bytes(force, table, store.keys.signer)
         log(store, "consultation", actor=_actor(),
             justification=justification or _default_justification(f"hits --force {force}"),
             counts={"hits": table.num_rows}, force=force,

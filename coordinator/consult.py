@@ -113,22 +113,23 @@ def entity_rows(store: CoordinatorStore, force: str | None = None, *,
 
 # --------------------------------------------------------------------------- hits
 
-def hits_table(store: CoordinatorStore, force: str) -> pa.Table:
-    """The force's hits; an empty table (no hit) for a registered force linkage never saw."""
+def hits_table(store: CoordinatorStore, force: str, *, for_force: bool = False) -> pa.Table:
+    """The force's hits; an empty table (no hit) for a registered force linkage never saw.
+    ``for_force``: they go to the force, so its victim lookups are counted in the ledger."""
     con = store.con
     registered = con.execute("SELECT 1 FROM forces WHERE force = ?", [force]).fetchone()
     linked = table_exists(con, "entities") and con.execute(
         "SELECT 1 FROM entities WHERE force = ? LIMIT 1", [force]).fetchone()
     if registered and not linked:
         return HIT_SCHEMA.empty_table()
-    return hits_for_force(con, force)
+    return hits_for_force(con, force, ledger=store.ledger if for_force else None)
 
 
 def disclose_hits(store: CoordinatorStore, force: str, *, actor: str,
                   justification: str) -> bytes:
     """The force's hits as bytes, logged as a disclosure to that force with their hash."""
-    table = hits_table(store, force)
-    data = hits_arrow_bytes(force, table)
+    table = hits_table(store, force, for_force=True)
+    data = hits_arrow_bytes(force, table, store.keys.signer)  # nodes accept signed hits only
     log(store, "disclosure", actor=actor, justification=justification,
         counts={"hits": table.num_rows}, force=force, recipients=(force,),
         payload_hash=hashlib.sha256(data).hexdigest())

@@ -283,6 +283,8 @@ class Demo:
     def set_up_coordinator(self) -> None:
         crossforce("coordinator", "init", "--dir", self.coordinator)
         for force, node in self.nodes.items():
+            crossforce("node", "keys", "import-coordinator", "--dir", node,
+                       self.coordinator / "keys" / "public.json")
             crossforce("coordinator", "register", "--dir", self.coordinator, "--force", force,
                        "--public-key", node / "keys" / "public.json", "--epoch", EPOCH)
         self.say(f"coordinator: created, {len(self.nodes)} forces registered by their "

@@ -156,6 +156,23 @@ def import_secret(
                f"for {config.force}")
 
 
+@keys_app.command("import-coordinator")
+def import_coordinator(
+    file: Path = typer.Argument(..., help="The coordinator's public keys: its keys/"
+                                "public.json (or its keys folder)."),
+    dir: Path = DirOption,  # noqa: A002
+) -> None:
+    """Trust the coordinator's signing key: hits are accepted only when signed by it
+    (kept as DIR/keys/coordinator.json)."""
+    from federation.keys import fingerprint
+    from node.store import install_coordinator_key, load_config
+
+    config = load_config(dir)
+    key = install_coordinator_key(config.dir, file)
+    typer.echo(f"{config.force} now accepts hits signed by the coordinator key "
+               f"{fingerprint(key)}")
+
+
 @keys_app.command("generate-secret")
 def generate_secret(
     file: Path = typer.Argument(..., help="Where to write the new secret (must not exist).",

@@ -42,6 +42,8 @@ def build(root: Path, scenario_dir: Path, forces: Collection[str], *, epoch: int
     nodes = {force: root / "nodes" / force for force in forces}
     for force, node in nodes.items():
         crossforce("node", "init", "--force", force, "--dir", node)
+        crossforce("node", "keys", "import-coordinator", "--dir", node,
+                   coordinator / "keys" / "public.json")
         if policies and force in policies:
             (node / "policy.toml").write_text(policies[force])
         crossforce("node", "ingest", "--dir", node, scenario_dir / force)
