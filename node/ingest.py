@@ -37,6 +37,7 @@ from node.sources import Problem, Staged, stage_csv, stage_json, stage_parquet, 
 from node.store import NodeConfig
 from node.ufdr import EXTRA, UFDR_TABLES, read_ufdr
 from node.validate import (
+    code_list_flags,
     dangling_after_replace,
     duplicate_problems,
     reference_problems,
@@ -86,6 +87,11 @@ class FileReport:
                         for n in self.flags.get(f, {}).values())
             if names:
                 text += f"; {names} names not stated"
+            codes = sum(self.flags.get(f, {}).get("not_on_code_list", 0)
+                        for f in ("nationality", "ethnicity_self", "ethnicity_officer"))
+            if codes:
+                text += (f"; {codes} nationality or ethnicity values off their code list "
+                         "(kept as written, shared as 'other')")
             return text
         return f"{name}: {self.status}" + (f" — {self.message}" if self.message else "")
 
@@ -263,6 +269,7 @@ def _load_table(con: duckdb.DuckDBPyConnection, path: Path, table: Table, file_i
         if table.name == "persons":  # never refused for these: flagged and counted
             present = parse_dob(con, staged.name, present)
             flags.update(data_quality(con, staged.name, present))
+            flags.update(code_list_flags(con, staged.name, present))
         rows, unnorm = insert_normalised(con, table.name, staged.name, present,
                                          file_id, pending)
     if replacing:
