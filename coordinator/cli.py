@@ -10,29 +10,17 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from coordinator.aggregates import national_aggregates, rows_for_reading
-from coordinator.consult import (
-    entity_rows,
-    hits_table,
-    link_store,
-    log,
-    store_status,
-)
-from coordinator.hits import hits_arrow_bytes, hits_as_json, sign_hits
-from coordinator.networks import load_networks
-from coordinator.registry import register_force
-from coordinator.settings import LinkageSettings
-from coordinator.store import init_store, open_store
-from coordinator.submit import submit_payload
 from federation.errors import CrossforceError
-from federation.keys import load_public_key
-from federation.payload import PayloadRejected
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+# Each command imports what it needs when it runs (issue #12): `crossforce coordinator
+# status` does not pay for linkage, networks or Flower, nor `--help` for any of them.
 
 app = typer.Typer(
     help="Run the national coordinator: accept signed submissions, link tokens across "
@@ -60,10 +48,14 @@ def _actor() -> str:
 
 
 def _out() -> Console:
+    from rich.console import Console
+
     return Console(highlight=False, soft_wrap=False)
 
 
 def _err() -> Console:
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False)
 
 
@@ -77,6 +69,8 @@ def init(directory: DirOption) -> None:
     0600): an Ed25519 key that signs the coordinator's ledger and an X25519 key nodes may
     encrypt payloads to. DIR/keys/public.json holds the public halves to give to nodes.
     """
+    from coordinator.store import init_store
+
     store = init_store(directory)
     try:
         keys = store.keys
@@ -106,6 +100,10 @@ def register(
         "--replace-key", help="Replace a registered force's key (after a key change).")] = False,
 ) -> None:
     """Register a force that may submit payloads (or change its accepted key epochs)."""
+    from coordinator.registry import register_force
+    from coordinator.store import open_store
+    from federation.keys import load_public_key
+
     key = load_public_key(public_key)
     _check_owner(public_key, force)
     with open_store(directory) as store:
@@ -147,6 +145,10 @@ def submit(
     changes nothing. Sending the same payload again changes nothing. Exit code 2 if any
     file was rejected.
     """
+    from coordinator.store import open_store
+    from coordinator.submit import submit_payload
+    from federation.payload import PayloadRejected
+
     rejected = 0
     with open_store(directory) as store, _err().status("verifying…") as spinner:
         for n, path in enumerate(files, 1):
@@ -188,6 +190,10 @@ def link_command(
 
     Replaces the previous results; logged as a combination with its counts.
     """
+    from coordinator.consult import link_store
+    from coordinator.settings import LinkageSettings
+    from coordinator.store import open_store
+
     settings = (LinkageSettings.from_file(settings_file) if settings_file
                 else LinkageSettings())
     err = _err()
@@ -222,6 +228,9 @@ def entities(
     Victim (match-only) references are never listed, except a force's own with --force.
     Logged as a consultation.
     """
+    from coordinator.consult import entity_rows, log
+    from coordinator.store import open_store
+
     if fmt not in ("csv", "json"):
         raise CrossforceError(f"--format must be csv or json, not {fmt!r}")
     with open_store(directory) as store:
@@ -258,6 +267,12 @@ def networks(
     whose links join them). Victims and stop-listed hubs are never members, so never end an
     edge. Logged as a consultation.
     """
+    from rich.table import Table
+
+    from coordinator.consult import log
+    from coordinator.networks import load_networks
+    from coordinator.store import open_store
+
     with open_store(directory) as store:
         found = load_networks(store.con)
         log(store, "consultation", actor=_actor(),
@@ -300,6 +315,12 @@ def hits(
     with entity id, network id, the other forces' names and strength — never another
     force's references. Logged as a consultation.
     """
+    from rich.table import Table
+
+    from coordinator.consult import hits_table, log
+    from coordinator.hits import hits_arrow_bytes, hits_as_json, sign_hits
+    from coordinator.store import open_store
+
     with open_store(directory) as store:
         table = hits_table(store, force, for_force=out is not None)
         data = None
@@ -349,6 +370,11 @@ def _write_atomic(path: Path, data: bytes) -> None:
 @app.command()
 def status(directory: DirOption, as_json: JsonOption = False) -> None:
     """Registered forces and their submissions, rows per table, the last linkage run."""
+    from rich.table import Table
+
+    from coordinator.consult import store_status
+    from coordinator.store import open_store
+
     with open_store(directory) as store:
         info = store_status(store)
     if as_json:
@@ -396,6 +422,12 @@ def aggregates(
     back (the sum is then a lower bound). Per-force counts are never
     shown. Logged as a consultation.
     """
+    from rich.table import Table
+
+    from coordinator.aggregates import national_aggregates, rows_for_reading
+    from coordinator.consult import log
+    from coordinator.store import open_store
+
     with open_store(directory) as store:
         found = national_aggregates(store.con, purpose=purpose, table=table_name,
                                     method=method)

@@ -12,49 +12,63 @@ command group (coordinator/cli.py calls it).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from coordinator.service import ROUND_LINKAGE_SETTINGS
-from coordinator.settings import LinkageSettings
-from federation.demo import await_exit
 from federation.errors import CrossforceError
-from federation.flower.deployment import LoopbackDeployment, TlsFiles
-from federation.flower.serverapp import describe_aggregates
+
+if TYPE_CHECKING:
+    from federation.flower.deployment import TlsFiles
+
+# Flower, the coordinator service and the demo are imported when `run` runs, not when the
+# command is registered (issue #12): `crossforce coordinator --help` does not pay for them.
 
 SERVICE = "coordinator.service:open_service"
 
 
-class CoordinatorSuperLink(LoopbackDeployment):
-    """A SuperLink for a real federation: the given address and TLS files, no local
-    SuperNodes (forces run theirs with ``crossforce node join``)."""
+@functools.cache
+def _superlink_class() -> type:
+    from federation.flower.deployment import LoopbackDeployment
 
-    def __init__(self, workdir: Path, *, tls: TlsFiles | None, host: str, port: int,
-                 control_address: str = "", progress: Callable[[str], None] | None = None,
-                 start_timeout: float = 60.0) -> None:
-        super().__init__(workdir, {}, tls=tls, progress=progress,
-                         start_timeout=start_timeout)
-        self.host = host
-        self.port = port
-        # the control API (flwr run, flwr supernode register) is reached from this machine:
-        # on loopback when listening on every interface, else at the certificate's address
-        self.address = control_address or (
-            f"127.0.0.1:{port}" if host in ("0.0.0.0", "::", "") else f"{host}:{port}")
+    class CoordinatorSuperLink(LoopbackDeployment):
+        """A SuperLink for a real federation: the given address and TLS files, no local
+        SuperNodes (forces run theirs with ``crossforce node join``)."""
 
-    def register_keys(self, keys: dict[str, Path]) -> dict[str, int]:
-        """Register each force's SuperNode public key under the force's name."""
-        if not keys:
-            return {}
-        self.node_ids = self._register_all(keys)
-        self._mark("registered")
-        self.progress(f"registered SuperNode keys: {', '.join(keys)}")
-        return self.node_ids
+        def __init__(self, workdir: Path, *, tls: TlsFiles | None, host: str, port: int,
+                     control_address: str = "", progress: Callable[[str], None] | None = None,
+                     start_timeout: float = 60.0) -> None:
+            super().__init__(workdir, {}, tls=tls, progress=progress,
+                             start_timeout=start_timeout)
+            self.host = host
+            self.port = port
+            # the control API (flwr run, flwr supernode register) is reached from this machine:
+            # on loopback when listening on every interface, else at the certificate's address
+            self.address = control_address or (
+                f"127.0.0.1:{port}" if host in ("0.0.0.0", "::", "") else f"{host}:{port}")
+
+        def register_keys(self, keys: dict[str, Path]) -> dict[str, int]:
+            """Register each force's SuperNode public key under the force's name."""
+            if not keys:
+                return {}
+            self.node_ids = self._register_all(keys)
+            self._mark("registered")
+            self.progress(f"registered SuperNode keys: {', '.join(keys)}")
+            return self.node_ids
+
+    return CoordinatorSuperLink
+
+
+def __getattr__(name: str) -> Any:  # noqa: ANN401
+    """``CoordinatorSuperLink`` is made on first use, so importing this module (to register
+    the command) does not import Flower."""
+    if name == "CoordinatorSuperLink":
+        return _superlink_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _parse_registrations(items: list[str]) -> dict[str, Path]:
@@ -84,6 +98,8 @@ def _tls(certfile: Path | None, keyfile: Path | None, ca_certfile: Path | None
     for path in given:
         if not path.is_file():
             raise CrossforceError(f"TLS file {path} not found")
+    from federation.flower.deployment import TlsFiles
+
     return TlsFiles(certfile, keyfile, ca_certfile)  # type: ignore[arg-type]
 
 
@@ -145,6 +161,14 @@ def run(
     .pub `crossforce node join` made); unregistered nodes are refused. Without TLS files a
     throwaway loopback CA is made in DIR/flower/tls (for trials on one machine).
     """
+    from rich.console import Console
+    from rich.table import Table
+
+    from coordinator.service import ROUND_LINKAGE_SETTINGS
+    from coordinator.settings import LinkageSettings
+    from federation.demo import await_exit
+    from federation.flower.serverapp import describe_aggregates
+
     if engine != "deployment":
         raise CrossforceError(f"--engine {engine!r}: only 'deployment' runs a real "
                               "federation (`crossforce demo --engine inprocess` shows the "
@@ -176,7 +200,7 @@ def run(
 
     workdir = directory / "flower"
     try:
-        with CoordinatorSuperLink(workdir, tls=tls, host=host, port=port,
+        with _superlink_class()(workdir, tls=tls, host=host, port=port,
                                   control_address=control_address, progress=say) as link:
             link.start_superlink()
             link.register_keys(keys)

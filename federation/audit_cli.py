@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from federation.errors import CrossforceError
-from federation.keys import load_public_key
-from federation.ledger import (
-    LedgerProblem,
-    VerifyReport,
-    match_flows,
-    read_entries,
-    verify_ledger,
-)
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from federation.ledger import VerifyReport
+
+# DuckDB, the keys, the ledger and rich are imported when a command runs (issue #12).
 
 app = typer.Typer(
     help="For governance and audit staff: verify the hash-chained, signed ledgers at both "
@@ -28,6 +25,8 @@ app = typer.Typer(
 
 
 def _open_read_only(db: Path) -> duckdb.DuckDBPyConnection:
+    import duckdb
+
     if not db.exists():
         raise CrossforceError(f"{db}: no such DuckDB file")
     try:
@@ -68,6 +67,9 @@ def verify(
 
     Exit code 0 when the ledger is intact, 1 when any problem is found, 2 on bad input.
     """
+    from federation.keys import load_public_key
+    from federation.ledger import LedgerProblem, match_flows, read_entries, verify_ledger
+
     key = load_public_key(public_key)
     con = _open_read_only(db)
     try:
@@ -107,6 +109,9 @@ def verify(
 
 
 def _print(report: VerifyReport, db: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console()
     actions = ", ".join(f"{k} {v}" for k, v in sorted(report.actions.items())) or "none"
     if report.ok:

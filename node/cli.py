@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn
-from rich.table import Table as RichTable
 
 from federation.errors import CrossforceError
+
+# Each command imports what it needs when it runs (issue #12): rich, DuckDB, the keys,
+# linkage and Flower are not paid for by `--help` or by commands that do not use them.
 
 app = typer.Typer(
     help="Run a force's node: create it, load records and phone extractions, see what is "
@@ -51,6 +51,9 @@ def ingest(
     PATHS are files or folders in the node input layout (persons.csv, calls.parquet,
     crimes.json, ...) or Cellebrite UFDR extractions (.ufdr/.zip holding report.xml; the
     file name, without its ending, becomes the device id)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn
+
     from node.ingest import STAGES
     from node.ingest import ingest as run_ingest
     from node.store import open_store
@@ -92,6 +95,9 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """Rows per entity table, files loaded, quarantined rows and the last load."""
+    from rich.console import Console
+    from rich.table import Table as RichTable
+
     from node.status import status as node_status
     from node.store import open_store
 

@@ -10,11 +10,11 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Table as RichTable
 
 from federation.errors import CrossforceError
-from federation.keys import load_public_key
+
+# rich, the keys (and their crypto libraries) and the node's code are imported when a
+# command runs (issue #12).
 
 DirOption = typer.Option(..., "--dir", help="The node's folder.", file_okay=False)
 
@@ -38,6 +38,9 @@ def share(
     """Build the share set the policy allows, pass it through the policy gate and either
     show it (--dry-run) or sign it into a payload file (--out). A real share is one
     transaction with its ledger entry (disclosure, counts per kind, payload hash)."""
+    from rich.console import Console
+
+    from federation.keys import load_public_key
     from node.egress import egress
 
     if dry_run == (out is not None):
@@ -57,6 +60,9 @@ def share(
 
 
 def _print_share(result) -> None:  # noqa: ANN001 - node.egress.EgressResult
+    from rich.console import Console
+    from rich.table import Table as RichTable
+
     console = Console()
     s = result.summary
     head = "DRY RUN — nothing was shared" if result.dry_run else "shared"
@@ -101,6 +107,9 @@ def hits(
     """Resolve the coordinator's hits to this force's own records (person ids, phones, …)
     with their national entity and network ids and the other forces involved. Recorded in
     the node (table received_hits) and the ledger; the same file twice adds nothing."""
+    from rich.console import Console
+    from rich.table import Table as RichTable
+
     from node.hits import receive_hits_file, received_hits
 
     receipt = received_hits(dir) if file is None else receive_hits_file(dir, file)

@@ -7,8 +7,6 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Table as RichTable
 
 DirOption = typer.Option(..., "--dir", help="The node's folder.", file_okay=False)
 JsonOption = typer.Option(False, "--json", help="Print as JSON.")
@@ -56,6 +54,9 @@ def register(app: typer.Typer) -> None:
         """The scored pairs of records the analyst should look at (the least certain
         first), with both records' names and dates of birth and whether they are one
         person now. Decide with same-person / separate-person. Logged (consultation)."""
+        from rich.console import Console
+        from rich.table import Table as RichTable
+
         from federation.keys import NodeKeys
         from federation.ledger import Ledger
         from node.egress import actor

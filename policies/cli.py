@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from federation.errors import CrossforceError
-from policies.model import (
-    PolicyError,
-    PolicyNotFound,
-    SharePolicy,
-    default_names,
-    default_policy,
-    load_policy,
-    resolve_policy,
-)
+
+if TYPE_CHECKING:
+    from policies.model import SharePolicy
+
+# pydantic (policies.model) and rich are imported when a command runs (issue #12).
 
 app = typer.Typer(
     help="Write, check and show the sharing policy that decides what may leave a node.",
@@ -27,6 +21,8 @@ app = typer.Typer(
 
 
 def _load(file_or_name: str, *, file_only: bool = False) -> SharePolicy:
+    from policies.model import PolicyError, PolicyNotFound, load_policy, resolve_policy
+
     try:
         return load_policy(file_or_name) if file_only else resolve_policy(file_or_name)
     except PolicyNotFound as exc:
@@ -60,6 +56,8 @@ def show(
         typer.echo(json.dumps({"version": policy.version, **policy.model_dump(mode="json")},
                               indent=2))
         return
+    from rich.console import Console
+
     console = Console(highlight=False, soft_wrap=True)
     for line in summary_lines(policy):
         console.print(line, markup=False)
@@ -68,6 +66,11 @@ def show(
 @app.command("list")
 def list_defaults() -> None:
     """List the default policies shipped with crossforce (usable by name with `show`)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from policies.model import default_names, default_policy
+
     table = Table(title="Default policies")
     for column in ("name", "purpose", "version", "shares"):
         table.add_column(column)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from federation.scenario.defaults import DEFAULT_DIRTY_DOBS, DEFAULT_DUPLICATES
 
@@ -46,6 +45,8 @@ def generate(
 ) -> None:
     """Write a synthetic multi-force scenario in the node input layout, with planted
     cross-force networks, look-alikes, inconsistent flags and the truth to score against."""
+    from rich.console import Console
+
     from federation.scenario.generate import generate as run_generate
 
     summary = run_generate(out, forces=forces, persons_per_force=persons_per_force,
