@@ -14,8 +14,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from coordinator.hits import HIT_SCHEMA, _write_arrow
+from coordinator.hits import HIT_SCHEMA, hits_arrow_bytes
+from federation.keys import NodeKeys
 from node.egress import egress
+from node.store import install_coordinator_key
 
 PERSONS = """person_id,given_names,family_name,dob
 R1,Robert,Smith,1984-03-07
@@ -151,14 +153,16 @@ def test_one_ref_per_person_carries_every_records_keys(force: Path, query) -> No
 
 def test_a_hit_on_a_person_comes_back_to_every_record(cli, force: Path,
                                                       tmp_path: Path) -> None:
+    coordinator = NodeKeys.create(tmp_path / "coordinator-keys", "coordinator")
+    install_coordinator_key(force, coordinator.keys_dir / "public.json")
     share = egress(force).share_set
     (robert,) = [r for r in share.items.to_pylist() if r["kind"] == "person"
                  and r["ref"] in _refs_of(force, "R1")]
     hits = pa.table({"ref": [robert["ref"]], "kind": ["person"], "entity_id": [7],
                      "network_id": [3], "other_forces": [["Northshire"]], "strength": [0.99],
                      "reason": ["entity"]}, schema=HIT_SCHEMA)
-    path = tmp_path / "hits.arrow"
-    _write_arrow(path, "Testshire", hits)
+    path = tmp_path / "hits.arrow"  # as the coordinator sends it: signed
+    path.write_bytes(hits_arrow_bytes("Testshire", hits, coordinator.signer))
     r = cli("node", "hits", "--dir", force, path, "--json")
     assert r.code == 0, r
     (row,) = json.loads(r.out)["rows"]
