@@ -618,7 +618,8 @@ def shared_scope(scenario: Path, nodes: Mapping[str, Path], policy_name: str
 
     The node offers no command listing the persons it shared, so this recomputes them
     from the scenario files with the node's policy, as egress selects them: a role the
-    policy shares (victims when it matches them) on a crime in the policy's scope."""
+    policy shares (victims when it matches them) on a crime in the policy's scope; and
+    every other record the node resolved into one of those persons."""
     import duckdb
 
     from policies.model import load_policy, resolve_policy
@@ -648,18 +649,44 @@ def shared_scope(scenario: Path, nodes: Mapping[str, Path], policy_name: str
             if scope.date_to:
                 params["date_to"] = scope.date_to
             folder = scenario / force
-            parts.append(con.sql(f"""
+            records = con.sql(f"""
                 SELECT DISTINCT $force AS force, r.person_id
                 FROM {_table(folder, 'roles')} r
                 JOIN (SELECT crime_id FROM {_table(folder, 'crimes')}
                       WHERE {' AND '.join(where)}) c USING (crime_id)
                 JOIN {_table(folder, 'persons')} p USING (person_id)
-                WHERE list_contains($roles, r.role)""", params=params).to_arrow_table())
+                WHERE list_contains($roles, r.role)""", params=params).to_arrow_table()
+            parts.append(_with_resolved_records(con, node, records))
     finally:
         con.close()
     return (pa.concat_tables(parts), "recomputed from the scenario files with each node's "
             "policy (roles it shares on crimes in its scope); the node has no command that "
             "lists the persons it shared")
+
+
+def _with_resolved_records(con: Any, node: Path, records: pa.Table) -> pa.Table:
+    """A shared person stands for every record the force resolved into it
+    (`person_resolution`, read from the node's store after its share), so those records
+    are in scope too."""
+    store = node / "node.duckdb"
+    if not store.exists():
+        return records
+    con.register("scope_records", records)
+    try:
+        con.execute(f"ATTACH '{store}' AS node_store (READ_ONLY)")
+        has = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = "
+                          "'node_store' AND table_name = 'person_resolution'").fetchall()[0][0]
+        if not has:
+            return records
+        return con.sql("""
+            SELECT DISTINCT s.force, m.person_id FROM scope_records s
+            JOIN node_store.person_resolution r ON r.person_id = s.person_id
+            JOIN node_store.person_resolution m ON m.local_person = r.local_person
+            UNION SELECT force, person_id FROM scope_records
+            ORDER BY 1, 2""").to_arrow_table()
+    finally:
+        con.execute("DETACH DATABASE IF EXISTS node_store")
+        con.unregister("scope_records")
 
 
 def _table(folder: Path, name: str) -> str:

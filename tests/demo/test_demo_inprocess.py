@@ -16,10 +16,10 @@ import io
 import json
 import os
 import re
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from demo_canary import leaks, raw_values
 from demo_processes import processes_mentioning
@@ -127,14 +127,24 @@ def test_national_aggregates_are_sums_of_released_counts(demo_run: tuple[dict, P
 
 def test_the_scope_scored_is_what_each_node_shares(demo_run: tuple[dict, Path]) -> None:
     """The demo recomputes who each force shared from the scenario files and the policy:
-    it must agree with what the node itself says it shares (a dry run changes nothing)."""
+    it must agree with what the node itself says it shares (a dry run changes nothing),
+    one person for all the records the node resolved into it."""
     summary, out = demo_run
     nodes = {force: out / "nodes" / force for force in summary["scenario"]["forces"]}
     scope, _ = shared_scope(out / "scenario", nodes, "cse-national")
-    per_force = Counter(scope.column("force").to_pylist())
     for force, node in nodes.items():
+        records = [p for f, p in zip(scope.column("force").to_pylist(),
+                                     scope.column("person_id").to_pylist(), strict=True)
+                   if f == force]
+        con = duckdb.connect(str(node / "node.duckdb"), read_only=True)
+        try:
+            persons = con.execute("SELECT count(DISTINCT local_person) FROM person_resolution "
+                                  "WHERE list_contains(?, person_id)", [records]
+                                  ).fetchall()[0][0]
+        finally:
+            con.close()
         dry_run = crossforce_json("node", "share", "--dir", node, "--dry-run", "--json")
-        assert dry_run["items_by_kind"]["person"] == per_force[force] > 0
+        assert dry_run["items_by_kind"]["person"] == persons > 0
 
 
 def test_the_timings_and_memory_are_reported(demo_run: tuple[dict, Path]) -> None:
