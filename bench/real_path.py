@@ -168,8 +168,8 @@ def local_person(node: Path) -> dict[str, str]:
 
 def run_real_path(forces: Mapping[str, Any], work: Path, run: Runner | None = None,
                   addresses: bool = True, raw_dobs: bool = True) -> RealPathRecords:
-    """Each force's records into a node of its own (init, keys, ingest, resolve when the
-    product has it, share), then coordinator submit, link and hits, and each node resolves
+    """Each force's records into a node of its own (init, keys, the coordinator's key,
+    ingest, resolve when the product has it, share), then coordinator submit, link and hits, and each node resolves
     its hits; only the public CLI is used. Returns (force, record_id) -> entity id."""
     run = run or cli_runner()
     seconds: dict[str, float] = {}
@@ -192,6 +192,9 @@ def run_real_path(forces: Mapping[str, Any], work: Path, run: Runner | None = No
         write_records(df, work / f"{force}-input", addresses, raw_dobs)
         step("setup", "node", "init", "--force", force, "--dir", node)
         step("setup", "node", "keys", "import-secret", "--dir", node, secret)
+        # hits are signed by the coordinator: each node trusts its key once
+        step("setup", "node", "keys", "import-coordinator", "--dir", node,
+             coordinator / "keys" / "public.json")
         step("setup", "coordinator", "register", "--dir", coordinator, "--force", force,
              "--public-key", node / "keys" / "public.json")
         step("ingest", "node", "ingest", "--dir", node, work / f"{force}-input")

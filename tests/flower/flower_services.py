@@ -185,8 +185,16 @@ class SubmissionNode(TokenNode):
                              policy_hash="sha256:test-policy", items=items, tokens=tokens)
         return Submission.seal(share_set, self.signer).to_bytes()
 
+    #: the coordinator's signing key, when the test gives one: hits are checked as a real
+    #: node checks them (node.hits.open_signed_hits) before they are read
+    coordinator_key: bytes | None = None
+
     def receive_hits(self, data: bytes) -> dict[str, Any]:
-        """The coordinator's hits: an Arrow IPC file of this force's own refs."""
+        """The coordinator's hits: an Arrow IPC file of this force's own refs, signed."""
+        if self.coordinator_key is not None:
+            from node.hits import open_signed_hits
+
+            data = open_signed_hits(data, self.coordinator_key, self.force)
         table = ipc.open_file(pa.py_buffer(data)).read_all()
         self.received.append(table)
         return {"hits": table.num_rows}

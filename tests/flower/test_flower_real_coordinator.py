@@ -20,6 +20,7 @@ def _coordinator(directory: Path, nodes: dict[str, SubmissionNode]) -> None:
     try:
         for force, node in nodes.items():
             register_force(store.con, store.ledger, force, node.signer.public_key, [1])
+            node.coordinator_key = store.keys.signer.public_key  # it trusts the hits' signer
     finally:
         store.close()
 
