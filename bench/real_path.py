@@ -169,8 +169,9 @@ def local_person(node: Path) -> dict[str, str]:
 def run_real_path(forces: Mapping[str, Any], work: Path, run: Runner | None = None,
                   addresses: bool = True, raw_dobs: bool = True) -> RealPathRecords:
     """Each force's records into a node of its own (init, keys, the coordinator's key,
-    ingest, resolve when the product has it, share), then coordinator submit, link and hits, and each node resolves
-    its hits; only the public CLI is used. Returns (force, record_id) -> entity id."""
+    ingest, resolve when the product has it, share), then coordinator submit, link and
+    hits, and each node resolves its hits; only the public CLI is used. Returns
+    (force, record_id) -> entity id."""
     run = run or cli_runner()
     seconds: dict[str, float] = {}
 
