@@ -641,7 +641,8 @@ def shared_scope(scenario: Path, nodes: Mapping[str, Path], policy_name: str
                 where.append("CAST(coalesce(date_to, date_from) AS DATE) >= $date_from")
             if scope.date_to:
                 where.append("CAST(date_from AS DATE) <= $date_to")
-            params: dict[str, Any] = {"roles": roles, "force": force}
+            params: dict[str, Any] = {"roles": roles, "force": force,
+                                      "shown": sorted(policy.roles_shown)}
             if scope.offence_codes:
                 params["codes"] = list(scope.offence_codes)
             if scope.date_from:
@@ -650,13 +651,15 @@ def shared_scope(scenario: Path, nodes: Mapping[str, Path], policy_name: str
                 params["date_to"] = scope.date_to
             folder = scenario / force
             records = con.sql(f"""
-                SELECT DISTINCT $force AS force, r.person_id
+                SELECT $force AS force, r.person_id,
+                       bool_or(list_contains($shown, r.role)) AS shown
                 FROM {_table(folder, 'roles')} r
                 JOIN (SELECT crime_id FROM {_table(folder, 'crimes')}
                       WHERE {' AND '.join(where)}) c USING (crime_id)
                 JOIN {_table(folder, 'persons')} p USING (person_id)
-                WHERE list_contains($roles, r.role)""", params=params).to_arrow_table()
-            parts.append(_with_resolved_records(con, node, records))
+                WHERE list_contains($roles, r.role)
+                GROUP BY r.person_id""", params=params).to_arrow_table()
+            parts.append(_with_resolved_records(con, force, node, records))
     finally:
         con.close()
     return (pa.concat_tables(parts), "recomputed from the scenario files with each node's "
@@ -664,7 +667,7 @@ def shared_scope(scenario: Path, nodes: Mapping[str, Path], policy_name: str
             "lists the persons it shared")
 
 
-def _with_resolved_records(con: Any, node: Path, records: pa.Table) -> pa.Table:
+def _with_resolved_records(con: Any, force: str, node: Path, records: pa.Table) -> pa.Table:
     """A shared person stands for every record the force resolved into it
     (`person_resolution`, read from the node's store after its share), so those records
     are in scope too."""
@@ -678,12 +681,18 @@ def _with_resolved_records(con: Any, node: Path, records: pa.Table) -> pa.Table:
                           "'node_store' AND table_name = 'person_resolution'").fetchall()[0][0]
         if not has:
             return records
+        # every record of a person in scope, shown when any of its records is (egress
+        # decides per person); records the node has not resolved stay as they are
         return con.sql("""
-            SELECT DISTINCT s.force, m.person_id FROM scope_records s
-            JOIN node_store.person_resolution r ON r.person_id = s.person_id
-            JOIN node_store.person_resolution m ON m.local_person = r.local_person
-            UNION SELECT force, person_id FROM scope_records
-            ORDER BY 1, 2""").to_arrow_table()
+            WITH person AS (
+                SELECT r.local_person, bool_or(s.shown) AS shown FROM scope_records s
+                JOIN node_store.person_resolution r ON r.person_id = s.person_id
+                GROUP BY r.local_person)
+            SELECT $force AS force, m.person_id, p.shown FROM person p
+            JOIN node_store.person_resolution m ON m.local_person = p.local_person
+            UNION ALL SELECT force, person_id, shown FROM scope_records
+            WHERE person_id NOT IN (SELECT person_id FROM node_store.person_resolution)
+            ORDER BY 1, 2""", params={"force": force}).to_arrow_table()
     finally:
         con.execute("DETACH DATABASE IF EXISTS node_store")
         con.unregister("scope_records")

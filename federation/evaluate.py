@@ -6,7 +6,9 @@ network ids the coordinator sent back) with ``truth/persons.csv``. Pairwise scor
 record-linkage evaluations usually report them:
 
 - **person links**: pairs of person records in *different* forces that are the same real
-  person. Predicted = both records resolved to the same national entity.
+  person, both held openly (a record the scope marks `shown = false`, a victim's, is told
+  nothing of other forces' records by design, so it is not scored here). Predicted = both
+  records resolved to the same national entity.
 - **network membership**: pairs of person records (any forces) in the same planted
   network. Predicted = both records resolved into the same cross-force network.
 
@@ -76,7 +78,10 @@ def score(
     """
     con = _records(truth_dir, resolved, scope)
     try:
-        links = _pair_score(con, "real_id", "entity_id", cross_force=True)
+        # a force hears of another force's record of the same person only when both hold
+        # it openly: a victim-only record is never named to anyone (DESIGN.md §1.3)
+        con.execute("CREATE TEMP VIEW rec_open AS SELECT * FROM rec WHERE shown")
+        links = _pair_score(con, "real_id", "entity_id", cross_force=True, table="rec_open")
         membership = _pair_score(con, "true_network", "found_network", cross_force=False)
     finally:
         con.close()
@@ -127,11 +132,13 @@ def _records(truth_dir: Path, resolved: pa.Table, scope: pa.Table
             "FROM read_csv(?, header = true, all_varchar = true)",
             [str(truth_dir / "persons.csv")],
         )
-        con.execute("""
+        shown = "bool_or(shown)" if "shown" in scope.column_names else "true"
+        con.execute(f"""
             CREATE TEMP TABLE rec AS
-            SELECT s.force, s.person_id, t.real_id, t.network_id AS true_network,
+            SELECT s.force, s.person_id, s.shown, t.real_id, t.network_id AS true_network,
                    t.is_lookalike, r.entity_id, r.network_id AS found_network
-            FROM (SELECT DISTINCT force, person_id FROM scope_in) s
+            FROM (SELECT force, person_id, {shown} AS shown FROM scope_in
+                  GROUP BY force, person_id) s
             JOIN truth t USING (force, person_id)
             LEFT JOIN (SELECT force, person_id, any_value(entity_id) AS entity_id,
                               any_value(network_id) AS network_id
@@ -144,7 +151,7 @@ def _records(truth_dir: Path, resolved: pa.Table, scope: pa.Table
 
 
 def _pair_score(con: duckdb.DuckDBPyConnection, truth_col: str, found_col: str,
-                cross_force: bool) -> Score:
+                cross_force: bool, table: str = "rec") -> Score:
     """Count record pairs that agree in truth and/or in the findings, without listing
     all pairs: pairs sharing a value = sum over groups of n·(n-1)/2 (minus same-force)."""
     def pairs(group_cols: str) -> int:
@@ -152,13 +159,14 @@ def _pair_score(con: duckdb.DuckDBPyConnection, truth_col: str, found_col: str,
         where = " AND ".join(f"{c} IS NOT NULL" for c in cols)
         total = con.execute(
             f"SELECT coalesce(sum(n * (n - 1) // 2), 0) FROM "
-            f"(SELECT count(*) AS n FROM rec WHERE {where} GROUP BY {group_cols})"
+            f"(SELECT count(*) AS n FROM {table} WHERE {where} GROUP BY {group_cols})"
         ).fetchall()[0][0]
         if not cross_force:
             return int(total)
         same_force = con.execute(
             f"SELECT coalesce(sum(n * (n - 1) // 2), 0) FROM "
-            f"(SELECT count(*) AS n FROM rec WHERE {where} GROUP BY {group_cols}, force)"
+            f"(SELECT count(*) AS n FROM {table} WHERE {where} GROUP BY {group_cols}, "
+            "force)"
         ).fetchall()[0][0]
         return int(total - same_force)
 

@@ -132,3 +132,15 @@ def test_the_makeup_counts_only_records_in_scope(makeup_truth: Path) -> None:
 def test_a_tie_between_planted_networks_goes_to_the_first_id(makeup_truth: Path) -> None:
     found = networks([("kent", "K4", 9), ("kent", "K1", 9)])
     assert network_makeup(makeup_truth, found, EVERYONE)[0].main_network == "N1"
+
+
+def test_a_victim_only_record_is_not_scored_as_a_person_link(truth_dir: Path) -> None:
+    """R2 is a victim in essex (E3): by design kent is never told of it, so the missing
+    kent-essex link of R2 is no miss; R1's links still count."""
+    scope = ALL.append_column("shown", pa.array([r != ("essex", "E3") for r in zip(
+        ALL.column("force").to_pylist(), ALL.column("person_id").to_pylist(), strict=True)]))
+    found = table([("kent", "K1", 1, None), ("essex", "E1", 1, None),
+                   ("sussex", "S1", 1, None)])
+    links = score(truth_dir, found, scope)["person_links"]
+    assert (links.true_positives, links.false_negatives) == (3, 0)
+    assert score(truth_dir, found, ALL)["person_links"].false_negatives == 1
