@@ -20,6 +20,7 @@ every record of it. A run is a ledger entry (combination), a decision one (alter
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import time
@@ -30,6 +31,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from federation.duckdb_files import transaction
 from federation.errors import CrossforceError
 from federation.keys import NodeKeys
 from federation.ledger import Ledger
@@ -137,9 +139,7 @@ def resolve(con: duckdb.DuckDBPyConnection, keys_dir: Any, force: str, *,
     model, model_json = _resolve_in_memory(con, threshold, train)
     seconds = time.perf_counter() - start
     keys = NodeKeys.load(keys_dir)
-    if own_transaction:
-        con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con) if own_transaction else contextlib.nullcontext():
         run_id = con.execute(
             "SELECT coalesce(max(run_id), 0) + 1 FROM resolution_runs").fetchall()[0][0]
         con.execute("DELETE FROM person_resolution")
@@ -158,12 +158,6 @@ def resolve(con: duckdb.DuckDBPyConnection, keys_dir: Any, force: str, *,
                           "sharing (duplicate nominals)",
             counts={"records": report.records, "persons": report.persons,
                     "pairs_scored": report.pairs_scored})
-        if own_transaction:
-            con.execute("COMMIT")
-    except BaseException:
-        if own_transaction:
-            con.execute("ROLLBACK")
-        raise
     return report
 
 
@@ -250,8 +244,7 @@ def decide(con: duckdb.DuckDBPyConnection, keys_dir: Any, force: str, decision: 
     if other_id == person_id:
         raise CrossforceError("a record is always the same person as itself")
     keys = NodeKeys.load(keys_dir)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute("INSERT INTO resolution_decisions VALUES (?, ?, ?, ?, ?, ?)",
                     [dt.datetime.now(dt.UTC).replace(tzinfo=None), actor, decision,
                      person_id, other_id, note])
@@ -260,10 +253,6 @@ def decide(con: duckdb.DuckDBPyConnection, keys_dir: Any, force: str, decision: 
             justification=f"analyst decision on duplicate records: {decision}"
                           + (f" ({note})" if note else ""),
             counts={"records": len(wanted)})
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 def review(con: duckdb.DuckDBPyConnection, *, low: float = 0.5, high: float = 0.999,
