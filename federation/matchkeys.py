@@ -133,6 +133,7 @@ NAME_DOB_KEYS: tuple[MatchKey, ...] = (
     _k("fn", "sn", "md"),
     _k("fn", "sn", "dob_dm"),
     _k("nm", "dob"),
+    _k("nm"),  # given and family name swapped, date of birth missing or only a year
     # measured on FEBRL4 and an open noisy set (fake_1000 split over three forces):
     # a nickname (willie, william); names split otherwise between the two fields; typos in
     # both names (initials) with the date exact or a day out; one name missing with the
