@@ -3,7 +3,7 @@
 A key joins a few normalised quasi-identifiers (``fn|sn|dob``, ``sn|postcode``, phonetic
 codes + birth year, ...). Two records of one person written differently — a typo in the
 surname, a day/month swap, a missing postcode — still agree on most keys, while two
-different people agree on few. The set is designed for RECALL (34 keys: 19 on names and
+different people agree on few. The set is designed for RECALL (35 keys: 20 on names and
 date of birth, 15 adding where the person lives, so a true pair nearly always shares
 several); the coordinator's Fellegi–Sunter scoring restores precision by weighing which
 keys agree. Each token kind names its fields (``mk:fn+dob``) so the coordinator can score
