@@ -13,6 +13,7 @@ import json
 import multiprocessing as mp
 import os
 import shutil
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -155,6 +156,9 @@ def _run_force(args: tuple[ForceJob, str, str]) -> tuple[str, dict[str, int], pa
 
 
 def _init_worker() -> None:
+    # Ctrl-C is the parent's to handle (it terminates the pool and removes the half-written
+    # folder); a worker that died of it mid-task would leave the pool waiting for ever
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     pools()
     streets()
 
