@@ -15,13 +15,14 @@ held by DIFFERENT forces; true = same real person, predicted = both records in o
 entity (product) or one cluster (Splink). A record the product did not share, or that got
 no hit, is a singleton. Ratio = product F1 / Splink F1; target: ≥ 1 on every set.
 
-Data sets: `fake_1000` (/work/shared/data/linkage/fake_1000.csv, `cluster` = person: 1,000
-records of 251 people with typos, nicknames, shifted and missing dates), `febrl3` (5,000
-records, FEBRL 3 de-duplication set, person from rec-N-org/dup-k), `febrl4` (FEBRL 4 A and
-B together, 10,000 records, one in each file per person), and `scenario` (optional, not
-in the default list: `crossforce scenario generate --forces 3`, 2,000 persons per force or
-`--subset`; its persons with latest address and an email, in the generator's own forces;
-person = truth/persons.csv's real_id). `--subset N` keeps N people (all their records),
+Data sets: `fake_1000` (shared/data/linkage/fake_1000.csv beside the project folder,
+`cluster` = person: 1,000 records of 251 people with typos, nicknames, shifted and missing
+dates), `febrl3` (5,000 records, FEBRL 3 de-duplication set, person from
+rec-N-org/dup-k), `febrl4` (FEBRL 4 A and B together, 10,000 records, one in each file per
+person), and `scenario` (optional, not in the default list: `crossforce scenario generate
+--forces 3`, 2,000 persons per force or `--subset`; its persons with latest address and an
+email, in the generator's own forces; person = truth/persons.csv's real_id).
+`--subset N` keeps N people (all their records),
 seeded.
 
 Run: .venv/bin/python bench/bench_linkage_real.py [--datasets fake_1000,febrl3,febrl4,scenario]
@@ -51,8 +52,10 @@ from bench.real_path import cli_runner, process_runner, run_real_path  # noqa: E
 from bench.splink_baseline import CLUSTER_THRESHOLD, splink_clusters  # noqa: E402
 
 FORCES = ("force-1", "force-2", "force-3")
-FAKE_1000 = Path(os.environ.get("CROSSFORCE_LINKAGE_DATA", "/work/shared/data/linkage")
-                 ) / "fake_1000.csv"
+# shared/ lies beside the project folder (a developer's checkout and CI's clone alike)
+FAKE_1000 = Path(os.environ.get(
+    "CROSSFORCE_LINKAGE_DATA",
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "linkage")) / "fake_1000.csv"
 DATASETS = ("fake_1000", "febrl3", "febrl4")
 
 
