@@ -3,9 +3,8 @@
 Names go through the one name normaliser (`federation.normalise`, once per DISTINCT value),
 the full names a nickname stands for through `federation.names` (the same forms the
 match keys use, once per distinct first name);
-everything else is DuckDB SQL over the store. A date of birth counts at the precision the
-store marks (`dob_precision`, when the store has it); a 1 January date counts as its year
-only, since forces pad unknown days and months that way.
+everything else is DuckDB SQL over the store. A date of birth counts at the precision
+ingest marked (`dob_precision`: a 1 January date counts as its year only).
 
     record_features(con) -> pyarrow.Table
         person_id, fn, fn_names, sn, name_words, dob_s, ym, yob, postcode, district, ids
@@ -42,25 +41,16 @@ def _name_table(con: duckdb.DuckDBPyConnection) -> None:
     con.unregister("rs_can_in")
 
 
-def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
-    return bool(con.execute(
-        "SELECT count(*) FROM information_schema.columns WHERE table_name = ? "
-        "AND column_name = ? AND table_schema = current_schema()", [table, column]
-    ).fetchall()[0][0])
-
-
 def record_features(con: duckdb.DuckDBPyConnection) -> pa.Table:
     """One row per person record, ordered by person_id (the comparison columns of
     `node.resolution.model`)."""
     _name_table(con)
-    precision = ("p.dob_precision" if _has_column(con, "persons", "dob_precision")
-                 else "CASE WHEN p.dob IS NOT NULL THEN 'day' END")
-    return con.sql(f"""
+    return con.sql("""
         WITH named AS (
+            -- ingest marks how much of a date of birth is usable (a 1 January one counts
+            -- as its year only: forces pad unknown days that way)
             SELECT p.person_id, g.norm AS given, f.norm AS family, p.dob,
-                   CASE WHEN p.dob IS NULL THEN NULL
-                        WHEN strftime(p.dob, '%m%d') = '0101' THEN 'year'
-                        ELSE coalesce({precision}, 'day') END AS precision
+                   p.dob_precision AS precision
             FROM persons p
             LEFT JOIN rs_names g ON g.raw = p.given_names
             LEFT JOIN rs_names f ON f.raw = p.family_name),

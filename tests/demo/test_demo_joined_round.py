@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 from demo_canary import leaks, raw_values
 from demo_processes import processes_mentioning
+from spawned import start, stop_all
 
 from federation.demo import Demo, DemoSettings, crossforce_json
 from federation.flower.deployment import free_port, make_loopback_tls, write_node_key
@@ -27,22 +27,7 @@ CROSSFORCE = Path(sys.executable).parent / "crossforce"
 
 
 def _crossforce(*args: object) -> subprocess.Popen[str]:
-    return subprocess.Popen([str(CROSSFORCE), *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1",
-                                 "FLWR_TELEMETRY_ENABLED": "0"})
-
-
-def _stop_all(started: list[subprocess.Popen[str]]) -> None:
-    for process in started:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    for process in started:
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    return start([CROSSFORCE], *args)
 
 
 @pytest.mark.deployment
@@ -96,7 +81,7 @@ def test_a_round_with_forces_that_join_like_real_ones(tmp_path: Path) -> None:
         out, _ = run.communicate(timeout=240)
         out = "".join(shown) + out
     finally:
-        _stop_all(started)
+        stop_all(started)
         shutil.rmtree(relay_root, ignore_errors=True)
     assert run.returncode == 0, out[-3000:]
     for force in demo.nodes:

@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 import pytest
 import real_nodes
 from relay_env import fab_hash, need_root, open_folder, relay_python, relay_user
+from spawned import start, stop_all
 
 from federation.flower.deployment import free_port, make_loopback_tls, write_node_key
 from tests.demo.demo_processes import processes_mentioning
@@ -38,22 +38,7 @@ pytestmark = [pytest.mark.deployment, pytest.mark.slow]
 
 
 def _start(*args: object) -> subprocess.Popen[str]:
-    return subprocess.Popen([*CROSSFORCE, *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1",
-                                 "FLWR_TELEMETRY_ENABLED": "0"})
-
-
-def _stop(started: list[subprocess.Popen[str]]) -> None:
-    for process in started:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    for process in started:
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    return start(CROSSFORCE, *args)
 
 
 def test_a_hostile_relay_is_contained_and_an_unapproved_one_refused() -> None:
@@ -138,7 +123,7 @@ def test_a_hostile_relay_is_contained_and_an_unapproved_one_refused() -> None:
                 "coordinator-service": "coordinator.service:open_service",
                 "coordinator-dir": str(coordinator)}, timeout=600)
     finally:
-        _stop(started)
+        stop_all(started)
     try:
         # 1. contained: the hostile app ran as the relay user and read nothing of a node
         seen = got[approving]
