@@ -72,6 +72,7 @@ from federation.payload import ShareSet, Submission
 from federation.tokens import TOKEN_BYTES, Tokeniser, token_sql, tokens_to_arrow
 from node.resolution import ensure_current, person_map
 from node.store import DEFAULT_POLICY, POLICY_FILE, NodeConfig, open_store
+from node.validate import on_code_list
 from policies.gate import describe, gate
 from policies.model import CRIME_CATEGORIES, SharePolicy, default_policy, load_policy
 from policies.national_tables import (
@@ -101,8 +102,7 @@ def _code_or_other(column: str, codes: tuple[str, ...]) -> str:
     """SQL: the value as a code from ``codes`` (trimmed, upper-case), NULL if NULL, else
     'other' — a value outside its list (a typo, or a date of birth, phone number, postcode
     or name written in the wrong column) stays raw in the store and leaves as 'other'."""
-    listed = ", ".join(f"'{c}'" for c in codes)
-    return (f"CASE WHEN {column} IS NULL THEN NULL WHEN upper(trim({column})) IN ({listed}) "
+    return (f"CASE WHEN {column} IS NULL THEN NULL WHEN {on_code_list(column, codes)} "
             f"THEN upper(trim({column})) ELSE '{OTHER_CODE}' END")
 
 
