@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-# Debian's Chromium: tests/federation/test_networks_browser.py opens networks.html in it.
+# Debian's Chromium: tests/scenario/test_networks_browser.py opens networks.html in it.
 CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: demo test bench lint clean
@@ -21,7 +21,7 @@ demo: $(STAMP)
 	$(VENV)/bin/crossforce demo
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check federation node coordinator policies tests bench
+	$(VENV)/bin/ruff check federation node coordinator policies scenario tests bench
 	$(VENV)/bin/lint-imports
 
 test: lint $(CHROMIUM)

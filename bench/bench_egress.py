@@ -1,6 +1,6 @@
 """Egress of one 100,000-person force vs bare tokenisation of as many values, same run.
 
-Data: one force from ``federation.scenario.generate`` (100,000 persons, seed 1), loaded
+Data: one force from ``scenario.generate`` (100,000 persons, seed 1), loaded
 with ``node init`` + ``node ingest`` (cached in ``$CROSSFORCE_BENCH_DIR`` or
 /tmp/crossforce-bench-egress, so a re-run skips generation and ingest).
 
@@ -64,7 +64,7 @@ def build_node(root: Path) -> Path:
     node_dir = root / "node"
     if (node_dir / "node.toml").exists():
         return node_dir
-    from federation.scenario.generate import generate
+    from scenario.generate import generate
 
     scenario = root / "scenario"
     if not scenario.exists():

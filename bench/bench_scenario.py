@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import peak_rss_mb, report, timed  # noqa: E402
-from federation.scenario.generate import generate  # noqa: E402
+from scenario.generate import generate  # noqa: E402
 
 NAIVE_SAMPLE = 3000
 

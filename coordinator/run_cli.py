@@ -166,7 +166,7 @@ def run(
 
     from coordinator.service import ROUND_LINKAGE_SETTINGS
     from coordinator.settings import LinkageSettings
-    from federation.demo import await_exit
+    from federation.flower.deployment import await_exit
     from federation.flower.serverapp import describe_aggregates
 
     if engine != "deployment":

@@ -31,7 +31,7 @@ from federation.errors import CrossforceError
 GROUP_ORDER = ("scenario", "node", "coordinator", "policy", "audit")
 ENTRY_POINTS = "crossforce.commands"
 #: commands of the `crossforce` command itself (not plug-ins), shown before the groups
-OWN_COMMANDS = {"demo": "federation.demo:demo"}
+OWN_COMMANDS = {"demo": "scenario.demo:demo"}
 
 
 @functools.cache

@@ -20,7 +20,7 @@ HEAVY = ("flwr", "scipy", "igraph", "splink", "pandas", "networkx", "fastapi", "
          "rich.progress", "cryptography", "Crypto")
 #: the code of the groups themselves, and the demo
 OWN = ("node.egress", "node.ingest", "node.store", "node.resolution", "coordinator.consult",
-       "coordinator.store", "coordinator.service", "policies.model", "federation.demo",
+       "coordinator.store", "coordinator.service", "policies.model", "scenario.demo",
        "federation.keys", "federation.ledger", "federation.flower")
 
 
@@ -56,7 +56,7 @@ def test_top_level_help_imports_no_group_and_no_heavy_library() -> None:
     # from the modules' source (finding it imports only the packages' bare __init__)
     assert not [m for m in modules if m.split(".")[0] in ("node", "coordinator", "policies")
                 and "." in m]
-    assert _loaded(modules, ("federation.scenario.cli", "federation.audit_cli")) == []
+    assert _loaded(modules, ("scenario.cli", "federation.audit_cli")) == []
 
 
 @pytest.mark.parametrize("group", ["scenario", "node", "coordinator", "policy", "audit"])
@@ -66,7 +66,7 @@ def test_group_help_imports_only_that_group(group: str) -> None:
     assert _loaded(modules, OWN) == []
     others = {"node": "node.cli", "coordinator": "coordinator.cli",
               "policy": "policies.cli", "audit": "federation.audit_cli",
-              "scenario": "federation.scenario.cli"}
+              "scenario": "scenario.cli"}
     assert others.pop(group) in modules
     assert _loaded(modules, tuple(others.values())) == []
 
@@ -78,7 +78,7 @@ def test_node_status_imports_no_coordinator_flower_or_linkage(tmp_path: Path) ->
     assert "node.status" in modules and "duckdb" in modules
     assert _loaded(modules, ("flwr", "scipy", "igraph", "splink", "pandas", "networkx",
                              "fastapi", "uvicorn", "opendp", "httpx", "rich.progress",
-                             "coordinator", "federation.demo", "federation.flower",
+                             "coordinator", "scenario.demo", "federation.flower",
                              "node.egress", "node.resolution", "policies.model")) == []
 
 

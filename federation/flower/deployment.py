@@ -597,3 +597,21 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 __all__ = ["RUN_CONFIG_DEFAULTS", "LoopbackDeployment", "TlsFiles", "group_alive",
            "make_loopback_tls", "superlink_argv", "supernode_argv", "write_app",
            "write_node_config", "write_node_key"]
+
+
+def await_exit(marker: str, timeout: float) -> list[int]:
+    """Wait until no process whose command line mentions ``marker`` (a folder only this
+    run uses) is alive; returns the pids still alive after ``timeout`` (Linux /proc)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = []
+        for entry in (os.scandir("/proc") if Path("/proc").exists() else []):
+            if entry.name.isdigit() and int(entry.name) != os.getpid():
+                with contextlib.suppress(OSError, IndexError):
+                    state = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()[0]
+                    if state != "Z" and marker.encode() in Path(entry.path,
+                                                                 "cmdline").read_bytes():
+                        alive.append(int(entry.name))
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(0.2)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from federation.demo import crossforce, crossforce_json
+from scenario.demo import crossforce, crossforce_json
 from tests.coordinator.coordinator_payloads import (
     AMY,
     DEAN,

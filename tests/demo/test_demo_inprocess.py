@@ -25,7 +25,7 @@ from demo_canary import leaks, raw_values
 from demo_processes import processes_mentioning
 
 from federation.cli import main
-from federation.demo import crossforce_json, shared_scope
+from scenario.demo import crossforce_json, shared_scope
 
 FORCES, PERSONS, SEED = 3, 300, 7
 #: measured 0.889 (8 of 10 true cross-force pairs, no false pair) at this size and seed

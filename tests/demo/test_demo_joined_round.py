@@ -19,8 +19,8 @@ from demo_canary import leaks, raw_values
 from demo_processes import processes_mentioning
 from spawned import start, stop_all
 
-from federation.demo import Demo, DemoSettings, crossforce_json
 from federation.flower.deployment import free_port, make_loopback_tls, write_node_key
+from scenario.demo import Demo, DemoSettings, crossforce_json
 from tests.flower.relay_env import open_folder, relay_python, relay_user
 
 CROSSFORCE = Path(sys.executable).parent / "crossforce"

@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from federation import layout
-from federation.scenario.generate import ScenarioSummary, generate
+from scenario.generate import ScenarioSummary, generate
 
 FORCES = 4
 PERSONS = 3000

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from federation.scenario import generate as gen_module
-from federation.scenario.generate import generate
+from scenario import generate as gen_module
+from scenario.generate import generate
 
 
 def digests(root: Path) -> dict[str, str]:

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from federation import layout
-from federation.scenario.generate import ScenarioSummary
+from scenario.generate import ScenarioSummary
 
 
 def test_each_force_folder_has_one_file_per_layout_table(scenario):

@@ -12,11 +12,11 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from federation.evaluate import score
-from federation.scenario import cli as scenario_cli
-from federation.scenario import messy
-from federation.scenario.generate import generate
-from federation.scenario.names import pools
+from scenario import cli as scenario_cli
+from scenario import messy
+from scenario.evaluate import score
+from scenario.generate import generate
+from scenario.names import pools
 
 
 def records_per_person(db: duckdb.DuckDBPyConnection, where: str = "true") -> list[int]:
@@ -257,8 +257,8 @@ def test_the_cli_does_not_import_the_generator_for_its_defaults():
     import subprocess
     import sys
 
-    code = ("import sys, federation.scenario.cli; "
-            "print('numpy' in sys.modules, 'federation.scenario.messy' in sys.modules)")
+    code = ("import sys, scenario.cli; "
+            "print('numpy' in sys.modules, 'scenario.messy' in sys.modules)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        check=True)
     assert r.stdout.split() == ["False", "False"]

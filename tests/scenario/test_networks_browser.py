@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from federation.networks_html import SHARED_EDGE, force_colours, write_networks_html
+from scenario.drawing import SHARED_EDGE, force_colours, write_networks_html
 from tests.coordinator.coordinator_payloads import federation_template  # noqa: F401
 from tests.coordinator.two_networks import TwoNetworks, build
 

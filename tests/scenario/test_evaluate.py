@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from federation.evaluate import Makeup, network_makeup, score
+from scenario.evaluate import Makeup, network_makeup, score
 
 TRUTH = """force,person_id,real_id,network_id,is_lookalike,lookalike_of
 kent,K1,R1,N1,false,

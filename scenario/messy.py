@@ -19,9 +19,9 @@ from __future__ import annotations
 import numpy as np
 
 from federation import layout
-from federation.scenario import dates
-from federation.scenario.defaults import DEFAULT_DIRTY_DOBS, DEFAULT_DUPLICATES  # noqa: F401
-from federation.scenario.names import pools, spelling_variant, typo
+from scenario import dates
+from scenario.defaults import DEFAULT_DIRTY_DOBS, DEFAULT_DUPLICATES  # noqa: F401
+from scenario.names import pools, spelling_variant, typo
 
 NULL = dates.NULL
 

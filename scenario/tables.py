@@ -15,7 +15,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from federation.layout import Table
-from federation.scenario import dates
+from scenario import dates
 
 Format = Literal["auto", "csv", "parquet"]
 AUTO_PARQUET_ROWS = 100_000

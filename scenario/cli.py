@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from federation.scenario.defaults import DEFAULT_DIRTY_DOBS, DEFAULT_DUPLICATES
+from scenario.defaults import DEFAULT_DIRTY_DOBS, DEFAULT_DUPLICATES
 
 #: HMICFRS (2025): 37% of child exploitation cases accurately identified. Kept here (and
 #: passed explicitly) so `crossforce --help` does not import numpy/pyarrow/Faker.
@@ -47,7 +47,7 @@ def generate(
     cross-force networks, look-alikes, inconsistent flags and the truth to score against."""
     from rich.console import Console
 
-    from federation.scenario.generate import generate as run_generate
+    from scenario.generate import generate as run_generate
 
     summary = run_generate(out, forces=forces, persons_per_force=persons_per_force,
                            seed=seed, overwrite=force, fmt=fmt,  # type: ignore[arg-type]

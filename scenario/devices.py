@@ -19,9 +19,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from federation import layout
-from federation.scenario import dates
-from federation.scenario.catalogue import catalogue
-from federation.scenario.identifiers import (
+from scenario import dates
+from scenario.catalogue import catalogue
+from scenario.identifiers import (
     join,
     mobile_numbers,
     numbered,
@@ -29,11 +29,11 @@ from federation.scenario.identifiers import (
     write_imei,
     write_phones,
 )
-from federation.scenario.tables import TableBuilder
-from federation.scenario.world import LAST_DAY, RealPerson
+from scenario.tables import TableBuilder
+from scenario.world import LAST_DAY, RealPerson
 
 if TYPE_CHECKING:
-    from federation.scenario.force import ForceGenerator
+    from scenario.force import ForceGenerator
 
 # entry kinds and how often each is called / messaged
 CO, VICTIM, PERSONAL, TAXI, TAKEAWAY, UNKNOWN = range(6)

@@ -23,13 +23,13 @@ import pyarrow.csv as pacsv
 
 from federation import layout
 from federation.errors import CrossforceError
-from federation.scenario.catalogue import Force, forces
-from federation.scenario.devices import extractions
-from federation.scenario.force import ForceGenerator, ForceJob
-from federation.scenario.messy import DEFAULT_DIRTY_DOBS, DEFAULT_DUPLICATES
-from federation.scenario.names import pools, streets
-from federation.scenario.tables import Format, file_format, write
-from federation.scenario.world import World, build_world
+from scenario.catalogue import Force, forces
+from scenario.devices import extractions
+from scenario.force import ForceGenerator, ForceJob
+from scenario.messy import DEFAULT_DIRTY_DOBS, DEFAULT_DUPLICATES
+from scenario.names import pools, streets
+from scenario.tables import Format, file_format, write
+from scenario.world import World, build_world
 
 GENERATOR_VERSION = "2"
 MAX_FORCES = len(forces())
@@ -177,7 +177,7 @@ def generate(out: Path, *, forces: int, persons_per_force: int, seed: int,
     n_forces = forces
     _check(out, n_forces, persons_per_force, seed, overwrite, flag_accuracy, fmt,
            duplicates, dirty_dobs)
-    from federation.scenario.catalogue import forces as all_forces
+    from scenario.catalogue import forces as all_forces
 
     chosen = list(all_forces()[:n_forces])
     world = build_world(np.random.default_rng([seed, 1_000_003]), n_forces, persons_per_force)

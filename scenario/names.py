@@ -15,7 +15,7 @@ import numpy as np
 from anyascii import anyascii
 from faker import Faker
 
-from federation.scenario.catalogue import Community, catalogue
+from scenario.catalogue import Community, catalogue
 
 POOL_DRAWS = 700  # Faker draws per pool: repeats keep Faker's own name frequencies
 

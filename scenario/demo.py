@@ -8,7 +8,7 @@ default the Deployment Engine on loopback (a real SuperLink and one SuperNode pe
 TLS and node authentication on), or the in-process grid with ``--engine inprocess``. The
 demo then reads the results back through the same public commands (``coordinator
 networks``, ``coordinator hits`` + ``node hits``, ``audit verify``) and scores them
-against the truth with :func:`federation.evaluate.score`.
+against the truth with :func:`scenario.evaluate.score`.
 
 ``federation`` never imports ``node`` or ``coordinator`` (DESIGN.md §3): commands run
 in-process through :func:`federation.cli.main`, gateways as ``crossforce node serve``
@@ -231,7 +231,7 @@ class Demo:
 
     # -- steps
     def generate(self) -> None:
-        from federation.scenario.generate import generate
+        from scenario.generate import generate
 
         s = self.settings
         summary = generate(self.scenario_dir, forces=s.forces,
@@ -346,6 +346,8 @@ class Demo:
         finally:
             # The SuperLink starts the ServerApp in a session of its own; when the run is cut
             # short it exits by itself once it sees its parent gone: wait for that.
+            from federation.flower.deployment import await_exit
+
             left = await_exit(str(workdir), timeout=20.0)
             if left:
                 self.say(f"warning: {len(left)} Flower process(es) still running: {left}")
@@ -411,7 +413,7 @@ class Demo:
                 p.get("detail", str(p)) for p in flows["problems"]][:5]
 
     def score(self, rows: list[dict[str, Any]]) -> None:
-        from federation.evaluate import network_makeup, score
+        from scenario.evaluate import network_makeup, score
 
         scope, self.result.scope_source = shared_scope(self.scenario_dir, self.nodes,
                                                        self.settings.policy)
@@ -424,7 +426,7 @@ class Demo:
     def draw(self) -> None:
         """networks.html from what `coordinator networks` returned: its members and edges,
         as the coordinator sees them."""
-        from federation.networks_html import write_networks_html
+        from scenario.drawing import write_networks_html
 
         self.result.html = write_networks_html(self.root / "networks.html", self._drawn)
 
@@ -487,24 +489,6 @@ class Demo:
             memory.stop()
         self.result.memory_mb = peak_memory_mb(memory)
         return self.result
-
-
-def await_exit(marker: str, timeout: float) -> list[int]:
-    """Wait until no process whose command line mentions ``marker`` (a folder only this
-    run uses) is alive; returns the pids still alive after ``timeout`` (Linux /proc)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        alive = []
-        for entry in (os.scandir("/proc") if Path("/proc").exists() else []):
-            if entry.name.isdigit() and int(entry.name) != os.getpid():
-                with contextlib.suppress(OSError, IndexError):
-                    state = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()[0]
-                    if state != "Z" and marker.encode() in Path(entry.path,
-                                                                 "cmdline").read_bytes():
-                        alive.append(int(entry.name))
-        if not alive or time.monotonic() >= deadline:
-            return alive
-        time.sleep(0.2)
 
 
 @contextlib.contextmanager

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from federation.scenario.catalogue import catalogue, forces
-from federation.scenario.identifiers import emails, handles, imeis, mobile_numbers, postcodes, vrms
-from federation.scenario.names import pools, spelling_variant, streets
+from scenario.catalogue import catalogue, forces
+from scenario.identifiers import emails, handles, imeis, mobile_numbers, postcodes, vrms
+from scenario.names import pools, spelling_variant, streets
 
 CENTRAL_BLOCK = 43  # mobile-number block of the planted people (after the 43 forces' blocks)
 KINDS = ("cse", "county_lines", "modern_slavery")

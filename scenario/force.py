@@ -19,9 +19,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from federation import layout
-from federation.scenario import dates
-from federation.scenario.catalogue import Force, catalogue
-from federation.scenario.identifiers import (
+from scenario import dates
+from scenario.catalogue import Force, catalogue
+from scenario.identifiers import (
     emails,
     handles,
     imeis,
@@ -38,7 +38,7 @@ from federation.scenario.identifiers import (
     write_postcode,
     write_vrm,
 )
-from federation.scenario.messy import (
+from scenario.messy import (
     DEFAULT_DIRTY_DOBS,
     DEFAULT_DUPLICATES,
     DUP_SIZES,
@@ -50,9 +50,9 @@ from federation.scenario.messy import (
     primaries,
     record_counts,
 )
-from federation.scenario.names import nickname, pools, spelling_variant, streets, typo
-from federation.scenario.tables import TableBuilder
-from federation.scenario.world import LAST_DAY, Network, RealPerson
+from scenario.names import nickname, pools, spelling_variant, streets, typo
+from scenario.tables import TableBuilder
+from scenario.world import LAST_DAY, Network, RealPerson
 
 FIRST = dates.day(dt.date(2010, 1, 1))
 LAST = dates.day(LAST_DAY)
