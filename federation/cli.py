@@ -94,18 +94,25 @@ def _static_help(spec: str) -> tuple[str, bool] | None:
 
 
 class LazyGroup(TyperGroup):
-    """The `crossforce` group: lists its commands by name, imports one only to run it."""
+    """The `crossforce` group: lists its commands by name, imports one only to run it.
+
+    Other groups reuse it by overriding ``lazy_specs`` (``crossforce node analyse`` lists
+    its analyses this way)."""
 
     _listing = False
 
+    def lazy_specs(self) -> dict[str, str]:
+        """Command name -> "module:attribute", in the order help shows them."""
+        return _lazy_commands()
+
     def list_commands(self, ctx: click.Context) -> list[str]:
-        names = list(_lazy_commands())
+        names = list(self.lazy_specs())
         return names + [n for n in super().list_commands(ctx) if n not in names]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.commands:
             return self.commands[cmd_name]
-        spec = _lazy_commands().get(cmd_name)
+        spec = self.lazy_specs().get(cmd_name)
         if spec is None:
             return None
         if self._listing:  # only its name and help are needed
