@@ -270,6 +270,11 @@ DEVICES = Table(
         _c("extraction_type", "VARCHAR", False, "logical, file system, full file system"),
         _c("extraction_date", "TIMESTAMP", False),
         _c("timezone", "VARCHAR", False, "device time zone, e.g. Europe/London"),
+        _c("region", "VARCHAR", False, "the country the device's numbers are dialled in "
+           "(ISO 3166 alpha-2, e.g. GB); without it, or an own number, IMSI or ICCID to "
+           "derive it from, numbers written without a country code stay raw"),
+        _c("imsi", "VARCHAR", False, "the SIM's IMSI (its first digits give the country)"),
+        _c("iccid", "VARCHAR", False, "the SIM's ICCID"),
     ),
     key=("device_id",),
     references=(("person_id", "persons", "person_id"),),

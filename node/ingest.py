@@ -26,6 +26,10 @@ from federation.errors import CrossforceError
 from federation.keys import NodeKeys
 from federation.layout import BY_NAME, FILE_ENDINGS, TABLES, Table, table_for_file
 from federation.ledger import Ledger
+from node.extraction import ENDINGS as UFDR_ENDINGS
+from node.extraction import load as extraction
+from node.extraction import read_extraction
+from node.extraction.rows import LAYOUT_TABLES as UFDR_TABLES
 from node.migrations import DATA_TABLES
 from node.normalise_columns import (
     data_quality,
@@ -35,7 +39,6 @@ from node.normalise_columns import (
 )
 from node.sources import Problem, Staged, stage_csv, stage_json, stage_parquet, stage_relation
 from node.store import NodeConfig
-from node.ufdr import EXTRA, UFDR_TABLES, read_ufdr
 from node.validate import (
     code_list_flags,
     dangling_after_replace,
@@ -44,7 +47,6 @@ from node.validate import (
     row_problems,
 )
 
-UFDR_ENDINGS = (".ufdr", ".zip")
 #: how many problems an error message names before "and N more"
 SHOWN = 10
 STAGES = ("hash", "read", "check", "write", "commit")
@@ -76,8 +78,9 @@ class FileReport:
             text = f"{name}: {self.status} {total} rows ({parts})"
             if self.status == "replaced":
                 text += "; the previous version's rows were replaced"
-            if self.unnormalised:
-                text += f"; {self.unnormalised} identifiers kept raw (not normalisable)"
+            other = self.unnormalised - sum(self.flags.get("number", {}).values())
+            if other > 0:
+                text += f"; {other} identifiers kept raw (not normalisable)"
             if self.quarantined:
                 text += f"; {self.quarantined} bad rows quarantined"
             dob = sum(self.flags.get("dob", {}).values())
@@ -87,6 +90,7 @@ class FileReport:
                         for n in self.flags.get(f, {}).values())
             if names:
                 text += f"; {names} names not stated"
+            text += _device_flags(self.flags)
             codes = sum(self.flags.get(f, {}).get("not_on_code_list", 0)
                         for f in ("nationality", "ethnicity_self", "ethnicity_officer"))
             if codes:
@@ -94,6 +98,34 @@ class FileReport:
                          "(kept as written, shared as 'other')")
             return text
         return f"{name}: {self.status}" + (f" — {self.message}" if self.message else "")
+
+
+def _device_flags(flags: dict[str, dict[str, int]]) -> str:
+    """The load report's words for what a device file kept raw, and why."""
+    parts = []
+    words = {"no_region": "no country code and the device's country unknown",
+             "not_a_number": "not a number", "invalid": "not a valid number",
+             "device_zone": "read in the device's time zone",
+             "assumed_utc": "no offset and no device time zone: taken as UTC",
+             "ambiguous_day_month": "day and month ambiguous", "unparsed": "unreadable",
+             "out_of_range": "year out of range"}
+    numbers = flags.get("number", {})
+    if numbers:
+        parts.append(f"{sum(numbers.values())} numbers kept raw (" + ", ".join(
+            f"{n} {words.get(k, k)}" for k, n in sorted(numbers.items())) + ")")
+    times = flags.get("time", {})
+    if times:
+        parts.append(f"{sum(times.values())} times without a written offset or unreadable ("
+                     + ", ".join(f"{n} {words.get(k, k)}" for k, n in sorted(times.items()))
+                     + ")")
+    if flags.get("region", {}).get("unknown"):
+        parts.append(f"{flags['region']['unknown']} device(s) of unknown country: numbers "
+                     "without a country code kept raw")
+    header = [f"{f} {words.get(k, k)}" for f, c in sorted(flags.items())
+              if f in ("extraction_date",) for k in c]
+    if header:
+        parts.append("header kept raw: " + ", ".join(header))
+    return "".join(f"; {p}" for p in parts)
 
 
 class Rejected(Exception):
@@ -188,7 +220,8 @@ def _load_file(con: duckdb.DuckDBPyConnection, ledger: Ledger, config: NodeConfi
             _forget(con, int(old[0]))
         flags: dict[str, dict[str, int]] = {}
         if layout == "ufdr":
-            rows, unnorm, quarantined = _load_ufdr(con, path, file_id, quarantine, step)
+            rows, unnorm, quarantined = _load_ufdr(con, path, file_id, quarantine, step,
+                                                   flags)
         else:
             rows, unnorm, quarantined = _load_table(con, path, BY_NAME[layout], file_id,
                                                     quarantine, old is not None, step, flags)
@@ -272,6 +305,12 @@ def _load_table(con: duckdb.DuckDBPyConnection, path: Path, table: Table, file_i
             flags.update(code_list_flags(con, staged.name, present))
         rows, unnorm = insert_normalised(con, table.name, staged.name, present,
                                          file_id, pending)
+        if table.name == "devices":
+            _flag(flags, "region", extraction.finish_devices(con, file_id))
+        elif table.name in ("calls", "messages", "contacts"):
+            counts = extraction.finish_parties(con, table.name, file_id)
+            _flag(flags, "number", counts)
+            unnorm += sum(counts.values())
     if replacing:
         _check_dependants(con, [table])
     return {table.name: rows}, unnorm, quarantined
@@ -317,24 +356,64 @@ def _check_dependants(con: duckdb.DuckDBPyConnection, tables: Iterable[Table]) -
 
 
 def _load_ufdr(con: duckdb.DuckDBPyConnection, path: Path, file_id: int, quarantine: bool,
-               step: Step) -> tuple[dict[str, int], int, int]:
+               step: Step, flags: dict[str, dict[str, int]]
+               ) -> tuple[dict[str, int], int, int]:
+    """An extraction: stream it, finish its times and chats, then stage and check the
+    layout tables as any file, and insert the tables only extractions fill."""
     device_id = path.name.rsplit(".", 1)[0]
     step("read")
-    read_ufdr(con, path, device_id)
-    # A device already described by a devices file keeps that row (owner attribution).
-    known = con.execute("SELECT count(*) FROM devices WHERE device_id = ?",
-                        [device_id]).fetchone()
-    if known and known[0]:
-        con.execute("DELETE FROM ufdr_devices")
+    device = read_extraction(con, path, device_id)
+    # A device already described by a devices file keeps that row (owner attribution), and
+    # its zone; the extraction's region fills a region that row left unknown.
+    known = con.execute("SELECT timezone, region FROM devices WHERE device_id = ?",
+                        [device_id]).fetchall()
+    extraction.finish_times(con, (known[0][0] if known else None) or device.get("timezone"))
+    extraction.link_chats(con)
+    if known:
+        con.execute("DELETE FROM x_devices")
+        if not known[0][1] and device.get("region"):
+            con.execute("UPDATE devices SET region = ?, region_source = ? WHERE device_id = ?",
+                        [device["region"], device.get("region_source"), device_id])
     rows: dict[str, int] = {}
     unnorm = quarantined = 0
     for name in UFDR_TABLES:
         table = BY_NAME[name]
         step("check")
-        staged = stage_relation(con, path, table, f"stg_{name}", f"ufdr_{name}", "element",
-                                extra=EXTRA.get(name, ()))
+        staged = stage_relation(con, path, table, f"stg_{name}", extraction.layout_source(name),
+                                "element", extra=extraction.stored_extra(name))
         quarantined += _check(con, staged, path, file_id, quarantine)
         step("write")
         n, u = insert_normalised(con, name, staged.name, staged.present, file_id)
         rows[name], unnorm = n, unnorm + u
-    return rows, unnorm, quarantined
+        if name == "devices":
+            _flag(flags, "region", extraction.finish_devices(con, file_id))
+    rows.update(extraction.insert_own(con, file_id))
+    unnorm += _finish_device_tables(con, file_id, flags)
+    header = device.get("metadata_flags")
+    if header and not known:
+        import json
+
+        for fld, flag in json.loads(header).items():
+            _flag(flags, fld, {flag: 1})
+    return {k: v for k, v in rows.items() if v or k in UFDR_TABLES}, unnorm, quarantined
+
+
+def _finish_device_tables(con: duckdb.DuckDBPyConnection, file_id: int,
+                          flags: dict[str, dict[str, int]]) -> int:
+    """Parties and time flags of one file's device rows, counted into ``flags``; returns
+    the numbers kept raw."""
+    kept_raw = 0
+    for t in ("calls", "messages", "contacts", "event_parties", "device_accounts"):
+        counts = extraction.finish_parties(con, t, file_id)
+        _flag(flags, "number", counts)
+        kept_raw += sum(counts.values())
+    for t in ("calls", "messages", "device_locations"):
+        _flag(flags, "time", extraction.time_flags(con, t, file_id))
+    return kept_raw
+
+
+def _flag(flags: dict[str, dict[str, int]], field: str, counts: dict[str, int]) -> None:
+    for k, n in counts.items():
+        if n:
+            flags.setdefault(field, {})
+            flags[field][k] = flags[field].get(k, 0) + n

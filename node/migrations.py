@@ -241,17 +241,101 @@ UPDATE persons SET
 WHERE dob IS NOT NULL;
 """
 
+# Seized-phone extractions as the tools write them (issue #21): the device's region (the
+# country its national numbers are read in) and SIM identifiers; each time kept as written
+# with its offset and a flag when it was not written with one; the kind of each party's
+# identifier and why a number stayed raw; MMS, e-mail, chats with their participants,
+# locations (with their precision), the owner's app accounts and SIM data.
+_EXTRACTIONS = """
+ALTER TABLE devices ADD COLUMN region VARCHAR;          -- ISO 3166 alpha-2, NULL: unknown
+ALTER TABLE devices ADD COLUMN region_source VARCHAR;   -- declared | own number | IMSI ...
+ALTER TABLE devices ADD COLUMN imsi VARCHAR;
+ALTER TABLE devices ADD COLUMN iccid VARCHAR;
+ALTER TABLE devices ADD COLUMN extraction_date_raw VARCHAR;
+ALTER TABLE devices ADD COLUMN metadata_flags VARCHAR;  -- JSON {field: flag} of header
+                                                        -- values kept raw
+ALTER TABLE calls ADD COLUMN timestamp_raw VARCHAR;     -- as written, when not plain UTC
+ALTER TABLE calls ADD COLUMN utc_offset_min INTEGER;    -- the offset it was written with
+ALTER TABLE calls ADD COLUMN time_flag VARCHAR;         -- node.extraction.times.TIME_FLAGS
+ALTER TABLE calls ADD COLUMN party_kind VARCHAR;        -- phone | email | handle | web
+ALTER TABLE calls ADD COLUMN party_norm VARCHAR;        -- normalised, any kind
+ALTER TABLE calls ADD COLUMN number_flag VARCHAR;       -- why a number stayed raw
+ALTER TABLE messages ADD COLUMN timestamp_raw VARCHAR;
+ALTER TABLE messages ADD COLUMN utc_offset_min INTEGER;
+ALTER TABLE messages ADD COLUMN time_flag VARCHAR;
+ALTER TABLE messages ADD COLUMN party_kind VARCHAR;
+ALTER TABLE messages ADD COLUMN party_norm VARCHAR;
+ALTER TABLE messages ADD COLUMN number_flag VARCHAR;
+ALTER TABLE messages ADD COLUMN kind VARCHAR;           -- sms | mms | im | email
+ALTER TABLE messages ADD COLUMN subject VARCHAR;
+ALTER TABLE contacts ADD COLUMN entry_kind VARCHAR;     -- phone | email | handle | web
+ALTER TABLE contacts ADD COLUMN entry_value VARCHAR;    -- the entry as written (any kind)
+ALTER TABLE contacts ADD COLUMN entry_norm VARCHAR;     -- normalised, any kind
+ALTER TABLE contacts ADD COLUMN number_flag VARCHAR;
+
+-- Every party of a call, message or chat (a group message has several recipients).
+CREATE TABLE event_parties (
+    device_id VARCHAR NOT NULL, event_kind VARCHAR NOT NULL,  -- call | message | chat
+    event_id VARCHAR NOT NULL, role VARCHAR,                  -- from | to | cc | bcc |
+                                                              -- participant
+    identifier VARCHAR, name VARCHAR, is_owner BOOLEAN, party_kind VARCHAR,
+    party_norm VARCHAR, source_file INTEGER NOT NULL
+);
+CREATE TABLE chats (
+    device_id VARCHAR NOT NULL, chat_id VARCHAR NOT NULL, name VARCHAR, app VARCHAR,
+    account VARCHAR, started_utc TIMESTAMP, last_activity_utc TIMESTAMP,
+    participants INTEGER, messages INTEGER, deleted BOOLEAN,
+    source_file INTEGER NOT NULL
+);
+-- A place the device was, with how precisely: a cell tower places it in an area, never at
+-- a point (precision 'cell', radius unknown unless the tool gives one).
+CREATE TABLE device_locations (
+    device_id VARCHAR NOT NULL, location_id VARCHAR NOT NULL, timestamp_utc TIMESTAMP,
+    timestamp_raw VARCHAR, time_flag VARCHAR, latitude DOUBLE, longitude DOUBLE,
+    accuracy_m DOUBLE,          -- radius the tool gives, if any
+    precision VARCHAR,          -- point | cell | area | unknown
+    kind VARCHAR,               -- Location | CellTower | ...
+    origin VARCHAR, category VARCHAR, name VARCHAR, address VARCHAR, app VARCHAR,
+    cell_mcc VARCHAR, cell_mnc VARCHAR, cell_lac VARCHAR, cell_id VARCHAR,
+    deleted BOOLEAN, source_file INTEGER NOT NULL
+);
+-- The owner's own accounts on the device (their app handles, e-mail, numbers).
+CREATE TABLE device_accounts (
+    device_id VARCHAR NOT NULL, account_id VARCHAR NOT NULL, app VARCHAR, username VARCHAR,
+    name VARCHAR, entry_kind VARCHAR, value VARCHAR, value_norm VARCHAR,
+    source_file INTEGER NOT NULL
+);
+CREATE TABLE sim_data (
+    device_id VARCHAR NOT NULL, name VARCHAR, value VARCHAR, category VARCHAR,
+    source VARCHAR, source_file INTEGER NOT NULL
+);
+
+CREATE OR REPLACE VIEW communication_events AS
+    SELECT device_id, 'call' AS event_kind, call_id AS event_id, timestamp_utc, direction,
+           number, number_e164, number_normalised, name, app, duration_s, NULL AS body,
+           deleted, party_kind, party_norm, time_flag, NULL AS chat_id
+    FROM calls
+    UNION ALL
+    SELECT device_id, 'message', message_id, timestamp_utc, direction, number, number_e164,
+           number_normalised, name, app, NULL, body, deleted, party_kind, party_norm,
+           time_flag, chat_id
+    FROM messages;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "pole store", (_POLE,)),
     Migration(2, "egress refs and received hits", (_EGRESS,)),
     Migration(3, "persons: raw date of birth, precision and flag", (_DOB_PRECISION,)),
     Migration(4, "resolution of the force's own duplicate records", (_RESOLUTION,)),
+    Migration(5, "seized-phone extractions: regions, times, parties, chats, locations",
+              (_EXTRACTIONS,)),
 )
 
 #: The tables that hold ingested rows (each has ``source_file``), in layout load order.
 DATA_TABLES: tuple[str, ...] = (
     "persons", "crimes", "roles", "identifiers", "addresses", "vehicles", "intel",
-    "intel_links", "devices", "calls", "messages", "contacts",
+    "intel_links", "devices", "calls", "messages", "contacts", "event_parties", "chats",
+    "device_locations", "device_accounts", "sim_data",
 )
 
 

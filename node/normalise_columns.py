@@ -22,6 +22,7 @@ import pyarrow as pa
 from federation.layout import NOT_STATED_CODES
 from federation.normalise import _DATE_FORMATS as DATE_FORMATS
 from federation.normalise import normalise_handle, normalise_many
+from node.extraction.parties import phones_in_region
 from node.sources import ident, q
 
 Rows = list[tuple[str | None, ...]]
@@ -46,6 +47,11 @@ def _kind(kind: str) -> Callable[[Rows], list[str | None]]:
 
 def _full_name(rows: Rows) -> list[str | None]:
     return normalise_many("name", [" ".join(p for p in r if p) or None for r in rows])
+
+
+def _phones(rows: Rows) -> list[str | None]:
+    """(number, device region) → E.164 read in the device's region (never a guessed one)."""
+    return phones_in_region([(r[0], r[1]) for r in rows])
 
 
 def _identifier(rows: Rows) -> list[str | None]:
@@ -73,15 +79,32 @@ NORM_COLUMNS: dict[str, tuple[NormColumn, ...]] = {
                                flag="normalised"),),
     "addresses": (NormColumn("postcode_norm", ("postcode",), _kind("postcode")),),
     "vehicles": (NormColumn("vrm_norm", ("vrm",), _kind("vrm")),),
-    "devices": (NormColumn("imei_norm", ("imei",), _kind("imei")),
-                NormColumn("owner_number_e164", ("owner_number",), _kind("phone"))),
-    "calls": (NormColumn("number_e164", ("number",), _kind("phone"),
-                         flag="number_normalised"),),
-    "messages": (NormColumn("number_e164", ("number",), _kind("phone"),
-                            flag="number_normalised"),),
-    "contacts": (NormColumn("number_e164", ("number",), _kind("phone"),
-                            flag="number_normalised"),),
+    # the device's own number is read in its region: node.extraction.load.finish_devices
+    "devices": (NormColumn("imei_norm", ("imei",), _kind("imei")),),
+    # numbers are read in their device's region (``_region``, from the devices table);
+    # why one stayed raw is counted by node.extraction.load.finish_parties
+    "calls": (NormColumn("number_e164", ("number", "_region"), _phones,
+                         flag="number_normalised", identifier=False),),
+    "messages": (NormColumn("number_e164", ("number", "_region"), _phones,
+                            flag="number_normalised", identifier=False),),
+    "contacts": (NormColumn("number_e164", ("number", "_region"), _phones,
+                            flag="number_normalised", identifier=False),),
 }
+
+
+def _raw(column: str, present: Sequence[str], alias: str = "") -> str:
+    """SQL for one raw input of a NormColumn: the staged column, a working column the
+    staging table was given (``_region``), or NULL when the file has no such column."""
+    if column in present or column.startswith("_"):
+        return f"{alias}{ident(column)}::VARCHAR"
+    return "NULL::VARCHAR"
+
+
+def add_device_region(con: duckdb.DuckDBPyConnection, staging: str) -> None:
+    """Give a staged calls/messages/contacts table ``_region``: its device's region."""
+    con.execute(f"ALTER TABLE {staging} ADD COLUMN IF NOT EXISTS _region VARCHAR")
+    con.execute(f"UPDATE {staging} s SET _region = d.region FROM devices d "
+                "WHERE d.device_id = s.device_id")
 
 
 @dataclass
@@ -101,8 +124,11 @@ def start_normalising(con: duckdb.DuckDBPyConnection, table: str, staging: str,
     overlap instead of adding up.
     """
     pending = []
-    for spec in NORM_COLUMNS.get(table, ()):
-        raw = [f"{ident(c)}::VARCHAR" if c in present else "NULL::VARCHAR" for c in spec.raw]
+    specs = NORM_COLUMNS.get(table, ())
+    if any("_region" in spec.raw for spec in specs):
+        add_device_region(con, staging)
+    for spec in specs:
+        raw = [_raw(c, present) for c in spec.raw]
         distinct = [r for r in con.execute(
             f"SELECT DISTINCT {', '.join(raw)} FROM {staging}").fetchall()
             if any(v is not None for v in r)]
@@ -133,10 +159,8 @@ def insert_normalised(con: duckdb.DuckDBPyConnection, table: str, staging: str,
             on = f"{alias}.r0 = s.{ident(spec.raw[0])}::VARCHAR" if spec.raw[0] in present \
                 else "false"
         else:
-            on = " AND ".join(
-                f"{alias}.r{i} IS NOT DISTINCT FROM "
-                + (f"s.{ident(c)}::VARCHAR" if c in present else "NULL::VARCHAR")
-                for i, c in enumerate(spec.raw))
+            on = " AND ".join(f"{alias}.r{i} IS NOT DISTINCT FROM {_raw(c, present, 's.')}"
+                              for i, c in enumerate(spec.raw))
         joins.append(f"LEFT JOIN {view} {alias} ON {on}")
         cols.append(spec.target)
         select.append(f"{alias}.norm")

@@ -313,6 +313,7 @@ def extractions(gen: ForceGenerator) -> dict[str, pa.Table]:
            tool=np.array([tools[i][0] for i in ti], dtype=object),
            tool_version=np.array([tools[i][1] for i in ti], dtype=object),
            extraction_type=rng.choice(np.array(devs["extraction_types"], dtype=object), n_dev),
-           extraction_date=ext, timezone=np.full(n_dev, "Europe/London", dtype=object))
+           extraction_date=ext, timezone=np.full(n_dev, "Europe/London", dtype=object),
+           region=np.full(n_dev, "GB", dtype=object))
     return {"devices": dv.build(gen.person_ids), "calls": calls.build(),
             "messages": messages.build(), "contacts": ct.build()}

@@ -154,9 +154,9 @@ S1,cn51 ary,Ford
 S2,CN51ARY,Ford
 V1,QZ19 XYV,Fiat
 """,
-    "devices.csv": """device_id,person_id,imei,owner_number,tool
-D1,S1,490154203237518,07700 900421,Cellebrite UFED
-D2,V1,356938035643809,07700900499,Cellebrite UFED
+    "devices.csv": """device_id,person_id,imei,owner_number,tool,region
+D1,S1,490154203237518,07700 900421,Cellebrite UFED,GB
+D2,V1,356938035643809,07700900499,Cellebrite UFED,GB
 """,
     "calls.csv": """device_id,call_id,timestamp_utc,direction,number,name,duration_s
 D1,1,2023-01-01 10:00:00,outgoing,+44 7700 900418,Ottoline,60

@@ -18,8 +18,8 @@ C1,P1,suspect
 C1,P2,victim
 C2,P3,suspect
 """
-DEVICES_CSV = """device_id,person_id,imei,owner_number,tool
-D1,P1,490154203237518,07700 900001,Cellebrite UFED
+DEVICES_CSV = """device_id,person_id,imei,owner_number,tool,region
+D1,P1,490154203237518,07700 900001,Cellebrite UFED,GB
 """
 CALLS_CSV = """device_id,call_id,timestamp_utc,direction,number,duration_s
 D1,1,2023-01-01 10:00:00,outgoing,07700 900123,60

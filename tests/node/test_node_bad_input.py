@@ -16,7 +16,8 @@ from node_data import CRIMES_CSV, DEVICES_CSV, PERSONS_CSV, ufdr_xml
 
 EMPTY = {"persons": 0, "crimes": 0, "roles": 0, "identifiers": 0, "addresses": 0,
          "vehicles": 0, "intel": 0, "intel_links": 0, "devices": 0, "calls": 0,
-         "messages": 0, "contacts": 0}
+         "messages": 0, "contacts": 0, "event_parties": 0, "chats": 0,
+         "device_locations": 0, "device_accounts": 0, "sim_data": 0}
 
 # (case, file name, content, words the error must contain)
 CSV_CASES = [
@@ -148,12 +149,16 @@ def test_a_zip_without_report_xml_is_rejected(cli, node: Path, tmp_path: Path) -
     assert r.code == 2 and "no report.xml inside" in r.err
 
 
-def test_a_bad_ufdr_timestamp_names_the_xml_element(cli, node: Path, make_ufdr) -> None:
+def test_a_ufdr_time_no_form_reads_keeps_its_call_raw_and_flagged(cli, node: Path, make_ufdr,
+                                                                  query) -> None:
+    """A data-quality problem in one field is not a bad file: the call is evidence."""
     p = make_ufdr(calls=[{"id": "c9", "direction": "Incoming", "number": "07700900123",
                           "time": "yesterday-ish"}], messages=[], contacts=[])
-    r = cli("node", "ingest", "--dir", node, p)
-    assert r.code == 2
-    assert '<model type="Call" id="c9">' in r.out and "timestamp_utc" in r.out
+    r = cli("node", "ingest", "--dir", node, p, "--json")
+    assert r.code == 0, r
+    assert json.loads(r.out)[0]["flags"]["time"] == {"unparsed": 1}
+    assert query(node, "SELECT call_id, timestamp_utc, timestamp_raw, time_flag, direction "
+                       "FROM calls") == [("c9", None, "yesterday-ish", "unparsed", "incoming")]
 
 
 def test_quarantine_loads_good_rows_and_keeps_bad_ones_with_reasons(

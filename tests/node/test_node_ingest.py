@@ -28,7 +28,8 @@ def test_a_folder_loads_in_layout_order_with_normalised_and_raw_values(
     assert status(node)["tables"] == {
         "persons": 3, "crimes": 2, "roles": 3, "identifiers": 0, "addresses": 0,
         "vehicles": 0, "intel": 0, "intel_links": 0, "devices": 1, "calls": 3,
-        "messages": 0, "contacts": 0}
+        "messages": 0, "contacts": 0, "event_parties": 0, "chats": 0,
+        "device_locations": 0, "device_accounts": 0, "sim_data": 0}
     calls = query(node, "SELECT call_id, number, number_e164, number_normalised FROM calls "
                         "ORDER BY call_id")
     assert calls == [("1", "07700 900123", "+447700900123", True),

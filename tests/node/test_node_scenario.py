@@ -29,7 +29,8 @@ def test_each_force_folder_loads_and_status_matches_the_generator_counts(
         r = cli("node", "ingest", "--dir", node, scenario / force)
         assert r.code == 0, r
         s = status(node)
-        assert s["tables"] == counts, force
+        # the generator writes the layout tables; the extraction-only tables stay empty
+        assert s["tables"] == {**dict.fromkeys(s["tables"], 0), **counts}, force
         assert s["quarantined"] == 0
         assert len(s["files"]) == len(list((scenario / force).iterdir()))
 

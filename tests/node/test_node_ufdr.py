@@ -7,7 +7,8 @@ from pathlib import Path
 
 from node_data import CALLS_CSV, DEVICES_CSV, PERSONS_CSV, ufdr_xml
 
-import node.ufdr as ufdr
+import node.extraction.cellebrite as cellebrite
+from node.extraction.rows import Rows
 
 
 def test_a_ufdr_fills_devices_calls_messages_and_contacts(cli, node: Path, make_ufdr,
@@ -101,28 +102,29 @@ def test_the_xml_is_streamed_not_loaded_whole(node: Path, make_ufdr, monkeypatch
               "time": "2023-01-01T10:00:00Z"} for i in range(3000)]
     path = make_ufdr("BIG.ufdr", calls=calls, messages=[], contacts=[])
     widths: list[int] = []
-    real_emit = ufdr._emit
+    real_model = cellebrite.Report.model
 
-    def watching_emit(model, rows, device_id, where):  # noqa: ANN001, ANN202
+    def watching_model(self, model, chat_ref):  # noqa: ANN001, ANN202
         widths.append(len(stack_parent[0])) if stack_parent else None
-        return real_emit(model, rows, device_id, where)
+        return real_model(self, model, chat_ref)
 
     stack_parent: list = []
-    real_events = ufdr._events
+    real_events = cellebrite.events
 
     def events(stream):  # noqa: ANN001, ANN202
         for event, el in real_events(stream):
-            if event == "start" and ufdr._local(el.tag) == "modelType":
+            if event == "start" and cellebrite._local(el.tag) == "modelType":
                 stack_parent[:] = [el]
             yield event, el
 
-    monkeypatch.setattr(ufdr, "_emit", watching_emit)
-    monkeypatch.setattr(ufdr, "_events", events)
+    monkeypatch.setattr(cellebrite.Report, "model", watching_model)
+    monkeypatch.setattr(cellebrite, "events", events)
     import duckdb
 
     con = duckdb.connect()
-    counts = ufdr.read_ufdr(con, path, "BIG")
-    assert counts["calls"] == 3000
+    rows = Rows(con)
+    cellebrite.read_ufdr(rows, path, "BIG")
+    assert rows.count["calls"] == 3000
     assert max(widths) < 100  # not 3000: finished models do not pile up in their parent
 
 

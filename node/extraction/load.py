@@ -1,0 +1,179 @@
+"""From an extraction's temp tables (``x_<table>``) to the store, and the finishing steps
+every device file takes, extraction or generic layout alike.
+
+- ``finish_times``: a time written without an offset is placed in the device's time zone
+  (flag ``device_zone``), or kept as UTC when the zone is unknown (``assumed_utc``);
+- ``layout_source``: the SQL the layout tables are staged from (checked as usual);
+- ``insert_own``: the tables only extractions fill, cast and inserted;
+- ``finish_devices``: each device's region (declared, or from its own number, IMSI,
+  ICCID) and its own number in E.164 within it;
+- ``finish_parties``: the kind and normalised form of every party identifier, and why a
+  number stayed raw — counted for the load report.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+from node.extraction.parties import (
+    kind_of,
+    normalise_party,
+    number_flag_sql,
+    phones_in_region,
+)
+from node.extraction.region import RegionEvidence, derive_region
+from node.extraction.rows import EXTRA, OWN, PREFIX, columns
+from node.extraction.times import zone_of
+
+#: store column types of the tables only extractions fill (all others VARCHAR)
+_TYPES = {"started_utc": "TIMESTAMP", "last_activity_utc": "TIMESTAMP",
+          "participants": "INTEGER", "messages": "INTEGER", "deleted": "BOOLEAN",
+          "is_owner": "BOOLEAN", "timestamp_utc": "TIMESTAMP", "latitude": "DOUBLE",
+          "longitude": "DOUBLE", "accuracy_m": "DOUBLE"}
+#: tables whose rows carry device-local times to place
+_TIMED = ("calls", "messages", "device_locations")
+
+
+def finish_times(con: duckdb.DuckDBPyConnection, timezone: str | None) -> None:
+    """Place the naive times of ``x_calls``, ``x_messages`` and ``x_device_locations`` in
+    the device's zone (an IANA name, or a fixed offset when the tool wrote only that)."""
+    zone, offset = zone_of(timezone)
+    con.execute("SET TimeZone = 'UTC'")
+    for t in _TIMED:
+        x = f"{PREFIX}{t}"
+        has_offset = "utc_offset_min" in columns(t)
+        if zone:
+            utc = f"timezone({_q(zone)}, _ts_local::TIMESTAMP)::TIMESTAMP"
+        elif offset is not None:
+            utc = f"_ts_local::TIMESTAMP - to_minutes({int(offset)})"
+        else:
+            utc = None
+        sets = (f"timestamp_utc = {utc}::VARCHAR, time_flag = coalesce(time_flag, "
+                "'device_zone')" if utc else
+                "timestamp_utc = _ts_local, time_flag = coalesce(time_flag, 'assumed_utc')")
+        if utc and has_offset:
+            sets += f", utc_offset_min = datediff('minute', {utc}, _ts_local::TIMESTAMP)"
+        con.execute(f"UPDATE {x} SET {sets} WHERE _ts_local IS NOT NULL")
+
+
+def link_chats(con: duckdb.DuckDBPyConnection) -> None:
+    """A message inside a chat, with no chat id of its own, takes the chat's id."""
+    con.execute(f"""UPDATE {PREFIX}messages m SET chat_id = c.chat_id FROM {PREFIX}chats c
+                    WHERE m.chat_id IS NULL AND m._chat_ref = c._ref""")
+
+
+def layout_source(table: str) -> str:
+    """SQL for ``stage_relation``: the layout table's columns and its stored extras."""
+    cols = [c for c in columns(table) if not c.startswith("_")]
+    return f"(SELECT {', '.join(_ident(c) for c in cols)}, _where FROM {PREFIX}{table})"
+
+
+def stored_extra(table: str) -> tuple[str, ...]:
+    return tuple(c for c in EXTRA.get(table, ()) if not c.startswith("_"))
+
+
+def insert_own(con: duckdb.DuckDBPyConnection, file_id: int) -> dict[str, int]:
+    """Insert the extraction-only tables; returns rows per table."""
+    out: dict[str, int] = {}
+    for t, cols in OWN.items():
+        keep = [c for c in cols if not c.startswith("_")]
+        select = ", ".join(
+            f"TRY_CAST({_ident(c)} AS {_TYPES[c]})" if c in _TYPES else _ident(c)
+            for c in keep)
+        con.execute(f"INSERT INTO {t} ({', '.join(_ident(c) for c in keep)}, source_file) "
+                    f"SELECT {select}, {int(file_id)} FROM {PREFIX}{t}")
+        out[t] = int(con.execute(f"SELECT count(*) FROM {t} WHERE source_file = ?",
+                                 [file_id]).fetchall()[0][0])
+    return out
+
+
+def finish_devices(con: duckdb.DuckDBPyConnection, file_id: int) -> dict[str, int]:
+    """Region and own number (E.164 within it) of the file's devices; counts of devices
+    whose region is unknown."""
+    rows = con.execute("SELECT rowid, region, region_source, owner_number, imsi, iccid "
+                       "FROM devices WHERE source_file = ?", [file_id]).fetchall()
+    unknown = 0
+    for rowid, region, source, owner, imsi, iccid in rows:
+        if not source or source == "declared":  # an extraction reader decided already
+            found = derive_region(RegionEvidence(
+                own_numbers=[owner] if owner else [], imsis=[imsi] if imsi else [],
+                iccids=[iccid] if iccid else []), declared=region)
+            region = found.region
+            source = found.source + (f" ({found.note})" if found.note else "")
+        unknown += region is None
+        e164 = phones_in_region([(owner, region)])[0] if owner else None
+        con.execute("UPDATE devices SET region = ?, region_source = ?, owner_number_e164 = ? "
+                    "WHERE rowid = ?", [region, source, e164, rowid])
+    return {"unknown": unknown} if unknown else {}
+
+
+def finish_parties(con: duckdb.DuckDBPyConnection, table: str, file_id: int
+                   ) -> dict[str, int]:
+    """Kind, normalised form and number flag of each party in ``table`` (calls, messages,
+    contacts, event_parties, device_accounts) for one file; returns number-flag counts."""
+    value, kind_col, norm_col = {
+        "calls": ("number", "party_kind", "party_norm"),
+        "messages": ("number", "party_kind", "party_norm"),
+        "contacts": ("coalesce(entry_value, number)", "entry_kind", "entry_norm"),
+        "event_parties": ("identifier", "party_kind", "party_norm"),
+        "device_accounts": ("value", "entry_kind", "value_norm"),
+    }[table]
+    app = {"contacts": "source_app", "event_parties": "NULL",
+           "device_accounts": "app"}.get(table, "app")
+    if table == "event_parties":  # the event's app: from its call or message
+        app = ("coalesce((SELECT c.app FROM calls c WHERE c.device_id = t.device_id AND "
+               "c.call_id = t.event_id), (SELECT m.app FROM messages m WHERE m.device_id = "
+               "t.device_id AND m.message_id = t.event_id), (SELECT h.app FROM chats h "
+               "WHERE h.device_id = t.device_id AND h.chat_id = t.event_id))")
+    distinct = con.execute(
+        f"SELECT DISTINCT t.{kind_col}, {value}, d.region, {app} FROM {table} t "
+        "LEFT JOIN devices d USING (device_id) "
+        f"WHERE t.source_file = ? AND {value} IS NOT NULL", [file_id]).fetchall()
+    if distinct:
+        kinds = [k or kind_of(v) for k, v, _, _ in distinct]
+        norms = [normalise_party(k, v, r, a) for k, (_, v, r, a) in zip(kinds, distinct,
+                                                                         strict=True)]
+        con.register("party_map", pa.table({
+            "k": pa.array([d[0] for d in distinct], pa.string()),
+            "k2": pa.array(kinds, pa.string()),
+            "v": pa.array([d[1] for d in distinct], pa.string()),
+            "r": pa.array([d[2] for d in distinct], pa.string()),
+            "a": pa.array([d[3] for d in distinct], pa.string()),
+            "n": pa.array(norms, pa.string())}))
+        con.execute(f"""
+            UPDATE {table} t SET {kind_col} = m.k2, {norm_col} = m.n FROM party_map m, (
+                SELECT device_id, region FROM devices) d
+            WHERE t.source_file = {int(file_id)} AND d.device_id = t.device_id
+              AND m.k IS NOT DISTINCT FROM t.{kind_col} AND m.v = {value}
+              AND m.r IS NOT DISTINCT FROM d.region
+              AND m.a IS NOT DISTINCT FROM {app}""")
+        con.unregister("party_map")
+    if table not in ("calls", "messages", "contacts"):
+        return {}
+    flag = number_flag_sql("t.number", "t.number_e164", "d.region")
+    con.execute(f"""UPDATE {table} t SET number_flag = {flag}
+                    FROM (SELECT device_id, region FROM devices) d
+                    WHERE t.source_file = {int(file_id)} AND d.device_id = t.device_id
+                      AND coalesce(t.{kind_col}, 'phone') = 'phone'""")
+    con.execute(f"UPDATE {table} SET number_flag = 'no_region' WHERE source_file = "
+                f"{int(file_id)} AND device_id NOT IN (SELECT device_id FROM devices) AND "
+                "number IS NOT NULL AND number_e164 IS NULL AND number_flag IS NULL AND "
+                f"coalesce({kind_col}, 'phone') = 'phone'")
+    return {f: int(n) for f, n in con.execute(
+        f"SELECT number_flag, count(*) FROM {table} WHERE source_file = ? AND number_flag "
+        "IS NOT NULL GROUP BY 1 ORDER BY 1", [file_id]).fetchall()}
+
+
+def time_flags(con: duckdb.DuckDBPyConnection, table: str, file_id: int) -> dict[str, int]:
+    return {f: int(n) for f, n in con.execute(
+        f"SELECT time_flag, count(*) FROM {table} WHERE source_file = ? AND time_flag IS "
+        "NOT NULL GROUP BY 1 ORDER BY 1", [file_id]).fetchall()}
+
+
+def _q(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
