@@ -37,7 +37,7 @@ def test_a_folder_loads_in_layout_order_with_normalised_and_raw_values(
                      ("3", "Voicemail", None, False)]
     assert query(node, "SELECT imei_norm, owner_number_e164 FROM devices") == [
         ("490154203237518", "+447700900001")]
-    assert "calls.csv: loaded 3 rows" in r.out and "1 identifiers kept raw" in r.out
+    assert "calls.csv: loaded 3 rows" in r.out and "1 numbers kept raw (1 not a number)" in r.out
 
 
 def test_identifiers_are_normalised_by_kind_and_viewed_as_pole_entities(
