@@ -21,6 +21,7 @@ flat however large the report. What differs between report versions is read here
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import zipfile
@@ -35,6 +36,7 @@ from node.extraction.bounded import REPORT, Bounded, TooBig, UfdrLimits, check_s
 from node.extraction.parties import ENTRY_TYPES, kind_of
 from node.extraction.region import RegionEvidence, derive_region, month_first
 from node.extraction.rows import Rows, stamp
+from node.extraction.times import to_utc, zone_of
 
 TOOL = "Cellebrite UFED"
 #: report header item names (lower case, letters and digits only, any "deviceinfo" prefix
@@ -154,12 +156,10 @@ class Report:
         if col == "extraction_date":
             self.device["extraction_date_raw"] = text
             t = stamp(text, None, self.month_first)
-            when = t.get("timestamp_utc") or t.get("_ts_local")
-            self.device["extraction_date"] = when
+            self.device["extraction_date"] = t.get("timestamp_utc")
+            self.device["_extraction_local"] = t.get("_ts_local")
             if t.get("time_flag"):
                 self.flags["extraction_date"] = str(t["time_flag"])
-            elif t.get("_ts_local"):
-                self.flags["extraction_date"] = "device_zone"
             return
         self.device[col] = text
 
@@ -167,6 +167,13 @@ class Report:
         self.month_first = month_first(derive_region(self.evidence).region)
 
     def finish(self) -> None:
+        local = self.device.pop("_extraction_local", None)
+        if local:  # written without an offset: the device's zone, when the report gives it
+            zone, offset = zone_of(self.device.get("timezone"))
+            placed = to_utc(dt.datetime.fromisoformat(local), zone, offset)
+            self.device["extraction_date"] = placed[0].isoformat(sep=" ") if placed else local
+            self.flags.setdefault("extraction_date",
+                                  "device_zone" if placed else "assumed_utc")
         region = derive_region(self.evidence)
         self.device["region"] = region.region
         self.device["region_source"] = region.source + (f" ({region.note})"
@@ -174,8 +181,6 @@ class Report:
         self.device["imsi"] = self.device.get("imsi") or next(iter(self.evidence.imsis), None)
         self.device["iccid"] = self.device.get("iccid") or next(iter(self.evidence.iccids),
                                                                 None)
-        if region.region is None:
-            self.flags["region"] = "unknown"
         self.device["metadata_flags"] = json.dumps(self.flags, sort_keys=True) \
             if self.flags else None
         self.rows.add("devices", self.device, f"{REPORT} <project> header")
@@ -198,6 +203,13 @@ class Report:
             self.location(m, where)
         elif m.kind == "SIMData":
             self.sim(m, where)
+
+    def _own(self, identifier: str | None) -> bool:
+        """A party written as a plain field (MMS) is the owner when it is the device's own
+        number (same last nine digits)."""
+        digits = re.sub(r"\D", "", identifier or "")[-9:]
+        return len(digits) == 9 and any(re.sub(r"\D", "", n).endswith(digits)
+                                        for n in self.evidence.own_numbers)
 
     def _time(self, m: Model, name: str = "TimeStamp") -> dict[str, str | None]:
         return stamp(m.fields.get(name), m.formatted.get(name), self.month_first)
@@ -255,6 +267,8 @@ class Report:
                 senders.append(p)
             else:
                 recipients.append((_role(p.role, "to"), p))
+        for p in (*senders, *(p for _, p in recipients)):
+            p.owner = p.owner or self._own(p.identifier)
         sender = senders[0] if senders else Party()
         folder = _direction(f.get("Folder")) or _direction(f.get("Type"))
         if sender.owner or folder == "outgoing":

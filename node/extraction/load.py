@@ -149,6 +149,10 @@ def finish_parties(con: duckdb.DuckDBPyConnection, table: str, file_id: int
               AND m.r IS NOT DISTINCT FROM d.region
               AND m.a IS NOT DISTINCT FROM {app}""")
         con.unregister("party_map")
+    if table == "event_parties":  # a plain-field party that is the device's own number
+        con.execute(f"""UPDATE event_parties t SET is_owner = true FROM devices d
+                        WHERE t.source_file = {int(file_id)} AND d.device_id = t.device_id
+                          AND t.party_norm = d.owner_number_e164""")
     if table not in ("calls", "messages", "contacts"):
         return {}
     flag = number_flag_sql("t.number", "t.number_e164", "d.region")
