@@ -23,18 +23,17 @@ import contextlib
 import csv
 import datetime as dt
 import json
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 import typer
 
 from federation.errors import CrossforceError
+from node.extraction.times import zone_of
 
 DirOption = typer.Option(..., "--dir", help="The node's folder.", file_okay=False)
 JsonOption = typer.Option(False, "--json", help="Print the full result as JSON.")
@@ -78,29 +77,7 @@ def _param(value: Any) -> str:
     return str(value)
 
 
-# --------------------------------------------------------------------------- time zones
-
-_OFFSET = re.compile(r"(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?")
-
-
-def zone_of(text: str | None) -> tuple[str | None, int | None]:
-    """A device's time zone as written by a tool → (IANA name, or None; fixed offset in
-    minutes, or None). Both None: unknown (events are then shown in UTC, and flagged)."""
-    if not text or not text.strip():
-        return None, None
-    raw = text.strip()
-    name = re.sub(r"^\(UTC[^)]*\)\s*", "", raw) if raw.startswith("(") else raw
-    for candidate in (raw, name):
-        if candidate.upper() in ("UTC", "GMT", "Z"):
-            return "UTC", 0
-        with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
-            ZoneInfo(candidate)
-            return candidate, None
-    m = _OFFSET.search(raw)
-    if m:
-        sign = -1 if m.group(1) == "-" else 1
-        return None, sign * (int(m.group(2)) * 60 + int(m.group(3) or 0))
-    return None, None
+# --------------------------------------------------------------------------- events
 
 
 def prepare_events(con: duckdb.DuckDBPyConnection) -> None:
@@ -125,9 +102,10 @@ def prepare_events(con: duckdb.DuckDBPyConnection) -> None:
                     THEN e.timestamp_utc + to_minutes(z.offset_min)
                     ELSE e.timestamp_utc END AS local_ts,
                (z.zone IS NOT NULL OR z.offset_min IS NOT NULL) AS zone_known,
-               e.direction, coalesce(e.number_e164, nullif(trim(e.number), '')) AS other,
+               e.direction,
+               coalesce(e.party_norm, e.number_e164, nullif(trim(e.number), '')) AS other,
                e.number AS other_raw, e.number_normalised, e.name, e.app, e.duration_s,
-               e.body, e.deleted
+               e.body, e.deleted, e.party_kind, e.time_flag, e.chat_id
         FROM communication_events e LEFT JOIN device_zone z USING (device_id)""")
 
 
