@@ -458,10 +458,14 @@ def parse(stream: IO[bytes], report: Report) -> None:
     """Walk the report: header items, then every model as it closes. Every finished
     element is cleared and removed from its parent (flat memory)."""
     stack: list[Element] = []
+    models: list[Element] = []  # the model elements open now, outermost first
+    names: dict[str, str] = {}  # tag → local name (a report uses a few dozen tags)
     for event, el in events(stream):
-        tag = _local(el.tag)
+        tag = names.get(el.tag) or names.setdefault(el.tag, _local(el.tag))
         if event == "start":
-            if tag == "project" and el.get("extractionType"):
+            if tag == "model":
+                models.append(el)
+            elif tag == "project" and el.get("extractionType"):
                 report.device.setdefault("extraction_type", el.get("extractionType"))
             elif tag == "extractionInfo" and not report.device.get("extraction_type"):
                 report.device["extraction_type"] = el.get("type")
@@ -469,30 +473,21 @@ def parse(stream: IO[bytes], report: Report) -> None:
             continue
         stack.pop()
         parent = stack[-1] if stack else None
-        if tag == "item" and parent is not None and _local(parent.tag) == "metadata":
+        if tag == "model":
+            models.pop()
+            # read on its own unless inside another model that reads it (a Location in a
+            # Journey); a message inside a Chat is read on its own, with the chat's id
+            if el.get("type") in MODELS and (not models or models[-1].get("type") == "Chat"):
+                report.model(read_model(el), models[-1].get("id", "") if models else None)
+            elif models:
+                continue  # a Party or entry: read with its model
+        elif models:
+            continue  # part of a model still open
+        elif tag == "item" and parent is not None and \
+                names.get(parent.tag) == "metadata":
             report.header_item(el.get("name", ""), (el.text or "").strip())
         elif tag == "metadata":
             report.header_done()
-        elif tag == "model" and el.get("type") in MODELS and _reads_alone(stack):
-            report.model(read_model(el), _chat_ref(stack))
-        elif any(_local(e.tag) == "model" for e in stack):
-            continue  # part of a model still open: read with it
         el.clear()
         if parent is not None:
             parent.remove(el)
-
-
-def _reads_alone(stack: list[Element]) -> bool:
-    """A model is read on its own unless it sits inside another model that reads it (a
-    Location inside a Journey); a message inside a Chat is read on its own."""
-    for el in reversed(stack):
-        if _local(el.tag) == "model":
-            return el.get("type") == "Chat"
-    return True
-
-
-def _chat_ref(stack: list[Element]) -> str | None:
-    for el in reversed(stack):
-        if _local(el.tag) == "model" and el.get("type") == "Chat":
-            return el.get("id", "")
-    return None

@@ -108,28 +108,36 @@ def finish_devices(con: duckdb.DuckDBPyConnection, file_id: int) -> dict[str, in
     return {"unknown": unknown} if unknown else {}
 
 
+#: per table: (value SQL, kind column, normalised column, app SQL) of its parties
+_PARTY_COLUMNS = {
+    "calls": ("t.number", "party_kind", "party_norm", "t.app"),
+    "messages": ("t.number", "party_kind", "party_norm", "t.app"),
+    "contacts": ("coalesce(t.entry_value, t.number)", "entry_kind", "entry_norm",
+                 "t.source_app"),
+    "event_parties": ("t.identifier", "party_kind", "party_norm", "ev.app"),
+    "device_accounts": ("t.value", "entry_kind", "value_norm", "t.app"),
+}
+#: the app of each call, message and chat, for the parties of event_parties
+_EVENT_APPS = """LEFT JOIN (
+    SELECT device_id, 'call' AS ek, call_id AS eid, app FROM calls WHERE source_file = $f
+    UNION ALL SELECT device_id, 'message', message_id, app FROM messages WHERE source_file = $f
+    UNION ALL SELECT device_id, 'chat', chat_id, app FROM chats WHERE source_file = $f
+) ev ON ev.device_id = t.device_id AND ev.ek = t.event_kind AND ev.eid = t.event_id"""
+
+
 def finish_parties(con: duckdb.DuckDBPyConnection, table: str, file_id: int
                    ) -> dict[str, int]:
     """Kind, normalised form and number flag of each party in ``table`` (calls, messages,
-    contacts, event_parties, device_accounts) for one file; returns number-flag counts."""
-    value, kind_col, norm_col = {
-        "calls": ("number", "party_kind", "party_norm"),
-        "messages": ("number", "party_kind", "party_norm"),
-        "contacts": ("coalesce(entry_value, number)", "entry_kind", "entry_norm"),
-        "event_parties": ("identifier", "party_kind", "party_norm"),
-        "device_accounts": ("value", "entry_kind", "value_norm"),
-    }[table]
-    app = {"contacts": "source_app", "event_parties": "NULL",
-           "device_accounts": "app"}.get(table, "app")
-    if table == "event_parties":  # the event's app: from its call or message
-        app = ("coalesce((SELECT c.app FROM calls c WHERE c.device_id = t.device_id AND "
-               "c.call_id = t.event_id), (SELECT m.app FROM messages m WHERE m.device_id = "
-               "t.device_id AND m.message_id = t.event_id), (SELECT h.app FROM chats h "
-               "WHERE h.device_id = t.device_id AND h.chat_id = t.event_id))")
-    distinct = con.execute(
-        f"SELECT DISTINCT t.{kind_col}, {value}, d.region, {app} FROM {table} t "
-        "LEFT JOIN devices d USING (device_id) "
-        f"WHERE t.source_file = ? AND {value} IS NOT NULL", [file_id]).fetchall()
+    contacts, event_parties, device_accounts) for one file; returns number-flag counts.
+    Each distinct (kind, value, region, app) is normalised once."""
+    value, kind_col, norm_col, app = _PARTY_COLUMNS[table]
+    joins = _EVENT_APPS if table == "event_parties" else ""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE party_src AS
+        SELECT t.rowid AS rid, t.{kind_col} AS k, {value} AS v, d.region AS r, {app} AS a
+        FROM {table} t LEFT JOIN devices d ON d.device_id = t.device_id {joins}
+        WHERE t.source_file = $f AND {value} IS NOT NULL""", {"f": file_id})
+    distinct = con.execute("SELECT DISTINCT k, v, r, a FROM party_src").fetchall()
     if distinct:
         kinds = [k or kind_of(v) for k, v, _, _ in distinct]
         norms = [normalise_party(k, v, r, a) for k, (_, v, r, a) in zip(kinds, distinct,
@@ -142,13 +150,13 @@ def finish_parties(con: duckdb.DuckDBPyConnection, table: str, file_id: int
             "a": pa.array([d[3] for d in distinct], pa.string()),
             "n": pa.array(norms, pa.string())}))
         con.execute(f"""
-            UPDATE {table} t SET {kind_col} = m.k2, {norm_col} = m.n FROM party_map m, (
-                SELECT device_id, region FROM devices) d
-            WHERE t.source_file = {int(file_id)} AND d.device_id = t.device_id
-              AND m.k IS NOT DISTINCT FROM t.{kind_col} AND m.v = {value}
-              AND m.r IS NOT DISTINCT FROM d.region
-              AND m.a IS NOT DISTINCT FROM {app}""")
+            UPDATE {table} t SET {kind_col} = m.k2, {norm_col} = m.n
+            FROM party_src s JOIN party_map m
+              ON m.k IS NOT DISTINCT FROM s.k AND m.v = s.v
+             AND m.r IS NOT DISTINCT FROM s.r AND m.a IS NOT DISTINCT FROM s.a
+            WHERE t.rowid = s.rid""")
         con.unregister("party_map")
+    con.execute("DROP TABLE party_src")
     if table == "event_parties":  # a plain-field party that is the device's own number
         con.execute(f"""UPDATE event_parties t SET is_owner = true FROM devices d
                         WHERE t.source_file = {int(file_id)} AND d.device_id = t.device_id
