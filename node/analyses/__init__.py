@@ -213,11 +213,16 @@ def parse_period(start: str | None, end: str | None) -> tuple[dt.datetime | None
 
 @dataclass
 class Table:
-    """One table of a result: a title, column names and rows (plain values)."""
+    """One table of a result: a title, column names and rows (plain values). ``brief``
+    names the columns the terminal shows when all of them would not fit 100 columns (None:
+    all; JSON and CSV always have every column); ``terminal`` False keeps a table out of
+    the terminal (JSON only, or CSV when it is the main table)."""
 
     title: str
     columns: list[str]
     rows: list[Sequence[Any]]
+    brief: list[str] | None = None
+    terminal: bool = True
 
     def records(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, r, strict=True)) for r in self.rows]
@@ -268,12 +273,16 @@ def emit(result: Result, as_json: bool = False, csv_path: Path | None = None,
     if result.summary:
         console.print(" · ".join(f"{k}: {_plain(v)}" for k, v in result.summary.items()))
     for t in result.tables:
+        if not t.terminal:
+            continue
         shown = t.rows[:limit]
         more = f" (first {limit} of {len(t.rows):,}; --json or --csv for all)" \
             if len(t.rows) > limit else ""
-        rt = RichTable(*t.columns, title=f"{t.title}{more}", title_justify="left")
+        cols = t.brief or t.columns
+        pick = [t.columns.index(c) for c in cols]
+        rt = RichTable(*cols, title=f"{t.title}{more}", title_justify="left")
         for r in shown:
-            rt.add_row(*("" if v is None else str(_plain(v)) for v in r))
+            rt.add_row(*("" if r[i] is None else str(_plain(r[i])) for i in pick))
         console.print(rt)
     for n in result.notes:
         console.print(f"[dim]{n}[/]")
