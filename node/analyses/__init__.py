@@ -151,11 +151,7 @@ def resolve_devices(con: duckdb.DuckDBPyConnection, devices: Sequence[str] = (),
             raise CrossforceError(f"no device {d!r} on this node{_suggest(d, known)}")
         out[d] = [d]
     for p in persons:
-        exists = con.execute("SELECT count(*) FROM persons WHERE person_id = ?",
-                             [p]).fetchall()[0][0]
-        if not exists:
-            ids = [r[0] for r in con.execute("SELECT person_id FROM persons").fetchall()]
-            raise CrossforceError(f"no person {p!r} on this node{_suggest(p, ids)}")
+        require_person(con, p)
         define_person_records(con)
         found = [r[0] for r in con.execute(
             """SELECT DISTINCT d.device_id FROM devices d
@@ -166,6 +162,15 @@ def resolve_devices(con: duckdb.DuckDBPyConnection, devices: Sequence[str] = (),
                                   "node; name a device with --device instead")
         out[p] = found
     return out or {d: [d] for d in known}
+
+
+def require_person(con: duckdb.DuckDBPyConnection, person: str) -> None:
+    """A person id the node holds, or a CrossforceError naming the closest known ones."""
+    exists = con.execute("SELECT count(*) FROM persons WHERE person_id = ?",
+                         [person]).fetchall()[0][0]
+    if not exists:
+        ids = [r[0] for r in con.execute("SELECT person_id FROM persons").fetchall()]
+        raise CrossforceError(f"no person {person!r} on this node{_suggest(person, ids)}")
 
 
 def define_person_records(con: duckdb.DuckDBPyConnection) -> None:

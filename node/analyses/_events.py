@@ -45,6 +45,15 @@ def party_of(raw: str | None, app: str | None) -> tuple[str | None, str]:
     return text, "raw"
 
 
+def identifier_option(text: str) -> str:
+    """An identifier the user typed → the form the store holds: E.164, lower-case e-mail,
+    ``platform:handle`` (written so), else the text as typed."""
+    platform, colon, handle = text.strip().partition(":")
+    if colon and platform and not platform.startswith("+") and "@" not in text:
+        return normalise_handle(platform, handle) or text.strip()
+    return party_of(text, None)[0] or text.strip()
+
+
 def define_parties(con: duckdb.DuckDBPyConnection) -> None:
     """Temp views ``contact_events`` (``events`` + ``party``, ``party_kind``) and
     ``book_entries`` (address-book entries with ``party``); needs ``prepare_events``."""
