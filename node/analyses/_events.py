@@ -143,11 +143,10 @@ def working(message: str) -> Iterator[None]:
 
 
 def one_subject(tables: Sequence[Table], subjects: Mapping[str, Sequence[str]]) -> None:
-    """With a single subject, the terminal names it in the titles instead of in a column."""
+    """With a single subject (named in the summary), the terminal leaves out the subject
+    column; JSON and CSV keep it."""
     if len(subjects) != 1:
         return
-    (name,) = subjects
     for t in tables:
         if "subject" in t.columns:
             t.brief = [c for c in (t.brief or t.columns) if c != "subject"]
-            t.title = f"{t.title} of {name}"

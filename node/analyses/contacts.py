@@ -114,7 +114,7 @@ def contacts(con: Any, subjects: dict[str, list[str]],
     victims = tables[-1].rows
     unknown_zone = con.execute("""SELECT count(*) FROM subject_devices s JOIN device_zone z
         USING (device_id) WHERE z.zone IS NULL AND z.offset_min IS NULL""").fetchone()[0]
-    summary = {"subjects": len(subjects),
+    summary = {"subject": subjects_label(subjects), "subjects": len(subjects),
                "devices": len({d for ds in subjects.values() for d in ds}),
                "events": int(total), "pairs": len(pairs), "unusual_night_pairs": flagged,
                "child_victim_pairs": len({(r[0], r[1]) for r in victims})}
