@@ -100,3 +100,60 @@ def store_tables(query: Callable[[Path, str], list[tuple[Any, ...]]], node: Path
                                        "WHERE NOT temporary ORDER BY 1")]
     return {n: sorted(map(repr, query(node, f'SELECT * FROM "{n}"'))) for n in names
             if n != "ledger"}
+
+
+# the numbers of the common-contacts world
+TAXI = "+441632960001"
+X = "+447700900500"
+Y = "+447700900600"
+Z = "+447700900700"
+ORG = "+447700901000"
+
+
+def common_world() -> dict[str, str]:
+    """Eight phones of eight people. D1..D6 each call a taxi firm (TAXI) once; D1, D2 and
+    D3 call X; D1 and D2 call Y; D1 calls Z, which D2 and D3 hold only in their address
+    books; D4 and D5 call W, D5 and D6 call Q. D7 and D8 both call ORG, and D7 calls D8's
+    own number: they are related."""
+    call = [("D1", TAXI), ("D2", TAXI), ("D3", TAXI), ("D4", TAXI), ("D5", TAXI),
+            ("D6", TAXI), ("D1", X), ("D2", X), ("D3", X), ("D1", Y), ("D2", Y), ("D1", Z),
+            ("D4", "+447700900800"), ("D5", "+447700900800"), ("D5", "+447700900900"),
+            ("D6", "+447700900900"), ("D7", ORG), ("D8", ORG), ("D7", "+447700900008")]
+    rows = [f"{d},c{i},2024-01-{1 + i % 28:02d} 12:00:00,outgoing,{n},,30,Phone"
+            for i, (d, n) in enumerate(call)]
+    return {
+        "persons": "person_id,given_names,family_name\n"
+                   + "".join(f"P{i},Given{i},Family{i}\n" for i in range(1, 9)),
+        "devices": DEVICES_HEADER + "".join(f"D{i},P{i},07700 90000{i},Europe/London\n"
+                                            for i in range(1, 9)),
+        "calls": CALL_HEADER + "\n".join(rows) + "\n",
+        "contacts": "device_id,contact_id,name,number\nD2,k1,Zed,07700 900700\n"
+                    "D3,k1,Zed,+44 7700 900700\n",
+    }
+
+
+def timeline_world() -> dict[str, str]:
+    """P1 holds D1 and also the phone 07700 900011, which P9's D9 calls. One crime of P1
+    (5-20 January 2024), one intelligence report on P1 (15 January), and a crime and a
+    report of P9 only. D1's July call is at 23:30 UTC: 00:30 on Sunday 7 July in London."""
+    return {
+        "persons": "person_id,given_names,family_name\nP1,Adam,Suspect\nP9,Other,Person\n",
+        "crimes": "crime_id,crime_ref,ho_offence_code,offence_description,date_from,date_to,"
+                  "outcome_code,outcome_date\n"
+                  "C1,CR/9,88A,Sexual grooming,2024-01-05,2024-01-20,OC16,2024-03-01\n"
+                  "C2,CR/10,49,Other theft,2024-01-06,,,\n",
+        "roles": "crime_id,person_id,role\nC1,P1,suspect\nC2,P9,suspect\n",
+        "identifiers": "person_id,kind,value\nP1,phone,07700 900011\n",
+        "intel": "intel_id,report_date,source_evaluation,intelligence_assessment,"
+                 "handling_code,text\nI1,2024-01-15,2,B,P,seen at the shop\n"
+                 "I2,2024-01-16,1,A,P,not about P1\n",
+        "intel_links": "intel_id,person_id\nI1,P1\nI2,P9\n",
+        "devices": DEVICES_HEADER + "D1,P1,07700 900001,Europe/London\n"
+                                    "D9,P9,07700 900009,Europe/London\n",
+        "calls": CALL_HEADER
+        + "D1,c1,2024-01-10 12:00:00,outgoing,07700 900500,Xan,65,Phone\n"
+          "D9,c1,2024-01-12 10:00:00,outgoing,07700 900011,Adam,20,Phone\n"
+          "D1,c2,2024-07-06 23:30:00,incoming,07700 900500,Xan,10,Phone\n",
+        "messages": "device_id,message_id,timestamp_utc,direction,number,app,body\n"
+                    "D1,m1,2024-01-11 09:00:00,outgoing,07700 900500,SMS,see you\n",
+    }
