@@ -229,10 +229,12 @@ def _weekly(con: Any, period: tuple[dt.datetime | None, dt.datetime | None],
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE weekly_top AS
         WITH t AS ({_ranked(con, 'events DESC', top)}),
-        w AS (SELECT s.subject, e.party AS contact,
+        -- the top pairs as (device, party): one small hash join on the events
+        td AS (SELECT s.device_id, t.contact AS party, t.subject
+               FROM t JOIN subject_devices s USING (subject)),
+        w AS (SELECT td.subject, e.party AS contact,
                      date_trunc('week', e.local_ts)::DATE AS week, count(*) AS n
-              FROM contact_events e JOIN subject_devices s USING (device_id)
-              SEMI JOIN t ON t.subject = s.subject AND t.contact = e.party
+              FROM contact_events e JOIN td USING (device_id, party)
               WHERE {period_sql('e.local_ts', period)}
               GROUP BY ALL),
         f AS (SELECT *, min(week) OVER (PARTITION BY subject, contact) AS first FROM w)
