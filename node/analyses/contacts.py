@@ -127,7 +127,8 @@ def contacts(con: Any, subjects: dict[str, list[str]],
         f"subject's pairs, family-wise error rate {alpha}.",
         "Child victims: the contact's phone, e-mail or handle is recorded against a person "
         "who is a victim under 18 (date of birth, else recorded age range) on the date a "
-        "crime of this node began.",
+        "crime of this node began; each crime is shown with that age (<=N: at most N, "
+        "from the recorded range).",
         "Duration counts calls only; weekly series (JSON) start on Mondays and are given "
         f"for the top {top} contacts of each subject; --csv writes every pair."]
     if unknown_zone:
@@ -270,16 +271,22 @@ def sparkline(counts: np.ndarray, width: int = 24) -> str:
 
 
 def _child_victims(con: Any) -> Table:
+    """One row per pair and victim; the victim's crimes with the age at each."""
     rows = con.execute("""
-        SELECT p.subject, p.contact, p.name, v.victim, v.crime_ref, v.age, v.age_basis,
-               v.date_from, p.events, p.night, p.first_contact, p.last_contact,
-               p.last_contact::DATE, CASE WHEN v.age_basis = 'date of birth' THEN v.age::VARCHAR
-                    ELSE '<=' || v.age END
+        SELECT p.subject, p.contact, p.name, v.victim, count(*) AS crimes,
+               string_agg(v.crime_ref || ' (' || CASE WHEN v.age_basis = 'date of birth'
+                          THEN v.age::VARCHAR ELSE '<=' || v.age END || ')', ', '
+                          ORDER BY v.date_from, v.crime_ref) AS crime_refs,
+               min(v.age) AS youngest_age,
+               string_agg(DISTINCT v.age_basis, ', ') AS age_basis,
+               p.events, p.night, p.first_contact, p.last_contact, p.last_contact::DATE
         FROM pairs p JOIN child_victim_ids v ON v.party = p.contact
-        ORDER BY p.subject, p.events DESC, p.contact, v.victim, v.crime_ref""").fetchall()
+        GROUP BY p.subject, p.contact, p.name, v.victim, p.events, p.night,
+                 p.first_contact, p.last_contact
+        ORDER BY p.subject, p.events DESC, p.contact, v.victim""").fetchall()
     return Table("contact with child victims",
-                 ["subject", "contact", "name", "victim", "crime_ref", "age", "age_basis",
-                  "crime_date", "events", "night", "first_contact", "last_contact", "last",
-                  "age at crime"], rows,
-                 brief=["subject", "contact", "victim", "crime_ref", "age at crime", "events",
-                        "night", "last"])
+                 ["subject", "contact", "name", "victim", "crimes", "crime_refs",
+                  "youngest_age", "age_basis", "events", "night", "first_contact",
+                  "last_contact", "last"], rows,
+                 brief=["subject", "contact", "victim", "crime_refs", "events", "night",
+                        "last"])

@@ -84,20 +84,20 @@ def test_contact_with_child_victims_names_the_victim_crime_and_age(cli, world) -
     out = run(cli, world, "contacts", "--device", "D1")
     # V is the phone of P2, born 2008-03-01: 15 on 2023-06-01 when CR/1 began.
     # A is the phone of P3, a victim too, but an adult: not listed.
-    assert [(r["contact"], r["victim"], r["crime_ref"], r["age"], r["age_basis"])
+    assert [(r["contact"], r["victim"], r["crime_refs"], r["youngest_age"], r["age_basis"])
             for r in out["tables"]["contact with child victims"]] == [
-        (V, "P2", "CR/1", 15, "date of birth")]
+        (V, "P2", "CR/1 (15)", 15, "date of birth")]
 
 
 def test_a_persons_devices_together_meet_victims_by_email_and_handle(cli, world) -> None:
     out = run(cli, world, "contacts", "--person", "P1")
     # P1 holds D1 and D2; D2 wrote to P4's e-mail (written two ways) and Snapchat handle.
     # P4 has no date of birth, and at most 16: a child by the recorded range
-    victims = {(r["contact"], r["victim"], r["crime_ref"], r["age_basis"])
+    victims = {(r["contact"], r["victim"], r["crime_refs"], r["age_basis"])
                for r in out["tables"]["contact with child victims"]}
-    assert victims == {(V, "P2", "CR/1", "date of birth"),
-                       ("kid@example.com", "P4", "CR/2", "recorded age range"),
-                       ("snapchat:jay.k", "P4", "CR/2", "recorded age range")}
+    assert victims == {(V, "P2", "CR/1 (15)", "date of birth"),
+                       ("kid@example.com", "P4", "CR/2 (<=16)", "recorded age range"),
+                       ("snapchat:jay.k", "P4", "CR/2 (<=16)", "recorded age range")}
     pairs = by(out["tables"]["contacts"], "contact")
     assert pairs["kid@example.com"]["messages"] == 2
     assert out["summary"]["devices"] == 2 and out["summary"]["events"] == 57
