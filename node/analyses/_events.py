@@ -17,10 +17,17 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 
 import duckdb
+import typer
 
 from federation.errors import CrossforceError
 from federation.normalise import normalise_email, normalise_handle, normalise_phone
-from node.analyses import Table
+from node.analyses import Table, prepare_events
+
+DeviceOption = typer.Option([], "--device", help="A seized device (repeatable).")
+PersonOption = typer.Option([], "--person", help="A person: all devices attributed to any of "
+                            "the person's records, together (repeatable).")
+FromOption = typer.Option(None, "--from", help="First day (device-local), YYYY-MM-DD.")
+ToOption = typer.Option(None, "--to", help="Last day (device-local), YYYY-MM-DD.")
 
 _JID = re.compile(r"\+?(\d{7,15})@(?:s\.whatsapp\.net|c\.us)")
 
@@ -88,7 +95,10 @@ def define_parties(con: duckdb.DuckDBPyConnection) -> None:
 
 def define_subjects(con: duckdb.DuckDBPyConnection, subjects: Mapping[str, Sequence[str]]
                     ) -> None:
-    """Temp table ``subject_devices (subject, device_id)`` from ``resolve_devices``."""
+    """The temp views of ``prepare_events`` and ``define_parties``, and the temp table
+    ``subject_devices (subject, device_id)`` from ``resolve_devices``."""
+    prepare_events(con)
+    define_parties(con)
     con.execute("CREATE OR REPLACE TEMP TABLE subject_devices (subject VARCHAR, "
                 "device_id VARCHAR)")
     con.executemany("INSERT INTO subject_devices VALUES (?, ?)",

@@ -19,11 +19,13 @@ from node.analyses import (
     consult,
     emit,
     parse_period,
-    prepare_events,
     resolve_devices,
 )
 from node.analyses._events import (
-    define_parties,
+    DeviceOption,
+    FromOption,
+    PersonOption,
+    ToOption,
     define_subjects,
     describe_period,
     refuse_empty,
@@ -45,11 +47,10 @@ COLUMNS = ["contact", "name", "subjects", "by_communication", "by_contact_book_o
 
 def command(
     dir: Path = DirOption,
-    device: list[str] = typer.Option([], "--device", help="A seized device (repeatable)."),
-    person: list[str] = typer.Option([], "--person", help="A person: all devices attributed "
-                                     "to any of the person's records, together (repeatable)."),
-    start: str = typer.Option(None, "--from", help="First day (device-local), YYYY-MM-DD."),
-    end: str = typer.Option(None, "--to", help="Last day (device-local), YYYY-MM-DD."),
+    device: list[str] = DeviceOption,
+    person: list[str] = PersonOption,
+    start: str = FromOption,
+    end: str = ToOption,
     hub_min: int = typer.Option(None, "--hub-min", min=2, help="Treat as a hub any contact "
                                 "of at least this many unrelated device groups (default: "
                                 "found from the data)."),
@@ -82,8 +83,6 @@ def common(con: Any, subjects: dict[str, list[str]],
         raise CrossforceError(f"common contacts need two or more subjects, got only "
                               f"{subjects_label(subjects)}: name another --device or "
                               "--person (or none, for every device)")
-    prepare_events(con)
-    define_parties(con)
     define_subjects(con, subjects)
     define_device_parties(con, period)
     define_unrelated(con)

@@ -19,11 +19,13 @@ from node.analyses import (
     consult,
     emit,
     parse_period,
-    prepare_events,
     resolve_devices,
 )
 from node.analyses._events import (
-    define_parties,
+    DeviceOption,
+    FromOption,
+    PersonOption,
+    ToOption,
     define_subjects,
     one_subject,
     period_sql,
@@ -43,11 +45,10 @@ SPARK = "▁▂▃▄▅▆▇█"
 
 def command(
     dir: Path = DirOption,
-    device: list[str] = typer.Option([], "--device", help="A seized device (repeatable)."),
-    person: list[str] = typer.Option([], "--person", help="A person: all devices attributed "
-                                     "to any of the person's records, together (repeatable)."),
-    start: str = typer.Option(None, "--from", help="First day (device-local), YYYY-MM-DD."),
-    end: str = typer.Option(None, "--to", help="Last day (device-local), YYYY-MM-DD."),
+    device: list[str] = DeviceOption,
+    person: list[str] = PersonOption,
+    start: str = FromOption,
+    end: str = ToOption,
     night: str = typer.Option("22:00-06:00", "--night", help="Night-time window, local "
                               "time of the device."),
     top: int = typer.Option(10, "--top", min=1, help="Contacts shown per subject (and "
@@ -81,8 +82,6 @@ def contacts(con: Any, subjects: dict[str, list[str]],
              period: tuple[dt.datetime | None, dt.datetime | None],
              window: tuple[int, int], top: int, alpha: float) -> Result:
     """The contacts analysis on an open store (the command's work, callable from benches)."""
-    prepare_events(con)
-    define_parties(con)
     define_subjects(con, subjects)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE pairs AS

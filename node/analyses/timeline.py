@@ -27,6 +27,8 @@ from node.analyses import (
     resolve_devices,
 )
 from node.analyses._events import (
+    FromOption,
+    ToOption,
     define_parties,
     describe_period,
     identifier_option,
@@ -51,8 +53,8 @@ def command(
     identifier: list[str] = typer.Option([], "--identifier", help="A phone number, e-mail "
                                          "or platform:handle: every call and message with it "
                                          "(repeatable)."),
-    start: str = typer.Option(None, "--from", help="First day (device-local), YYYY-MM-DD."),
-    end: str = typer.Option(None, "--to", help="Last day (device-local), YYYY-MM-DD."),
+    start: str = FromOption,
+    end: str = ToOption,
     show_text: bool = typer.Option(False, "--show-text", help="Include message bodies and "
                                    "intelligence report text (left out by default)."),
     heat: bool = typer.Option(False, "--heat", help="Instead of the list: calls and "
