@@ -129,11 +129,7 @@ def resolve_devices(con: duckdb.DuckDBPyConnection, devices: Sequence[str] = (),
             raise CrossforceError(f"no device {d!r} on this node{_suggest(d, known)}")
         out[d] = [d]
     for p in persons:
-        exists = con.execute("SELECT count(*) FROM persons WHERE person_id = ?",
-                             [p]).fetchall()[0][0]
-        if not exists:
-            ids = [r[0] for r in con.execute("SELECT person_id FROM persons").fetchall()]
-            raise CrossforceError(f"no person {p!r} on this node{_suggest(p, ids)}")
+        require_person(con, p)
         define_person_records(con)
         found = [r[0] for r in con.execute(
             """SELECT DISTINCT d.device_id FROM devices d
@@ -144,6 +140,15 @@ def resolve_devices(con: duckdb.DuckDBPyConnection, devices: Sequence[str] = (),
                                   "node; name a device with --device instead")
         out[p] = found
     return out or {d: [d] for d in known}
+
+
+def require_person(con: duckdb.DuckDBPyConnection, person: str) -> None:
+    """A person id the node holds, or a CrossforceError naming the closest known ones."""
+    exists = con.execute("SELECT count(*) FROM persons WHERE person_id = ?",
+                         [person]).fetchall()[0][0]
+    if not exists:
+        ids = [r[0] for r in con.execute("SELECT person_id FROM persons").fetchall()]
+        raise CrossforceError(f"no person {person!r} on this node{_suggest(person, ids)}")
 
 
 def define_person_records(con: duckdb.DuckDBPyConnection) -> None:
@@ -191,11 +196,16 @@ def parse_period(start: str | None, end: str | None) -> tuple[dt.datetime | None
 
 @dataclass
 class Table:
-    """One table of a result: a title, column names and rows (plain values)."""
+    """One table of a result: a title, column names and rows (plain values). ``brief``
+    names the columns the terminal shows when all of them would not fit 100 columns (None:
+    all; JSON and CSV always have every column); ``terminal`` False keeps a table out of
+    the terminal (JSON only, or CSV when it is the main table)."""
 
     title: str
     columns: list[str]
     rows: list[Sequence[Any]]
+    brief: list[str] | None = None
+    terminal: bool = True
 
     def records(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, r, strict=True)) for r in self.rows]
@@ -246,12 +256,16 @@ def emit(result: Result, as_json: bool = False, csv_path: Path | None = None,
     if result.summary:
         console.print(" · ".join(f"{k}: {_plain(v)}" for k, v in result.summary.items()))
     for t in result.tables:
+        if not t.terminal:
+            continue
         shown = t.rows[:limit]
         more = f" (first {limit} of {len(t.rows):,}; --json or --csv for all)" \
             if len(t.rows) > limit else ""
-        rt = RichTable(*t.columns, title=f"{t.title}{more}", title_justify="left")
+        cols = t.brief or t.columns
+        pick = [t.columns.index(c) for c in cols]
+        rt = RichTable(*cols, title=f"{t.title}{more}", title_justify="left")
         for r in shown:
-            rt.add_row(*("" if v is None else str(_plain(v)) for v in r))
+            rt.add_row(*("" if r[i] is None else str(_plain(r[i])) for i in pick))
         console.print(rt)
     for n in result.notes:
         console.print(f"[dim]{n}[/]")

@@ -1,0 +1,162 @@
+"""Events as the contact analyses see them: who the other party is, who the subject is, when.
+
+``prepare_events`` names the other party of a call or message by its E.164 number, else by
+the value as written. Extractions write parties in forms a phone normaliser does not read
+— WhatsApp JIDs (``447700900123@s.whatsapp.net``), e-mail addresses, app handles — and
+address-book entries the same way, so ``define_parties`` reads each distinct unreadable
+(value, app) once and gives it the identifier the node's records use for it (E.164,
+lower-case e-mail, ``platform:handle``). A call to a victim's Snapchat handle then meets the
+handle recorded against the victim.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import re
+from collections.abc import Iterator, Mapping, Sequence
+
+import duckdb
+import typer
+
+from federation.errors import CrossforceError
+from federation.normalise import normalise_email, normalise_handle, normalise_phone
+from node.analyses import Table, prepare_events
+
+DeviceOption = typer.Option([], "--device", help="A seized device (repeatable).")
+PersonOption = typer.Option([], "--person", help="A person: all devices attributed to any of "
+                            "the person's records, together (repeatable).")
+FromOption = typer.Option(None, "--from", help="First day (device-local), YYYY-MM-DD.")
+ToOption = typer.Option(None, "--to", help="Last day (device-local), YYYY-MM-DD.")
+
+_JID = re.compile(r"\+?(\d{7,15})@(?:s\.whatsapp\.net|c\.us)")
+
+
+def party_of(raw: str | None, app: str | None) -> tuple[str | None, str]:
+    """One written party → (identifier as the node's records write it, kind). Kinds:
+    phone, email, handle (``platform:handle``, from the app), raw (kept as written)."""
+    if raw is None or not raw.strip():
+        return None, "raw"
+    text = raw.strip()
+    jid = _JID.fullmatch(text)
+    phone = normalise_phone("+" + jid.group(1)) if jid else normalise_phone(text)
+    if phone:
+        return phone, "phone"
+    email = normalise_email(text)
+    if email:
+        return email, "email"
+    if app and app.strip().lower() not in ("phone", "sms", "mms", "sim", "call", "facetime"):
+        handle = normalise_handle(app, text)
+        if handle:
+            return handle, "handle"
+    return text, "raw"
+
+
+def identifier_option(text: str) -> str:
+    """An identifier the user typed → the form the store holds: E.164, lower-case e-mail,
+    ``platform:handle`` (written so), else the text as typed."""
+    platform, colon, handle = text.strip().partition(":")
+    if colon and platform and not platform.startswith("+") and "@" not in text:
+        return normalise_handle(platform, handle) or text.strip()
+    return party_of(text, None)[0] or text.strip()
+
+
+def define_parties(con: duckdb.DuckDBPyConnection) -> None:
+    """Temp views ``contact_events`` (``events`` + ``party``, ``party_kind``) and
+    ``book_entries`` (address-book entries with ``party``); needs ``prepare_events``."""
+    forms = con.execute("""
+        SELECT DISTINCT other_raw, app FROM events
+        WHERE NOT number_normalised AND nullif(trim(other_raw), '') IS NOT NULL
+        UNION
+        SELECT DISTINCT number, source_app FROM contacts
+        WHERE NOT number_normalised AND nullif(trim(number), '') IS NOT NULL""").fetchall()
+    con.execute("CREATE OR REPLACE TEMP TABLE party_forms (raw VARCHAR, app VARCHAR, "
+                "party VARCHAR, kind VARCHAR)")
+    if forms:
+        con.executemany("INSERT INTO party_forms VALUES (?, ?, ?, ?)",
+                        [(raw, app, *party_of(raw, app)) for raw, app in forms])
+    con.execute("""
+        CREATE OR REPLACE TEMP VIEW contact_events AS
+        SELECT e.*,
+               CASE WHEN e.number_normalised THEN e.other ELSE f.party END AS party,
+               CASE WHEN e.number_normalised THEN 'phone' ELSE f.kind END AS party_kind
+        FROM events e LEFT JOIN party_forms f
+          ON NOT e.number_normalised AND f.raw = e.other_raw
+         AND coalesce(f.app, '') = coalesce(e.app, '')""")
+    con.execute("""
+        CREATE OR REPLACE TEMP VIEW book_entries AS
+        SELECT c.device_id, c.contact_id, c.name, c.times_contacted, c.last_contacted,
+               c.source_app,
+               CASE WHEN c.number_normalised THEN c.number_e164 ELSE f.party END AS party
+        FROM contacts c LEFT JOIN party_forms f
+          ON NOT c.number_normalised AND f.raw = c.number
+         AND coalesce(f.app, '') = coalesce(c.source_app, '')""")
+
+
+def define_subjects(con: duckdb.DuckDBPyConnection, subjects: Mapping[str, Sequence[str]]
+                    ) -> None:
+    """The temp views of ``prepare_events`` and ``define_parties``, and the temp table
+    ``subject_devices (subject, device_id)`` from ``resolve_devices``."""
+    prepare_events(con)
+    define_parties(con)
+    con.execute("CREATE OR REPLACE TEMP TABLE subject_devices (subject VARCHAR, "
+                "device_id VARCHAR)")
+    con.executemany("INSERT INTO subject_devices VALUES (?, ?)",
+                    [(s, d) for s, ds in subjects.items() for d in ds])
+
+
+def period_sql(column: str, period: tuple[dt.datetime | None, dt.datetime | None]) -> str:
+    """A SQL condition keeping ``column`` (a device-local TIMESTAMP) inside the period."""
+    start, end = period
+    parts = ["true"]
+    if start:
+        parts.append(f"{column} >= TIMESTAMP '{start.isoformat(sep=' ')}'")
+    if end:
+        parts.append(f"{column} <= TIMESTAMP '{end.isoformat(sep=' ')}'")
+    return " AND ".join(parts)
+
+
+def describe_period(period: tuple[dt.datetime | None, dt.datetime | None]) -> str:
+    start, end = period
+    if not start and not end:
+        return "at any time"
+    a = start.isoformat(sep=" ", timespec="minutes") if start else "the start"
+    b = end.isoformat(sep=" ", timespec="minutes") if end else "the end"
+    return f"between {a} and {b}"
+
+
+def refuse_empty(count: int, what: str, period: tuple[dt.datetime | None,
+                                                       dt.datetime | None]) -> None:
+    """No events selected: a one-line error naming what to change."""
+    if count:
+        return
+    if any(period):
+        raise CrossforceError(f"no calls or messages of {what} {describe_period(period)}: "
+                              "widen --from/--to")
+    raise CrossforceError(f"{what} has no calls or messages on this node: name another "
+                          "--device or --person")
+
+
+def subjects_label(subjects: Mapping[str, Sequence[str]], limit: int = 3) -> str:
+    names = list(subjects)
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+@contextlib.contextmanager
+def working(message: str) -> Iterator[None]:
+    """A spinner on stderr while a long step runs (nothing when stderr is not a terminal)."""
+    from rich.console import Console
+
+    with Console(stderr=True).status(message):
+        yield
+
+
+def one_subject(tables: Sequence[Table], subjects: Mapping[str, Sequence[str]]) -> None:
+    """With a single subject (named in the summary), the terminal leaves out the subject
+    column; JSON and CSV keep it."""
+    if len(subjects) != 1:
+        return
+    for t in tables:
+        if "subject" in t.columns:
+            t.brief = [c for c in (t.brief or t.columns) if c != "subject"]
