@@ -105,7 +105,7 @@ def prepare_events(con: duckdb.DuckDBPyConnection) -> None:
                e.direction,
                coalesce(e.party_norm, e.number_e164, nullif(trim(e.number), '')) AS other,
                e.number AS other_raw, e.number_normalised, e.name, e.app, e.duration_s,
-               e.body, e.deleted, e.party_kind, e.time_flag, e.chat_id
+               e.body, e.deleted, e.party_kind, e.party_norm, e.time_flag, e.chat_id
         FROM communication_events e LEFT JOIN device_zone z USING (device_id)""")
 
 

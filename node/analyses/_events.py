@@ -1,12 +1,11 @@
 """Events as the contact analyses see them: who the other party is, who the subject is, when.
 
-``prepare_events`` names the other party of a call or message by its E.164 number, else by
-the value as written. Extractions write parties in forms a phone normaliser does not read
-— WhatsApp JIDs (``447700900123@s.whatsapp.net``), e-mail addresses, app handles — and
-address-book entries the same way, so ``define_parties`` reads each distinct unreadable
-(value, app) once and gives it the identifier the node's records use for it (E.164,
-lower-case e-mail, ``platform:handle``). A call to a victim's Snapchat handle then meets the
-handle recorded against the victim.
+``prepare_events`` names the other party of a call or message by the identifier ingest
+read it as (``party_norm``: E.164 in the device's country — WhatsApp ids included —,
+lower-case e-mail, ``platform:handle`` for an app's user id), else by the value as written;
+``define_parties`` gives the same to address-book entries. A call to a victim's Snapchat
+handle then meets the handle recorded against the victim. What the user types
+(``identifier_option``) is read the same way.
 """
 
 from __future__ import annotations
@@ -63,34 +62,23 @@ def identifier_option(text: str) -> str:
 
 def define_parties(con: duckdb.DuckDBPyConnection) -> None:
     """Temp views ``contact_events`` (``events`` + ``party``, ``party_kind``) and
-    ``book_entries`` (address-book entries with ``party``); needs ``prepare_events``."""
-    forms = con.execute("""
-        SELECT DISTINCT other_raw, app FROM events
-        WHERE NOT number_normalised AND nullif(trim(other_raw), '') IS NOT NULL
-        UNION
-        SELECT DISTINCT number, source_app FROM contacts
-        WHERE NOT number_normalised AND nullif(trim(number), '') IS NOT NULL""").fetchall()
-    con.execute("CREATE OR REPLACE TEMP TABLE party_forms (raw VARCHAR, app VARCHAR, "
-                "party VARCHAR, kind VARCHAR)")
-    if forms:
-        con.executemany("INSERT INTO party_forms VALUES (?, ?, ?, ?)",
-                        [(raw, app, *party_of(raw, app)) for raw, app in forms])
+    ``book_entries`` (address-book entries with ``party``); needs ``prepare_events``.
+    Ingest has already read every party in its device's country and by kind
+    (``party_norm``: E.164, lower-case e-mail, ``platform:handle``); a value it could not
+    read is kept as written (kind ``raw``)."""
     con.execute("""
         CREATE OR REPLACE TEMP VIEW contact_events AS
-        SELECT e.*,
-               CASE WHEN e.number_normalised THEN e.other ELSE f.party END AS party,
-               CASE WHEN e.number_normalised THEN 'phone' ELSE f.kind END AS party_kind
-        FROM events e LEFT JOIN party_forms f
-          ON NOT e.number_normalised AND f.raw = e.other_raw
-         AND coalesce(f.app, '') = coalesce(e.app, '')""")
+        SELECT e.*, coalesce(e.other, nullif(trim(e.other_raw), '')) AS party,
+               CASE WHEN e.party_norm IS NOT NULL OR e.number_normalised
+                    THEN coalesce(e.party_kind, 'phone') ELSE 'raw' END AS party_kind
+        FROM events e""")
     con.execute("""
         CREATE OR REPLACE TEMP VIEW book_entries AS
         SELECT c.device_id, c.contact_id, c.name, c.times_contacted, c.last_contacted,
                c.source_app,
-               CASE WHEN c.number_normalised THEN c.number_e164 ELSE f.party END AS party
-        FROM contacts c LEFT JOIN party_forms f
-          ON NOT c.number_normalised AND f.raw = c.number
-         AND coalesce(f.app, '') = coalesce(c.source_app, '')""")
+               coalesce(c.entry_norm, c.number_e164,
+                        nullif(trim(coalesce(c.entry_value, c.number)), '')) AS party
+        FROM contacts c""")
 
 
 def define_subjects(con: duckdb.DuckDBPyConnection, subjects: Mapping[str, Sequence[str]]

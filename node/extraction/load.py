@@ -139,7 +139,7 @@ def finish_parties(con: duckdb.DuckDBPyConnection, table: str, file_id: int
         WHERE t.source_file = $f AND {value} IS NOT NULL""", {"f": file_id})
     distinct = con.execute("SELECT DISTINCT k, v, r, a FROM party_src").fetchall()
     if distinct:
-        kinds = [k or kind_of(v) for k, v, _, _ in distinct]
+        kinds = [k or kind_of(v, None, a) for k, v, _, a in distinct]
         norms = [normalise_party(k, v, r, a) for k, (_, v, r, a) in zip(kinds, distinct,
                                                                          strict=True)]
         con.register("party_map", pa.table({

@@ -39,9 +39,16 @@ ENTRY_TYPES = {"PhoneNumber": "phone", "EmailAddress": "email", "UserID": "handl
                "WebAddress": "web"}
 
 
-def kind_of(value: str | None, hint: str | None = None) -> str | None:
+#: apps whose parties are numbers or addresses, never app user ids
+_NOT_HANDLE_APPS = {"phone", "sms", "mms", "sim", "call", "calls", "facetime", "email",
+                    "mail", "imessage", "native", "voicemail"}
+
+
+def kind_of(value: str | None, hint: str | None = None, app: str | None = None
+            ) -> str | None:
     """The kind of identifier ``value`` is: the tool's ``hint`` (an entry type or an app's
-    category) when it names one, else its shape. WhatsApp ids carry a phone number."""
+    category) when it names one, else its shape; a value of no known shape in a messaging
+    app (Snapchat, Telegram) is that app's user id. WhatsApp ids carry a phone number."""
     if not value:
         return None
     text = value.strip()
@@ -55,7 +62,10 @@ def kind_of(value: str | None, hint: str | None = None) -> str | None:
         return "web"
     if _PHONEISH.match(text):
         return "phone"
-    return "handle" if hint == "handle" else None
+    if hint == "handle" or (app and app.strip().lower() not in _NOT_HANDLE_APPS
+                            and not any(c.isspace() for c in text)):
+        return "handle"
+    return None
 
 
 def phone_text(value: str) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 CALL_HEADER = "device_id,call_id,timestamp_utc,direction,number,name,duration_s,app\n"
-DEVICES_HEADER = "device_id,person_id,owner_number,timezone\n"
+DEVICES_HEADER = "device_id,person_id,owner_number,timezone,region\n"
 
 # the numbers of the contacts world (E.164 as the store holds them)
 V = "+447700900100"   # a child victim's phone
@@ -54,8 +54,8 @@ def contacts_world() -> dict[str, str]:
         "identifiers": "person_id,kind,value,platform\nP2,phone,07700 900100,\n"
                        "P3,phone,07700900200,\nP4,email,Kid@Example.com,\n"
                        "P4,handle,jay.k,snapchat\n",
-        "devices": DEVICES_HEADER + "D1,P1,07700 900001,Europe/London\n"
-                                    "D2,P1,07700 900002,Europe/London\n",
+        "devices": DEVICES_HEADER + "D1,P1,07700 900001,Europe/London,GB\n"
+                                    "D2,P1,07700 900002,Europe/London,GB\n",
         "calls": CALL_HEADER + "\n".join(d1) + "\n",
         "messages": "device_id,message_id,timestamp_utc,direction,number,app,body\n"
                     "D2,m1,2024-02-01 10:00:00,outgoing,KID@example.com ,Email,hi\n"
@@ -124,7 +124,7 @@ def common_world() -> dict[str, str]:
     return {
         "persons": "person_id,given_names,family_name\n"
                    + "".join(f"P{i},Given{i},Family{i}\n" for i in range(1, 9)),
-        "devices": DEVICES_HEADER + "".join(f"D{i},P{i},07700 90000{i},Europe/London\n"
+        "devices": DEVICES_HEADER + "".join(f"D{i},P{i},07700 90000{i},Europe/London,GB\n"
                                             for i in range(1, 9)),
         "calls": CALL_HEADER + "\n".join(rows) + "\n",
         "contacts": "device_id,contact_id,name,number\nD2,k1,Zed,07700 900700\n"
@@ -148,8 +148,8 @@ def timeline_world() -> dict[str, str]:
                  "handling_code,text\nI1,2024-01-15,2,B,P,seen at the shop\n"
                  "I2,2024-01-16,1,A,P,not about P1\n",
         "intel_links": "intel_id,person_id\nI1,P1\nI2,P9\n",
-        "devices": DEVICES_HEADER + "D1,P1,07700 900001,Europe/London\n"
-                                    "D9,P9,07700 900009,Europe/London\n",
+        "devices": DEVICES_HEADER + "D1,P1,07700 900001,Europe/London,GB\n"
+                                    "D9,P9,07700 900009,Europe/London,GB\n",
         "calls": CALL_HEADER
         + "D1,c1,2024-01-10 12:00:00,outgoing,07700 900500,Xan,65,Phone\n"
           "D9,c1,2024-01-12 10:00:00,outgoing,07700 900011,Adam,20,Phone\n"
