@@ -29,7 +29,7 @@ _CALL = (
     '</field><field name="Duration" type="TimeSpan"><value type="TimeSpan">00:01:{s:02d}'
     '</value></field><multiModelField name="Parties">'
     '<model type="Party" id="p{i}a"><field name="Identifier" type="String"><value '
-    'type="String">07700 9{n:05d}</value></field><field name="Role" type="PartyRole"><value '
+    'type="String">07700 900{k:03d}</value></field><field name="Role" type="PartyRole"><value '
     'type="PartyRole">From</value></field></model>'
     '<model type="Party" id="p{i}b"><field name="Identifier" type="String"><value '
     'type="String">+447700900001</value></field><field name="IsPhoneOwner" type="Boolean">'
@@ -41,7 +41,7 @@ _MESSAGE = (
     '<field name="Body" type="String"><value type="String"><![CDATA[{body}]]></value></field>'
     '<field name="SourceApplication" type="String"><value type="String">WhatsApp</value>'
     '</field><modelField name="From"><model type="Party" id="f{i}"><field name="Identifier" '
-    'type="String"><value type="String">4477009{n:05d}@s.whatsapp.net</value></field></model>'
+    'type="String"><value type="String">447700900{k:03d}@s.whatsapp.net</value></field></model>'
     '</modelField></model>')
 
 
@@ -63,7 +63,7 @@ def write_report(path: Path, target_mb: int) -> int:
             while written < target * (0.5 if kind == "Call" else 1.0):
                 i = models
                 chunk.append(template.format(i=i, d=("Incoming", "Outgoing")[i % 2],
-                                             m=i % 60, s=i % 60, n=i % 50_000,
+                                             m=i % 60, s=i % 60, k=i % 1000,
                                              body=f"message {i} " + "x" * (i % 80)))
                 models += 1
                 if len(chunk) == 2000:

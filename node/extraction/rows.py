@@ -59,6 +59,7 @@ class Rows:
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
+        self.cols = {t: columns(t) for t in TABLES}
         self.buf: dict[str, list[tuple[str | None, ...]]] = {t: [] for t in TABLES}
         self.count = dict.fromkeys(TABLES, 0)
         for t in TABLES:
@@ -66,7 +67,7 @@ class Rows:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {PREFIX}{t} ({cols})")
 
     def add(self, table: str, row: dict[str, str | None], where: str) -> None:
-        self.buf[table].append((*(row.get(c) for c in columns(table)), where))
+        self.buf[table].append((*map(row.get, self.cols[table]), where))
         self.count[table] += 1
         if len(self.buf[table]) >= BATCH:
             self.flush(table)
