@@ -1,6 +1,6 @@
-"""`node analyse timeline`: one time-ordered list of calls, messages, crimes and intelligence
-reports for persons, devices or identifiers; or, with --heat, when in the week they are in
-contact (hour x weekday, the device's local time)."""
+"""`node analyse timeline`: one time-ordered list of calls, messages, crimes, intelligence
+reports and device locations for persons, devices or identifiers; or, with --heat, when in
+the week they are in contact (hour x weekday, the device's local time)."""
 
 from __future__ import annotations
 
@@ -83,6 +83,7 @@ def timeline(con: Any, persons: list[str], devices: list[str], identifiers: list
     """The timeline analysis on an open store (the command's work)."""
     prepare_events(con)
     define_parties(con)
+    _define_places(con)
     _select(con, persons, devices, identifiers)
     everything = not (persons or devices or identifiers)
     con.execute(f"""
@@ -134,27 +135,60 @@ def timeline(con: Any, persons: list[str], devices: list[str], identifiers: list
                i.gsc_marking, {intel_text}
         FROM intel_links r JOIN intel i USING (intel_id)
         WHERE {chosen_persons} AND {period_sql('i.report_date', period)}
+        UNION ALL
+        SELECT l.local_ts, 'location', l.device_id, l.device_person, NULL, l.name,
+               l.location_id, l.detail, NULL, NULL, l.app, NULL, NULL, NULL, NULL, NULL,
+               NULL, NULL, NULL
+        FROM device_places l
+        WHERE {period_sql('l.local_ts', period)} AND ({'true' if everything else
+              'l.device_id IN (SELECT device_id FROM tl_devices)'})
         ORDER BY 1, 2, 7""").fetchall()
     rows = [(*r, _when(r[0], r[1]), r[2] or r[3], r[4] or r[6]) for r in rows]
     kinds = {k: sum(1 for r in rows if r[1] == k) for k in ("call", "message", "crime",
-                                                                "intel")}
+                                                                "intel", "location")}
     if not rows:
         raise CrossforceError(f"nothing recorded for this selection {describe_period(period)}"
                               ": widen --from/--to or choose another --person/--device/"
                               "--identifier")
     summary = {"rows": len(rows), "calls": kinds["call"], "messages": kinds["message"],
                "crimes": kinds["crime"], "intel": kinds["intel"],
+               "locations": kinds["location"],
                "period": describe_period(period)}
     notes = ["Calls and messages are in each device's local time; crimes sit at their "
              "first day (date_from), intelligence at its report date. who: the device that "
              "recorded a call or message, or the person of a crime or report; with: the "
              "other party, or the crime or report reference. Grading is 3x5x2: source "
-             "(1-3) / intelligence (A-E) / handling (P/C)."]
+             "(1-3) / intelligence (A-E) / handling (P/C). A location from a cell tower "
+             "places the device in the cell's area, never at a point."]
     if not show_text:
         notes.append("Message bodies and report text are left out: --show-text adds them.")
     table = Table("timeline", COLUMNS, rows,
                   brief=["when", "kind", "who", "with", "name", "detail"])
     return Result("timeline", {}, [table], summary, notes)
+
+
+def _define_places(con: Any) -> None:
+    """Temp view ``device_places``: the devices' locations in device-local time, each
+    described with its precision (a cell is an area, never a point)."""
+    con.execute("""
+        CREATE OR REPLACE TEMP VIEW device_places AS
+        SELECT l.device_id, z.person_id AS device_person, l.location_id, l.name, l.app,
+               CASE WHEN z.zone IS NOT NULL
+                    THEN timezone(z.zone, l.timestamp_utc::TIMESTAMPTZ)
+                    WHEN z.offset_min IS NOT NULL
+                    THEN l.timestamp_utc + to_minutes(z.offset_min)
+                    ELSE l.timestamp_utc END AS local_ts,
+               CASE WHEN l.precision = 'cell'
+                    THEN 'in the area of ' || coalesce('cell ' || nullif(concat_ws('/',
+                         l.cell_mcc, l.cell_mnc, l.cell_lac, l.cell_id), ''), 'a cell')
+                         || coalesce(' near ' || round(l.latitude, 4)
+                         || ',' || round(l.longitude, 4), '') || ' (an area, not a point)'
+                    ELSE round(l.latitude, 5) || ',' || round(l.longitude, 5)
+                         || coalesce(' ±' || round(l.accuracy_m)::INTEGER || ' m', '')
+                         || ' (' || coalesce(l.precision, 'unknown') || ')' END
+               || coalesce(' · ' || l.address, '') AS detail
+        FROM device_locations l LEFT JOIN device_zone z USING (device_id)
+        WHERE l.timestamp_utc IS NOT NULL""")
 
 
 def _when(time: dt.datetime, kind: str) -> str:

@@ -243,3 +243,17 @@ def test_a_naive_time_with_no_device_zone_is_kept_as_utc_and_flagged(cli, node: 
     assert query(node, "SELECT timestamp_utc, time_flag, timestamp_raw FROM calls") == [
         (T(2020, 7, 1, 12, 0), "assumed_utc", "2020-07-01T12:00:00.000")]
     assert loaded["flags"]["time"] == {"assumed_utc": 1}
+
+
+def test_the_analyst_sees_the_locations_in_the_timeline_a_cell_as_an_area(
+        current: dict, cli, node: Path) -> None:
+    r = cli("node", "analyse", "timeline", "--dir", node, "--device", "SAM-1", "--json")
+    assert r.code == 0, r
+    out = json.loads(r.out)
+    places = [(t["ref"], t["detail"]) for t in out["tables"]["timeline"]
+              if t["kind"] == "location"]
+    assert places == [
+        ("loc1", "53.4808,-2.2426 ±8 m (point)"),                # 08:00 UTC, GMT
+        ("loc2", "in the area of a cell near 53.5,-2.25 (an area, not a point)"),
+        ("ct1", "in the area of cell 234/15/1234/56789 (an area, not a point)")]
+    assert out["summary"]["locations"] == 3 and out["summary"]["calls"] == 2
