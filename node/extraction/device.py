@@ -97,14 +97,19 @@ class DeviceState:
                 col == "extraction_date":
             return
         if col == "extraction_date":
-            self.device["extraction_date_raw"] = text
-            t = stamp(text, None, self.month_first)
-            self.device["extraction_date"] = t.get("timestamp_utc")
-            self.device["_extraction_local"] = t.get("_ts_local")
-            if t.get("time_flag"):
-                self.flags["extraction_date"] = str(t["time_flag"])
+            self.set_extraction_date(text, stamp(text, None, self.month_first))
             return
         self.device[col] = text
+
+    def set_extraction_date(self, raw: str, t: dict[str, str | None]) -> None:
+        """The extraction date as written (``raw``) and as read (``t``, from ``stamp``)."""
+        if self.device.get("extraction_date_raw"):
+            return
+        self.device["extraction_date_raw"] = raw
+        self.device["extraction_date"] = t.get("timestamp_utc")
+        self.device["_extraction_local"] = t.get("_ts_local")
+        if t.get("time_flag"):
+            self.flags["extraction_date"] = str(t["time_flag"])
 
     def header_done(self) -> None:
         """The header is read: slashed dates from now on follow the device's convention."""
