@@ -47,11 +47,14 @@ class Hit:
     id: str
     fragments: list[tuple[str, str]]
 
+    def __post_init__(self) -> None:
+        self._by_name = {n.lower(): v for n, v in reversed(self.fragments) if v}
+        self._dates = [(m, v) for n, v in self.fragments
+                       if v and "date/time" in n.lower() and (m := _DATE_NAME.match(n))]
+
     def get(self, *names: str) -> str | None:
         """The first non-empty value of the first of ``names`` present (any case)."""
-        wanted = [n.lower() for n in names]
-        found = {n.lower(): v for n, v in reversed(self.fragments) if v}
-        return next((found[n] for n in wanted if n in found), None)
+        return next((v for n in names if (v := self._by_name.get(n.lower()))), None)
 
     def starting(self, prefix: str) -> str | None:
         """The first non-empty value whose name starts with ``prefix`` ("Call Duration
@@ -68,9 +71,8 @@ class Hit:
     def time(self, *bases: str, month_first: bool = False) -> dict[str, str | None]:
         """The time columns (``rows.stamp_time``) of the first date fragment with a value
         dating one of ``bases`` (in that order of preference), or of any date fragment."""
-        dates = [(m, v) for n, v in self.fragments if v and (m := _DATE_NAME.match(n))]
         for base in (*bases, None):
-            for m, value in dates:
+            for m, value in self._dates:
                 if base is None or m["base"].lower() == base.lower():
                     zone = (m["zone"] or "").strip()
                     t = read_time(value, zone, m["fmt"], month_first)
@@ -80,8 +82,7 @@ class Hit:
         return {}
 
     def has_time(self, base: str) -> bool:
-        return any(v and (m := _DATE_NAME.match(n)) and m["base"].lower() == base.lower()
-                   for n, v in self.fragments)
+        return any(m["base"].lower() == base.lower() for m, _ in self._dates)
 
 
 def date_name(name: str) -> tuple[str, str, str | None] | None:

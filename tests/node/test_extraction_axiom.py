@@ -11,7 +11,17 @@ import json
 from pathlib import Path
 
 import pytest
-from axiom_reports import UTC_DMY, nl_report, one_call_report, us_report, write_report
+from axiom_reports import (
+    UTC_DMY,
+    artifact,
+    nl_call,
+    nl_device,
+    nl_report,
+    one_call_report,
+    report,
+    us_report,
+    write_report,
+)
 
 T = dt.datetime
 
@@ -256,3 +266,39 @@ def test_the_same_report_again_adds_nothing(nl: dict, cli, node: Path, tmp_path:
     r = cli("node", "ingest", "--dir", node, tmp_path / "EXH-NL.xml")
     assert r.code == 0 and "unchanged" in r.out
     assert query(node, "SELECT count(*) FROM calls") == [(4,)]
+
+
+def test_the_xml_is_streamed_not_loaded_whole(tmp_path: Path, monkeypatch) -> None:
+    """Finished hits are dropped as parsing goes: <Hits> holds only the parser's read-ahead,
+    however many hits the artifact has."""
+    import duckdb
+
+    import node.extraction.axiom as axiom
+    from node.extraction.rows import Rows
+
+    calls = [nl_call(f"c{i}", f"06 2345{i:04d}", "Incoming", "05/03/2021 14:07:09",
+                     "00:00:10") for i in range(3000)]
+    path = write_report(tmp_path / "BIG.xml",
+                        report(nl_device(), artifact("Android Call Logs", *calls)))
+    open_hits: list = []
+    widths: list[int] = []
+    real_events, real_hit = axiom.events, axiom.AxiomReport.hit
+
+    def events(stream):  # noqa: ANN001, ANN202
+        for event, el in real_events(stream):
+            if event == "start" and axiom._local(el.tag) == "Hits":
+                open_hits[:] = [el]
+            yield event, el
+
+    def watching_hit(self, hit):  # noqa: ANN001, ANN202
+        widths.extend(len(e) for e in open_hits)
+        return real_hit(self, hit)
+
+    monkeypatch.setattr(axiom, "events", events)
+    monkeypatch.setattr(axiom.AxiomReport, "hit", watching_hit)
+    rows = Rows(duckdb.connect())
+    axiom.read_axiom(rows, path, "BIG")
+    assert rows.count["calls"] == 3000
+    # not 3000: finished hits do not pile up in their parent; what is there is at most
+    # the hits of the parser's read-ahead (two chunks)
+    assert max(widths) <= 2 * axiom.Bounded.CHUNK // len(calls[0].encode())
