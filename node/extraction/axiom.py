@@ -94,23 +94,12 @@ class AxiomReport(DeviceState):
 
     def hit(self, hit: Hit) -> None:
         where = f'{self.name} <Artifact name="{hit.artifact}"> <Hit> (#{self.hits})'
-        kind = category(hit.artifact)
-        if kind == "device":
-            self.device_info(hit)
-        elif kind == "call":
-            self.call(hit, where)
-        elif kind == "account":
-            self.account(hit, where)
-        elif kind == "sms":
-            self.sms(hit, where)
-        elif kind == "email":
-            self.email(hit, where)
-        elif kind == "contact":
-            self.contact(hit, where)
-        elif kind == "location":
-            self.location(hit, where)
-        elif kind == "chat":
-            self.chat_message(hit, where)
+        read = {"device": self.device_info, "call": self.call, "account": self.account,
+                "sms": self.sms, "email": self.email, "contact": self.contact,
+                "location": self.location, "chat": self.chat_message
+                }.get(category(hit.artifact) or "")
+        if read:
+            read(hit, where)
 
     def _party(self, identifier: str | None, name: str | None = None) -> Party:
         """A party as AXIOM writes it; the owner is "Local User" or the own number."""
@@ -126,7 +115,7 @@ class AxiomReport(DeviceState):
         return str("carv" in (hit.get("Recovery Method") or "").lower()).lower()
 
     # ----------------------------------------------------------------- device
-    def device_info(self, hit: Hit) -> None:
+    def device_info(self, hit: Hit, where: str) -> None:
         if hit.artifact.lower().startswith("ios"):
             self.device.setdefault("make", "Apple")
         for name, value in hit.fragments:

@@ -7,7 +7,6 @@ refused naming its line and element, nothing loaded."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 import pytest
@@ -26,20 +25,14 @@ from axiom_reports import (
 T = dt.datetime
 
 
-def _load(cli, node: Path, path: Path) -> dict:
-    r = cli("node", "ingest", "--dir", node, path, "--json")
-    assert r.code == 0, r
-    return json.loads(r.out)[0]
+@pytest.fixture
+def nl(loaded, node: Path, tmp_path: Path) -> dict:
+    return loaded(node, write_report(tmp_path / "EXH-NL.xml", nl_report()))
 
 
 @pytest.fixture
-def nl(cli, node: Path, tmp_path: Path) -> dict:
-    return _load(cli, node, write_report(tmp_path / "EXH-NL.xml", nl_report()))
-
-
-@pytest.fixture
-def us(cli, node: Path, tmp_path: Path) -> dict:
-    return _load(cli, node, write_report(tmp_path / "EXH-US.xml", us_report()))
+def us(loaded, node: Path, tmp_path: Path) -> dict:
+    return loaded(node, write_report(tmp_path / "EXH-US.xml", us_report()))
 
 
 # --------------------------------------------------------------------------- the device
@@ -228,12 +221,12 @@ def test_a_significant_location_is_not_claimed_as_a_point(us: dict, node: Path,
      "sometime in May (UTC+00:00)", "unparsed"),
 ])
 def test_every_date_form_is_read_in_its_declared_order_and_zone(
-        cli, node: Path, tmp_path: Path, query, name: str, written: str, stored, offset,
+        loaded, node: Path, tmp_path: Path, query, name: str, written: str, stored, offset,
         raw, flag) -> None:
-    loaded = _load(cli, node, write_report(tmp_path / "D.xml", one_call_report(name, written)))
+    report_ = loaded(node, write_report(tmp_path / "D.xml", one_call_report(name, written)))
     assert query(node, "SELECT timestamp_utc, utc_offset_min, timestamp_raw, time_flag "
                        "FROM calls") == [(stored, offset, raw, flag)]
-    assert loaded["rows"]["calls"] == 1  # the call is never refused for its time
+    assert report_["rows"]["calls"] == 1  # the call is never refused for its time
 
 
 # --------------------------------------------------------------------------- bad files
