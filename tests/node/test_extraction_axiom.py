@@ -229,6 +229,24 @@ def test_every_date_form_is_read_in_its_declared_order_and_zone(
     assert report_["rows"]["calls"] == 1  # the call is never refused for its time
 
 
+@pytest.mark.parametrize(("name", "written", "stored", "raw", "flag"), [
+    ("Extraction Date/Time - UTC+01:00 (dd/MM/yyyy)", "10/03/2021 12:00:00",
+     T(2021, 3, 10, 11, 0), "10/03/2021 12:00:00 (UTC+01:00)", None),
+    # no zone: Amsterdam in March is UTC+1
+    ("Extraction Date/Time (dd/MM/yyyy)", "10/03/2021 12:00:00", T(2021, 3, 10, 11, 0),
+     "10/03/2021 12:00:00", "device_zone"),
+    ("Extraction Date/Time" + UTC_DMY, "unknown", None, "unknown (UTC+00:00)", "unparsed"),
+])
+def test_the_extraction_date_is_read_or_kept_raw_and_flagged(
+        loaded, node: Path, tmp_path: Path, query, name: str, written: str, stored, raw,
+        flag) -> None:
+    xml = report(nl_device(**{name: written}))
+    report_ = loaded(node, write_report(tmp_path / "D.xml", xml))
+    assert query(node, "SELECT extraction_date, extraction_date_raw FROM devices") == [
+        (stored, raw)]
+    assert report_["flags"].get("extraction_date") == ({flag: 1} if flag else None)
+
+
 # --------------------------------------------------------------------------- bad files
 
 def test_a_truncated_report_names_its_line_and_element_and_loads_nothing(
