@@ -37,7 +37,8 @@ def init(
 @app.command()
 def ingest(
     paths: list[Path] = typer.Argument(..., help="Files or folders in the node input layout "
-                                       "(CSV, Parquet, JSON/JSONL) or UFDR extractions."),
+                                       "(CSV, Parquet, JSON/JSONL) or phone extractions "
+                                       "(Cellebrite .ufdr/.zip, Magnet AXIOM .xml)."),
     dir: Path = DirOption,  # noqa: A002
     quarantine: bool = typer.Option(False, "--quarantine", help="Load a file's good rows and "
                                     "put its bad rows in the quarantine table, instead of "
@@ -49,8 +50,9 @@ def ingest(
     a changed file at the same path replaces that file's rows.
 
     PATHS are files or folders in the node input layout (persons.csv, calls.parquet,
-    crimes.json, ...) or Cellebrite UFDR extractions (.ufdr/.zip holding report.xml; the
-    file name, without its ending, becomes the device id)."""
+    crimes.json, ...) or seized-phone extractions: Cellebrite UFDR (.ufdr/.zip holding
+    report.xml) or a Magnet AXIOM XML report (.xml, AXIOM Process's XML export). The
+    file name, without its ending, becomes the device id."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn
 

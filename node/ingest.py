@@ -27,6 +27,8 @@ from federation.keys import NodeKeys
 from federation.layout import BY_NAME, FILE_ENDINGS, TABLES, Table, table_for_file
 from federation.ledger import Ledger
 from node.extraction import ENDINGS as UFDR_ENDINGS
+from node.extraction import LAYOUTS as EXTRACTION_LAYOUTS
+from node.extraction import layout_of as extraction_layout_of
 from node.extraction import load as extraction
 from node.extraction import read_extraction
 from node.extraction.rows import LAYOUT_TABLES as UFDR_TABLES
@@ -143,15 +145,16 @@ def sha256_file(path: Path) -> str:
 
 
 def layout_of(path: Path) -> str | None:
-    """The layout table name, 'ufdr', or None for a file in no known layout."""
-    if path.suffix.lower() in UFDR_ENDINGS:
-        return "ufdr"
+    """The layout table name, 'ufdr' or 'axiom' (extractions), or None for a file in no
+    known layout."""
+    if found := extraction_layout_of(path):
+        return found
     table = table_for_file(path.name)
     return table.name if table else None
 
 
 def discover(paths: Sequence[Path]) -> list[Path]:
-    """Files to load, in load order: layout tables first to last, then UFDR extractions.
+    """Files to load, in load order: layout tables first to last, then extractions (UFDR, AXIOM).
 
     A folder means its own files (not sub-folders, so a scenario's truth/ or another
     force's folder is never swept in); files with other endings (notes, READMEs) are skipped.
@@ -166,7 +169,8 @@ def discover(paths: Sequence[Path]) -> list[Path]:
                          and f.name.lower().endswith((*FILE_ENDINGS, *UFDR_ENDINGS)))
         else:
             files.append(p)
-    order = {t.name: i for i, t in enumerate(TABLES)} | {"ufdr": len(TABLES)}
+    order = {t.name: i for i, t in enumerate(TABLES)} | dict.fromkeys(
+        EXTRACTION_LAYOUTS.values(), len(TABLES))
     unique = list(dict.fromkeys(f.resolve() for f in files))
     return sorted(unique, key=lambda f: (order.get(layout_of(f) or "", -1), str(f)))
 
@@ -200,7 +204,8 @@ def _load_file(con: duckdb.DuckDBPyConnection, ledger: Ledger, config: NodeConfi
         close = difflib.get_close_matches(stem, [t.name for t in TABLES], n=1, cutoff=0.5)
         hint = f" (did you mean '{close[0]}{path.suffix}'?)" if close else ""
         return FileReport(str(path), "?", "rejected", message=(
-            f"unknown layout: the file name must be one of {known} (or a .ufdr extraction)"
+            f"unknown layout: the file name must be one of {known} (or a .ufdr or AXIOM "
+            ".xml extraction)"
             f"{hint}"), errors=[f"{path}: unknown layout{hint}"])
     step("hash")
     digest = sha256_file(path)
@@ -219,7 +224,7 @@ def _load_file(con: duckdb.DuckDBPyConnection, ledger: Ledger, config: NodeConfi
         if old:
             _forget(con, int(old[0]))
         flags: dict[str, dict[str, int]] = {}
-        if layout == "ufdr":
+        if layout in EXTRACTION_LAYOUTS.values():
             rows, unnorm, quarantined = _load_ufdr(con, path, file_id, quarantine, step,
                                                    flags)
         else:
@@ -227,7 +232,8 @@ def _load_file(con: duckdb.DuckDBPyConnection, ledger: Ledger, config: NodeConfi
                                                     quarantine, old is not None, step, flags)
         step("commit")
         _drop_staging(con)
-        fmt = "ufdr" if layout == "ufdr" else path.suffix.lstrip(".").lower()
+        fmt = layout if layout in EXTRACTION_LAYOUTS.values() else \
+            path.suffix.lstrip(".").lower()
         con.execute("INSERT INTO source_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
                     "now()::TIMESTAMP, ?)",
                     [file_id, str(path), digest, layout, fmt, sum(rows.values()), unnorm,

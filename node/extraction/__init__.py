@@ -1,7 +1,8 @@
 """Seized-phone extractions as the tools write them (DOMAIN.md §4; issue #21).
 
-Each tool's reader (``cellebrite``: UFDR reports of every version; ``xry``: MSAB XRY XML
-exports) streams its file into the same temp tables (``rows``); ``load`` finishes them —
+Each tool's reader (``cellebrite``: UFDR reports of every version; ``axiom``: Magnet AXIOM
+XML reports) streams its file into the same temp tables (``rows``), sharing the device
+state of ``device``; ``load`` finishes them —
 times placed in the device's time zone, numbers read in the device's country
 (``region``), every party's identifier by kind (``parties``) — and ingest stages and checks
 the layout tables as for any file. ``bounded`` keeps a hostile file from expanding without
@@ -14,17 +15,34 @@ from pathlib import Path
 
 import duckdb
 
+from federation.errors import CrossforceError
 from node.extraction.rows import Rows
 
+#: file ending → the layout name ingest records for an extraction of that kind
+LAYOUTS = {".ufdr": "ufdr", ".zip": "ufdr", ".xml": "axiom"}
 #: file endings ingest treats as extractions
-ENDINGS = (".ufdr", ".zip")
+ENDINGS = tuple(LAYOUTS)
+
+
+def layout_of(path: Path) -> str | None:
+    """'ufdr' (Cellebrite), 'axiom' (Magnet AXIOM XML report), or None: no extraction."""
+    return LAYOUTS.get(path.suffix.lower())
 
 
 def read_extraction(con: duckdb.DuckDBPyConnection, path: Path, device_id: str
                     ) -> dict[str, str | None]:
-    """Stream ``path`` into the ``x_<table>`` temp tables; returns the device row."""
+    """Stream ``path`` into the ``x_<table>`` temp tables with its tool's reader (a ZIP
+    holding report.xml: Cellebrite; an XML file with ``<Artifact name=...>``: Magnet
+    AXIOM); returns the device row."""
+    rows = Rows(con)
+    if layout_of(path) == "axiom":
+        from node.extraction.axiom import is_axiom_report, read_axiom
+
+        if not is_axiom_report(path):
+            raise CrossforceError(
+                f"{path}: not a Magnet AXIOM XML report (no <Artifact name=...> element in "
+                "its first megabyte); .xml extractions must be AXIOM XML reports")
+        return read_axiom(rows, path, device_id).device
     from node.extraction.cellebrite import read_ufdr
 
-    rows = Rows(con)
-    report = read_ufdr(rows, path, device_id)
-    return report.device
+    return read_ufdr(rows, path, device_id).device

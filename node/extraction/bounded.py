@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
-from xml.etree.ElementTree import Element, XMLPullParser, iterparse
+from xml.etree.ElementTree import Element, ParseError, XMLPullParser, iterparse
 
 from federation.errors import CrossforceError
 
@@ -62,13 +62,14 @@ class TooBig(Exception):
 
 
 class Bounded(io.RawIOBase):
-    """``report.xml`` as the parser reads it, counting bytes and the current run of bytes
-    without a ``<``; raises ``TooBig`` as soon as either passes its limit."""
+    """``report.xml`` (or another tool's XML file, ``name``) as the parser reads it,
+    counting bytes and the current run of bytes without a ``<``; raises ``TooBig`` as soon
+    as either passes its limit."""
 
     CHUNK = 64 << 10
 
-    def __init__(self, raw: IO[bytes], limits: UfdrLimits) -> None:
-        self.raw, self.limits = raw, limits
+    def __init__(self, raw: IO[bytes], limits: UfdrLimits, name: str = REPORT) -> None:
+        self.raw, self.limits, self.name = raw, limits, name
         self.total = 0
         self.run = 0
 
@@ -80,7 +81,7 @@ class Bounded(io.RawIOBase):
         chunk = self.raw.read(n)
         self.total += len(chunk)
         if self.total > self.limits.max_report_bytes:
-            raise TooBig(f"{REPORT} expands to more than {self.limits.max_report_bytes:,} "
+            raise TooBig(f"{self.name} expands to more than {self.limits.max_report_bytes:,} "
                           "bytes (limit CROSSFORCE_UFDR_MAX_REPORT_BYTES)")
         first = chunk.find(b"<")
         if first < 0:
@@ -101,7 +102,7 @@ class Bounded(io.RawIOBase):
 
     def _check(self, run: int) -> None:
         if run > self.limits.max_text_bytes:
-            raise TooBig(f"{REPORT} holds a text node or attribute of more than "
+            raise TooBig(f"{self.name} holds a text node or attribute of more than "
                           f"{self.limits.max_text_bytes:,} bytes (near byte "
                           f"{self.total:,}; limit CROSSFORCE_UFDR_MAX_TEXT_BYTES)")
 
@@ -135,7 +136,8 @@ def check_sizes(path: Path, info: zipfile.ZipInfo, limits: UfdrLimits) -> None:
 def events(stream: IO[bytes]) -> Iterator[tuple[str, Element]]:
     """Start and end events, fed in chunks. With a ``Bounded`` stream, more than its
     ``max_text_bytes`` read without one event means one text node, CDATA section or tag
-    the parser is holding whole (a CDATA section may hide ``<``): refused."""
+    the parser is holding whole (a CDATA section may hide ``<``): refused. On a parse
+    error the events read before it come first, so the caller knows the open element."""
     limits = getattr(stream, "limits", None)
     if limits is None:
         yield from iterparse(stream, events=("start", "end"))
@@ -143,16 +145,22 @@ def events(stream: IO[bytes]) -> Iterator[tuple[str, Element]]:
     parser = XMLPullParser(events=("start", "end"))
     quiet = 0
     while chunk := stream.read(Bounded.CHUNK):
-        parser.feed(chunk)
+        try:
+            parser.feed(chunk)
+        except ParseError:  # what was read before the fault first: the open element
+            yield from parser.read_events()  # type: ignore[misc]
+            raise
         seen = False
         for event in parser.read_events():
             seen = True
             yield event  # type: ignore[misc]
         quiet = 0 if seen else quiet + len(chunk)
         if quiet > limits.max_text_bytes:
-            raise TooBig(f"{REPORT} holds a text node, CDATA section or tag of more than "
-                          f"{limits.max_text_bytes:,} bytes (near byte "
-                          f"{getattr(stream, 'total', 0):,}; limit "
-                          "CROSSFORCE_UFDR_MAX_TEXT_BYTES)")
-    parser.close()
-    yield from parser.read_events()  # type: ignore[misc]
+            raise TooBig(f"{getattr(stream, 'name', REPORT)} holds a text node, CDATA "
+                         f"section or tag of more than {limits.max_text_bytes:,} bytes "
+                         f"(near byte {getattr(stream, 'total', 0):,}; limit "
+                         "CROSSFORCE_UFDR_MAX_TEXT_BYTES)")
+    try:
+        parser.close()
+    finally:
+        yield from parser.read_events()  # type: ignore[misc]

@@ -21,8 +21,6 @@ flat however large the report. What differs between report versions is read here
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import re
 import zipfile
 import zlib
@@ -33,10 +31,9 @@ from xml.etree.ElementTree import Element, ParseError
 
 from federation.errors import CrossforceError
 from node.extraction.bounded import REPORT, Bounded, TooBig, UfdrLimits, check_sizes, events
+from node.extraction.device import DeviceState, Party, direction_of, precision, seconds
 from node.extraction.parties import ENTRY_TYPES, kind_of
-from node.extraction.region import RegionEvidence, derive_region, month_first
 from node.extraction.rows import Rows, stamp
-from node.extraction.times import to_utc, zone_of
 
 TOOL = "Cellebrite UFED"
 #: report header item names (lower case, letters and digits only, any "deviceinfo" prefix
@@ -59,10 +56,6 @@ HEADER = {
 #: model types read as rows when their element closes
 MODELS = {"Call", "SMS", "MMS", "InstantMessage", "Email", "Chat", "Contact", "UserAccount",
           "Location", "CellTower", "SIMData"}
-DIRECTION = {"incoming": "incoming", "outgoing": "outgoing", "missed": "missed",
-             "rejected": "missed", "unanswered": "missed", "inbox": "incoming",
-             "received": "incoming", "sent": "outgoing", "outbox": "outgoing",
-             "incomingcall": "incoming", "outgoingcall": "outgoing"}
 MESSAGE_KIND = {"SMS": "sms", "MMS": "mms", "InstantMessage": "im", "Email": "email"}
 _DEFAULT_APP = {"SMS": "SMS", "MMS": "MMS", "Email": "Email"}
 
@@ -74,14 +67,6 @@ def _local(tag: str) -> str:
 def header_key(name: str) -> str:
     key = re.sub(r"[^a-z0-9]", "", name.lower())
     return key[len("deviceinfo"):] if key.startswith("deviceinfo") else key
-
-
-@dataclass
-class Party:
-    identifier: str | None = None
-    name: str | None = None
-    role: str | None = None
-    owner: bool = False
 
 
 @dataclass
@@ -124,66 +109,21 @@ def read_model(el: Element) -> Model:
     return m
 
 
-class Report:
+class Report(DeviceState):
     """State while one report.xml streams by: the device row, its region evidence, chats."""
 
     def __init__(self, rows: Rows, device_id: str) -> None:
-        self.rows, self.device_id = rows, device_id
-        self.device: dict[str, str | None] = {"device_id": device_id, "tool": TOOL}
-        self.flags: dict[str, str] = {}
-        self.evidence = RegionEvidence()
-        self.month_first = False
+        super().__init__(rows, device_id, TOOL)
         self.chat_messages: dict[str, int] = {}
         self.seen: dict[str, int] = {}
 
-    # ----------------------------------------------------------------- header
     def header_item(self, name: str, text: str) -> None:
         col = HEADER.get(header_key(name))
-        if not col or not text:
-            return
-        if col == "owner_number":
-            self.evidence.own_numbers.append(text)
-        elif col == "imsi":
-            self.evidence.imsis.append(text)
-        elif col == "iccid":
-            self.evidence.iccids.append(text)
-        elif col == "locale":
-            self.evidence.locales.append(text)
-            return
-        if self.device.get(col) or self.device.get("extraction_date_raw") and \
-                col == "extraction_date":
-            return
-        if col == "extraction_date":
-            self.device["extraction_date_raw"] = text
-            t = stamp(text, None, self.month_first)
-            self.device["extraction_date"] = t.get("timestamp_utc")
-            self.device["_extraction_local"] = t.get("_ts_local")
-            if t.get("time_flag"):
-                self.flags["extraction_date"] = str(t["time_flag"])
-            return
-        self.device[col] = text
+        if col:
+            self.set_header(col, text)
 
-    def header_done(self) -> None:
-        self.month_first = month_first(derive_region(self.evidence).region)
-
-    def finish(self) -> None:
-        local = self.device.pop("_extraction_local", None)
-        if local:  # written without an offset: the device's zone, when the report gives it
-            zone, offset = zone_of(self.device.get("timezone"))
-            placed = to_utc(dt.datetime.fromisoformat(local), zone, offset)
-            self.device["extraction_date"] = placed[0].isoformat(sep=" ") if placed else local
-            self.flags.setdefault("extraction_date",
-                                  "device_zone" if placed else "assumed_utc")
-        region = derive_region(self.evidence)
-        self.device["region"] = region.region
-        self.device["region_source"] = region.source + (f" ({region.note})"
-                                                        if region.note else "")
-        self.device["imsi"] = self.device.get("imsi") or next(iter(self.evidence.imsis), None)
-        self.device["iccid"] = self.device.get("iccid") or next(iter(self.evidence.iccids),
-                                                                None)
-        self.device["metadata_flags"] = json.dumps(self.flags, sort_keys=True) \
-            if self.flags else None
-        self.rows.add("devices", self.device, f"{REPORT} <project> header")
+    def header_where(self) -> str:
+        return f"{REPORT} <project> header"
 
     # ----------------------------------------------------------------- models
     def model(self, m: Model, chat_ref: str | None) -> None:
@@ -204,25 +144,12 @@ class Report:
         elif m.kind == "SIMData":
             self.sim(m, where)
 
-    def _own(self, identifier: str | None) -> bool:
-        """A party written as a plain field (MMS) is the owner when it is the device's own
-        number (same last nine digits)."""
-        digits = re.sub(r"\D", "", identifier or "")[-9:]
-        return len(digits) == 9 and any(re.sub(r"\D", "", n).endswith(digits)
-                                        for n in self.evidence.own_numbers)
-
     def _time(self, m: Model, name: str = "TimeStamp") -> dict[str, str | None]:
         return stamp(m.fields.get(name), m.formatted.get(name), self.month_first)
 
     def _parties(self, m: Model, event_kind: str, where: str,
                  parties: list[tuple[str, Party]]) -> None:
-        for role, p in parties:
-            if p.identifier or p.name:
-                self.rows.add("event_parties", {
-                    "device_id": self.device_id, "event_kind": event_kind, "event_id": m.id,
-                    "role": role, "identifier": p.identifier, "name": p.name,
-                    "is_owner": str(p.owner).lower(),
-                    "party_kind": kind_of(p.identifier)}, where)
+        self.add_parties(event_kind, m.id, where, parties)
 
     def call(self, m: Model, where: str) -> None:
         f = m.fields
@@ -233,7 +160,7 @@ class Report:
         others = [p for _, p in parties if not p.owner]
         other = others[0] if others else Party(f.get("Number") or f.get("PhoneNumber"),
                                                f.get("Name"))
-        direction = _direction(f.get("Direction")) or _direction(f.get("Type"))
+        direction = direction_of(f.get("Direction")) or direction_of(f.get("Type"))
         if direction is None:  # from which party is the owner
             owner = next((r for r, p in parties if p.owner), None)
             direction = {"from": "outgoing", "to": "incoming"}.get(owner or "", "unknown")
@@ -268,9 +195,9 @@ class Report:
             else:
                 recipients.append((_role(p.role, "to"), p))
         for p in (*senders, *(p for _, p in recipients)):
-            p.owner = p.owner or self._own(p.identifier)
+            p.owner = p.owner or self.is_own(p.identifier)
         sender = senders[0] if senders else Party()
-        folder = _direction(f.get("Folder")) or _direction(f.get("Type"))
+        folder = direction_of(f.get("Folder")) or direction_of(f.get("Type"))
         if sender.owner or folder == "outgoing":
             direction = "outgoing"
             other = next((p for _, p in recipients if not p.owner), Party())
@@ -362,7 +289,7 @@ class Report:
         self.rows.add("device_locations", {
             "device_id": self.device_id, "location_id": m.id, **self._time(m),
             "latitude": lat, "longitude": lon, "accuracy_m": accuracy,
-            "precision": precision(m.kind, f, accuracy), "kind": m.kind,
+            "precision": precision(m.kind, _said(f), accuracy), "kind": m.kind,
             "origin": f.get("LocationOrigin") or f.get("Origin"),
             "category": f.get("Category") or f.get("Type"),
             "name": f.get("Name") or f.get("Description"), "address": address,
@@ -387,38 +314,10 @@ def _role(role: str | None, default: str) -> str:
     return default.lower() if r in ("", "general", "parties") else r
 
 
-def _direction(text: str | None) -> str | None:
-    return DIRECTION.get(re.sub(r"[^a-z]", "", (text or "").lower()))
-
-
-def precision(kind: str, f: dict[str, str], accuracy: str | None) -> str:
-    """How precisely a location places the device: a cell tower (or a location the tool
-    derived from one) is an area, never a point."""
-    said = " ".join(f.get(k, "") for k in ("LocationOrigin", "Origin", "Type", "Category",
-                                            "Precision")).lower()
-    if kind == "CellTower" or "cell" in said:
-        return "cell"
-    if "wifi" in said or "wi-fi" in said or "ip" in said.split():
-        return "area"
-    try:
-        if accuracy is not None:
-            return "point" if float(accuracy) <= 100 else "area"
-    except ValueError:
-        pass
-    return "point" if "gps" in said else "unknown"
-
-
-def seconds(text: str | None) -> str | None:
-    """'01:02:03' or '83' → '3723' / '83'."""
-    if not text:
-        return None
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        return str(int(float(text)))
-    m = re.fullmatch(r"(?:(\d+)\.)?(\d+):(\d+):(\d+)(?:\.\d+)?", text)
-    if not m:
-        return text
-    d, h, mi, s = (int(x or 0) for x in m.groups())
-    return str(((d * 24 + h) * 60 + mi) * 60 + s)
+def _said(f: dict[str, str]) -> str:
+    """What a location model says of its origin, for ``precision``."""
+    return " ".join(f.get(k, "") for k in ("LocationOrigin", "Origin", "Type", "Category",
+                                           "Precision"))
 
 
 def read_ufdr(rows: Rows, path: Path, device_id: str,

@@ -98,9 +98,13 @@ def stamp(text: str | None, formatted: str | None = None, month_first: bool = Fa
             t = None
     if t is None:
         t = parse_tool_time(text, month_first)
+    return stamp_time(t, text if text is not None else formatted)
+
+
+def stamp_time(t: ToolTime | None, raw: str | None) -> dict[str, str | None]:
+    """The time columns of one event from a time already read (``raw``: as written)."""
     if t is None:
         return {}
-    raw = text if text is not None else formatted
     flag = t.flag
     if t.local is not None and not 1880 <= t.local.year <= 2100:
         return {"timestamp_raw": raw, "time_flag": "out_of_range"}

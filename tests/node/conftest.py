@@ -61,6 +61,17 @@ def status(cli) -> Callable[[Path], dict[str, Any]]:
 
 
 @pytest.fixture
+def loaded(cli) -> Callable[[Path, Path], dict[str, Any]]:
+    """loaded(node, file) → the JSON load report of ``node ingest`` for one good file."""
+    def _loaded(d: Path, path: Path) -> dict[str, Any]:
+        r = cli("node", "ingest", "--dir", d, path, "--json")
+        assert r.code == 0, r
+        return json.loads(r.out)[0]
+
+    return _loaded
+
+
+@pytest.fixture
 def query() -> Callable[[Path, str], list[tuple[Any, ...]]]:
     """Read the node store directly (read-only), as an analyst's SQL would."""
 
