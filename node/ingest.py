@@ -28,9 +28,9 @@ from federation.layout import BY_NAME, FILE_ENDINGS, TABLES, Table, table_for_fi
 from federation.ledger import Ledger
 from node.extraction import ENDINGS as UFDR_ENDINGS
 from node.extraction import LAYOUTS as EXTRACTION_LAYOUTS
+from node.extraction import bounded_memory, read_extraction
 from node.extraction import layout_of as extraction_layout_of
 from node.extraction import load as extraction
-from node.extraction import read_extraction
 from node.extraction.rows import LAYOUT_TABLES as UFDR_TABLES
 from node.migrations import DATA_TABLES
 from node.normalise_columns import (
@@ -364,6 +364,14 @@ def _check_dependants(con: duckdb.DuckDBPyConnection, tables: Iterable[Table]) -
 def _load_ufdr(con: duckdb.DuckDBPyConnection, path: Path, file_id: int, quarantine: bool,
                step: Step, flags: dict[str, dict[str, int]]
                ) -> tuple[dict[str, int], int, int]:
+    """An extraction, loaded with DuckDB's memory capped (``bounded_memory``)."""
+    with bounded_memory(con):
+        return _load_extraction(con, path, file_id, quarantine, step, flags)
+
+
+def _load_extraction(con: duckdb.DuckDBPyConnection, path: Path, file_id: int,
+                     quarantine: bool, step: Step, flags: dict[str, dict[str, int]]
+                     ) -> tuple[dict[str, int], int, int]:
     """An extraction: stream it, finish its times and chats, then stage and check the
     layout tables as any file, and insert the tables only extractions fill."""
     device_id = path.name.rsplit(".", 1)[0]

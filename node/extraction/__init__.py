@@ -11,6 +11,10 @@ limit. ``read_extraction`` picks the reader from the file.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -27,6 +31,27 @@ ENDINGS = tuple(LAYOUTS)
 def layout_of(path: Path) -> str | None:
     """'ufdr' (Cellebrite), 'axiom' (Magnet AXIOM XML report), or None: no extraction."""
     return LAYOUTS.get(path.suffix.lower())
+
+
+#: DuckDB's memory while an extraction loads (the rest spills to the store's temp folder),
+#: so a report of any size loads in bounded memory; CROSSFORCE_INGEST_MEMORY overrides it
+INGEST_MEMORY = "1GB"
+
+
+@contextlib.contextmanager
+def bounded_memory(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Cap DuckDB's memory for the load (an extraction's rows can outgrow RAM), then
+    restore the store's setting."""
+    limit = os.environ.get("CROSSFORCE_INGEST_MEMORY", INGEST_MEMORY).strip().replace(" ", "")
+    if not re.fullmatch(r"\d+(\.\d+)?(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", limit, re.IGNORECASE):
+        raise CrossforceError(f"CROSSFORCE_INGEST_MEMORY={limit!r}: write a size such as "
+                              "1GB or 512MB")
+    before = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    con.execute(f"SET memory_limit = '{limit}'")
+    try:
+        yield
+    finally:
+        con.execute(f"SET memory_limit = '{before}'")
 
 
 def read_extraction(con: duckdb.DuckDBPyConnection, path: Path, device_id: str
