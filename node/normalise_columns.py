@@ -92,19 +92,28 @@ NORM_COLUMNS: dict[str, tuple[NormColumn, ...]] = {
 }
 
 
-def _raw(column: str, present: Sequence[str], alias: str = "") -> str:
-    """SQL for one raw input of a NormColumn: the staged column, a working column the
-    staging table was given (``_region``), or NULL when the file has no such column."""
-    if column in present or column.startswith("_"):
-        return f"{alias}{ident(column)}::VARCHAR"
+#: working inputs a NormColumn may read beside the staged columns: (SQL, the join it needs)
+_CONTEXT = {
+    # the region of the row's device, from the devices already in the store (a devices
+    # file loads before its calls; an extraction inserts its device row first)
+    "_region": ("dr.region", "LEFT JOIN (SELECT device_id, any_value(region) AS region "
+                "FROM devices GROUP BY device_id) dr ON dr.device_id = s.device_id"),
+}
+
+
+def _raw(column: str, present: Sequence[str]) -> str:
+    """SQL for one raw input of a NormColumn: the staged column (alias ``s``), a working
+    input (``_CONTEXT``), or NULL when the file has no such column."""
+    if column in _CONTEXT:
+        return _CONTEXT[column][0]
+    if column in present:
+        return f"s.{ident(column)}::VARCHAR"
     return "NULL::VARCHAR"
 
 
-def add_device_region(con: duckdb.DuckDBPyConnection, staging: str) -> None:
-    """Give a staged calls/messages/contacts table ``_region``: its device's region."""
-    con.execute(f"ALTER TABLE {staging} ADD COLUMN IF NOT EXISTS _region VARCHAR")
-    con.execute(f"UPDATE {staging} s SET _region = d.region FROM devices d "
-                "WHERE d.device_id = s.device_id")
+def _context_joins(specs: Sequence[NormColumn]) -> str:
+    return " ".join(join for name, (_, join) in _CONTEXT.items()
+                    if any(name in spec.raw for spec in specs))
 
 
 @dataclass
@@ -125,12 +134,11 @@ def start_normalising(con: duckdb.DuckDBPyConnection, table: str, staging: str,
     """
     pending = []
     specs = NORM_COLUMNS.get(table, ())
-    if any("_region" in spec.raw for spec in specs):
-        add_device_region(con, staging)
+    joins = _context_joins(specs)
     for spec in specs:
         raw = [_raw(c, present) for c in spec.raw]
         distinct = [r for r in con.execute(
-            f"SELECT DISTINCT {', '.join(raw)} FROM {staging}").fetchall()
+            f"SELECT DISTINCT {', '.join(raw)} FROM {staging} s {joins}").fetchall()
             if any(v is not None for v in r)]
         pending.append(PendingMap(spec, distinct, pool.submit(spec.compute, distinct)))
     return pending
@@ -145,7 +153,7 @@ def insert_normalised(con: duckdb.DuckDBPyConnection, table: str, staging: str,
             pending = start_normalising(con, table, staging, present, pool)
     cols = list(present)
     select = [f"s.{ident(c)}" for c in cols]
-    joins: list[str] = []
+    joins: list[str] = [_context_joins([p.spec for p in pending])]
     unnormalised_sql: list[str] = []
     views = []
     for n, p in enumerate(pending):
@@ -159,7 +167,7 @@ def insert_normalised(con: duckdb.DuckDBPyConnection, table: str, staging: str,
             on = f"{alias}.r0 = s.{ident(spec.raw[0])}::VARCHAR" if spec.raw[0] in present \
                 else "false"
         else:
-            on = " AND ".join(f"{alias}.r{i} IS NOT DISTINCT FROM {_raw(c, present, 's.')}"
+            on = " AND ".join(f"{alias}.r{i} IS NOT DISTINCT FROM {_raw(c, present)}"
                               for i, c in enumerate(spec.raw))
         joins.append(f"LEFT JOIN {view} {alias} ON {on}")
         cols.append(spec.target)
