@@ -437,15 +437,20 @@ _MODELS: dict[str, type[BaseModel]] = {
 _MODELS["privacy"] = Privacy
 
 
-def _describe(err: dict[str, Any], text: str, source: str) -> str:
-    """One readable line for one pydantic error: file:line: [section] key: problem."""
+def _describe(err: dict[str, Any], text: str, source: str,
+              models: dict[str, type[BaseModel]] | None = None,
+              root: type[BaseModel] = SharePolicy) -> str:
+    """One readable line for one pydantic error: file:line: [section] key: problem.
+    ``models`` (section -> model) and ``root`` describe the file's shape: a sharing policy
+    unless given (the national definitions use the same error lines)."""
+    models = _MODELS if models is None else models
     loc = [p for p in err["loc"] if isinstance(p, str)]
     section, key = (loc[0], loc[1] if len(loc) > 1 else None) if loc else (None, None)
     where = f"[{section}] {key}" if key else f"[{section}]" if section else "policy"
     kind, msg = err["type"], err["msg"]
     if kind == "extra_forbidden":
-        options = (list(_MODELS[section].model_fields) if key and section in _MODELS
-                   else list(SharePolicy.model_fields))
+        options = (list(models[section].model_fields) if key and section in models
+                   else list(root.model_fields))
         name = key or section or ""
         close = difflib.get_close_matches(name, options, n=1)
         hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(options)}"
