@@ -1,0 +1,197 @@
+"""Hand-built cases for the national CSE definition: one crime per edge of a rule.
+
+Every crime is on 2023-06-15 unless it says otherwise; every group case (G*, W*) records
+an exchange ("gift") so R1 and R2 hold and only R3 is in question. Numbers are Ofcom's
+drama range (07700 900xxx).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PERSONS = """person_id,given_names,family_name,dob,dob_known,age_min,age_max,\
+ethnicity_self,ethnicity_officer,nationality,deceased
+V18,Amy,Exactly,2005-06-15,true,,,W1,,GBR,
+V17,Beth,Under,2005-06-16,true,,,NS,,,
+VR,Cara,Range,,false,14,16,,IC1,NS,
+VRA,Dana,Older,,false,17,19,,,,
+VC,Ella,Coded,,false,,,,,,
+VN,Fay,Nobody,,false,,,,,,
+VB,Gia,Later,2024-01-01,true,,,,,,
+VG,Hana,Group,2008-03-10,true,,,,,,
+VW1,Iris,Weak,2008-03-10,true,,,,,,
+VW2,Jo,Beside,2008-03-10,true,,,,,,
+VW3,Kim,Pair,2008-03-10,true,,,,,,
+VW4,Lou,Hub,2008-03-10,true,,,,,,
+VW5,May,Intel,2008-03-10,true,,,,,,
+S1,Sam,One,1980-01-01,true,,,A3,IC4,GBR,
+S2,Sid,Two,1981-01-01,true,,,,IC4,,
+S3,Stan,Three,1982-01-01,true,,,NS,,NS,
+U1,Unknown,Unknown,,false,,,,,,
+S4,Saul,Four,1983-01-01,true,,,,,,
+F1,Fred,Facilitator,1970-01-01,true,,,,,,
+S5,Seth,Solo,1984-01-01,true,,,,,,
+A1,Abe,Weak,1980-02-01,true,,,,,,
+B1,Ben,Weak,1980-03-01,true,,,,,,
+A2,Alf,Beside,1980-02-01,true,,,,,,
+B2,Bob,Beside,1980-03-01,true,,,,,,
+C2,Cal,Beside,1980-04-01,true,,,,,,
+A3,Art,Pair,1980-02-01,true,,,,,,
+B3,Bill,Pair,1980-03-01,true,,,,,,
+A4,Ash,Hub,1980-02-01,true,,,,,,
+B4,Bert,Hub,1980-03-01,true,,,,,,
+A5,Al,Intel,1980-02-01,true,,,,,,
+B5,Baz,Intel,1980-03-01,true,,,,,,
+X1,Xav,Filler,1990-01-01,true,,,,,,
+"""
+
+# crime_id, code, date_from, date_to, outcome, outcome_date, flag_cse, flag_group, exchange
+CRIMES = """crime_id,ho_offence_code,date_from,date_to,outcome_code,outcome_date,flag_cse,\
+flag_group,exchange_indicator,previously_reviewed
+AGE18,19C,2023-06-15,,,,true,true,,
+AGE17,19C,2023-06-15,,,,,,Money,
+RANGE,22,2023-06-15,,,,,,,
+RANGEADULT,22,2023-06-15,,,,,,,
+CODED,20B,2023-06-15,,,,,,,
+NOAGE,19A,2023-06-15,,,,,,,
+BADDATE,22,2099-06-15,,,,,,,
+NODATE,22,,,,,,,,
+BORNAFTER,22,2023-06-15,,,,,,,
+THEFT,49,2023-06-15,,,,true,,,
+GCOSUS,22,2023-06-15,,OC16,2024-01-10,,,gift,false
+GUNID,22,2023-06-15,,OC18,2024-01-10,true,true,gift,
+GFACIL,22,2023-06-15,,,,true,true,gift,
+GSOLO,22,2023-06-15,,,,,,gift,
+W1A,22,2023-06-15,,,,,,gift,
+W1B,22,2023-07-15,,,,,,gift,
+W2A,22,2023-06-15,,,,,,gift,
+W2B,22,2023-07-15,,,,,,gift,
+W2C,22,2023-08-15,,,,,,gift,
+W3A,22,2023-06-15,,,,,,gift,
+W3B,22,2023-07-15,,,,,,gift,
+W4A,22,2023-06-15,,,,,,gift,
+W4B,22,2023-07-15,,,,,,gift,
+W5A,22,2023-06-15,,,,,,gift,
+W5B,22,2023-07-15,,,,,,gift,
+"""
+
+ROLES = """crime_id,person_id,role
+AGE18,V18,victim
+AGE18,X1,suspect
+AGE17,V17,victim
+RANGE,VR,victim
+RANGEADULT,VRA,victim
+CODED,VC,victim
+NOAGE,VN,victim
+BADDATE,V17,victim
+NODATE,V17,victim
+BORNAFTER,VB,victim
+THEFT,X1,suspect
+GCOSUS,VG,victim
+GCOSUS,S1,suspect
+GCOSUS,S2,suspect
+GUNID,VG,victim
+GUNID,S3,suspect
+GUNID,U1,suspect
+GFACIL,VG,victim
+GFACIL,S4,suspect
+GFACIL,F1,facilitator
+GSOLO,VG,victim
+GSOLO,S5,suspect
+W1A,VW1,victim
+W1A,A1,suspect
+W1B,VW1,victim
+W1B,B1,suspect
+W2A,VW2,victim
+W2A,A2,suspect
+W2B,VW2,victim
+W2B,B2,suspect
+W2C,VW2,victim
+W2C,C2,suspect
+W3A,VW3,victim
+W3A,A3,suspect
+W3B,VW3,victim
+W3B,B3,suspect
+W4A,VW4,victim
+W4A,A4,suspect
+W4B,VW4,victim
+W4B,B4,suspect
+W5A,VW5,victim
+W5A,A5,suspect
+W5B,VW5,victim
+W5B,B5,suspect
+"""
+
+IDENTIFIERS = """person_id,kind,value
+B2,phone,07700 900202
+"""
+
+# A*/B*/C2 seized phones; D1..D3 are other seized phones that also hold the taxi numbers
+DEVICES = """device_id,person_id,owner_number,extraction_date
+DA1,A1,07700 900101,2024-02-01 10:00:00
+DB1,B1,07700 900102,2024-02-01 10:00:00
+DA2,A2,07700 900201,2024-02-01 10:00:00
+DB2,B2,07700 900202,2024-02-01 10:00:00
+DC2,C2,07700 900203,2024-02-01 10:00:00
+DA3,A3,07700 900301,2024-02-01 10:00:00
+DB3,B3,07700 900302,2024-02-01 10:00:00
+DA4,A4,07700 900401,2024-02-01 10:00:00
+DB4,B4,07700 900402,2024-02-01 10:00:00
+D1,X1,07700 900991,2024-02-01 10:00:00
+D2,,07700 900992,2024-02-01 10:00:00
+D3,,07700 900993,2024-02-01 10:00:00
+"""
+
+# A2's phone calls B2's number: direct communication (strong)
+CALLS = """device_id,call_id,timestamp_utc,direction,number,duration_s
+DA2,1,2023-05-01 21:00:00,outgoing,07700 900202,60
+"""
+
+# A1/B1 share one contact (weak, alone); A2/C2 share one (weak, beside A2-B2's strong
+# link); A3/B3 share two (a pair of weak links); A4/B4 share two taxi numbers that are on
+# 5 of the 12 seized phones (hubs)
+CONTACTS = """device_id,contact_id,name,number
+DA1,1,Mate,07700 900501
+DB1,1,Mate,07700 900501
+DA2,1,Pal,07700 900502
+DC2,1,Pal,07700 900502
+DA3,1,K,07700 900503
+DA3,2,L,07700 900504
+DB3,1,K,07700 900503
+DB3,2,L,07700 900504
+DA4,1,Cabs,07700 900601
+DA4,2,Pizza,07700 900602
+DB4,1,Cabs,07700 900601
+DB4,2,Pizza,07700 900602
+D1,1,Cabs,07700 900601
+D1,2,Pizza,07700 900602
+D2,1,Cabs,07700 900601
+D2,2,Pizza,07700 900602
+D3,1,Cabs,07700 900601
+D3,2,Pizza,07700 900602
+"""
+
+# A5 and B5 are linked only by intelligence graded E (suspected false)
+INTEL = """intel_id,report_date,source_evaluation,intelligence_assessment,handling_code
+I1,2023-05-01,3,E,P
+"""
+INTEL_LINKS = """intel_id,person_id
+I1,A5
+I1,B5
+"""
+
+FILES = {"persons.csv": PERSONS, "crimes.csv": CRIMES, "roles.csv": ROLES,
+         "identifiers.csv": IDENTIFIERS, "devices.csv": DEVICES, "calls.csv": CALLS,
+         "contacts.csv": CONTACTS, "intel.csv": INTEL, "intel_links.csv": INTEL_LINKS}
+
+#: a draft definition: the national one plus 19A (no implied age), to show "cannot
+#: evaluate" for a victim without any age
+def draft_with_19a(national: str) -> str:
+    return national.replace('sexual = ["19C"', 'sexual = ["19A", "19C"')
+
+
+def write_cases(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in FILES.items():
+        (folder / name).write_text(text)
+    return folder
