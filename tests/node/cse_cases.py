@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from federation.cli import main
+
 PERSONS = """person_id,given_names,family_name,dob,dob_known,age_min,age_max,\
 ethnicity_self,ethnicity_officer,nationality,deceased
 V18,Amy,Exactly,2005-06-15,true,,,W1,,GBR,
@@ -195,3 +199,13 @@ def write_cases(folder: Path) -> Path:
     for name, text in FILES.items():
         (folder / name).write_text(text)
     return folder
+
+
+@pytest.fixture(scope="module")
+def cse_node(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A node holding these cases (built once per test module)."""
+    root = tmp_path_factory.mktemp("cse")
+    node = root / "node"
+    assert main(["node", "init", "--force", "Testshire", "--dir", str(node)]) == 0
+    assert main(["node", "ingest", "--dir", str(node), str(write_cases(root / "in"))]) == 0
+    return node

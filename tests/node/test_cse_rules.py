@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (cse_node is a fixture imported from cse_cases)
 """The national CSE definition on hand-built cases (tests/node/cse_cases.py), one edge each.
 
 Expected outcomes are worked out from DOMAIN.md §2 by hand, case by case."""
@@ -8,19 +9,10 @@ import json
 from pathlib import Path
 
 import pytest
-from cse_cases import draft_with_19a, write_cases
+from cse_cases import cse_node, draft_with_19a  # noqa: F401  (a fixture)
 
 from federation.cli import main
 from policies.definition import DEFINITION_FILE
-
-
-@pytest.fixture(scope="module")
-def cse_node(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("cse")
-    node = root / "node"
-    assert main(["node", "init", "--force", "Testshire", "--dir", str(node)]) == 0
-    assert main(["node", "ingest", "--dir", str(node), str(write_cases(root / "in"))]) == 0
-    return node
 
 
 def _run(cli, node: Path, *args: object) -> dict:
