@@ -40,7 +40,7 @@ B1,Ben,Weak,1980-03-01,true,,,,,,
 A2,Alf,Beside,1980-02-01,true,,,,,,
 B2,Bob,Beside,1980-03-01,true,,,,,,
 C2,Cal,Beside,1980-04-01,true,,,,,,
-A3,Art,Pair,1980-02-01,true,,,,,,
+A3,Art,Pair,1980-02-01,true,,,,,,true
 B3,Bill,Pair,1980-03-01,true,,,,,,
 A4,Ash,Hub,1980-02-01,true,,,,,,
 B4,Bert,Hub,1980-03-01,true,,,,,,
@@ -64,14 +64,14 @@ BORNAFTER,22,2023-06-15,,,,,,,
 THEFT,49,2023-06-15,,,,true,,,
 GCOSUS,22,2023-06-15,,OC16,2024-01-10,,,gift,false
 GUNID,22,2023-06-15,,OC18,2024-01-10,true,true,gift,
-GFACIL,22,2023-06-15,,,,true,true,gift,
+GFACIL,22,2023-06-15,,OC16,2024-01-10,true,true,gift,
 GSOLO,22,2023-06-15,,,,,,gift,
 W1A,22,2023-06-15,,,,,,gift,
 W1B,22,2023-07-15,,,,,,gift,
-W2A,22,2023-06-15,,,,,,gift,
+W2A,22,2023-06-15,,OC15,2024-01-10,,,gift,true
 W2B,22,2023-07-15,,,,,,gift,
 W2C,22,2023-08-15,,,,,,gift,
-W3A,22,2023-06-15,,,,,,gift,
+W3A,22,2023-06-15,,OC14,2024-01-10,,,gift,
 W3B,22,2023-07-15,,,,,,gift,
 W4A,22,2023-06-15,,,,,,gift,
 W4B,22,2023-07-15,,,,,,gift,
@@ -130,7 +130,8 @@ IDENTIFIERS = """person_id,kind,value
 B2,phone,07700 900202
 """
 
-# A*/B*/C2 seized phones; D1..D3 are other seized phones that also hold the taxi numbers
+# A*/B*/C2 seized phones; S1's, seized after GCOSUS closed; D1..D3 other seized phones
+# that also hold the taxi numbers
 DEVICES = """device_id,person_id,owner_number,extraction_date
 DA1,A1,07700 900101,2024-02-01 10:00:00
 DB1,B1,07700 900102,2024-02-01 10:00:00
@@ -142,6 +143,7 @@ DB3,B3,07700 900302,2024-02-01 10:00:00
 DA4,A4,07700 900401,2024-02-01 10:00:00
 DB4,B4,07700 900402,2024-02-01 10:00:00
 D1,X1,07700 900991,2024-02-01 10:00:00
+DS1,S1,07700 900111,2024-02-01 10:00:00
 D2,,07700 900992,2024-02-01 10:00:00
 D3,,07700 900993,2024-02-01 10:00:00
 """
@@ -153,7 +155,7 @@ DA2,1,2023-05-01 21:00:00,outgoing,07700 900202,60
 
 # A1/B1 share one contact (weak, alone); A2/C2 share one (weak, beside A2-B2's strong
 # link); A3/B3 share two (a pair of weak links); A4/B4 share two taxi numbers that are on
-# 5 of the 12 seized phones (hubs)
+# 5 of the 13 seized phones (hubs)
 CONTACTS = """device_id,contact_id,name,number
 DA1,1,Mate,07700 900501
 DB1,1,Mate,07700 900501
