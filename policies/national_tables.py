@@ -50,6 +50,9 @@ TABLE_DIMENSIONS: dict[str, tuple[str, ...]] = {
     "persons_by_role_ethnicity": ("role", "ethnicity"),
     "persons_by_role_nationality": ("role", "nationality"),
     "persons_by_role_age_band": ("role", "age_band"),
+    # recording consistency under the national CSE definition (policies/definitions/cse.toml)
+    "cse_recording": ("rule", "flagged"),
+    "cse_completeness": ("rule", "completeness"),
 }
 
 #: (lowest age, first age above, band name); an age that fits none is "unknown"
@@ -66,6 +69,16 @@ OTHER = OTHER_CODE
 #: Home Office outcome types 1-22, written as the node layout writes them (OC01 ...)
 OUTCOME_CODES = tuple(f"OC{n:02d}" for n in range(1, 23))
 
+#: the highest rule of the national CSE definition a crime meets (R1 < R2 < R3), "none"
+#: for a child sexual offence or flagged crime meeting none, or "cannot_evaluate"
+CSE_RULES = ("r3", "r2", "r1", "none", "cannot_evaluate")
+#: the force's own flags (the definition's [r5] flags): all set, some set, none set
+CSE_FLAGGED = ("flagged", "partly", "not_flagged")
+#: R6: "<field>:<status>" for each suspect of a case
+CSE_COMPLETENESS = tuple(f"{f}:{s}" for f in ("ethnicity_self", "ethnicity_officer",
+                                              "nationality")
+                         for s in ("recorded", "not_stated", "blank"))
+
 #: closed domains; ``year`` comes from the layout's own range
 DOMAINS: dict[str, tuple[str, ...]] = {
     "offence_category": CRIME_CATEGORIES,
@@ -75,6 +88,9 @@ DOMAINS: dict[str, tuple[str, ...]] = {
     "ethnicity": (*ONS_ETHNICITY, "NS", *IC_ETHNICITY, BLANK, OTHER),
     "nationality": (*NATIONALITY_CODES, BLANK, OTHER),
     "age_band": (*(name for _, _, name in AGE_BANDS), UNKNOWN_AGE),
+    "rule": CSE_RULES,
+    "flagged": CSE_FLAGGED,
+    "completeness": CSE_COMPLETENESS,
 }
 #: dimensions not (yet) offered to the national secure sum: nationality's 253 values make
 #: a long, mostly empty vector; share sets carry it on its closed list

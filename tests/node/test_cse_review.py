@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from cse_cases import cse_node  # noqa: F401  (a fixture)
 
 NEW_EVIDENCE = "new evidence since closure (one line each, with its weight)"
 RANKED = "closed cases eligible for review, most new evidence first"
@@ -76,4 +77,4 @@ def test_a_review_pack_is_one_self_contained_readable_page_per_case(cli, hits_no
     assert "S2: cross-force hit (network 7) with Northshire, Westshire" in page
     assert "Operation Beaconport eligibility (R7)" in page
     assert "S1 + S2: suspects together on GCOSUS (strong)" in page
-    assert "Sam One" in page                              # persons on the case
+    assert "Sam Onslow" in page                              # persons on the case
