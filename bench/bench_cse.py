@@ -6,7 +6,8 @@ Targets, per force, against the scenario's truth (truth/cases.csv):
   group-based cases);
 - R7 eligibility exactly the generator's;
 - once hits have arrived, the eligible cases of a planted cross-force network rank in the
-  top 10% (fewer than 10% of the force's eligible cases rank above them).
+  top 10%: fewer than 10% of the force's eligible cases rank above (or level with) them,
+  not counting the other cases of planted networks.
 
 Real path: `scenario generate`, every force's `node init/ingest/share`, `coordinator
 submit/link/hits`, `node hits`; the analyses then run in-process on each node store (read
@@ -97,16 +98,17 @@ def measure(root: Path, slug: str) -> dict[str, float]:
                    count(*) FILTER (WHERE coalesce(t.review_eligible, false)
                                     <> coalesce(r.eligible, false))
             FROM truth t FULL JOIN cse_review r USING (crime_id)""").fetchall()
+        # for each eligible case of a planted cross-force network: the share of eligible
+        # cases WITHOUT such a network that rank above it (network cases compete only with
+        # each other for the top places)
         ranks = con.execute("""
-            WITH ranked AS (
-                SELECT crime_id, score,
-                       count(*) OVER (ORDER BY score DESC
-                                      RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-                           AS above,
-                       count(*) OVER () AS n
-                FROM cse_review WHERE eligible)
-            SELECT coalesce(r.above, 0)::DOUBLE / r.n FROM ranked r JOIN truth t USING (crime_id)
-            WHERE t.cross_force_network""").fetchall()
+            WITH e AS (SELECT r.crime_id, r.score, coalesce(t.cross_force_network, false)
+                              AS net
+                       FROM cse_review r LEFT JOIN truth t USING (crime_id)
+                       WHERE r.eligible)
+            SELECT (SELECT count(*) FROM e o WHERE NOT o.net AND o.score >= n.score)::DOUBLE
+                   / (SELECT count(*) FROM e)
+            FROM e n WHERE n.net""").fetchall()
     finally:
         con.close()
     return {"tp": tp, "fp": fp, "fn": fn, "flag_tp": flag_tp,

@@ -20,7 +20,7 @@ from policies.definition import CseDefinition
 
 #: weight of one piece of new evidence, by kind
 WEIGHTS = {
-    "cross_force": 5,      # per other force named in a hit the node received
+    "cross_force": 10,     # per other force named in a hit the node received
     "network": 1,          # per other record of the force in the same national network
     "later_case": 2,       # a suspect is a suspect on a case recorded after the closure
     "later_group_case": 1,  # ... and that case meets R3 (a network in the force)

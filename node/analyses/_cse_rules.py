@@ -81,19 +81,29 @@ def _victims(con: duckdb.DuckDBPyConnection, d: CseDefinition) -> None:
                         || CASE WHEN dob_precision IN ('month', 'year')
                                 THEN ' (' || dob_precision || ' only: oldest possible age)'
                                 ELSE '' END
-                    WHEN dob IS NULL AND age_max IS NOT NULL THEN
+                    WHEN dob IS NULL AND (age_max < $age OR age_min >= $age) THEN
                         'age range ' || coalesce(CAST(age_min AS VARCHAR), '?') || '-'
                         || age_max
                     WHEN dob IS NULL AND under IS NOT NULL THEN
-                        'no date of birth or age range; offence ' || ho_offence_code
-                        || ' implies under ' || under END AS source,
+                        CASE WHEN age_max IS NOT NULL
+                             THEN 'age range ' || coalesce(CAST(age_min AS VARCHAR), '?')
+                                  || '-' || age_max || ' straddles ' || $age || '; '
+                             ELSE 'no date of birth or age range; ' END
+                        || 'offence ' || ho_offence_code || ' implies under ' || under
+                    END AS source,
                CASE WHEN dob IS NOT NULL AND dob_age >= 0 THEN dob_age < $age
                     WHEN dob IS NOT NULL THEN NULL
-                    WHEN age_max IS NOT NULL THEN age_max < $age
+                    WHEN age_max < $age THEN true
+                    WHEN age_min >= $age THEN false
                     WHEN under IS NOT NULL THEN under <= $age END AS child,
                CASE WHEN dob IS NOT NULL AND date_from IS NOT NULL AND dob_age < 0 THEN
                         'victim ' || person_id || ' born ' || strftime(dob, '%Y-%m-%d')
                         || ', after the offence'
+                    WHEN dob IS NULL AND age_max IS NOT NULL AND under IS NULL
+                         AND NOT (age_max < $age OR age_min >= $age) THEN
+                        'victim ' || person_id || ' has an age range ('
+                        || coalesce(CAST(age_min AS VARCHAR), '?') || '-' || age_max
+                        || ') that straddles ' || $age
                     WHEN dob IS NULL AND age_max IS NULL AND under IS NULL THEN
                         'victim ' || person_id || ' has no date of birth or age range'
                     END AS problem

@@ -95,8 +95,8 @@ def _result(con, d: CseDefinition, named: str, params: dict, cases: list[str],
                coalesce(c.misflag, c.reason, '') AS finding,
                CASE WHEN c.misflag LIKE 'R3%' THEN
                         c.group_size || ' persons: ' || (
-                        SELECT string_agg(DISTINCT replace(l.kind, '_', ' '), ', '
-                                          ORDER BY replace(l.kind, '_', ' '))
+                        SELECT string_agg(DISTINCT replace(replace(l.kind, 'co_', 'co-'),
+                                                           '_', ' '), ', ')
                         FROM cse_links l JOIN cse_cand x ON x.who = l.a
                         JOIN cse_cand y ON y.who = l.b AND y.crime_id = x.crime_id
                         WHERE x.crime_id = c.crime_id)

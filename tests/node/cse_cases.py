@@ -18,7 +18,8 @@ ethnicity_self,ethnicity_officer,nationality,deceased
 V18,Amy,Exactly,2005-06-15,true,,,W1,,GBR,
 V17,Beth,Under,2005-06-16,true,,,NS,,,
 VR,Cara,Range,,false,14,16,,IC1,NS,
-VRA,Dana,Older,,false,17,19,,,,
+VRA,Dana,Older,,false,18,21,,,,
+VRS,Eve,Straddle,,false,15,19,,,,
 VC,Ella,Coded,,false,,,,,,
 VN,Fay,Nobody,,false,,,,,,
 VB,Gia,Later,2024-01-01,true,,,,,,
@@ -56,6 +57,7 @@ AGE18,19C,2023-06-15,,,,true,true,,
 AGE17,19C,2023-06-15,,,,,,Money,
 RANGE,22,2023-06-15,,,,,,,
 RANGEADULT,22,2023-06-15,,,,,,,
+STRADDLE,22,2023-06-15,,,,,,,
 CODED,20B,2023-06-15,,,,,,,
 NOAGE,19A,2023-06-15,,,,,,,
 BADDATE,22,2099-06-15,,,,,,,
@@ -85,6 +87,7 @@ AGE18,X1,suspect
 AGE17,V17,victim
 RANGE,VR,victim
 RANGEADULT,VRA,victim
+STRADDLE,VRS,victim
 CODED,VC,victim
 NOAGE,VN,victim
 BADDATE,V17,victim

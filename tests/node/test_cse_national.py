@@ -6,7 +6,7 @@ value (the house canary pattern: search the payload bytes).
 Hand count of cse_recording on tests/node/cse_cases.py (child sexual offences and flagged
 crimes; NOAGE's 19A is neither): (r3, flagged) GUNID GFACIL = 2; (r3, not_flagged)
 GCOSUS W2A W2B W2C W3A W3B = 6; (r2, not_flagged) AGE17 GSOLO W1A W1B W4A W4B W5A W5B = 8;
-(r1, not_flagged) RANGE CODED = 2; (none, flagged) AGE18; (none, partly) THEFT;
+(r1, not_flagged) RANGE STRADDLE CODED = 3; (none, flagged) AGE18; (none, partly) THEFT;
 (none, not_flagged) RANGEADULT; (cannot_evaluate, not_flagged) BADDATE NODATE BORNAFTER = 3.
 """
 
@@ -26,7 +26,7 @@ from node.egress import egress
 from policies.national_tables import CSE_FLAGGED, CSE_RULES
 
 EXPECTED = {("r3", "flagged"): 2, ("r3", "not_flagged"): 6, ("r2", "not_flagged"): 8,
-            ("r1", "not_flagged"): 2, ("none", "flagged"): 1, ("none", "partly"): 1,
+            ("r1", "not_flagged"): 3, ("none", "flagged"): 1, ("none", "partly"): 1,
             ("none", "not_flagged"): 1, ("cannot_evaluate", "not_flagged"): 3}
 
 

@@ -6,8 +6,8 @@ GFACIL (S4 + a facilitator), W2A (A2, previously reviewed), W3A (A3, deceased). 
 W2A and W3A each have one suspect on the crime (the others are a facilitator, or suspects
 on other crimes against the same victim), so each criterion excludes: 3, 1 and 1.
 Eligible: GCOSUS and GUNID. New evidence for GCOSUS, closed 2024-01-10: S1's phone DS1
-extracted 2024-02-01 (weight 2); a hit naming S2 with two other forces (5 x 2 = 10) in
-national network 7, which also holds X1 (one other record: 1). Score 13; GUNID 0.
+extracted 2024-02-01 (weight 2); a hit naming S2 with two other forces (10 x 2 = 20) in
+national network 7, which also holds X1 (one other record: 1). Score 23; GUNID 0.
 """
 
 from __future__ import annotations
@@ -51,10 +51,10 @@ def test_eligibility_follows_r7_and_says_what_excluded_the_rest(cli, hits_node):
 def test_cases_rank_by_new_evidence_each_line_with_its_weight(cli, hits_node):
     result = _review(cli, hits_node)
     ranked = [(r["rank"], r["case"], r["score"]) for r in result["tables"][RANKED]]
-    assert ranked == [(1, "GCOSUS", 13), (2, "GUNID", 0)]
+    assert ranked == [(1, "GCOSUS", 23), (2, "GUNID", 0)]
     lines = [(r["weight"], r["evidence"]) for r in result["tables"][NEW_EVIDENCE]]
     assert lines == [
-        (10, "S2: cross-force hit (network 7) with Northshire, Westshire"),
+        (20, "S2: cross-force hit (network 7) with Northshire, Westshire"),
         (2, "S1: phone DS1 extracted 2024-02-01, after the closure"),
         (1, "S2: 1 other record(s) of this force in the same national network 7"),
     ]

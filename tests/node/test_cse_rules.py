@@ -53,7 +53,9 @@ def test_a_victim_one_day_short_of_18_is_a_child_and_money_is_an_exchange(nation
 
 def test_without_a_date_of_birth_the_age_range_decides(national):
     assert _rules(national, "RANGE") == "ynn"        # 14-16: under 18; no R2 signal
-    assert _rules(national, "RANGEADULT") == "nnn"   # 17-19: not shown under 18
+    assert _rules(national, "RANGEADULT") == "nnn"   # 18-21: not under 18
+    # 15-19 cannot decide: the offence code does (22: a child under 16)
+    assert _rules(national, "STRADDLE") == "ynn"
 
 
 def test_without_any_age_the_offence_code_decides(national):
