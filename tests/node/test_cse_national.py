@@ -85,3 +85,24 @@ def test_under_the_shipped_policy_counts_are_suppressed_or_rounded(cse_node):
     assert len(cse) == 15 + 45
     assert all(c is None or (c >= 10 and c % 5 == 0) for c in cse)
     assert sum(c is None for c in cse) >= 55     # only R2-not-flagged (8) can reach 10
+
+
+def test_the_coordinator_shows_them_per_force_and_nationally(shared, tmp_path, cli):
+    node, _payload = shared
+    coord = tmp_path / "coord"
+    run("coordinator", "init", "--dir", coord)
+    run("coordinator", "register", "--dir", coord, "--force", "Testshire", "--public-key",
+        node / "keys" / "public.json")
+    run("coordinator", "submit", "--dir", coord, node.parent / "p.cfsub")
+    r = cli("coordinator", "aggregates", "--dir", coord, "--recording", "--json")
+    assert r.code == 0, r
+    force, national = json.loads(r.out)
+    assert (force["force"], national["force"]) == ("Testshire", "national (all forces)")
+    # hand counts 8 R3 cases (2 flagged), 2 flagged failing R1; each of the summed cells
+    # moved by at most 2 (threshold 1, rounding 1)
+    assert abs(force["r3_cases"] - 8) <= 6 and abs(force["r3_flagged"] - 2) <= 2
+    assert abs(force["flagged_failing_r1"] - 2) <= 4
+    assert national["r3_cases"] == force["r3_cases"]
+    # (r3, partly) holds no case: a zero leaves as a suppressed count does, so the R3 total
+    # is a lower bound and no accuracy is claimed from it
+    assert "r3_cases" in force["suppressed"] and force["recording_accuracy"] is None
