@@ -96,9 +96,17 @@ DOMAINS: dict[str, tuple[str, ...]] = {
 #: a long, mostly empty vector; share sets carry it on its closed list
 SECURE_SUM_EXCLUDED = frozenset({"nationality"})
 OPEN_DIMENSIONS = SECURE_SUM_EXCLUDED  # the name older callers read
-#: tables a secure sum may ask for, in layout order
+#: the recording-consistency tables (national CSE definition): a secure sum may ask for
+#: them by name, but they are not among the tables every secure sum covers (a policy
+#: written before them does not allow their dimensions)
+CSE_RECORDING_TABLES = ("cse_recording", "cse_completeness")
+#: tables every secure sum may cover, in layout order
 NATIONAL_TABLES = tuple(name for name, dims in TABLE_DIMENSIONS.items()
-                        if not set(dims) & SECURE_SUM_EXCLUDED)
+                        if not set(dims) & SECURE_SUM_EXCLUDED
+                        and name not in CSE_RECORDING_TABLES)
+#: every table a secure sum may ask for, in layout order
+SECURE_SUM_TABLES = tuple(name for name, dims in TABLE_DIMENSIONS.items()
+                          if not set(dims) & SECURE_SUM_EXCLUDED)
 #: share sets start here when the policy's scope has no date_from
 SHARE_SET_FIRST_YEAR = 2000
 
@@ -124,18 +132,18 @@ class NationalLayout(BaseModel):
     @classmethod
     def _tables(cls, tables: tuple[str, ...]) -> tuple[str, ...]:
         for name in tables:
-            if name in TABLE_DIMENSIONS and name not in NATIONAL_TABLES:
+            if name in TABLE_DIMENSIONS and name not in SECURE_SUM_TABLES:
                 open_dims = sorted(set(TABLE_DIMENSIONS[name]) & OPEN_DIMENSIONS)
                 raise ValueError(f"table {name!r} has no national layout: "
                                  f"{', '.join(open_dims)} is carried in share sets only, "
                                  "not in secure sums")
-            if name not in NATIONAL_TABLES:
+            if name not in SECURE_SUM_TABLES:
                 raise ValueError(f"unknown table {name!r}; national tables are "
-                                 f"{', '.join(NATIONAL_TABLES)}")
+                                 f"{', '.join(SECURE_SUM_TABLES)}")
         if len(set(tables)) != len(tables):
             raise ValueError("a table is named twice")
         # canonical order, so the same request always gives the same cells
-        return tuple(t for t in NATIONAL_TABLES if t in tables)
+        return tuple(t for t in SECURE_SUM_TABLES if t in tables)
 
     @model_validator(mode="after")
     def _years(self) -> NationalLayout:

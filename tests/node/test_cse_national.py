@@ -106,3 +106,12 @@ def test_the_coordinator_shows_them_per_force_and_nationally(shared, tmp_path, c
     # (r3, partly) holds no case: a zero leaves as a suppressed count does, so the R3 total
     # is a lower bound and no accuracy is claimed from it
     assert "r3_cases" in force["suppressed"] and force["recording_accuracy"] is None
+
+
+def test_a_secure_sum_may_ask_for_them_by_name_on_their_closed_cells():
+    from policies.national_tables import NATIONAL_TABLES, NationalLayout
+
+    layout = NationalLayout(tables=("cse_completeness", "cse_recording"), years=(2020, 2021))
+    assert layout.tables == ("cse_recording", "cse_completeness")
+    assert layout.size == 5 * 3 + 5 * 9
+    assert "cse_recording" not in NATIONAL_TABLES   # not in every secure sum by default
