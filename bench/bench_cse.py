@@ -35,6 +35,7 @@ from federation.keys import LinkageSecret  # noqa: E402
 from node.analyses._cse_review import build_review  # noqa: E402
 from node.analyses._cse_rules import evaluate, recording_accuracy  # noqa: E402
 from policies.definition import national_definition  # noqa: E402
+from scenario.evaluate import score_cse  # noqa: E402
 
 
 def _cli(*args: object) -> None:
@@ -83,21 +84,8 @@ def measure(root: Path, slug: str) -> dict[str, float]:
         evaluate(con, d)
         build_review(con, d)
         seconds = time.perf_counter() - t0
-        con.execute(f"""CREATE TEMP TABLE truth AS SELECT * FROM read_csv(
-            '{root / "scenario" / "truth" / "cases.csv"}') WHERE force = '{slug}'""")
-        ((tp, fp, fn, flag_tp, truth_acc),) = con.execute("""
-            SELECT count(*) FILTER (WHERE c.r3 AND t.group_cse),
-                   count(*) FILTER (WHERE c.r3 AND NOT coalesce(t.group_cse, false)),
-                   count(*) FILTER (WHERE NOT coalesce(c.r3, false) AND t.group_cse),
-                   count(*) FILTER (WHERE t.group_cse AND t.flagged_correctly),
-                   avg(t.flagged_correctly::INT) FILTER (WHERE t.group_cse)
-            FROM cse_cases c FULL JOIN truth t USING (crime_id)""").fetchall()[0:1]
+        score = score_cse(con, root / "scenario" / "truth" / "cases.csv", slug)
         _n, _ok, accuracy = recording_accuracy(con)
-        ((eligible, mismatched),) = con.execute("""
-            SELECT count(*) FILTER (WHERE t.review_eligible),
-                   count(*) FILTER (WHERE coalesce(t.review_eligible, false)
-                                    <> coalesce(r.eligible, false))
-            FROM truth t FULL JOIN cse_review r USING (crime_id)""").fetchall()
         # for each eligible case of a planted cross-force network: the share of eligible
         # cases WITHOUT such a network that rank above it (network cases compete only with
         # each other for the top places)
@@ -111,10 +99,7 @@ def measure(root: Path, slug: str) -> dict[str, float]:
             FROM e n WHERE n.net""").fetchall()
     finally:
         con.close()
-    return {"tp": tp, "fp": fp, "fn": fn, "flag_tp": flag_tp,
-            "accuracy": accuracy or 0.0, "truth_accuracy": truth_acc or 0.0,
-            "eligible": eligible, "eligibility_mismatches": mismatched,
-            "network_cases": len(ranks),
+    return {**score, "accuracy": accuracy or 0.0, "network_cases": len(ranks),
             "worst_network_share_above": max((r[0] for r in ranks), default=0.0),
             "seconds": seconds}
 

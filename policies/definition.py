@@ -14,24 +14,23 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import tomllib
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from federation.errors import CrossforceError
 from policies.model import (
     _HO_CODE,
     CRIME_CATEGORIES,
+    PolicyError,
     _as_list,
     _choice,
-    _describe,
     _each_one_of,
-    _line_number,
     _set_like,
+    read_toml_text,
+    validate_toml,
 )
 
 #: Bumped when the meaning of a field changes; part of every version hash.
@@ -46,12 +45,8 @@ GROUP_ROLES = ("suspect", "offender", "facilitator", "associate")
 INTEL_GRADES = ("A", "B", "C", "D", "E")
 
 
-class DefinitionError(CrossforceError):
+class DefinitionError(PolicyError):
     """A definition file that cannot be read or validated; one line per problem."""
-
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.source, self.problems = source, problems
-        super().__init__("\n".join(problems))
 
 
 class _Section(BaseModel):
@@ -217,28 +212,13 @@ _MODELS: dict[str, type[BaseModel]] = {
 
 def parse_definition(text: str, source: str = "<definition>") -> CseDefinition:
     """Validate definition TOML text; :class:`DefinitionError` lists every problem."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise DefinitionError(source, [f"{source}: not valid TOML: {exc}"]) from None
-    try:
-        return CseDefinition.model_validate(data)
-    except ValidationError as exc:
-        problems = [_describe(err, text, source, _MODELS, CseDefinition)
-                    for err in exc.errors()]
-        problems = [p.replace(": policy: ", ": ", 1) for p in problems]
-        raise DefinitionError(source, sorted(problems, key=_line_number)) from None
+    return validate_toml(text, source, CseDefinition, DefinitionError, _MODELS, "definition")
 
 
 def load_definition(path: str | Path | None = None) -> CseDefinition:
     """The national definition, or a draft file (``--definition``)."""
     path = Path(path) if path is not None else DEFINITION_FILE
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DefinitionError(str(path), [f"{path}: no such definition file"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DefinitionError(str(path), [f"{path}: cannot read: {exc}"]) from None
+    text = read_toml_text(path, DefinitionError, DefinitionError, "definition")
     return parse_definition(text, path.name if path != DEFINITION_FILE else "cse.toml")
 
 

@@ -13,6 +13,7 @@ from federation.cli import main
 from node.analyses._cse_review import build_review
 from node.analyses._cse_rules import evaluate, recording_accuracy
 from policies.definition import national_definition
+from scenario.evaluate import score_cse
 
 
 @pytest.mark.slow
@@ -26,19 +27,10 @@ def test_r3_accuracy_and_eligibility_follow_the_generators_truth(tmp_path: Path)
     d = national_definition()
     evaluate(con, d)
     build_review(con, d)
-    con.execute(f"""CREATE TEMP TABLE truth AS SELECT * FROM read_csv(
-        '{scenario / "truth" / "cases.csv"}') WHERE force = 'west-yorkshire'""")
-    ((tp, fp, fn, truth_accuracy, mismatches),) = con.execute("""
-        SELECT count(*) FILTER (WHERE c.r3 AND t.group_cse),
-               count(*) FILTER (WHERE c.r3 AND NOT coalesce(t.group_cse, false)),
-               count(*) FILTER (WHERE NOT coalesce(c.r3, false) AND t.group_cse),
-               avg(t.flagged_correctly::INT) FILTER (WHERE t.group_cse),
-               count(*) FILTER (WHERE coalesce(t.review_eligible, false)
-                                <> coalesce(r.eligible, false))
-        FROM cse_cases c FULL JOIN truth t USING (crime_id)
-        LEFT JOIN cse_review r USING (crime_id)""").fetchall()
+    s = score_cse(con, scenario / "truth" / "cases.csv", "west-yorkshire")
+    tp, fp, fn = s["tp"], s["fp"], s["fn"]
     _n, _ok, accuracy = recording_accuracy(con)
     assert tp >= 10
     assert tp / (tp + fn) >= 0.9 and tp / (tp + fp) >= 0.85
-    assert abs(accuracy - truth_accuracy) <= 0.05
-    assert mismatches <= 1
+    assert abs(accuracy - s["truth_accuracy"]) <= 0.05
+    assert s["eligibility_mismatches"] <= 1
