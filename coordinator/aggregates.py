@@ -142,3 +142,70 @@ def rows_for_reading(table: pa.Table) -> list[dict[str, Any]]:
         row["table"] = row.pop("name")
         row["cell"] = json.loads(row["cell"])
     return rows
+
+
+# --------------------------------------------------------------------------- recording
+
+#: the national view of recording consistency: columns -> (table, cells summed); a cell is
+#: "dimension=value,..." and every listed cell is summed
+_RECORDING_PARTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "r3_cases": ("cse_recording", ("rule=r3",)),
+    "r3_flagged": ("cse_recording", ("rule=r3,flagged=flagged",)),
+    "r3_not_flagged": ("cse_recording", ("rule=r3,flagged=partly",
+                                         "rule=r3,flagged=not_flagged")),
+    "flagged_failing_r1": ("cse_recording", ("rule=none,flagged=flagged",
+                                             "rule=none,flagged=partly")),
+    "r3_suspect_ethnicity": ("cse_completeness", ("rule=r3,completeness=ethnicity_self:",)),
+    "r3_suspect_ethnicity_blank": ("cse_completeness",
+                                   ("rule=r3,completeness=ethnicity_self:blank",)),
+    "r3_suspect_nationality": ("cse_completeness", ("rule=r3,completeness=nationality:",)),
+    "r3_suspect_nationality_blank": ("cse_completeness",
+                                     ("rule=r3,completeness=nationality:blank",)),
+}
+
+
+def recording_consistency(con: duckdb.DuckDBPyConnection,
+                          purpose: str | None = None) -> list[dict[str, Any]]:
+    """Per force (from its current share set) and nationally: cases meeting R3 of the
+    national CSE definition, how many the force flagged (recording accuracy), mis-flags and
+    the blank rates of R3 suspects' ethnicity and nationality. Counts are the forces' own
+    released ones (suppressed under their threshold, rounded), so a figure with a
+    suppressed part is a lower bound (``suppressed`` lists which); shares of rounded counts
+    are approximate."""
+    rows = con.sql("""
+        SELECT a.force, a.name, a.cell, a.count FROM aggregates a
+        JOIN submissions s USING (payload_id)
+        WHERE s.superseded_by IS NULL AND ($purpose IS NULL OR s.purpose = $purpose)
+          AND a.name IN ('cse_recording', 'cse_completeness')""",
+                   params={"purpose": purpose}).fetchall()
+    cells: dict[str, list[tuple[str, str, int | None]]] = {}
+    for force, name, cell, count in rows:
+        flat = ",".join(f"{k}={v}" for k, v in json.loads(cell).items())
+        cells.setdefault(force, []).append((name, flat, count))
+    out = [_recording_row(force, cells[force]) for force in sorted(cells)]
+    if out:
+        national = [c for force in sorted(cells) for c in cells[force]]
+        out.append(_recording_row("national (all forces)", national))
+    return out
+
+
+def _recording_row(force: str, cells: list[tuple[str, str, int | None]]) -> dict[str, Any]:
+    row: dict[str, Any] = {"force": force, "suppressed": []}
+    for column, (table, wanted) in _RECORDING_PARTS.items():
+        parts = [count for name, flat, count in cells if name == table
+                 and any(flat.startswith(w) for w in wanted)]
+        row[column] = sum(c for c in parts if c is not None) if parts else None
+        if any(c is None for c in parts):
+            row["suppressed"].append(column)
+
+    def share(part: str, whole: str) -> float | None:
+        if part in row["suppressed"] or whole in row["suppressed"] or not row[whole]:
+            return None
+        return round(row[part] / row[whole], 3)
+
+    row["recording_accuracy"] = share("r3_flagged", "r3_cases")
+    row["r3_suspect_ethnicity_blank_rate"] = share("r3_suspect_ethnicity_blank",
+                                                   "r3_suspect_ethnicity")
+    row["r3_suspect_nationality_blank_rate"] = share("r3_suspect_nationality_blank",
+                                                     "r3_suspect_nationality")
+    return row

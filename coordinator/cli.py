@@ -411,6 +411,11 @@ def aggregates(
     method: Annotated[str | None, typer.Option(
         "--method", help="Only 'share-sets' (summed from the forces' share sets) or "
         "'secure-sum' (a SecAgg+ round: the coordinator saw only the national sum).")] = None,
+    recording: Annotated[bool, typer.Option(
+        "--recording", help="The national view of recording consistency instead: per force "
+        "and nationally, cases meeting R3 of the national CSE definition, the share the "
+        "force flagged (recording accuracy), mis-flags, and R3 suspects' ethnicity and "
+        "nationality blank rates.")] = False,
     as_json: JsonOption = False,
     justification: JustificationOption = None,
 ) -> None:
@@ -428,6 +433,9 @@ def aggregates(
     from coordinator.consult import log
     from coordinator.store import open_store
 
+    if recording:
+        _recording(directory, purpose, as_json, justification)
+        return
     with open_store(directory) as store:
         found = national_aggregates(store.con, purpose=purpose, table=table_name,
                                     method=method)
@@ -459,6 +467,56 @@ def aggregates(
                          str(r["forces"]),
                          "" if r["forces_suppressed"] is None else str(r["forces_suppressed"]))
         out.print(view)
+
+
+def _recording(directory: Path, purpose: str | None, as_json: bool,
+               justification: str | None) -> None:
+    """`aggregates --recording`: recording consistency per force and nationally."""
+    from rich.table import Table
+
+    from coordinator.aggregates import recording_consistency
+    from coordinator.consult import log
+    from coordinator.store import open_store
+
+    with open_store(directory) as store:
+        rows = recording_consistency(store.con, purpose)
+        log(store, "consultation", actor=_actor(),
+            justification=justification or _default_justification("aggregates"),
+            counts={"forces": max(len(rows) - 1, 0)})
+    if as_json:
+        print(json.dumps(rows, indent=1))
+        return
+    if not rows:
+        print("no recording-consistency aggregates held: forces send them when their "
+              "policy's [aggregates] dimensions include rule, flagged and completeness")
+        return
+
+    def n(row: dict, key: str) -> str:
+        value = row[key]
+        if value is None:
+            return "—"
+        return f"≥{value:,}" if key in row["suppressed"] else f"{value:,}"
+
+    def pct(value: float | None) -> str:
+        return "suppressed" if value is None else f"{value:.0%}"
+
+    view = Table(title="recording consistency under the national CSE definition (R3, R5, R6)")
+    for column in ("force", "R3 cases", "flagged", "accuracy", "R3 not flagged",
+                   "flagged, fails R1", "ethnicity blank", "nationality blank"):
+        view.add_column(column, justify="left" if column == "force" else "right",
+                        overflow="fold")
+    for r in rows:
+        view.add_row(r["force"], n(r, "r3_cases"), n(r, "r3_flagged"),
+                     pct(r["recording_accuracy"]), n(r, "r3_not_flagged"),
+                     n(r, "flagged_failing_r1"), pct(r["r3_suspect_ethnicity_blank_rate"]),
+                     pct(r["r3_suspect_nationality_blank_rate"]))
+    out = _out()
+    out.print(view)
+    out.print("Counts are each force's released ones (under its threshold suppressed, the "
+              "rest rounded): ≥ marks a sum with a suppressed part, a share of rounded counts "
+              "is approximate. accuracy = R3 cases the force flagged as group-based CSE / R3 "
+              "cases; blank rates are of R3 suspects (self-defined ethnicity, nationality).",
+              style="dim")
 
 
 # `coordinator run` (the Flower round) plugs in here.

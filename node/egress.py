@@ -70,6 +70,9 @@ from federation.ledger import Ledger, LedgerEntry
 from federation.matchkeys import match_key_tokens
 from federation.payload import ShareSet, Submission
 from federation.tokens import TOKEN_BYTES, Tokeniser, token_sql, tokens_to_arrow
+from node.analyses._cse_national import AGGREGATE_SQL as CSE_AGGREGATE_SQL
+from node.analyses._cse_national import CSE_TABLES
+from node.analyses._cse_national import build_inputs as build_cse_inputs
 from node.resolution import ensure_current, person_map
 from node.store import DEFAULT_POLICY, POLICY_FILE, NodeConfig, open_store
 from node.validate import on_code_list
@@ -129,6 +132,7 @@ _AGGREGATE_SQL = {
         "FROM eg_roles r JOIN persons p USING (person_id) WHERE r.shown",
     "persons_by_role_age_band":
         "SELECT role, age_band, person_id AS rid FROM eg_person_ages",
+    **CSE_AGGREGATE_SQL,
 }
 #: aggregate tables: name -> (dimensions, SQL of records); the dimensions are the national
 #: ones
@@ -795,9 +799,12 @@ def _aggregates_table(con: duckdb.DuckDBPyConnection, policy: SharePolicy,
     ``tables``: the cells that hold records (true counts: the gate applies disclosure
     control). The secure-sum release maps these onto its layout."""
     allowed = set(policy.aggregates.dimensions)
+    chosen = [name for name, (dims, _) in AGGREGATES.items()
+              if set(dims) <= allowed and (tables is None or name in tables)]
+    _cse_inputs(con, policy, chosen)
     parts = []
     for name, (dims, sql) in AGGREGATES.items():
-        if not set(dims) <= allowed or (tables is not None and name not in tables):
+        if name not in chosen:
             continue
         parts.append(f"SELECT '{name}' AS name, {_cell_sql(dims)} AS cell, count(*) AS count "
                      f"FROM (SELECT DISTINCT * FROM ({sql}) "
@@ -807,6 +814,13 @@ def _aggregates_table(con: duckdb.DuckDBPyConnection, policy: SharePolicy,
         return _AGGREGATE_SCHEMA.empty_table()
     return con.sql(" UNION ALL ".join(f"({p})" for p in parts)
                    + " ORDER BY name, cell").to_arrow_table().cast(_AGGREGATE_SCHEMA)
+
+
+def _cse_inputs(con: duckdb.DuckDBPyConnection, policy: SharePolicy,
+                tables: Collection[str]) -> None:
+    """The national CSE definition's evaluation, when a table of ``tables`` counts it."""
+    if set(tables) & set(CSE_TABLES):
+        build_cse_inputs(con, "eg_person_map", policy.scope.date_from, policy.scope.date_to)
 
 
 def _share_set_aggregates(con: duckdb.DuckDBPyConnection, policy: SharePolicy,
@@ -832,6 +846,7 @@ def _share_set_aggregates(con: duckdb.DuckDBPyConnection, policy: SharePolicy,
     tables = tuple(n for n, (dims, _) in AGGREGATES.items() if set(dims) <= allowed)
     if not tables:
         return _AGGREGATE_SCHEMA.empty_table()
+    _cse_inputs(con, policy, tables)
     layout = share_set_layout(tables, share_set_years(policy.scope.date_from,
                                                       policy.scope.date_to))
     salt = tokeniser.token("cell-key", "record").hex()

@@ -58,7 +58,7 @@ ITEM_ATTRIBUTES = ("offence_category", "ho_offence_code", "crime_year", "sex", "
 #: Dimensions an aggregate table may be broken down by.
 AGGREGATE_DIMENSIONS = ("offence_category", "ho_offence_code", "year", "month", "role", "sex",
                         "age_band", "ethnicity", "nationality", "outcome_code", "flagged",
-                        "rule")
+                        "rule", "completeness")
 HANDLING_CODES = ("P", "C")
 #: how aggregates leave: in the share set, or only as part of a national secure sum
 AGGREGATE_RELEASES = ("share-set", "secure-sum")
@@ -360,30 +360,42 @@ def _as_list(v: Any) -> list[Any]:
 # --------------------------------------------------------------------------- loading
 
 
-def parse_policy(text: str, source: str = "<policy>") -> SharePolicy:
-    """Validate policy TOML text; raise :class:`PolicyError` listing every problem."""
+def validate_toml(text: str, source: str, root: type[BaseModel], error: type[PolicyError],
+                  models: dict[str, type[BaseModel]] | None = None,
+                  label: str = "policy") -> Any:
+    """Validate TOML text into ``root``; ``error`` lists every problem, one line each (the
+    sharing policy and the national definitions share this)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise PolicyError(source, [f"{source}: not valid TOML: {exc}"]) from None
+        raise error(source, [f"{source}: not valid TOML: {exc}"]) from None
     try:
-        return SharePolicy.model_validate(data)
+        return root.model_validate(data)
     except ValidationError as exc:
-        described = [_describe(err, text, source) for err in exc.errors()]
-        problems = sorted(described, key=_line_number)
-        raise PolicyError(source, problems) from None
+        described = [_describe(err, text, source, models, root, label) for err in exc.errors()]
+        raise error(source, sorted(described, key=_line_number)) from None
+
+
+def read_toml_text(path: Path, missing: type[PolicyError], error: type[PolicyError],
+                   what: str) -> str:
+    """A file's text, or one line saying it is missing or unreadable."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise missing(str(path), [f"{path}: no such {what} file"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(str(path), [f"{path}: cannot read: {exc}"]) from None
+
+
+def parse_policy(text: str, source: str = "<policy>") -> SharePolicy:
+    """Validate policy TOML text; raise :class:`PolicyError` listing every problem."""
+    return validate_toml(text, source, SharePolicy, PolicyError)
 
 
 def load_policy(path: str | Path) -> SharePolicy:
     """Read and validate a policy file."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PolicyNotFound(str(path), [f"{path}: no such policy file"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError(str(path), [f"{path}: cannot read: {exc}"]) from None
-    return parse_policy(text, path.name)
+    return parse_policy(read_toml_text(path, PolicyNotFound, PolicyError, "policy"), path.name)
 
 
 #: Found next to this module, not through ``importlib.resources``: a ``tests/policies``
@@ -437,15 +449,20 @@ _MODELS: dict[str, type[BaseModel]] = {
 _MODELS["privacy"] = Privacy
 
 
-def _describe(err: dict[str, Any], text: str, source: str) -> str:
-    """One readable line for one pydantic error: file:line: [section] key: problem."""
+def _describe(err: dict[str, Any], text: str, source: str,
+              models: dict[str, type[BaseModel]] | None = None,
+              root: type[BaseModel] = SharePolicy, label: str = "policy") -> str:
+    """One readable line for one pydantic error: file:line: [section] key: problem.
+    ``models`` (section -> model) and ``root`` describe the file's shape: a sharing policy
+    unless given (the national definitions use the same error lines)."""
+    models = _MODELS if models is None else models
     loc = [p for p in err["loc"] if isinstance(p, str)]
     section, key = (loc[0], loc[1] if len(loc) > 1 else None) if loc else (None, None)
-    where = f"[{section}] {key}" if key else f"[{section}]" if section else "policy"
+    where = f"[{section}] {key}" if key else f"[{section}]" if section else label
     kind, msg = err["type"], err["msg"]
     if kind == "extra_forbidden":
-        options = (list(_MODELS[section].model_fields) if key and section in _MODELS
-                   else list(SharePolicy.model_fields))
+        options = (list(models[section].model_fields) if key and section in models
+                   else list(root.model_fields))
         name = key or section or ""
         close = difflib.get_close_matches(name, options, n=1)
         hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(options)}"

@@ -50,6 +50,9 @@ TABLE_DIMENSIONS: dict[str, tuple[str, ...]] = {
     "persons_by_role_ethnicity": ("role", "ethnicity"),
     "persons_by_role_nationality": ("role", "nationality"),
     "persons_by_role_age_band": ("role", "age_band"),
+    # recording consistency under the national CSE definition (policies/definitions/cse.toml)
+    "cse_recording": ("rule", "flagged"),
+    "cse_completeness": ("rule", "completeness"),
 }
 
 #: (lowest age, first age above, band name); an age that fits none is "unknown"
@@ -66,6 +69,16 @@ OTHER = OTHER_CODE
 #: Home Office outcome types 1-22, written as the node layout writes them (OC01 ...)
 OUTCOME_CODES = tuple(f"OC{n:02d}" for n in range(1, 23))
 
+#: the highest rule of the national CSE definition a crime meets (R1 < R2 < R3), "none"
+#: for a child sexual offence or flagged crime meeting none, or "cannot_evaluate"
+CSE_RULES = ("r3", "r2", "r1", "none", "cannot_evaluate")
+#: the force's own flags (the definition's [r5] flags): all set, some set, none set
+CSE_FLAGGED = ("flagged", "partly", "not_flagged")
+#: R6: "<field>:<status>" for each suspect of a case
+CSE_COMPLETENESS = tuple(f"{f}:{s}" for f in ("ethnicity_self", "ethnicity_officer",
+                                              "nationality")
+                         for s in ("recorded", "not_stated", "blank"))
+
 #: closed domains; ``year`` comes from the layout's own range
 DOMAINS: dict[str, tuple[str, ...]] = {
     "offence_category": CRIME_CATEGORIES,
@@ -75,14 +88,25 @@ DOMAINS: dict[str, tuple[str, ...]] = {
     "ethnicity": (*ONS_ETHNICITY, "NS", *IC_ETHNICITY, BLANK, OTHER),
     "nationality": (*NATIONALITY_CODES, BLANK, OTHER),
     "age_band": (*(name for _, _, name in AGE_BANDS), UNKNOWN_AGE),
+    "rule": CSE_RULES,
+    "flagged": CSE_FLAGGED,
+    "completeness": CSE_COMPLETENESS,
 }
 #: dimensions not (yet) offered to the national secure sum: nationality's 253 values make
 #: a long, mostly empty vector; share sets carry it on its closed list
 SECURE_SUM_EXCLUDED = frozenset({"nationality"})
 OPEN_DIMENSIONS = SECURE_SUM_EXCLUDED  # the name older callers read
-#: tables a secure sum may ask for, in layout order
+#: the recording-consistency tables (national CSE definition): a secure sum may ask for
+#: them by name, but they are not among the tables every secure sum covers (a policy
+#: written before them does not allow their dimensions)
+CSE_RECORDING_TABLES = ("cse_recording", "cse_completeness")
+#: tables every secure sum may cover, in layout order
 NATIONAL_TABLES = tuple(name for name, dims in TABLE_DIMENSIONS.items()
-                        if not set(dims) & SECURE_SUM_EXCLUDED)
+                        if not set(dims) & SECURE_SUM_EXCLUDED
+                        and name not in CSE_RECORDING_TABLES)
+#: every table a secure sum may ask for, in layout order
+SECURE_SUM_TABLES = tuple(name for name, dims in TABLE_DIMENSIONS.items()
+                          if not set(dims) & SECURE_SUM_EXCLUDED)
 #: share sets start here when the policy's scope has no date_from
 SHARE_SET_FIRST_YEAR = 2000
 
@@ -108,18 +132,18 @@ class NationalLayout(BaseModel):
     @classmethod
     def _tables(cls, tables: tuple[str, ...]) -> tuple[str, ...]:
         for name in tables:
-            if name in TABLE_DIMENSIONS and name not in NATIONAL_TABLES:
+            if name in TABLE_DIMENSIONS and name not in SECURE_SUM_TABLES:
                 open_dims = sorted(set(TABLE_DIMENSIONS[name]) & OPEN_DIMENSIONS)
                 raise ValueError(f"table {name!r} has no national layout: "
                                  f"{', '.join(open_dims)} is carried in share sets only, "
                                  "not in secure sums")
-            if name not in NATIONAL_TABLES:
+            if name not in SECURE_SUM_TABLES:
                 raise ValueError(f"unknown table {name!r}; national tables are "
-                                 f"{', '.join(NATIONAL_TABLES)}")
+                                 f"{', '.join(SECURE_SUM_TABLES)}")
         if len(set(tables)) != len(tables):
             raise ValueError("a table is named twice")
         # canonical order, so the same request always gives the same cells
-        return tuple(t for t in NATIONAL_TABLES if t in tables)
+        return tuple(t for t in SECURE_SUM_TABLES if t in tables)
 
     @model_validator(mode="after")
     def _years(self) -> NationalLayout:

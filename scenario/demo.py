@@ -86,6 +86,7 @@ class DemoResult:
     federation: dict[str, Any] = field(default_factory=dict)
     networks: list[dict[str, Any]] = field(default_factory=list)
     aggregates: list[dict[str, Any]] = field(default_factory=list)
+    recording: list[dict[str, Any]] = field(default_factory=list)  # per force + national
     hits: dict[str, dict[str, Any]] = field(default_factory=dict)
     ledger: dict[str, dict[str, Any]] = field(default_factory=dict)
     scores: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -103,6 +104,7 @@ class DemoResult:
             "federation": self.federation,
             "networks": self.networks,
             "national_aggregates": self.aggregates,
+            "recording_consistency": self.recording,
             "hits": self.hits,
             "ledger": self.ledger,
             **self.scores,
@@ -368,6 +370,11 @@ class Demo:
         self.result.aggregates = crossforce_json(
             "coordinator", "aggregates", "--dir", self.coordinator, "--purpose", self.purpose,
             "--json", "--justification", "demo: show the national aggregates")
+        # recording consistency under the national CSE definition, per force and national
+        self.result.recording = crossforce_json(
+            "coordinator", "aggregates", "--dir", self.coordinator, "--purpose", self.purpose,
+            "--recording", "--json", "--justification",
+            "demo: show recording consistency per force")
 
     def read_hits(self) -> list[dict[str, Any]]:
         """Each force's resolved hits, as its analyst sees them: the latest batch the node
@@ -711,6 +718,7 @@ def print_result(result: DemoResult, console: Console) -> None:
                          " (keep the folders with --out to list them all)"))
 
     _print_aggregates(result, console)
+    _print_recording(result, console)
 
     hits = Table(title="hits each force received (its own records only)")
     for column in ("force", "hits", "persons", "ids", "networks", "other forces involved"):
@@ -766,6 +774,29 @@ def print_result(result: DemoResult, console: Console) -> None:
                   f"processes together), {result.memory_mb['demo_process']:.0f} MB (this one)")
     if result.html:
         console.print(f"drawing of the largest networks: {result.html}")
+
+
+def _print_recording(result: DemoResult, console: Console) -> None:
+    """Recording consistency per force and nationally (the forces' released counts)."""
+    if not result.recording:
+        return
+    view = Table(title="recording consistency under the national CSE definition: what each "
+                 "force released (≥: a part was under its disclosure threshold)")
+    for column in ("force", "R3 cases", "flagged", "accuracy", "R3 not flagged",
+                   "ethnicity blank"):
+        view.add_column(column, overflow="fold")
+    for r in result.recording:
+        def n(key: str, row: dict[str, Any] = r) -> str:
+            value = row[key]
+            return "—" if value is None else ("≥" if key in row["suppressed"] else "") + \
+                str(value)
+
+        def pct(value: float | None) -> str:
+            return "suppressed" if value is None else f"{value:.0%}"
+
+        view.add_row(r["force"], n("r3_cases"), n("r3_flagged"), pct(r["recording_accuracy"]),
+                     n("r3_not_flagged"), pct(r["r3_suspect_ethnicity_blank_rate"]))
+    console.print(view)
 
 
 def _print_aggregates(result: DemoResult, console: Console, shown: int = 10) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -174,3 +175,26 @@ def _pair_score(con: duckdb.DuckDBPyConnection, truth_col: str, found_col: str,
     found = pairs(found_col)
     both = pairs(f"{truth_col}, {found_col}")
     return Score.from_counts(both, found - both, in_truth - both)
+
+
+def score_cse(con: duckdb.DuckDBPyConnection, cases_csv: Path, force: str) -> dict[str, Any]:
+    """The national CSE definition's outcomes (the temp tables ``cse_cases`` and
+    ``cse_review`` a node analysis leaves on ``con``) against ``truth/cases.csv`` for one
+    force: R3 true/false positives and misses against truly group-based cases, the truth's
+    recording accuracy, review eligibility disagreements. Leaves the temp table ``truth``."""
+    con.execute("CREATE OR REPLACE TEMP TABLE truth AS SELECT * FROM read_csv(?) "
+                "WHERE force = ?", [str(cases_csv), force])
+    ((tp, fp, fn, flag_tp, truth_accuracy, eligible, mismatches),) = con.execute("""
+        SELECT count(*) FILTER (WHERE c.r3 AND t.group_cse),
+               count(*) FILTER (WHERE c.r3 AND NOT coalesce(t.group_cse, false)),
+               count(*) FILTER (WHERE NOT coalesce(c.r3, false) AND t.group_cse),
+               count(*) FILTER (WHERE t.group_cse AND t.flagged_correctly),
+               avg(t.flagged_correctly::INT) FILTER (WHERE t.group_cse),
+               count(*) FILTER (WHERE t.review_eligible),
+               count(*) FILTER (WHERE coalesce(t.review_eligible, false)
+                                <> coalesce(r.eligible, false))
+        FROM cse_cases c FULL JOIN truth t USING (crime_id)
+        LEFT JOIN cse_review r USING (crime_id)""").fetchall()
+    return {"tp": tp, "fp": fp, "fn": fn, "flag_tp": flag_tp,
+            "truth_accuracy": truth_accuracy or 0.0, "eligible": eligible,
+            "eligibility_mismatches": mismatches}

@@ -465,13 +465,15 @@ class ForceGenerator:
         self.s_date: list[int] = []
         self.s_group: list[bool] = []
         self.s_kind: list[str] = []  # network kind, 'local', 'solo'
+        self.s_network: list[Network | None] = []  # the planted network behind a crime
         roles_c: list[int] = []
         roles_p: list[int] = []
         roles_r: list[str] = []
 
         def crime(code: str, day: int, kind: str, group: bool,
-                  roles: list[tuple[int, str]]) -> None:
+                  roles: list[tuple[int, str]], network: Network | None = None) -> None:
             c = len(self.s_code)
+            self.s_network.append(network)
             self.s_code.append(code)
             self.s_date.append(int(min(max(day, FIRST), LAST)))
             self.s_group.append(group)
@@ -512,7 +514,7 @@ class ForceGenerator:
                 day = int(dates.uniform(rng, dates.day(net.start), dates.day(net.end), 1)[0])
                 code = (str(rng.choice(child_codes, p=child_w)) if net.kind == "cse"
                         else "92A" if net.kind == "county_lines" else "106")
-                crime(code, day, net.kind, net.kind == "cse", roles)
+                crime(code, day, net.kind, net.kind == "cse", roles, net)
         del victims_of
         # local groups: offender groups known to this force only
         n_groups = max(1, self.job.persons // 400)
@@ -637,6 +639,12 @@ class ForceGenerator:
         exch = np.full(n, None, dtype=object)
         ex = np.flatnonzero((group & (rng.random(n) < 0.4)) | (child & (rng.random(n) < 0.08)))
         exch[ex] = _pick(rng, cat.exchange_indicators, len(ex))
+        # CSE is abuse in exchange for something (DfE 2017): most group-based cases record
+        # what was exchanged even where the flags are wrong. Own random stream, so every
+        # other column stays as it was before this step.
+        xrng = np.random.default_rng([self.job.seed, self.force.index, 3])
+        more = np.flatnonzero(group & (exch == None) & (xrng.random(n) < 0.97))  # noqa: E711
+        exch[more] = _pick(xrng, cat.exchange_indicators, len(more))
         # ids
         order = rng.permutation(n)  # crime number -> position in id order
         crime_no = np.empty(n, dtype=np.int64)
@@ -671,6 +679,14 @@ class ForceGenerator:
             "flagged_correctly": pa.array(np.where(group[keep], correct[keep],
                                                    flag_group[keep] != True), pa.bool_()),  # noqa: E712
             "review_eligible": pa.array(eligible[keep]),
+            # the planted network behind the crime, and whether it spans several forces
+            "network_id": pa.array([self.s_network[i].network_id
+                                    if i < len(self.s_network) and self.s_network[i]
+                                    else None for i in keep.tolist()], pa.string()),
+            "cross_force_network": pa.array([bool(i < len(self.s_network)
+                                                  and self.s_network[i]
+                                                  and len(self.s_network[i].forces) >= 2)
+                                             for i in keep.tolist()], pa.bool_()),
         })
         truth = truth.take(pa.array(np.argsort(crime_no[keep])))
         return crimes, truth

@@ -35,7 +35,8 @@ kinds = ["person_identifier", "co_suspect", "communication", "shared_address",
 
 [aggregates]
 dimensions = ["offence_category", "ho_offence_code", "year", "month", "role", "sex",
-              "age_band", "ethnicity", "nationality", "outcome_code", "flagged", "rule"]
+              "age_band", "ethnicity", "nationality", "outcome_code", "flagged", "rule",
+              "completeness"]
 
 [disclosure]
 threshold = 1

@@ -150,7 +150,8 @@ def test_aggregates_leave_only_through_disclosure_control(scenario: Path) -> Non
     assert all(c >= 10 and c % 5 == 0 for c in counts)
     assert set(result.summary["aggregates_by_table"]) <= {
         "crimes_by_category_year", "crimes_by_outcome_year", "persons_by_role_year",
-        "persons_by_role_ethnicity", "persons_by_role_nationality"}
+        "persons_by_role_ethnicity", "persons_by_role_nationality", "cse_recording",
+        "cse_completeness"}
 
 
 def test_no_linkage_secret_no_egress(canary: Path) -> None:

@@ -71,7 +71,8 @@ def test_a_single_suspect_force_releases_every_cell_and_nothing_else(
     lone, _ = lone_and_empty
     share = egress(lone, dry_run=True).share_set
     tables = ("crimes_by_category_year", "crimes_by_outcome_year", "persons_by_role_year",
-              "persons_by_role_ethnicity", "persons_by_role_nationality")
+              "persons_by_role_ethnicity", "persons_by_role_nationality", "cse_recording",
+              "cse_completeness")
     layout = share_set_layout(tables, share_set_years(CSE.scope.date_from, CSE.scope.date_to))
     assert cells(share) == list(zip(layout.column("name").to_pylist(),
                                     layout.column("cell").to_pylist(), strict=True))
