@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -135,6 +136,7 @@ def main() -> None:
                 figures |= {"bare_parse_s": round(bare["s"], 1),
                             "bare_parse_peak_mb": round(bare["peak_mb"])}
             path.unlink()
+        figures["load_avg_1m"] = round(os.getloadavg()[0], 1)
         ratio = figures["large_peak_mb"] / figures["small_peak_mb"]
         figures["ingest_s_over_bare_parse_s"] = round(
             figures["large_ingest_s"] / figures["bare_parse_s"], 2)
