@@ -44,6 +44,10 @@ def ingest(
                                     "put its bad rows in the quarantine table, instead of "
                                     "rejecting the whole file."),
     as_json: bool = typer.Option(False, "--json", help="Print the load report as JSON."),
+    region: str = typer.Option(None, "--region", help="The country (ISO code, e.g. GB) of "
+                               "the extractions' phones, for a report that does not say it "
+                               "(no own number with its country code, IMSI or ICCID). "
+                               "Without it such a report's national numbers stay raw."),
 ) -> None:
     """Load files into the node. A folder loads at once, in the layout's order. Each file
     is all-or-nothing and logged in the ledger; re-loading the same file adds nothing, and
@@ -75,7 +79,8 @@ def ingest(
                 bar.update(task, completed=min(state[path.name], len(STAGES)), stage=stage)
             return step
 
-        reports = run_ingest(con, config, paths, quarantine=quarantine, progress=progress)
+        reports = run_ingest(con, config, paths, quarantine=quarantine, progress=progress,
+                             region=region)
     rejected = [r for r in reports if r.status == "rejected"]
     if as_json:
         typer.echo(json.dumps([r.__dict__ for r in reports], indent=2))

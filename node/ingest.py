@@ -102,6 +102,30 @@ class FileReport:
         return f"{name}: {self.status}" + (f" — {self.message}" if self.message else "")
 
 
+def _needs_region(con: duckdb.DuckDBPyConnection, layout: str, path: Path, loaded_from: str,
+                  region: str | None) -> bool:
+    """An extraction loaded before without a country, loaded again from the same path with
+    ``--region``: it is read again (its numbers can now be read)."""
+    if not region or layout not in ("ufdr", "axiom") or loaded_from != str(path):
+        return False
+    found = con.execute("SELECT region FROM devices WHERE device_id = ?",
+                        [path.name.rsplit(".", 1)[0]]).fetchall()
+    return bool(found) and found[0][0] is None
+
+
+def check_region(region: str | None) -> str | None:
+    """``--region`` as an ISO 3166 alpha-2 code phone numbers know (GB, US, NL, ...)."""
+    if region is None:
+        return None
+    import phonenumbers
+
+    code = region.strip().upper()
+    if not phonenumbers.country_code_for_region(code):
+        raise CrossforceError(f"--region {region!r}: not a country code phone numbers use; "
+                              "write ISO 3166 alpha-2, e.g. GB, US, NL")
+    return code
+
+
 def _device_flags(flags: dict[str, dict[str, int]]) -> str:
     """The load report's words for what a device file kept raw, and why."""
     parts = []
@@ -177,14 +201,16 @@ def discover(paths: Sequence[Path]) -> list[Path]:
 
 def ingest(con: duckdb.DuckDBPyConnection, config: NodeConfig, paths: Sequence[Path], *,
            quarantine: bool = False, progress: Callable[[Path], Step] | None = None,
-           ) -> list[FileReport]:
-    """Load every file under ``paths``; one report per file, rejected files included."""
+           region: str | None = None) -> list[FileReport]:
+    """Load every file under ``paths``; one report per file, rejected files included.
+    ``region``: the country of the extractions' devices when a report does not say it."""
+    region = check_region(region)
     keys = NodeKeys.load(config.keys_dir)
     ledger = Ledger(con, keys.signer, config.force)
     reports = []
     for path in discover(paths):
         step = progress(path) if progress else (lambda _s: None)
-        reports.append(_load_file(con, ledger, config, path, quarantine, step))
+        reports.append(_load_file(con, ledger, config, path, quarantine, step, region))
     return reports
 
 
@@ -196,7 +222,8 @@ def _actor() -> str:
 
 
 def _load_file(con: duckdb.DuckDBPyConnection, ledger: Ledger, config: NodeConfig,
-               path: Path, quarantine: bool, step: Step) -> FileReport:
+               path: Path, quarantine: bool, step: Step, region: str | None = None
+               ) -> FileReport:
     layout = layout_of(path)
     if layout is None:
         known = ", ".join(t.name for t in TABLES)
@@ -211,7 +238,7 @@ def _load_file(con: duckdb.DuckDBPyConnection, ledger: Ledger, config: NodeConfi
     digest = sha256_file(path)
     same = con.execute("SELECT path, loaded_at FROM source_files WHERE sha256 = ?",
                        [digest]).fetchone()
-    if same:
+    if same and not _needs_region(con, layout, path, same[0], region):
         where = "" if same[0] == str(path) else f" from {same[0]}"
         return FileReport(str(path), layout, "unchanged",
                           message=f"already loaded{where} at {same[1]:%Y-%m-%d %H:%M:%S}; "
@@ -226,7 +253,7 @@ def _load_file(con: duckdb.DuckDBPyConnection, ledger: Ledger, config: NodeConfi
         flags: dict[str, dict[str, int]] = {}
         if layout in EXTRACTION_LAYOUTS.values():
             rows, unnorm, quarantined = _load_ufdr(con, path, file_id, quarantine, step,
-                                                   flags)
+                                                   flags, region)
         else:
             rows, unnorm, quarantined = _load_table(con, path, BY_NAME[layout], file_id,
                                                     quarantine, old is not None, step, flags)
@@ -362,21 +389,26 @@ def _check_dependants(con: duckdb.DuckDBPyConnection, tables: Iterable[Table]) -
 
 
 def _load_ufdr(con: duckdb.DuckDBPyConnection, path: Path, file_id: int, quarantine: bool,
-               step: Step, flags: dict[str, dict[str, int]]
+               step: Step, flags: dict[str, dict[str, int]], region: str | None = None
                ) -> tuple[dict[str, int], int, int]:
     """An extraction, loaded with DuckDB's memory capped (``bounded_memory``)."""
     with bounded_memory(con):
-        return _load_extraction(con, path, file_id, quarantine, step, flags)
+        return _load_extraction(con, path, file_id, quarantine, step, flags, region)
 
 
 def _load_extraction(con: duckdb.DuckDBPyConnection, path: Path, file_id: int,
-                     quarantine: bool, step: Step, flags: dict[str, dict[str, int]]
-                     ) -> tuple[dict[str, int], int, int]:
+                     quarantine: bool, step: Step, flags: dict[str, dict[str, int]],
+                     region: str | None = None) -> tuple[dict[str, int], int, int]:
     """An extraction: stream it, finish its times and chats, then stage and check the
-    layout tables as any file, and insert the tables only extractions fill."""
+    layout tables as any file, and insert the tables only extractions fill. ``region``
+    (given by the analyst) applies when the report itself says no country."""
     device_id = path.name.rsplit(".", 1)[0]
     step("read")
     device = read_extraction(con, path, device_id)
+    if region and not device.get("region"):
+        device["region"], device["region_source"] = region, "given at ingest (--region)"
+        con.execute("UPDATE x_devices SET region = ?, region_source = ?",
+                    [region, device["region_source"]])
     # A device already described by a devices file keeps that row (owner attribution), and
     # its zone; the extraction's region fills a region that row left unknown.
     known = con.execute("SELECT timezone, region FROM devices WHERE device_id = ?",

@@ -54,3 +54,26 @@ def generate(
                            flag_accuracy=flag_accuracy, duplicates=duplicates,
                            dirty_dobs=dirty_dobs)
     Console().print(summary.describe())
+
+
+@app.command()
+def ufdr(
+    folder: Path = typer.Argument(..., help="A generated force folder (scenario/<force>).",
+                                  exists=True, file_okay=False),
+    device: str = typer.Option(..., "--device", help="The device id to write (see the "
+                               "folder's devices file)."),
+    out: Path = typer.Option(..., "--out", help="The .ufdr file to write.", dir_okay=False),
+    version: str = typer.Option("current", "--version", help="current (DeviceInfo names, "
+                                "Direction, formattedTimestamp, chats) or older (old header "
+                                "names, direction only in Type, '…PM(UTC+0)' times)."),
+) -> None:
+    """Write one generated seized phone as a Cellebrite UFDR in the shape an older or a
+    current version of the tool writes, to try `node ingest` on an extraction."""
+    from federation.errors import CrossforceError
+    from scenario.extraction import write_ufdr
+
+    if version not in ("current", "older"):
+        raise CrossforceError(f"--version {version!r}: write current or older")
+    counts = write_ufdr(folder, device, out, version)  # type: ignore[arg-type]
+    typer.echo(f"wrote {out} ({version} report): {counts['calls']} calls, "
+               f"{counts['messages']} messages, {counts['contacts']} contacts")

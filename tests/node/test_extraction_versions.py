@@ -257,3 +257,34 @@ def test_the_analyst_sees_the_locations_in_the_timeline_a_cell_as_an_area(
         ("loc2", "in the area of a cell near 53.5,-2.25 (an area, not a point)"),
         ("ct1", "in the area of cell 234/15/1234/56789 (an area, not a point)")]
     assert out["summary"]["locations"] == 3 and out["summary"]["calls"] == 2
+
+
+def test_a_country_the_report_does_not_say_can_be_given_at_ingest(cli, node: Path,
+                                                                  tmp_path: Path,
+                                                                  query) -> None:
+    """The analyst knows the phone is American; the report carries no own number with its
+    country code, no IMSI, no ICCID. Loaded without --region its national numbers stay raw;
+    the same file loaded again with --region US reads them as American."""
+    header = {k: v for k, v in OLD_US_HEADER.items() if k not in ("IMSI", "ICCID")}
+    calls = [model("Call", "c1", field("Type", "Outgoing"),
+                   field("TimeStamp", "2012-03-01T10:00:00Z", "TimeStamp"),
+                   multi_model("Parties", party("2404378277", None, "From", True),
+                               party("3015550101", None, "To")))]
+    path = write_ufdr(tmp_path / "IPH-3.ufdr", report(header, {"Call": calls}))
+    _load(cli, node, path)
+    assert query(node, "SELECT number_e164, number_flag FROM calls") == [(None, "no_region")]
+    r = cli("node", "ingest", "--dir", node, path, "--region", "us")
+    assert r.code == 0 and "replaced" in r.out, r
+    assert query(node, "SELECT region, region_source FROM devices") == [
+        ("US", "given at ingest (--region)")]
+    assert query(node, "SELECT number_e164, number_flag FROM calls") == [("+13015550101", None)]
+    bad = cli("node", "ingest", "--dir", node, path, "--region", "Mars")
+    assert bad.code == 2 and "--region 'Mars'" in bad.err
+
+
+def test_a_country_given_at_ingest_never_overrides_what_the_report_says(
+        cli, node: Path, tmp_path: Path, query) -> None:
+    r = cli("node", "ingest", "--dir", node,
+            write_ufdr(tmp_path / "IPH-1.ufdr", old_us_report()), "--region", "GB")
+    assert r.code == 0, r
+    assert query(node, "SELECT region, region_source FROM devices") == [("US", "IMSI 310410…")]
