@@ -113,7 +113,39 @@ CANARY_RAW = {
     "vrms": ["cn51 ary", "CN51ARY", "QZ19 XYV", "QZ19XYV"],
     "imeis": ["490154203237518", "356938035643809"],
     "dobs": ["1991-07-23", "2008-02-29"],
+    # what only a seized-phone extraction holds (EXH-CANARY.ufdr): locations, the SIM, the
+    # owner's app account, a chat's name, an e-mail's subject
+    "extraction": ["53.77771", "-1.55557", "8944990000001234567", "234159999912345",
+                   "canary_acct_zq", "quillfeather crew", "canary subject zq"],
 }
+
+
+def canary_ufdr() -> str:
+    """The canary seized phone as a Cellebrite report (tests/node/cellebrite_reports.py)."""
+    from cellebrite_reports import field, model, model_field, multi_model, party, report
+
+    owner = "07700 900421"
+    return report(
+        {"DeviceInfoSelectedManufacturer": "Canaryphone", "MSISDN": "+447700900421",
+         "IMSI": "234159999912345", "ICCID": "8944990000001234567",
+         "DeviceInfoTimeZone": "Europe/London"},
+        {"Location": [model("Location", "loc1", field(
+            "TimeStamp", "2022-06-01T22:00:00+01:00", "TimeStamp"),
+            field("GpsHorizontalAccuracy", "5"), model_field("Position", model(
+                "Coordinate", "c1", field("Latitude", "53.77771"),
+                field("Longitude", "-1.55557"))))],
+         "UserAccount": [model("UserAccount", "a1", field("Source", "Telegram"),
+                               field("Username", "canary_acct_zq"))],
+         "Chat": [model("Chat", "ch1", field("Name", "quillfeather crew"),
+                        field("Source", "WhatsApp"), multi_model(
+                            "Participants", party(owner, None, None, True),
+                            party("07700 900418", "Ottoline")))],
+         "Email": [model("Email", "e1", field("TimeStamp", "2022-06-02T10:00:00Z",
+                                              "TimeStamp"),
+                         field("Subject", "canary subject zq"),
+                         model_field("From", party("v.canary@example.net")),
+                         multi_model("To", party("zeb.canary@example.org", None, None,
+                                                 True)))]})
 
 CANARY_FILES = {
     "persons.csv": """person_id,given_names,family_name,aliases,dob,dob_known,sex,\
@@ -179,5 +211,8 @@ def canary_template(factory) -> Path:  # noqa: ANN001 - pytest.TempPathFactory
         inputs.mkdir()
         for name, text in CANARY_FILES.items():
             (inputs / name).write_text(text)
+        from cellebrite_reports import write_ufdr
+
+        write_ufdr(inputs / "EXH-CANARY.ufdr", canary_ufdr())
         _BUILT["canary"] = make_node(root, "Canaryshire", inputs)
     return _BUILT["canary"]

@@ -112,3 +112,16 @@ def test_victims_never_leave_under_a_policy_that_does_not_opt_in(canary: Path) -
         else:
             assert "victim" not in roles and not opted_in, policy
             assert not (victim_tokens & sent), policy
+
+
+def test_the_canary_node_holds_what_only_an_extraction_has(canary: Path, query) -> None:
+    """(Guard: the extraction canaries are in the store, so their absence above means
+    something.)"""
+    assert query(canary, "SELECT latitude, longitude FROM device_locations") == [
+        (53.77771, -1.55557)]
+    assert query(canary, "SELECT imsi, iccid FROM devices WHERE device_id = 'EXH-CANARY'"
+                 ) == [("234159999912345", "8944990000001234567")]
+    assert query(canary, "SELECT username FROM device_accounts") == [("canary_acct_zq",)]
+    assert query(canary, "SELECT name FROM chats") == [("quillfeather crew",)]
+    assert query(canary, "SELECT subject FROM messages WHERE kind = 'email'") == [
+        ("canary subject zq",)]
