@@ -1,0 +1,475 @@
+"""`node analyse handovers`: did a number stop and another start with the same contacts
+("burner rotation"), and which handsets carried several numbers or numbers several handsets.
+
+A number is seen through the seized devices: its contacts are the devices' own numbers that
+talk to it (and, for a device's own number, everything that device talks to). A handover
+old → new needs three things, each measured and shown:
+
+- **the same contacts**: the Jaccard overlap of the two numbers' contacts, and the same
+  overlap with each contact weighted by its rarity, 1 / log2(1 + sources), where sources is
+  how many seized devices the contact is seen with. A *hub* (a taxi firm, a takeaway: seen
+  with many unrelated devices) weighs nothing and is listed apart, so sharing a taxi firm
+  never makes two numbers one person's;
+- **one stops as the other starts**: at most ``--parallel`` of the old number's events come
+  after the new one's first, and of the new one's before the old one's last (phones are used
+  side by side for a while); the gap between them is at most ``--max-gap`` days;
+- **not by chance**: the events of the two numbers, put in time order, are tested for "all
+  of the old before the new" (one-sided Mann-Whitney U, normal approximation, Bonferroni
+  over every pair tested), so two numbers seen a handful of times each are not enough.
+
+Strength = rarity-weighted Jaccard × order (the share of old/new event pairs in switch
+order). Clues that support a handover — both numbers recorded for the same person, saved
+under the same name on a device ("Ali" / "Ali new"), a first message like "new number save
+it" — are shown beside it but do not change the strength.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import typer
+from scipy.stats import norm
+
+from federation.errors import CrossforceError
+from federation.normalise import normalise_phone
+from node.analyses import (
+    CsvOption,
+    DirOption,
+    JsonOption,
+    Result,
+    Table,
+    _suggest,
+    consult,
+    define_person_records,
+    emit,
+    parse_period,
+    prepare_events,
+    resolve_devices,
+)
+
+COLUMNS = ["old", "new", "switch", "gap_days", "parallel_days", "old_events", "new_events",
+           "old_contacts", "new_contacts", "shared", "jaccard", "weighted_jaccard", "order",
+           "p_value", "closeness", "strength", "also_fits", "persons", "clues", "explanation"]
+ANNOUNCE = r"(?i)\b(new (num|numb|number|no|phone|fone|mob)|save (this|it|me|my))"
+
+
+def command(
+    dir: Path = DirOption,
+    device: list[str] = typer.Option([], "--device", help="Only events of this seized "
+                                     "device (repeatable). Default: every device."),
+    person: list[str] = typer.Option([], "--person", help="Only handovers from or to a "
+                                     "number of this person (repeatable)."),
+    number: list[str] = typer.Option([], "--number", help="Only handovers from or to this "
+                                     "number (repeatable)."),
+    start: str = typer.Option(None, "--from", help="First day of events used, YYYY-MM-DD."),
+    end: str = typer.Option(None, "--to", help="Last day of events used, YYYY-MM-DD."),
+    min_events: int = typer.Option(3, "--min-events", min=1, help="Events each number "
+                                   "needs on each side of the switch."),
+    min_overlap: float = typer.Option(0.3, "--min-overlap", min=0.0, max=1.0,
+                                      help="Smallest rarity-weighted Jaccard overlap."),
+    parallel: float = typer.Option(0.2, "--parallel", min=0.0, max=0.5, help="Largest "
+                                   "share of either number's events inside the other's "
+                                   "time (used side by side)."),
+    max_gap: int = typer.Option(90, "--max-gap", min=0, help="Largest gap in days between "
+                                "the old number's last event and the new one's first."),
+    hub: int = typer.Option(0, "--hub", min=0, help="A contact seen with this many devices "
+                            "or more is a hub (weighs nothing). 0: max(6, a quarter of the "
+                            "devices)."),
+    alpha: float = typer.Option(0.01, "--alpha", min=1e-12, max=0.5, help="Largest "
+                                "Bonferroni-corrected p-value of the switch-order test."),
+    as_json: bool = JsonOption,
+    csv: Path = CsvOption,
+) -> None:
+    """New-number handovers ("burner rotation"): a number stops and another starts with
+    mostly the same contacts. Shows old → new, the switch date, contacts on each side and
+    shared, the overlap (Jaccard, and weighted by how rare each contact is, so hubs such as
+    taxi firms count for nothing), the switch-order test and one line explaining each,
+    strongest first; then handsets (IMEI) seen with several numbers and numbers seen in
+    several handsets, from the devices table. --csv writes the handovers."""
+    period = parse_period(start, end)
+    params = {"device": device, "person": person, "number": number, "from": start, "to": end,
+              "min_events": min_events, "min_overlap": min_overlap, "parallel": parallel,
+              "max_gap": max_gap, "hub": hub, "alpha": alpha}
+    with consult(dir, "handovers", params) as (con, counts):
+        devices = resolve_devices(con, device, [])
+        wanted = _wanted_numbers(con, person, number)
+        result = handovers(con, sorted({d for ds in devices.values() for d in ds}), period,
+                           Settings(min_events, min_overlap, parallel, max_gap, hub, alpha),
+                           wanted)
+        result.params = params
+        counts.update({k: int(v) for k, v in result.summary.items()
+                       if isinstance(v, int)})
+    emit(result, as_json, csv)
+
+
+class Settings:
+    """The thresholds of one run (see the command's options)."""
+
+    def __init__(self, min_events: int = 3, min_overlap: float = 0.3, parallel: float = 0.2,
+                 max_gap: int = 90, hub: int = 0, alpha: float = 0.01) -> None:
+        self.min_events, self.min_overlap, self.parallel = min_events, min_overlap, parallel
+        self.max_gap, self.hub, self.alpha = max_gap, hub, alpha
+
+
+def _wanted_numbers(con: duckdb.DuckDBPyConnection, persons: list[str],
+                    numbers: list[str]) -> set[str] | None:
+    """--person/--number → the numbers a handover must start or end at (None: any)."""
+    if not persons and not numbers:
+        return None
+    wanted: set[str] = set()
+    for raw in numbers:
+        n = normalise_phone(raw) or raw.strip()
+        seen = con.execute("""SELECT count(*) FROM communication_events
+                              WHERE coalesce(number_e164, trim(number)) = ?""",
+                           [n]).fetchall()[0][0]
+        seen += con.execute("SELECT count(*) FROM devices WHERE owner_number_e164 = ?",
+                            [n]).fetchall()[0][0]
+        if not seen:
+            raise CrossforceError(f"--number {raw}: no call, message or device on this node "
+                                  "has that number; check it (UK numbers as 07... or +44...)")
+        wanted.add(n)
+    for p in persons:
+        if not con.execute("SELECT count(*) FROM persons WHERE person_id = ?",
+                           [p]).fetchall()[0][0]:
+            ids = [r[0] for r in con.execute("SELECT person_id FROM persons").fetchall()]
+            raise CrossforceError(f"no person {p!r} on this node{_suggest(p, ids)}")
+        define_person_records(con)
+        mine = [r[0] for r in con.execute("""
+            SELECT e164 FROM phones WHERE person_id IN (SELECT * FROM person_records($p))
+              AND e164 IS NOT NULL
+            UNION SELECT owner_number_e164 FROM devices
+            WHERE person_id IN (SELECT * FROM person_records($p))
+              AND owner_number_e164 IS NOT NULL""", {"p": p}).fetchall()]
+        if not mine:
+            raise CrossforceError(f"person {p!r} has no phone number recorded on this node "
+                                  "(identifiers or a seized device); use --number instead")
+        wanted.update(mine)
+    return wanted
+
+
+def handovers(con: duckdb.DuckDBPyConnection, devices: list[str],
+              period: tuple[dt.datetime | None, dt.datetime | None],
+              s: Settings, wanted: set[str] | None = None) -> Result:
+    """Find the handovers among the events of ``devices`` in ``period`` (device-local)."""
+    prepare_events(con)
+    sources = _load(con, devices, period, s.parallel)
+    hub = s.hub or max(6, math.ceil(sources / 4))
+    tested = _candidates(con, s, hub)
+    rows = _score(con, s, tested)
+    if wanted is not None:
+        rows = [r for r in rows if r["old"] in wanted or r["new"] in wanted]
+    hubs = con.execute("SELECT num, src, n FROM ho_num WHERE w = 0 ORDER BY src DESC, num"
+                       ).fetchall()
+    imei_rows, number_rows = _handsets(con)
+    table = Table("handovers, strongest first", COLUMNS,
+                  [[r[c] for c in COLUMNS] for r in rows])
+    numbers = int(con.execute("SELECT count(*) FROM ho_num").fetchall()[0][0])
+    notes = [f"Hubs (seen with {hub} or more of the {sources} devices) weigh nothing in the "
+             "overlap; they are listed apart.",
+             f"Switch-order test: one-sided Mann-Whitney U, Bonferroni over {tested} pairs "
+             f"tested, kept at p <= {s.alpha}; strength = weighted Jaccard x order."]
+    return Result("handovers", {}, [
+        table,
+        Table("hubs (weigh nothing in the overlap)", ["contact", "devices", "events"],
+              [list(h) for h in hubs]),
+        Table("handsets (IMEI) seen with several numbers",
+              ["imei", "numbers", "devices", "persons", "first_extraction",
+               "last_extraction"], imei_rows),
+        Table("numbers seen in several handsets",
+              ["number", "imeis", "devices", "persons", "first_extraction",
+               "last_extraction"], number_rows),
+    ], summary={"devices": sources, "numbers": numbers, "pairs_tested": tested,
+                "handovers": len(rows), "hubs": len(hubs),
+                "handsets_with_several_numbers": len(imei_rows),
+                "numbers_in_several_handsets": len(number_rows)}, notes=notes)
+
+
+def _load(con: duckdb.DuckDBPyConnection, devices: list[str],
+          period: tuple[dt.datetime | None, dt.datetime | None], parallel: float) -> int:
+    """Temp tables ``ho_side`` (each event from both parties: num, peer, ts, own = num is
+    the device's own number), ``ho_link`` (num, peer, events, own) and ``ho_num`` (per
+    number: events, first, last, the quantiles the parallel rule needs, contacts, sources
+    = devices it is seen with, and when those devices' records start and end). Returns how
+    many devices (own numbers) there are."""
+    lo, hi = period
+    con.execute("CREATE OR REPLACE TEMP TABLE ho_devices (device_id VARCHAR)")
+    con.executemany("INSERT INTO ho_devices VALUES (?)", [[d] for d in devices])
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE ho_side AS
+        WITH e AS (
+            SELECT coalesce(d.owner_number_e164, 'device:' || d.device_id) AS self,
+                   e.other, e.timestamp_utc AS ts
+            FROM events e JOIN devices d USING (device_id)
+            WHERE e.device_id IN (SELECT device_id FROM ho_devices) AND e.other IS NOT NULL
+              AND e.timestamp_utc IS NOT NULL
+              AND ($lo::TIMESTAMP IS NULL OR e.local_ts >= $lo::TIMESTAMP)
+              AND ($hi::TIMESTAMP IS NULL OR e.local_ts <= $hi::TIMESTAMP))
+        SELECT self AS num, other AS peer, ts, true AS own FROM e WHERE self <> other
+        UNION ALL SELECT other, self, ts, false FROM e WHERE self <> other""",
+                {"lo": lo, "hi": hi})
+    if not con.execute("SELECT count(*) FROM ho_side").fetchall()[0][0]:
+        span = f" between {lo or 'the start'} and {hi or 'the end'}" if lo or hi else ""
+        raise CrossforceError(f"no calls or messages{span} on the devices chosen: widen "
+                              "--from/--to or choose other devices")
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE ho_link AS
+        SELECT num, peer, count(*) AS n, bool_or(own) AS own FROM ho_side GROUP BY ALL""")
+    # when a number was in use: a handset's log spans every SIM it held (its own number
+    # is the SIM at extraction), so a device's own number is timed by the other devices
+    # that saw it, and by its own log only when no other device did
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE ho_time AS
+        SELECT num, ts FROM ho_side WHERE NOT own
+        UNION ALL SELECT num, ts FROM ho_side WHERE own AND num NOT IN (
+            SELECT DISTINCT num FROM ho_side WHERE NOT own)""")
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE ho_act AS
+        SELECT num, count(*) AS n, min(ts) AS first, max(ts) AS last,
+               quantile_disc(ts, 1 - $p) AS q_hi, quantile_disc(ts, $p) AS q_lo
+        FROM ho_time GROUP BY num""", {"p": parallel})
+    # a number's sources: the devices it is seen with (its own device, if it is one); what
+    # the other devices recorded (obs_first..obs_last) says whether it started or stopped
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE ho_num AS
+        WITH span AS (SELECT num, min(ts) AS first, max(ts) AS last FROM ho_side
+                      WHERE own GROUP BY num),
+        src AS (
+            SELECT l.num, count(DISTINCT CASE WHEN l.own THEN l.num ELSE l.peer END) AS src,
+                   bool_or(l.own) AS is_self,
+                   min(p.first) FILTER (WHERE NOT l.own) AS obs_first,
+                   max(p.last) FILTER (WHERE NOT l.own) AS obs_last
+            FROM ho_link l LEFT JOIN span p ON p.num = l.peer
+            GROUP BY l.num)
+        SELECT a.*, s.src, s.is_self, s.obs_first, s.obs_last, 1.0 AS w
+        FROM ho_act a JOIN src s USING (num)""")
+    return int(con.execute("SELECT count(DISTINCT num) FROM ho_link WHERE own")
+               .fetchall()[0][0])
+
+
+#: closeness of a pair = 1 / (1 + gap / HALF_GAP days): a half at a month's gap (or a
+#: month of use side by side)
+HALF_GAP = 30
+#: a number has stopped (started) when its devices' records go on (began) this many of its
+#: usual intervals between events after its last (before its first) event
+SILENCE = 3
+
+
+def _candidates(con: duckdb.DuckDBPyConnection, s: Settings, hub: int) -> int:
+    """Temp table ``ho_cand``: pairs (old, new) where old stopped, new started, they share a
+    contact that is not a hub and their activity fits a switch; with their overlap.
+    Returns how many pairs were tested."""
+    con.execute(f"""
+        UPDATE ho_num SET w = CASE WHEN src >= {int(hub)} THEN 0.0
+                                   ELSE 1.0 / log2(1 + src) END""")
+    # contacts of each number: all, and those that are devices' own numbers (a number no
+    # device of which was seized is seen only through those: compare like with like)
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE ho_weight AS
+        SELECT l.num, count(*) AS k_all, sum(c.w) AS w_all,
+               count(*) FILTER (WHERE c.is_self) AS k_self,
+               coalesce(sum(c.w) FILTER (WHERE c.is_self), 0) AS w_self
+        FROM ho_link l JOIN ho_num c ON c.num = l.peer GROUP BY l.num""")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE ho_ends AS
+        WITH k AS (SELECT *, epoch(last - first) / greatest(n - 1, 1) AS usual FROM ho_num
+                   WHERE n >= $min_events AND NOT starts_with(num, 'device:'))
+        SELECT num, obs_last IS NULL OR epoch(obs_last - last) > {SILENCE} * usual AS stopped,
+               obs_first IS NULL OR epoch(first - obs_first) > {SILENCE} * usual AS started
+        FROM k""", {"min_events": s.min_events})
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE ho_cand AS
+        WITH l AS (SELECT l.num, l.peer, c.w, c.is_self FROM ho_link l
+                   JOIN ho_num c ON c.num = l.peer WHERE c.w > 0),
+        old AS (SELECT l.* FROM l JOIN ho_ends e USING (num) WHERE e.stopped),
+        new AS (SELECT l.* FROM l JOIN ho_ends e USING (num) WHERE e.started),
+        shared AS (
+            SELECT a.num AS old, b.num AS new, count(*) AS s_all, sum(a.w) AS ws_all,
+                   count(*) FILTER (WHERE a.is_self) AS s_self,
+                   coalesce(sum(a.w) FILTER (WHERE a.is_self), 0) AS ws_self
+            FROM old a JOIN new b ON a.peer = b.peer AND a.num <> b.num
+            GROUP BY ALL),
+        j AS (
+            SELECT s.old, s.new, o.is_self AND nw.is_self AS full_view,
+                   o.n AS old_events, nw.n AS new_events, o.last AS old_last,
+                   nw.first AS new_first,
+                   CASE WHEN full_view THEN s_all ELSE s_self END AS shared,
+                   CASE WHEN full_view THEN ws_all ELSE ws_self END AS wshared,
+                   CASE WHEN full_view THEN wo.k_all ELSE wo.k_self END AS old_contacts,
+                   CASE WHEN full_view THEN wn.k_all ELSE wn.k_self END AS new_contacts,
+                   CASE WHEN full_view THEN wo.w_all ELSE wo.w_self END AS old_w,
+                   CASE WHEN full_view THEN wn.w_all ELSE wn.w_self END AS new_w
+            FROM shared s JOIN ho_num o ON o.num = s.old JOIN ho_num nw ON nw.num = s.new
+            JOIN ho_weight wo ON wo.num = s.old JOIN ho_weight wn ON wn.num = s.new
+            WHERE o.first < nw.first AND o.last < nw.last
+              AND o.q_hi <= nw.first AND nw.q_lo >= o.last
+              AND nw.first <= o.last + to_days($gap::INTEGER))
+        SELECT *, shared / (old_contacts + new_contacts - shared) AS jaccard,
+               wshared / nullif(old_w + new_w - wshared, 0) AS weighted_jaccard
+        FROM j WHERE shared > 0""", {"gap": s.max_gap})
+    return int(con.execute("SELECT count(*) FROM ho_cand").fetchall()[0][0])
+
+
+def _score(con: duckdb.DuckDBPyConnection, s: Settings, tested: int) -> list[dict[str, Any]]:
+    """The switch-order test on every candidate with enough overlap; rows that pass."""
+    # U = sum over the old number's events of the new number's events before it
+    found = con.execute("""
+        WITH c AS (SELECT old, new FROM ho_cand WHERE weighted_jaccard >= $m),
+        ev AS (SELECT c.old, c.new, 0 AS side, x.ts FROM c JOIN ho_time x ON x.num = c.old
+               UNION ALL
+               SELECT c.old, c.new, 1, x.ts FROM c JOIN ho_time x ON x.num = c.new),
+        r AS (SELECT old, new, side,
+                     row_number() OVER (PARTITION BY old, new ORDER BY ts, side) -
+                     row_number() OVER (PARTITION BY old, new, side ORDER BY ts) AS before
+              FROM ev)
+        SELECT c.*, u.u FROM ho_cand c JOIN (
+            SELECT old, new, sum(before) AS u FROM r WHERE side = 0 GROUP BY ALL) u
+        USING (old, new)""", {"m": s.min_overlap}).fetch_df()
+    if found.empty:
+        return []
+    n1, n2 = found["old_events"].to_numpy(float), found["new_events"].to_numpy(float)
+    u = found["u"].to_numpy(float)
+    z = (u + 0.5 - n1 * n2 / 2) / np.sqrt(n1 * n2 * (n1 + n2 + 1) / 12)
+    p = np.minimum(1.0, norm.cdf(z) * max(tested, 1))
+    order = 1 - u / (n1 * n2)
+    gap = (found["new_first"] - found["old_last"]).dt.total_seconds().abs().to_numpy()
+    close = 1 / (1 + gap / (HALF_GAP * 86400))
+    found = found.assign(p_value=p, order=order, closeness=close)
+    found = found[found["p_value"] <= s.alpha]
+    if found.empty:
+        return []
+    persons, clues, n_clues = _clues(con, found[["old", "new"]].values.tolist())
+    keys = found["old"] + " " + found["new"]
+    base = found["weighted_jaccard"].to_numpy(float) * found["order"] * found["closeness"]
+    found = found.assign(
+        persons=[persons.get(k, "") for k in keys], clues=[clues.get(k, "") for k in keys],
+        strength=1 - (1 - base) * 0.5 ** np.array([n_clues.get(k, 0) for k in keys]))
+    found = found.sort_values(["strength", "p_value", "old", "new"],
+                              ascending=[False, True, True, True])
+    # one old number, one new: a pair is kept only if neither number is already in a
+    # stronger one (a group that changes phones together shares every contact)
+    rows: list[dict[str, Any]] = []
+    used: dict[str, dict[str, Any]] = {}
+    for r in found.to_dict("records"):
+        if r["old"] in used or r["new"] in used:
+            for k in (r["old"], r["new"]):
+                if k in used:
+                    used[k]["also_fits"] += 1
+            continue
+        gap = (r["new_first"] - r["old_last"]).total_seconds() / 86400
+        rows.append({
+            "old": r["old"], "new": r["new"], "switch": r["new_first"].date(),
+            "gap_days": max(0, round(gap)), "parallel_days": max(0, round(-gap)),
+            "old_events": int(r["old_events"]), "new_events": int(r["new_events"]),
+            "old_contacts": int(r["old_contacts"]), "new_contacts": int(r["new_contacts"]),
+            "shared": int(r["shared"]), "jaccard": round(float(r["jaccard"]), 3),
+            "weighted_jaccard": round(float(r["weighted_jaccard"]), 3),
+            "order": round(float(r["order"]), 3), "p_value": float(f"{r['p_value']:.2g}"),
+            "closeness": round(float(r["closeness"]), 3),
+            "strength": round(float(r["strength"]), 3), "old_last": r["old_last"],
+            "full_view": bool(r["full_view"]), "also_fits": 0, "persons": r["persons"],
+            "clues": r["clues"]})
+        used[r["old"]] = used[r["new"]] = rows[-1]
+    for r in rows:
+        _explain(r)
+    return rows
+
+
+def _clues(con: duckdb.DuckDBPyConnection, pairs: list[list[str]]
+           ) -> tuple[dict[str, str], dict[str, str], dict[str, int]]:
+    """For each pair "old new": the persons recorded with either number; the clues, as
+    text; how many of the two that raise the strength hold (both numbers recorded for one
+    person; saved under the same first name on one device). A first message announcing a
+    new number is shown but does not count: it says nothing about which old number."""
+    con.execute("CREATE OR REPLACE TEMP TABLE ho_found (old VARCHAR, new VARCHAR)")
+    con.executemany("INSERT INTO ho_found VALUES (?, ?)", pairs)
+    holders = dict(con.execute("""
+        WITH own AS (SELECT e164 AS num, person_id FROM phones WHERE e164 IS NOT NULL
+                     UNION SELECT owner_number_e164, person_id FROM devices
+                     WHERE owner_number_e164 IS NOT NULL AND person_id IS NOT NULL),
+        res AS (SELECT o.num, coalesce(r.local_person, o.person_id) AS person
+                FROM own o LEFT JOIN person_resolution r USING (person_id))
+        SELECT f.old || ' ' || f.new, string_agg(DISTINCT res.person, '|' ORDER BY res.person)
+        FROM ho_found f JOIN res ON res.num IN (f.old, f.new) GROUP BY ALL""").fetchall())
+    same_person = {k for k, in con.execute("""
+        WITH own AS (SELECT e164 AS num, person_id FROM phones WHERE e164 IS NOT NULL
+                     UNION SELECT owner_number_e164, person_id FROM devices
+                     WHERE owner_number_e164 IS NOT NULL AND person_id IS NOT NULL),
+        res AS (SELECT o.num, coalesce(r.local_person, o.person_id) AS person
+                FROM own o LEFT JOIN person_resolution r USING (person_id))
+        SELECT DISTINCT f.old || ' ' || f.new FROM ho_found f
+        JOIN res a ON a.num = f.old JOIN res b ON b.num = f.new AND a.person = b.person"""
+        ).fetchall()}
+    names = dict(con.execute("""
+        WITH saved AS (
+            SELECT device_id, coalesce(number_e164, trim(number)) AS num, name FROM contacts
+            WHERE name IS NOT NULL
+            UNION SELECT device_id, other, name FROM events WHERE name IS NOT NULL),
+        pairs AS (
+            SELECT f.old || ' ' || f.new AS k, a.name AS a, b.name AS b, a.device_id
+            FROM ho_found f JOIN saved a ON a.num = f.old
+            JOIN saved b ON b.num = f.new AND b.device_id = a.device_id
+            WHERE lower(split_part(trim(a.name), ' ', 1)) =
+                  lower(split_part(trim(b.name), ' ', 1)))
+        SELECT k, any_value(format('saved as ''{}'' and ''{}'' on {}', a, b, device_id)
+                            ORDER BY device_id)
+        FROM pairs GROUP BY k""").fetchall())
+    announced = dict(con.execute(f"""
+        WITH first_msgs AS (
+            SELECT other, body, row_number() OVER (PARTITION BY device_id, other
+                                                   ORDER BY timestamp_utc) AS k
+            FROM events WHERE event_kind = 'message' AND body IS NOT NULL
+              AND other IN (SELECT new FROM ho_found))
+        SELECT f.old || ' ' || f.new, any_value(format('first message ''{{}}''', body))
+        FROM ho_found f JOIN first_msgs m ON m.other = f.new
+        WHERE m.k <= 3 AND regexp_matches(m.body, '{ANNOUNCE}') GROUP BY ALL""").fetchall())
+    text: dict[str, str] = {}
+    count: dict[str, int] = {}
+    for old, new in pairs:
+        k = f"{old} {new}"
+        strong = ([f"both numbers recorded for {holders.get(k, '')}"]
+                  if k in same_person else []) + ([names[k]] if k in names else [])
+        count[k] = len(strong)
+        text[k] = "; ".join(strong + ([announced[k]] if k in announced else []))
+    return holders, text, count
+
+
+def _explain(r: dict[str, Any]) -> None:
+    """The one-line explanation of a handover row (drops the helper fields)."""
+    gap = (f"{r['gap_days']} days later" if r["gap_days"] else
+           f"{r['parallel_days']} days of parallel use" if r["parallel_days"] else
+           "the same day")
+    r["explanation"] = (
+        f"{r['old']} last used {r['old_last']:%Y-%m-%d}, {r['new']} first used "
+        f"{r['switch']:%Y-%m-%d} ({gap}); {r['shared']} contacts shared of "
+        f"{r['old_contacts']} and {r['new_contacts']}"
+        + ("" if r["full_view"] else " seized devices") +
+        f" (Jaccard {r['jaccard']:.2f}, rarity-weighted {r['weighted_jaccard']:.2f}); "
+        f"{r['order']:.0%} of event pairs in switch order (p={r['p_value']:.2g})"
+        + (f"; {r['also_fits']} weaker pairing(s) set aside" if r["also_fits"] else "")
+        + (f"; {r['clues']}" if r["clues"] else ""))
+    del r["old_last"], r["full_view"]
+
+
+def _handsets(con: duckdb.DuckDBPyConnection) -> tuple[list, list]:
+    """One IMEI with several numbers, one number in several handsets (devices table)."""
+    common = """string_agg(DISTINCT d.device_id, '|' ORDER BY d.device_id),
+                string_agg(DISTINCT coalesce(r.local_person, d.person_id), '|'),
+                min(d.extraction_date)::DATE, max(d.extraction_date)::DATE
+                FROM devices d LEFT JOIN person_resolution r USING (person_id)
+                WHERE d.device_id IN (SELECT device_id FROM ho_devices)"""
+    imei = con.execute(f"""
+        SELECT d.imei_norm, string_agg(DISTINCT d.owner_number_e164, '|'
+                                       ORDER BY d.owner_number_e164), {common}
+        AND d.imei_norm IS NOT NULL GROUP BY d.imei_norm
+        HAVING count(DISTINCT d.owner_number_e164) >= 2 ORDER BY 1""").fetchall()
+    number = con.execute(f"""
+        SELECT d.owner_number_e164, string_agg(DISTINCT d.imei_norm, '|'
+                                               ORDER BY d.imei_norm), {common}
+        AND d.owner_number_e164 IS NOT NULL GROUP BY d.owner_number_e164
+        HAVING count(DISTINCT d.imei_norm) >= 2 ORDER BY 1""").fetchall()
+    return [list(r) for r in imei], [list(r) for r in number]
