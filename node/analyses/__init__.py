@@ -213,11 +213,13 @@ def parse_period(start: str | None, end: str | None) -> tuple[dt.datetime | None
 
 @dataclass
 class Table:
-    """One table of a result: a title, column names and rows (plain values)."""
+    """One table of a result: a title, column names and rows (plain values). ``shown``:
+    the columns printed in the terminal when not all of them fit (JSON and CSV have all)."""
 
     title: str
     columns: list[str]
     rows: list[Sequence[Any]]
+    shown: list[str] | None = None
 
     def records(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, r, strict=True)) for r in self.rows]
@@ -271,9 +273,11 @@ def emit(result: Result, as_json: bool = False, csv_path: Path | None = None,
         shown = t.rows[:limit]
         more = f" (first {limit} of {len(t.rows):,}; --json or --csv for all)" \
             if len(t.rows) > limit else ""
-        rt = RichTable(*t.columns, title=f"{t.title}{more}", title_justify="left")
+        cols = [t.columns.index(c) for c in (t.shown or t.columns)]
+        rt = RichTable(*(t.columns[i] for i in cols), title=f"{t.title}{more}",
+                       title_justify="left")
         for r in shown:
-            rt.add_row(*("" if v is None else str(_plain(v)) for v in r))
+            rt.add_row(*("" if r[i] is None else str(_plain(r[i])) for i in cols))
         console.print(rt)
     for n in result.notes:
         console.print(f"[dim]{n}[/]")

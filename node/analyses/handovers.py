@@ -167,7 +167,8 @@ def handovers(con: duckdb.DuckDBPyConnection, devices: list[str],
                        ).fetchall()
     imei_rows, number_rows = _handsets(con)
     table = Table("handovers, strongest first", COLUMNS,
-                  [[r[c] for c in COLUMNS] for r in rows])
+                  [[r[c] for c in COLUMNS] for r in rows],
+                  shown=["old", "new", "switch", "strength", "explanation"])
     numbers = int(con.execute("SELECT count(*) FROM ho_num").fetchall()[0][0])
     notes = [f"Hubs (seen with {hub} or more of the {sources} devices) weigh nothing in the "
              "overlap; they are listed apart.",
@@ -245,7 +246,7 @@ def _load(con: duckdb.DuckDBPyConnection, devices: list[str],
                    max(p.last) FILTER (WHERE NOT l.own) AS obs_last
             FROM ho_link l LEFT JOIN span p ON p.num = l.peer
             GROUP BY l.num)
-        SELECT a.*, s.src, s.is_self, s.obs_first, s.obs_last, 1.0 AS w
+        SELECT a.*, s.src, s.is_self, s.obs_first, s.obs_last, 1.0::DOUBLE AS w
         FROM ho_act a JOIN src s USING (num)""")
     return int(con.execute("SELECT count(DISTINCT num) FROM ho_link WHERE own")
                .fetchall()[0][0])
@@ -264,7 +265,7 @@ def _candidates(con: duckdb.DuckDBPyConnection, s: Settings, hub: int) -> int:
     contact that is not a hub and their activity fits a switch; with their overlap.
     Returns how many pairs were tested."""
     con.execute(f"""
-        UPDATE ho_num SET w = CASE WHEN src >= {int(hub)} THEN 0.0
+        UPDATE ho_num SET w = CASE WHEN src >= {int(hub)} THEN 0.0::DOUBLE
                                    ELSE 1.0 / log2(1 + src) END""")
     # contacts of each number: all, and those that are devices' own numbers (a number no
     # device of which was seized is seen only through those: compare like with like)
