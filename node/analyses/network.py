@@ -161,7 +161,7 @@ def _ranking(g: gr.Graph, scores: dict[str, dict[str, Any]], kind: str, rank_by:
     for r, v in enumerate(ids, 1):
         s = scores[v]
         rows.append([r, v.split(":", 1)[1], v.split(":", 1)[0], int(s["degree"]),
-                     round(s["weighted_degree"]), round(s["betweenness"]),
+                     round(s["w_degree"]), round(s["betweenness"]),
                      round(s["closeness"], 3), round(s["eigenvector"], 3),
                      round(s["pagerank"], 2), int(s["k_core"]), s["community"]])
     what = "entities" if kind == "all" else f"{kind}s"
