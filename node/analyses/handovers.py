@@ -12,15 +12,26 @@ old → new needs three things, each measured and shown:
   never makes two numbers one person's;
 - **one stops as the other starts**: at most ``--parallel`` of the old number's events come
   after the new one's first, and of the new one's before the old one's last (phones are used
-  side by side for a while); the gap between them is at most ``--max-gap`` days;
+  side by side for a while); the gap between them, or the time they are used side by
+  side, is at most ``--max-gap`` days;
 - **not by chance**: the events of the two numbers, put in time order, are tested for "all
   of the old before the new" (one-sided Mann-Whitney U, normal approximation, Bonferroni
   over every pair tested), so two numbers seen a handful of times each are not enough.
 
+When a number's own handset was seized, its log spans every SIM the handset held, so when
+the number was in use is read from the other devices that saw it (its own log only when no
+other device did); a number no device of which was seized is seen only through the
+seized devices' own numbers, so both numbers' contacts are compared over those.
+
 Strength = rarity-weighted Jaccard × order (the share of old/new event pairs in switch
-order). Clues that support a handover — both numbers recorded for the same person, saved
-under the same name on a device ("Ali" / "Ali new"), a first message like "new number save
-it" — are shown beside it but do not change the strength.
+order) × closeness (1 / (1 + gap / 30 days)); each clue that ties the two numbers together —
+both recorded for one person, saved under the same first name on one device ("Ali" / "Ali
+new") — halves the remaining doubt: 1 − (1 − s) / 2. Pairs under ``--min-strength`` (0.5:
+no clue and a month's gap, say) are not shown. A first message like "new number save
+it" is shown but not counted (it does not say which old number). One old number goes to one
+new: pairs are taken clues first, then strongest first, and a pair whose number is already
+taken is counted as a weaker pairing set aside (a group that changes phones together shares
+every contact).
 """
 
 from __future__ import annotations
@@ -70,17 +81,19 @@ def command(
     end: str = typer.Option(None, "--to", help="Last day of events used, YYYY-MM-DD."),
     min_events: int = typer.Option(3, "--min-events", min=1, help="Events each number "
                                    "needs on each side of the switch."),
-    min_overlap: float = typer.Option(0.3, "--min-overlap", min=0.0, max=1.0,
+    min_overlap: float = typer.Option(0.4, "--min-overlap", min=0.0, max=1.0,
                                       help="Smallest rarity-weighted Jaccard overlap."),
     parallel: float = typer.Option(0.2, "--parallel", min=0.0, max=0.5, help="Largest "
                                    "share of either number's events inside the other's "
                                    "time (used side by side)."),
     max_gap: int = typer.Option(90, "--max-gap", min=0, help="Largest gap in days between "
                                 "the old number's last event and the new one's first."),
+    min_strength: float = typer.Option(0.5, "--min-strength", min=0.0, max=1.0,
+                                       help="Weakest handover shown."),
     hub: int = typer.Option(0, "--hub", min=0, help="A contact seen with this many devices "
                             "or more is a hub (weighs nothing). 0: max(6, a quarter of the "
                             "devices)."),
-    alpha: float = typer.Option(0.01, "--alpha", min=1e-12, max=0.5, help="Largest "
+    alpha: float = typer.Option(0.001, "--alpha", min=1e-12, max=0.5, help="Largest "
                                 "Bonferroni-corrected p-value of the switch-order test."),
     as_json: bool = JsonOption,
     csv: Path = CsvOption,
@@ -94,12 +107,13 @@ def command(
     period = parse_period(start, end)
     params = {"device": device, "person": person, "number": number, "from": start, "to": end,
               "min_events": min_events, "min_overlap": min_overlap, "parallel": parallel,
-              "max_gap": max_gap, "hub": hub, "alpha": alpha}
+              "max_gap": max_gap, "min_strength": min_strength, "hub": hub, "alpha": alpha}
     with consult(dir, "handovers", params) as (con, counts):
         devices = resolve_devices(con, device, [])
         wanted = _wanted_numbers(con, person, number)
         result = handovers(con, sorted({d for ds in devices.values() for d in ds}), period,
-                           Settings(min_events, min_overlap, parallel, max_gap, hub, alpha),
+                           Settings(min_events, min_overlap, parallel, max_gap, hub, alpha,
+                                    min_strength),
                            wanted)
         result.params = params
         counts.update({k: int(v) for k, v in result.summary.items()
@@ -110,10 +124,12 @@ def command(
 class Settings:
     """The thresholds of one run (see the command's options)."""
 
-    def __init__(self, min_events: int = 3, min_overlap: float = 0.3, parallel: float = 0.2,
-                 max_gap: int = 90, hub: int = 0, alpha: float = 0.01) -> None:
+    def __init__(self, min_events: int = 3, min_overlap: float = 0.4, parallel: float = 0.2,
+                 max_gap: int = 90, hub: int = 0, alpha: float = 0.001,
+                 min_strength: float = 0.5) -> None:
         self.min_events, self.min_overlap, self.parallel = min_events, min_overlap, parallel
         self.max_gap, self.hub, self.alpha = max_gap, hub, alpha
+        self.min_strength = min_strength
 
 
 def _wanted_numbers(con: duckdb.DuckDBPyConnection, persons: list[str],
@@ -236,15 +252,16 @@ def _load(con: duckdb.DuckDBPyConnection, devices: list[str],
     # a number's sources: the devices it is seen with (its own device, if it is one); what
     # the other devices recorded (obs_first..obs_last) says whether it started or stopped
     con.execute("""
+        CREATE OR REPLACE TEMP TABLE ho_span AS
+        SELECT num, min(ts) AS first, max(ts) AS last FROM ho_side WHERE own GROUP BY num""")
+    con.execute("""
         CREATE OR REPLACE TEMP TABLE ho_num AS
-        WITH span AS (SELECT num, min(ts) AS first, max(ts) AS last FROM ho_side
-                      WHERE own GROUP BY num),
-        src AS (
+        WITH src AS (
             SELECT l.num, count(DISTINCT CASE WHEN l.own THEN l.num ELSE l.peer END) AS src,
                    bool_or(l.own) AS is_self,
                    min(p.first) FILTER (WHERE NOT l.own) AS obs_first,
                    max(p.last) FILTER (WHERE NOT l.own) AS obs_last
-            FROM ho_link l LEFT JOIN span p ON p.num = l.peer
+            FROM ho_link l LEFT JOIN ho_span p ON p.num = l.peer
             GROUP BY l.num)
         SELECT a.*, s.src, s.is_self, s.obs_first, s.obs_last, 1.0::DOUBLE AS w
         FROM ho_act a JOIN src s USING (num)""")
@@ -294,21 +311,38 @@ def _candidates(con: duckdb.DuckDBPyConnection, s: Settings, hub: int) -> int:
                    coalesce(sum(a.w) FILTER (WHERE a.is_self), 0) AS ws_self
             FROM old a JOIN new b ON a.peer = b.peer AND a.num <> b.num
             GROUP BY ALL),
-        j AS (
-            SELECT s.old, s.new, o.is_self AND nw.is_self AS full_view,
-                   o.n AS old_events, nw.n AS new_events, o.last AS old_last,
-                   nw.first AS new_first,
-                   CASE WHEN full_view THEN s_all ELSE s_self END AS shared,
-                   CASE WHEN full_view THEN ws_all ELSE ws_self END AS wshared,
-                   CASE WHEN full_view THEN wo.k_all ELSE wo.k_self END AS old_contacts,
-                   CASE WHEN full_view THEN wn.k_all ELSE wn.k_self END AS new_contacts,
-                   CASE WHEN full_view THEN wo.w_all ELSE wo.w_self END AS old_w,
-                   CASE WHEN full_view THEN wn.w_all ELSE wn.w_self END AS new_w
+        pairs AS (
+            SELECT s.*, o.is_self AND nw.is_self AS full_view, o.n AS old_events,
+                   nw.n AS new_events, o.first AS old_first, o.last AS old_last,
+                   nw.first AS new_first, nw.last AS new_last
             FROM shared s JOIN ho_num o ON o.num = s.old JOIN ho_num nw ON nw.num = s.new
-            JOIN ho_weight wo ON wo.num = s.old JOIN ho_weight wn ON wn.num = s.new
             WHERE o.first < nw.first AND o.last < nw.last
               AND o.q_hi <= nw.first AND nw.q_lo >= o.last
-              AND nw.first <= o.last + to_days($gap::INTEGER))
+              AND nw.first <= o.last + to_days($gap::INTEGER)
+              AND o.last <= nw.first + to_days($gap::INTEGER)),
+        -- seen only through seized devices: count a device as a contact of one number
+        -- only if its records cover the other number's time (it could have seen both)
+        witness AS (
+            SELECT p.old, p.new, l.num = p.old AS is_old, count(*) AS k, sum(c.w) AS w
+            FROM pairs p JOIN ho_link l ON l.num IN (p.old, p.new)
+            JOIN ho_num c ON c.num = l.peer AND c.is_self
+            JOIN ho_span sp ON sp.num = l.peer
+            WHERE NOT p.full_view AND CASE WHEN l.num = p.old
+                THEN sp.first <= p.new_last AND sp.last >= p.new_first
+                ELSE sp.first <= p.old_last AND sp.last >= p.old_first END
+            GROUP BY ALL),
+        j AS (
+            SELECT p.old, p.new, p.full_view, p.old_events, p.new_events, p.old_last,
+                   p.new_first,
+                   CASE WHEN full_view THEN s_all ELSE s_self END AS shared,
+                   CASE WHEN full_view THEN ws_all ELSE ws_self END AS wshared,
+                   CASE WHEN full_view THEN wo.k_all ELSE xo.k END AS old_contacts,
+                   CASE WHEN full_view THEN wn.k_all ELSE xn.k END AS new_contacts,
+                   CASE WHEN full_view THEN wo.w_all ELSE xo.w END AS old_w,
+                   CASE WHEN full_view THEN wn.w_all ELSE xn.w END AS new_w
+            FROM pairs p JOIN ho_weight wo ON wo.num = p.old JOIN ho_weight wn ON wn.num = p.new
+            LEFT JOIN witness xo ON xo.old = p.old AND xo.new = p.new AND xo.is_old
+            LEFT JOIN witness xn ON xn.old = p.old AND xn.new = p.new AND NOT xn.is_old)
         SELECT *, shared / (old_contacts + new_contacts - shared) AS jaccard,
                wshared / nullif(old_w + new_w - wshared, 0) AS weighted_jaccard
         FROM j WHERE shared > 0""", {"gap": s.max_gap})
@@ -349,13 +383,15 @@ def _score(con: duckdb.DuckDBPyConnection, s: Settings, tested: int) -> list[dic
     found = found.assign(
         persons=[persons.get(k, "") for k in keys], clues=[clues.get(k, "") for k in keys],
         strength=1 - (1 - base) * 0.5 ** np.array([n_clues.get(k, 0) for k in keys]))
-    found = found.sort_values(["strength", "p_value", "old", "new"],
-                              ascending=[False, True, True, True])
+    # a pair a clue ties together (one person's numbers, one saved name) is matched first
+    found = found.assign(n_clues=[n_clues.get(k, 0) for k in keys]).sort_values(
+        ["n_clues", "strength", "p_value", "old", "new"],
+        ascending=[False, False, True, True, True])
     # one old number, one new: a pair is kept only if neither number is already in a
     # stronger one (a group that changes phones together shares every contact)
     rows: list[dict[str, Any]] = []
     used: dict[str, dict[str, Any]] = {}
-    for r in found.to_dict("records"):
+    for r in found[found["strength"] >= s.min_strength].to_dict("records"):
         if r["old"] in used or r["new"] in used:
             for k in (r["old"], r["new"]):
                 if k in used:
@@ -377,6 +413,7 @@ def _score(con: duckdb.DuckDBPyConnection, s: Settings, tested: int) -> list[dic
         used[r["old"]] = used[r["new"]] = rows[-1]
     for r in rows:
         _explain(r)
+    rows.sort(key=lambda r: (-r["strength"], r["p_value"], r["old"], r["new"]))
     return rows
 
 

@@ -88,7 +88,8 @@ def test_a_taxi_firm_shared_by_many_devices_makes_no_handover(cli, handover_node
     # without the hub rule the pair is a candidate: plain Jaccard {taxi, F3} vs {taxi, F4}
     # = 1/3, but weighted by rarity the taxi (6 devices) counts 1 / log2(7) = 0.356 and
     # F3, F4 (one device each) count 1: 0.356 / (1.356 + 1.356 - 0.356) = 0.151
-    out = analyse(cli, handover_node, "handovers", "--hub", 100, "--min-overlap", 0.1)
+    out = analyse(cli, handover_node, "handovers", "--hub", 100, "--min-overlap", 0.1,
+                  "--min-strength", 0)
     (taxi_pair,) = [f for f in out["tables"]["handovers, strongest first"]
                     if f["old"] == "+447700900003"]
     assert taxi_pair["new"] == "+447700900004"
