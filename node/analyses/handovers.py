@@ -15,8 +15,10 @@ old → new needs three things, each measured and shown:
   side by side for a while); the gap between them, or the time they are used side by
   side, is at most ``--max-gap`` days;
 - **not by chance**: the events of the two numbers, put in time order, are tested for "all
-  of the old before the new" (one-sided Mann-Whitney U, normal approximation, Bonferroni
-  over every pair tested), so two numbers seen a handful of times each are not enough.
+  of the old before the new" (one-sided Mann-Whitney U: exact when no event is out of
+  order, else the normal approximation; Bonferroni
+  over every pair tested, at ``--alpha``; at 0.05 for a pair a clue below ties together),
+  so two numbers seen a handful of times each are not enough.
 
 When a number's own handset was seized, its log spans every SIM the handset held, so when
 the number was in use is read from the other devices that saw it (its own log only when no
@@ -44,6 +46,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import typer
+from scipy.special import gammaln
 from scipy.stats import norm
 
 from federation.errors import CrossforceError
@@ -189,7 +192,9 @@ def handovers(con: duckdb.DuckDBPyConnection, devices: list[str],
     notes = [f"Hubs (seen with {hub} or more of the {sources} devices) weigh nothing in the "
              "overlap; they are listed apart.",
              f"Switch-order test: one-sided Mann-Whitney U, Bonferroni over {tested} pairs "
-             f"tested, kept at p <= {s.alpha}; strength = weighted Jaccard x order."]
+             f"tested, kept at p <= {s.alpha}; strength = weighted Jaccard x order x "
+             "closeness, each clue halving the rest; shown from "
+             f"{s.min_strength}."]
     return Result("handovers", {}, [
         table,
         Table("hubs (weigh nothing in the overlap)", ["contact", "devices", "events"],
@@ -269,6 +274,8 @@ def _load(con: duckdb.DuckDBPyConnection, devices: list[str],
                .fetchall()[0][0])
 
 
+#: the switch-order test's level for a pair a clue ties together
+CLUE_ALPHA = 0.05
 #: closeness of a pair = 1 / (1 + gap / HALF_GAP days): a half at a month's gap (or a
 #: month of use side by side)
 HALF_GAP = 30
@@ -369,22 +376,29 @@ def _score(con: duckdb.DuckDBPyConnection, s: Settings, tested: int) -> list[dic
     n1, n2 = found["old_events"].to_numpy(float), found["new_events"].to_numpy(float)
     u = found["u"].to_numpy(float)
     z = (u + 0.5 - n1 * n2 / 2) / np.sqrt(n1 * n2 * (n1 + n2 + 1) / 12)
-    p = np.minimum(1.0, norm.cdf(z) * max(tested, 1))
+    # every old event before every new one (U = 0): exactly 1 / C(n1 + n2, n1) (the normal
+    # approximation is far too cautious for a handful of events); otherwise the approximation
+    clean = np.exp(gammaln(n1 + 1) + gammaln(n2 + 1) - gammaln(n1 + n2 + 1))
+    p = np.minimum(1.0, np.where(u == 0, clean, norm.cdf(z)) * max(tested, 1))
     order = 1 - u / (n1 * n2)
     gap = (found["new_first"] - found["old_last"]).dt.total_seconds().abs().to_numpy()
     close = 1 / (1 + gap / (HALF_GAP * 86400))
     found = found.assign(p_value=p, order=order, closeness=close)
-    found = found[found["p_value"] <= s.alpha]
+    found = found[found["p_value"] <= CLUE_ALPHA]
     if found.empty:
         return []
     persons, clues, n_clues = _clues(con, found[["old", "new"]].values.tolist())
     keys = found["old"] + " " + found["new"]
     base = found["weighted_jaccard"].to_numpy(float) * found["order"] * found["closeness"]
+    tied = np.array([n_clues.get(k, 0) for k in keys])
     found = found.assign(
         persons=[persons.get(k, "") for k in keys], clues=[clues.get(k, "") for k in keys],
-        strength=1 - (1 - base) * 0.5 ** np.array([n_clues.get(k, 0) for k in keys]))
+        strength=1 - (1 - base) * 0.5 ** tied, n_clues=tied)
+    # a clue is evidence of its own: a pair it ties needs the switch order only at
+    # CLUE_ALPHA; any other pair at --alpha
+    found = found[(found["n_clues"] > 0) | (found["p_value"] <= s.alpha)]
     # a pair a clue ties together (one person's numbers, one saved name) is matched first
-    found = found.assign(n_clues=[n_clues.get(k, 0) for k in keys]).sort_values(
+    found = found.sort_values(
         ["n_clues", "strength", "p_value", "old", "new"],
         ascending=[False, False, True, True, True])
     # one old number, one new: a pair is kept only if neither number is already in a
@@ -453,7 +467,7 @@ def _clues(con: duckdb.DuckDBPyConnection, pairs: list[list[str]]
             JOIN saved b ON b.num = f.new AND b.device_id = a.device_id
             WHERE lower(split_part(trim(a.name), ' ', 1)) =
                   lower(split_part(trim(b.name), ' ', 1)))
-        SELECT k, any_value(format('saved as ''{}'' and ''{}'' on {}', a, b, device_id)
+        SELECT k, any_value(format('saved as ''{}'' / ''{}'' on {}', a, b, device_id)
                             ORDER BY device_id)
         FROM pairs GROUP BY k""").fetchall())
     announced = dict(con.execute(f"""
@@ -479,15 +493,13 @@ def _clues(con: duckdb.DuckDBPyConnection, pairs: list[list[str]]
 def _explain(r: dict[str, Any]) -> None:
     """The one-line explanation of a handover row (drops the helper fields)."""
     gap = (f"{r['gap_days']} days later" if r["gap_days"] else
-           f"{r['parallel_days']} days of parallel use" if r["parallel_days"] else
-           "the same day")
+           f"{r['parallel_days']} days side by side" if r["parallel_days"] else "same day")
     r["explanation"] = (
-        f"{r['old']} last used {r['old_last']:%Y-%m-%d}, {r['new']} first used "
-        f"{r['switch']:%Y-%m-%d} ({gap}); {r['shared']} contacts shared of "
-        f"{r['old_contacts']} and {r['new_contacts']}"
-        + ("" if r["full_view"] else " seized devices") +
-        f" (Jaccard {r['jaccard']:.2f}, rarity-weighted {r['weighted_jaccard']:.2f}); "
-        f"{r['order']:.0%} of event pairs in switch order (p={r['p_value']:.2g})"
+        f"old last used {r['old_last']:%Y-%m-%d}, new first {r['switch']:%Y-%m-%d} ({gap}); "
+        f"shares {r['shared']} of {r['old_contacts']} / {r['new_contacts']} "
+        + ("contacts" if r["full_view"] else "seized devices") +
+        f" (Jaccard {r['jaccard']:.2f}, weighted {r['weighted_jaccard']:.2f}); "
+        f"{r['order']:.0%} in switch order (p={r['p_value']:.2g})"
         + (f"; {r['also_fits']} weaker pairing(s) set aside" if r["also_fits"] else "")
         + (f"; {r['clues']}" if r["clues"] else ""))
     del r["old_last"], r["full_view"]

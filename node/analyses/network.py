@@ -79,7 +79,8 @@ def command(
                                   pair, connect, around, hops, graphml, i2, html)
         result.params = params
         counts.update({k: int(v) for k, v in result.summary.items() if isinstance(v, int)})
-    emit(result, as_json, csv, limit=top)
+    # a path or connecting network is shown whole; the rankings stop at --top
+    emit(result, as_json, csv, limit=max([top, *(len(t.rows) for t in result.tables[2:])]))
     if not as_json:
         for w in written:
             typer.echo(f"wrote {w}")
@@ -137,8 +138,8 @@ def network(con: duckdb.DuckDBPyConnection, persons_view: bool = True, kind: str
     written = _export(con, scores, chosen, centre, graphml, i2, html, seed, around, hops)
     notes = [f"{k}: {v}" for k, v in m.method.items()] + [
         "w_degree: degree weighted by contact counts; pagerank is scaled so that 1 is the "
-        "average entity; closeness counts links, within each connected part; eigenvector "
-        "is near 0 outside the most connected part."]
+        "average entity; closeness (in --json and --csv) counts links, scaled by the share "
+        "of the graph reachable; eigenvector is near 0 outside the most connected part."]
     return Result("network", {}, tables, summary=summary, notes=notes), written
 
 
@@ -165,8 +166,10 @@ def _ranking(g: gr.Graph, scores: dict[str, dict[str, Any]], kind: str, rank_by:
                      round(s["closeness"], 3), round(s["eigenvector"], 3),
                      round(s["pagerank"], 2), int(s["k_core"]), s["community"]])
     what = "entities" if kind == "all" else f"{kind}s"
+    # 100 columns hold all but rank (the order), closeness (in --json / --csv) and the type
+    hidden = {"rank", "closeness"} | ({"type"} if kind != "all" else {"w_degree"})
     return Table(f"most central {what} by {rank_by}", RANK_COLUMNS, rows,
-                 shown=[c for c in RANK_COLUMNS if kind == "all" or c != "type"])
+                 shown=[c for c in RANK_COLUMNS if c not in hidden])
 
 
 def _communities(g: gr.Graph, m: gr.Measures, scores: dict[str, dict[str, Any]]) -> Table:

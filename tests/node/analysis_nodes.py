@@ -39,8 +39,26 @@ def analyse(cli: Callable[..., Any], node: Path, name: str, *args: object) -> di
     return json.loads(r.out)
 
 
-def table_counts(query: Callable[..., Any], node: Path) -> dict[str, int]:
-    """Rows in every table of the store (the ledger included)."""
-    names = [t for (t,) in query(node, "SELECT table_name FROM duckdb_tables() "
-                                       "WHERE NOT temporary ORDER BY 1")]
-    return {t: query(node, f'SELECT count(*) FROM "{t}"')[0][0] for t in names}
+def refused(cli: Callable[..., Any], node: Path, name: str, *args: object) -> str:
+    """Run an analysis that must refuse: exit 2 and one ``error:`` line, returned."""
+    r = cli("node", "analyse", name, "--dir", node, *args)
+    assert r.code == 2, r
+    assert r.err.startswith("error: ") and r.err.count("\n") == 1, r
+    return r.err
+
+
+def only_the_ledger_grows(cli: Callable[..., Any], query: Callable[..., Any], node: Path,
+                          name: str, *args: object) -> tuple[str, str]:
+    """Run an analysis; every table but the ledger is as it was, the ledger has one entry
+    more. Returns that entry's (action, purpose)."""
+    def counts() -> dict[str, int]:
+        names = [t for (t,) in query(node, "SELECT table_name FROM duckdb_tables() "
+                                           "WHERE NOT temporary ORDER BY 1")]
+        return {t: query(node, f'SELECT count(*) FROM "{t}"')[0][0] for t in names}
+
+    before = counts()
+    analyse(cli, node, name, *args)
+    after = counts()
+    assert after.pop("ledger") == before.pop("ledger") + 1
+    assert after == before
+    return query(node, "SELECT action, purpose FROM ledger ORDER BY seq DESC LIMIT 1")[0]
