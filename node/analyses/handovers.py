@@ -176,7 +176,7 @@ def handovers(con: duckdb.DuckDBPyConnection, devices: list[str],
               s: Settings, wanted: set[str] | None = None) -> Result:
     """Find the handovers among the events of ``devices`` in ``period`` (device-local)."""
     prepare_events(con)
-    sources = _load(con, devices, period, s.parallel)
+    sources = _load(con, devices, period)
     hub = s.hub or max(6, math.ceil(sources / 4))
     tested = _candidates(con, s, hub)
     rows = _score(con, s, tested)
@@ -212,10 +212,10 @@ def handovers(con: duckdb.DuckDBPyConnection, devices: list[str],
 
 
 def _load(con: duckdb.DuckDBPyConnection, devices: list[str],
-          period: tuple[dt.datetime | None, dt.datetime | None], parallel: float) -> int:
+          period: tuple[dt.datetime | None, dt.datetime | None]) -> int:
     """Temp tables ``ho_side`` (each event from both parties: num, peer, ts, own = num is
     the device's own number), ``ho_link`` (num, peer, events, own) and ``ho_num`` (per
-    number: events, first, last, the quantiles the parallel rule needs, contacts, sources
+    number: events, first, last, contacts, sources
     = devices it is seen with, and when those devices' records start and end). Returns how
     many devices (own numbers) there are."""
     lo, hi = period
@@ -251,9 +251,8 @@ def _load(con: duckdb.DuckDBPyConnection, devices: list[str],
             SELECT DISTINCT num FROM ho_side WHERE NOT own)""")
     con.execute("""
         CREATE OR REPLACE TEMP TABLE ho_act AS
-        SELECT num, count(*) AS n, min(ts) AS first, max(ts) AS last,
-               quantile_disc(ts, 1 - $p) AS q_hi, quantile_disc(ts, $p) AS q_lo
-        FROM ho_time GROUP BY num""", {"p": parallel})
+        SELECT num, count(*) AS n, min(ts) AS first, max(ts) AS last FROM ho_time
+        GROUP BY num""")
     # a number's sources: the devices it is seen with (its own device, if it is one); what
     # the other devices recorded (obs_first..obs_last) says whether it started or stopped
     con.execute("""
@@ -264,9 +263,14 @@ def _load(con: duckdb.DuckDBPyConnection, devices: list[str],
         WITH src AS (
             SELECT l.num, count(DISTINCT CASE WHEN l.own THEN l.num ELSE l.peer END) AS src,
                    bool_or(l.own) AS is_self,
-                   min(p.first) FILTER (WHERE NOT l.own) AS obs_first,
-                   max(p.last) FILTER (WHERE NOT l.own) AS obs_last
+                   -- seen by other devices: their records; seen only on its own device:
+                   -- how long its contacts were in use, on any device
+                   coalesce(min(p.first) FILTER (WHERE NOT l.own),
+                            min(q.first) FILTER (WHERE l.own)) AS obs_first,
+                   coalesce(max(p.last) FILTER (WHERE NOT l.own),
+                            max(q.last) FILTER (WHERE l.own)) AS obs_last
             FROM ho_link l LEFT JOIN ho_span p ON p.num = l.peer
+            JOIN ho_act q ON q.num = l.peer
             GROUP BY l.num)
         SELECT a.*, s.src, s.is_self, s.obs_first, s.obs_last, 1.0::DOUBLE AS w
         FROM ho_act a JOIN src s USING (num)""")
@@ -302,10 +306,17 @@ def _candidates(con: duckdb.DuckDBPyConnection, s: Settings, hub: int) -> int:
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE ho_ends AS
         WITH k AS (SELECT *, epoch(last - first) / greatest(n - 1, 1) AS usual FROM ho_num
-                   WHERE n >= $min_events AND NOT starts_with(num, 'device:'))
-        SELECT num, obs_last IS NULL OR epoch(obs_last - last) > {SILENCE} * usual AS stopped,
-               obs_first IS NULL OR epoch(first - obs_first) > {SILENCE} * usual AS started
-        FROM k""", {"min_events": s.min_events})
+                   WHERE n >= $min_events AND NOT starts_with(num, 'device:')),
+        e AS (SELECT num, coalesce(epoch(obs_last - last) > {SILENCE} * usual, false) AS stopped,
+                     coalesce(epoch(first - obs_first) > {SILENCE} * usual, false) AS started
+              FROM k)
+        SELECT * FROM e WHERE stopped OR started""", {"min_events": s.min_events})
+    # the quantiles the parallel rule reads, for the numbers that stopped or started only
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE ho_q AS
+        SELECT num, quantile_disc(ts, 1 - $p) AS q_hi, quantile_disc(ts, $p) AS q_lo
+        FROM ho_time WHERE num IN (SELECT num FROM ho_ends) GROUP BY num""",
+                {"p": s.parallel})
     con.execute("""
         CREATE OR REPLACE TEMP TABLE ho_cand AS
         WITH l AS (SELECT l.num, l.peer, c.w, c.is_self FROM ho_link l
@@ -323,20 +334,26 @@ def _candidates(con: duckdb.DuckDBPyConnection, s: Settings, hub: int) -> int:
                    nw.n AS new_events, o.first AS old_first, o.last AS old_last,
                    nw.first AS new_first, nw.last AS new_last
             FROM shared s JOIN ho_num o ON o.num = s.old JOIN ho_num nw ON nw.num = s.new
+            JOIN ho_q qo ON qo.num = s.old JOIN ho_q qn ON qn.num = s.new
             WHERE o.first < nw.first AND o.last < nw.last
-              AND o.q_hi <= nw.first AND nw.q_lo >= o.last
+              AND qo.q_hi <= nw.first AND qn.q_lo >= o.last
               AND nw.first <= o.last + to_days($gap::INTEGER)
               AND o.last <= nw.first + to_days($gap::INTEGER)),
         -- seen only through seized devices: count a device as a contact of one number
         -- only if its records cover the other number's time (it could have seen both)
         witness AS (
-            SELECT p.old, p.new, l.num = p.old AS is_old, count(*) AS k, sum(c.w) AS w
-            FROM pairs p JOIN ho_link l ON l.num IN (p.old, p.new)
+            SELECT p.old, p.new, true AS is_old, count(*) AS k, sum(c.w) AS w
+            FROM pairs p JOIN ho_link l ON l.num = p.old
             JOIN ho_num c ON c.num = l.peer AND c.is_self
             JOIN ho_span sp ON sp.num = l.peer
-            WHERE NOT p.full_view AND CASE WHEN l.num = p.old
-                THEN sp.first <= p.new_last AND sp.last >= p.new_first
-                ELSE sp.first <= p.old_last AND sp.last >= p.old_first END
+            WHERE NOT p.full_view AND sp.first <= p.new_last AND sp.last >= p.new_first
+            GROUP BY ALL
+            UNION ALL
+            SELECT p.old, p.new, false, count(*), sum(c.w)
+            FROM pairs p JOIN ho_link l ON l.num = p.new
+            JOIN ho_num c ON c.num = l.peer AND c.is_self
+            JOIN ho_span sp ON sp.num = l.peer
+            WHERE NOT p.full_view AND sp.first <= p.old_last AND sp.last >= p.old_first
             GROUP BY ALL),
         j AS (
             SELECT p.old, p.new, p.full_view, p.old_events, p.new_events, p.old_last,
