@@ -8,7 +8,8 @@ least one centrality measure (reported per measure); Leiden communities against 
 networks (NMI over the members recorded in the force). Each force is loaded, resolved
 (`node resolve`) and analysed through the CLI, as an analyst would.
 
-Speed: handovers over N call records (default 10 million; target < 60 s) against a bare
+Speed (wall and CPU seconds, and the load average: on a shared machine wall time follows
+other people's load): handovers over N call records (default 10 million; target < 60 s) against a bare
 DuckDB GROUP BY of the same calls per number; network measures on a graph of E links
 (default 1 million; target < 60 s) against bare igraph degree + PageRank on the same
 edges; and the error of the sampled betweenness / closeness against exact on a graph a
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -208,12 +210,13 @@ def speed_handovers(root: Path, calls: int) -> dict[str, Any]:
                        FROM calls GROUP BY number_e164""")
         base = time.perf_counter() - t0
         prepare_events(con)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         result = handovers(con, [f"B{i}" for i in range(devices)], (None, None), Settings())
-        product = time.perf_counter() - t0
+        product, cpu = time.perf_counter() - t0, time.process_time() - c0
         con.execute("ROLLBACK")
     found = {(r[0], r[1]) for r in result.tables[0].rows}
-    return {"calls": calls, "devices": devices, "handovers_s": product, "bare_group_by_s": base,
+    return {"calls": calls, "devices": devices, "handovers_s": product, "handovers_cpu_s": cpu,
+            "load_average": os.getloadavg()[0], "bare_group_by_s": base,
             "pairs_tested": result.summary["pairs_tested"], "planted": len(planted),
             "precision": len(found & planted) / max(1, len(found)),
             "recall": len(found & planted) / len(planted)}
@@ -257,11 +260,11 @@ def speed_network(edges: int) -> dict[str, Any]:
 
     con = duckdb.connect()
     synthetic_graph(con, edges)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     gr.define_view(con, True)
     g = gr.load(con, True)
     m = gr.measure(g)
-    product = time.perf_counter() - t0
+    product, cpu = time.perf_counter() - t0, time.process_time() - c0
     arcs = con.execute("SELECT a.idx, b.idx FROM g_edges e JOIN g_nodes a ON a.id = e.src "
                        "JOIN g_nodes b ON b.id = e.dst").fetchnumpy()
     t0 = time.perf_counter()
@@ -273,6 +276,7 @@ def speed_network(edges: int) -> dict[str, Any]:
     out = {"links": int(con.execute("SELECT count(*) FROM g_edges").fetchall()[0][0]),
            "measured_vertices": g.undirected.vcount(),
            "measured_edges": g.undirected.ecount(), "measures_s": product,
+           "measures_cpu_s": cpu, "load_average": os.getloadavg()[0],
            "bare_igraph_degree_pagerank_s": base, "betweenness": m.method["betweenness"],
            "communities": len(set(m.community)), "modularity": m.modularity}
     # the estimate's error, on a graph a twentieth of the size where exact is affordable
