@@ -9,11 +9,11 @@ networks (NMI over the members recorded in the force). Each force is loaded, res
 (`node resolve`) and analysed through the CLI, as an analyst would.
 
 Speed (wall and CPU seconds, and the load average: on a shared machine wall time follows
-other people's load): handovers over N call records (default 10 million; target < 60 s) against a bare
-DuckDB GROUP BY of the same calls per number; network measures on a graph of E links
-(default 1 million; target < 60 s) against bare igraph degree + PageRank on the same
-edges; and the error of the sampled betweenness / closeness against exact on a graph a
-twentieth of the size.
+other people's load): handovers over N call records (default 10 million; target < 60 s)
+against a bare DuckDB GROUP BY of the same calls per number; network measures on a graph of
+E links (default 1 million; target < 60 s) against bare igraph degree + PageRank on the
+same edges; and the error of the sampled betweenness / closeness against exact on a graph
+a twentieth of the size.
 
     .venv/bin/python bench/bench_analyses_network.py [--part quality|speed|all]
         [--forces 5] [--persons 10000] [--calls 10000000] [--edges 1000000]
