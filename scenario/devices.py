@@ -42,6 +42,7 @@ NIGHT = np.array([0.25, 0.65, 0.08, 0.2, 0.15, 0.1])  # share of contact at 22:0
 CALLS_PER_DEVICE = 150
 MESSAGES_PER_DEVICE = 250
 SEIZED_SHARE = 0.01
+ORGANISER_SCALE = 3.0  # a network's members call the one who leads this much more often
 
 
 @dataclass
@@ -53,9 +54,10 @@ class Entries:
     name: list[str | None] = field(default_factory=list)
     start: list[int] = field(default_factory=list)
     end: list[int] = field(default_factory=list)
+    scale: list[float] = field(default_factory=list)  # x the kind's weight
 
     def add(self, device: int, written: str, digits: str | None, kind: int,
-            name: str | None, start: int, end: int) -> None:
+            name: str | None, start: int, end: int, scale: float = 1.0) -> None:
         self.device.append(device)
         self.written.append(written)
         self.digits.append(digits)
@@ -63,6 +65,7 @@ class Entries:
         self.name.append(name)
         self.start.append(start)
         self.end.append(end)
+        self.scale.append(scale)
 
 
 def _first_name(s: str) -> str:
@@ -117,10 +120,10 @@ def extractions(gen: ForceGenerator) -> dict[str, pa.Table]:
     owner_numbers: list[int] = []
 
     def add_number(d: int, number: int, kind: int, name: str | None, start: int,
-                   end: int) -> None:
+                   end: int, scale: float = 1.0) -> None:
         mobile_at.append(len(ent.device))
         mobile.append(number)
-        ent.add(d, "", f"44{number}", kind, name, start, end)
+        ent.add(d, "", f"44{number}", kind, name, start, end, scale)
 
     for d, (person, ctx, payload) in enumerate(owners):
         if ctx == "network":
@@ -133,9 +136,10 @@ def extractions(gen: ForceGenerator) -> dict[str, pa.Table]:
                 if m.real_id == p.real_id:
                     continue
                 nick = _first_name(m.given) if rng.random() < 0.7 else m.family
+                lead = ORGANISER_SCALE if m.real_id == net.organiser else 1.0
                 for j, ph in enumerate(m.phones):
                     add_number(d, ph.number, CO, nick if j == 0 else f"{nick} new",
-                               dates.day(ph.start), dates.day(ph.end))
+                               dates.day(ph.start), dates.day(ph.end), lead)
             for v in net.victims:
                 for ph in v.phones:
                     add_number(d, ph.number, VICTIM, _first_name(v.given) +
@@ -194,7 +198,7 @@ def extractions(gen: ForceGenerator) -> dict[str, pa.Table]:
     e_kind = np.array(ent.kind, dtype=np.int64)
     lo = np.maximum(np.array(ent.start, dtype=np.int64), win_start[e_dev])
     hi = np.minimum(np.array(ent.end, dtype=np.int64), win_end[e_dev])
-    w = np.where(hi > lo, WEIGHT[e_kind], 0.0)
+    w = np.where(hi > lo, WEIGHT[e_kind] * np.array(ent.scale), 0.0)
     cum = np.cumsum(w)
     seg_end = np.searchsorted(e_dev, np.arange(n_dev), side="right")
     seg_start = np.searchsorted(e_dev, np.arange(n_dev), side="left")
@@ -316,4 +320,24 @@ def extractions(gen: ForceGenerator) -> dict[str, pa.Table]:
            extraction_date=ext, timezone=np.full(n_dev, "Europe/London", dtype=object),
            region=np.full(n_dev, "GB", dtype=object))
     return {"devices": dv.build(gen.person_ids), "calls": calls.build(),
-            "messages": messages.build(), "contacts": ct.build()}
+            "messages": messages.build(), "contacts": ct.build(),
+            "truth_handovers": _handovers_seen(gen, digits, times)}
+
+
+def _handovers_seen(gen: ForceGenerator, digits: np.ndarray, times: np.ndarray) -> pa.Table:
+    """Truth: every planted burner handover of a network this force's area spans, with how
+    many calls and messages of this force's extractions involve the old and the new number
+    (0 and 0: this force's data cannot show it)."""
+    seen: dict[str, int] = {}
+    for d, t in zip(digits.tolist(), times.tolist(), strict=True):
+        if d is not None:
+            seen[d] = seen.get(d, 0) + int(t)
+    rows = [(gen.force.slug, net.network_id, m.real_id, f"+44{m.phones[0].number}",
+             f"+44{m.phones[1].number}", m.phones[1].start,
+             seen.get(f"44{m.phones[0].number}", 0), seen.get(f"44{m.phones[1].number}", 0))
+            for net in gen.job.networks for m in net.members if len(m.phones) == 2]
+    names = ("force", "network_id", "real_id", "old_number", "new_number", "switch_date",
+             "old_events", "new_events")
+    types = (pa.string(),) * 5 + (pa.date32(), pa.int64(), pa.int64())
+    return pa.table([pa.array([r[i] for r in rows], t) for i, t in enumerate(types)],
+                    names=list(names))

@@ -117,7 +117,7 @@ def _force_job(world: World, force: Force, seed: int, persons: int,
 
 
 def _run_force(args: tuple[ForceJob, str, str]) -> tuple[str, dict[str, int], pa.Table,
-                                                          pa.Table, dict[str, int]]:
+                                                          pa.Table, dict[str, int], pa.Table]:
     """Generate and write one force's folder; returns counts and its truth rows."""
     job, tmp, fmt = args
     gen = ForceGenerator(job, job.seed)
@@ -140,6 +140,7 @@ def _run_force(args: tuple[ForceJob, str, str]) -> tuple[str, dict[str, int], pa
               "vehicles": gen.veh.build(gen.person_ids), "intel": intel,
               "intel_links": intel_links}
     tables.update(extractions(gen))
+    truth_handovers = tables.pop("truth_handovers")
     folder = Path(tmp) / job.force.slug
     folder.mkdir(parents=True)
     counts = {}
@@ -152,7 +153,7 @@ def _run_force(args: tuple[ForceJob, str, str]) -> tuple[str, dict[str, int], pa
     stats = {"group_cse": int(g.sum()), "flagged_correctly": int((g & ok).sum()),
              "review_eligible": int(truth_cases.column("review_eligible")
                                     .to_numpy(zero_copy_only=False).sum())}
-    return job.force.slug, counts, truth_persons, truth_cases, stats
+    return job.force.slug, counts, truth_persons, truth_cases, stats, truth_handovers
 
 
 def _init_worker() -> None:
@@ -230,6 +231,20 @@ def _run_all(jobs: list[ForceJob], tmp: Path, fmt: str, progress: bool, workers:
     return results
 
 
+def _write_members(truth: Path, world: World, slugs: list[str]) -> None:
+    """truth/network_members.csv: each planted network's people and their part in it
+    (organiser: the member who leads; facilitator; offender; victim contact)."""
+    rows = [(n.network_id, p.real_id,
+             "organiser" if p.real_id == n.organiser else
+             "victim contact" if p.kind == "victim" else p.kind,
+             slugs[p.home], "|".join(slugs[f] for f in p.forces))
+            for n in world.networks for p in [*n.members, *n.victims]]
+    names = ("network_id", "real_id", "role", "home_force", "forces")
+    pacsv.write_csv(pa.table([pa.array([r[i] for r in rows], pa.string())
+                              for i in range(len(names))], names=list(names)),
+                    truth / "network_members.csv")
+
+
 def _write_truth(tmp: Path, out: Path, world: World, chosen: list[Force],
                  results: dict[str, tuple], seed: int, persons: int, fmt: str,
                  flag_accuracy: float, duplicates: float,
@@ -244,9 +259,14 @@ def _write_truth(tmp: Path, out: Path, world: World, chosen: list[Force],
         "network_id": [n[0] for n in nets], "kind": [n[1] for n in nets],
         "forces": ["|".join(n[2]) for n in nets],
         "size": [len(n.members) for n in world.networks],
+        "organiser": [n.organiser for n in world.networks],
     }, schema=pa.schema([("network_id", pa.string()), ("kind", pa.string()),
-                         ("forces", pa.string()), ("size", pa.int64())])),
+                         ("forces", pa.string()), ("size", pa.int64()),
+                         ("organiser", pa.string())])),
         truth / "networks.csv")
+    _write_members(truth, world, slugs)
+    pacsv.write_csv(pa.concat_tables([results[s][5] for s in slugs]),
+                    truth / "handovers.csv")
     counts = {s: results[s][1] for s in slugs}
     (truth / "counts.json").write_text(json.dumps(counts, indent=2) + "\n")
     (truth / "scenario.json").write_text(json.dumps({

@@ -64,6 +64,7 @@ class Network:
     members: list[RealPerson]
     victims: list[RealPerson]
     shared_vrm: str | None = None
+    organiser: str | None = None  # real_id of the member who leads: the others call him most
 
 
 @dataclass
@@ -231,7 +232,8 @@ def build_world(rng: np.random.Generator, n_forces: int, persons_per_force: int)
                 if rng.random() < 0.3 and span > 1:  # moved or trafficked across forces
                     v.forces = sorted({f, int(rng.choice([g for g in span_forces if g != f]))})
                 victims.append(v)
-        net = Network(f"N{k + 1:04d}", kind, span_forces, start, end, members, victims)
+        net = Network(f"N{k + 1:04d}", kind, span_forces, start, end, members, victims,
+                      organiser=members[0 if kind == "county_lines" else 1].real_id)
         if rng.random() < 0.5:
             net.shared_vrm = str(vrms(rng, 1)[0])
         networks.append(net)
