@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-DEVICE_COLUMNS = "device_id,person_id,imei,owner_number,timezone\n"
+DEVICE_COLUMNS = "device_id,person_id,imei,owner_number,timezone,region\n"
 CALL_COLUMNS = "device_id,call_id,timestamp_utc,direction,number,duration_s\n"
 
 

@@ -44,11 +44,11 @@ def handover_node(cli, node: Path, write) -> Path:
     rows += [("D4", t, "outgoing", n) for n, h in ((TAXI, 15), (F4, 12))
              for t in days(13, 22, h)]
     devices = DEVICE_COLUMNS + "".join(
-        f"D{i},P{i},,{own(i)},Europe/London\n" for i in range(1, 7))
-    devices += ("D7,P7,490154203237518,07700 900007,Europe/London\n"
-                "D8,P7,490154203237518,07700 900008,Europe/London\n"
-                "D9,P9,356938035643809,07700 900009,Europe/London\n"
-                "D10,P9,353918057777779,07700 900009,Europe/London\n")
+        f"D{i},P{i},,{own(i)},Europe/London,GB\n" for i in range(1, 7))
+    devices += ("D7,P7,490154203237518,07700 900007,Europe/London,GB\n"
+                "D8,P7,490154203237518,07700 900008,Europe/London,GB\n"
+                "D9,P9,356938035643809,07700 900009,Europe/London,GB\n"
+                "D10,P9,353918057777779,07700 900009,Europe/London,GB\n")
     load(cli, node, write, {
         "persons": "person_id,given_names,family_name\n" + "".join(
             f"P{i},Given{i},Family{i}\n" for i in range(1, 10)),

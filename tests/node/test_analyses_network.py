@@ -43,8 +43,8 @@ def path_node(cli, node: Path, write) -> Path:
         "identifiers": f"person_id,kind,value\nP3,phone,{X3}\n",
         "addresses": "person_id,address,postcode,uprn\nP2,1 High St,LA1 1AA,100\n"
                      "P3,1 High St,LA1 1AA,100\n",
-        "devices": DEVICE_COLUMNS + f"D1,P1,,{X1},Europe/London\n"
-                                    f"D2,P2,,{X2},Europe/London\n",
+        "devices": DEVICE_COLUMNS + f"D1,P1,,{X1},Europe/London,GB\n"
+                                    f"D2,P2,,{X2},Europe/London,GB\n",
         "calls": calls(rows),
     })
     return node
@@ -60,7 +60,7 @@ def star_node(cli, node: Path, write) -> Path:
                    + "".join(f"{p},Leaf,{p}\n" for p in leaves),
         "identifiers": "person_id,kind,value\n" + "".join(
             f"{p},phone,{n}\n" for p, n in leaves.items()),
-        "devices": DEVICE_COLUMNS + "DS,S,,07700 900100,Europe/London\n",
+        "devices": DEVICE_COLUMNS + "DS,S,,07700 900100,Europe/London,GB\n",
         "calls": calls(rows),
     })
     return node
