@@ -47,7 +47,7 @@ import getpass
 import os
 import secrets
 import tempfile
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,7 +69,8 @@ from federation.layout import (
 from federation.ledger import Ledger, LedgerEntry
 from federation.matchkeys import match_key_tokens
 from federation.payload import ShareSet, Submission
-from federation.tokens import TOKEN_BYTES, Tokeniser, token_sql, tokens_to_arrow
+from federation.tokens import TOKEN_BYTES, Tokeniser, TokenMaker, tokens_to_arrow
+from node.prf_tokens import record_evaluations, service_tokeniser, token_source
 from node.resolution import ensure_current, person_map
 from node.store import DEFAULT_POLICY, POLICY_FILE, NodeConfig, open_store
 from node.validate import on_code_list
@@ -217,12 +218,16 @@ class EgressResult:
 def egress(node_dir: Path, *, policy: str | SharePolicy | None = None,
            purpose: str | None = None, epoch: int | None = None, dry_run: bool = False,
            out: Path | None = None, encrypt_to: bytes | None = None,
-           wait_s: float | None = None) -> EgressResult:
+           wait_s: float | None = None, tokens: str | None = None,
+           progress: Callable[[int, int], None] | None = None) -> EgressResult:
     """Build, gate and (unless ``dry_run``) seal and ledger one share set of a node.
 
-    ``purpose`` must be the policy's purpose code; ``epoch`` defaults to the linkage
-    secret's current epoch and must equal it. With ``out`` the signed payload is written
-    there atomically, only once the store transaction has committed.
+    ``purpose`` must be the policy's purpose code. ``tokens``: 'keyservice' (the default
+    when the node holds a key service credential: tokens come from the key service's
+    oblivious PRF, cached per epoch) or 'secret' (the legacy linkage secret). ``epoch``
+    defaults to the current one (the key service's, or the secret's) and must equal it.
+    With ``out`` the signed payload is written there atomically, only once the store
+    transaction has committed. ``progress(done, total)`` follows key service evaluations.
     """
     node_dir = Path(node_dir)
     chosen, source = node_policy(node_dir, policy)
@@ -231,19 +236,28 @@ def egress(node_dir: Path, *, policy: str | SharePolicy | None = None,
                               f"{chosen.purpose.code!r} ({source}); nothing was shared")
     with open_store(node_dir, wait_s) as (config, con):
         keys = NodeKeys.load(config.keys_dir)
-        secret = linkage_secret(keys)
-        epoch = secret.epoch if epoch is None else epoch
-        if epoch != secret.epoch:
-            raise CrossforceError(f"asked for key epoch {epoch}, but this node holds the "
-                                  f"linkage secret at epoch {secret.epoch}")
-        tokeniser = Tokeniser(secret.derive(chosen.purpose.code, epoch))
-        return _egress_in_transaction(con, config, keys, chosen, source, tokeniser, epoch,
-                                      dry_run=dry_run, out=out, encrypt_to=encrypt_to)
+        tokeniser: TokenMaker
+        if token_source(config, keys, tokens) == "keyservice":
+            tokeniser = service_tokeniser(con, config, chosen.purpose.code, epoch, progress)
+            epoch = tokeniser.epoch
+        else:
+            secret = linkage_secret(keys)
+            epoch = secret.epoch if epoch is None else epoch
+            if epoch != secret.epoch:
+                raise CrossforceError(f"asked for key epoch {epoch}, but this node holds the "
+                                      f"linkage secret at epoch {secret.epoch}")
+            tokeniser = Tokeniser(secret.derive(chosen.purpose.code, epoch))
+        try:
+            return _egress_in_transaction(con, config, keys, chosen, source, tokeniser,
+                                          epoch, dry_run=dry_run, out=out,
+                                          encrypt_to=encrypt_to)
+        finally:
+            record_evaluations(con, config, keys, tokeniser, actor())
 
 
 def _egress_in_transaction(con: duckdb.DuckDBPyConnection, config: NodeConfig,
                            keys: NodeKeys, policy: SharePolicy, source: str,
-                           tokeniser: Tokeniser, epoch: int, *, dry_run: bool,
+                           tokeniser: TokenMaker, epoch: int, *, dry_run: bool,
                            out: Path | None, encrypt_to: bytes | None) -> EgressResult:
     tmp: Path | None = None
     con.execute("BEGIN TRANSACTION")
@@ -474,7 +488,7 @@ def sample_tokens(share: ShareSet, n: int = SAMPLE_TOKENS) -> list[tuple[str, st
 
 
 def build_share_set(con: duckdb.DuckDBPyConnection, force: str, policy: SharePolicy,
-                    tokeniser: Tokeniser, epoch: int) -> ShareSet:
+                    tokeniser: TokenMaker, epoch: int) -> ShareSet:
     """The share set the policy allows, before the gate; writes new refs to ``egress_refs``
     (the caller owns the transaction)."""
     purpose = policy.purpose.code
@@ -678,12 +692,13 @@ def _items_table(con: duckdb.DuckDBPyConnection, policy: SharePolicy) -> pa.Tabl
 
 
 def _tokens_table(con: duckdb.DuckDBPyConnection, policy: SharePolicy,
-                  tokeniser: Tokeniser) -> pa.Table:
-    """Identifier tokens in DuckDB (normalised values only) + person match-key tokens."""
-    identifiers = con.sql(f"""
-        SELECT ref, kind AS token_kind, {token_sql('local_id', 'kind')} AS token
-        FROM eg_refs WHERE kind <> 'person' ORDER BY ref""",
-        params=tokeniser.sql_params()).to_arrow_table()
+                  tokeniser: TokenMaker) -> pa.Table:
+    """Identifier tokens (normalised values only) + person match-key tokens."""
+    held = con.sql("SELECT ref, kind AS token_kind, local_id FROM eg_refs "
+                   "WHERE kind <> 'person' ORDER BY ref").to_arrow_table()
+    made = tokeniser.tokens_for(held.column("token_kind"), held.column("local_id"))
+    identifiers = pa.table({"ref": held.column("ref"), "token_kind": held.column("token_kind"),
+                            "token": tokens_to_arrow(made).cast(pa.binary())})
     parts = [identifiers]
     if policy.share.match_keys:
         persons = con.sql("""
@@ -810,7 +825,7 @@ def _aggregates_table(con: duckdb.DuckDBPyConnection, policy: SharePolicy,
 
 
 def _share_set_aggregates(con: duckdb.DuckDBPyConnection, policy: SharePolicy,
-                          tokeniser: Tokeniser) -> pa.Table:
+                          tokeniser: TokenMaker) -> pa.Table:
     """The aggregates of a share set: EVERY cell of the closed national layout of every
     table the policy allows, for the years of the policy's scope — never only the cells
     that hold records, so which cells leave says nothing (a force with one suspect sends
