@@ -205,6 +205,8 @@ def register(service: KeyServiceDir, holder: str, *, role: str = "force",
         raise CrossforceError(f"--role must be one of {', '.join(ROLES)}, not {role!r}")
     settings = service.settings()
     daily = settings.default_quota if quota is None else quota
+    if role == "coordinator":
+        daily = 0  # no evaluation right, so no quota
     if daily < 0:
         raise CrossforceError("--quota is a number of evaluations per day, at least 0")
     credential = secrets.token_hex(32)
