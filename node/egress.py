@@ -67,10 +67,15 @@ from federation.layout import (
     OTHER_CODE,
 )
 from federation.ledger import Ledger, LedgerEntry
-from federation.matchkeys import match_key_tokens
+from federation.matchkeys import match_key_tokens, match_key_values
 from federation.payload import ShareSet, Submission
 from federation.tokens import TOKEN_BYTES, Tokeniser, TokenMaker, tokens_to_arrow
-from node.prf_tokens import record_evaluations, service_tokeniser, token_source
+from node.prf_tokens import (
+    ServiceTokeniser,
+    record_evaluations,
+    service_tokeniser,
+    token_source,
+)
 from node.resolution import ensure_current, person_map
 from node.store import DEFAULT_POLICY, POLICY_FILE, NodeConfig, open_store
 from node.validate import on_code_list
@@ -138,6 +143,8 @@ AGGREGATES: dict[str, tuple[tuple[str, ...], str]] = {
 #: cell-key perturbation (the ONS method): each cell's count moves by one of these, chosen
 #: by its cell key (the sum of its records' keys mod 256) — see _share_set_aggregates
 CELL_KEY_PERTURBATION = (-2, -1, 0, 1, 2)
+#: the (kind, value) whose token salts the record keys of cell-key perturbation
+CELL_KEY = ("cell-key", "record")
 
 
 # --------------------------------------------------------------------------- policy & keys
@@ -497,7 +504,9 @@ def build_share_set(con: duckdb.DuckDBPyConnection, force: str, policy: SharePol
     _items(con, policy)
     _refs(con, purpose, epoch)
     items = _items_table(con, policy)
-    tokens = _tokens_table(con, policy, tokeniser)
+    persons = _match_key_persons(con, policy)
+    _prepare_tokens(con, policy, tokeniser, persons)
+    tokens = _tokens_table(con, tokeniser, persons)
     links = _links_table(con, policy)
     # under release = "secure-sum" aggregates leave only through release_aggregates
     aggregates = (_share_set_aggregates(con, policy, tokeniser)
@@ -691,8 +700,47 @@ def _items_table(con: duckdb.DuckDBPyConnection, policy: SharePolicy) -> pa.Tabl
     return _fixed(table.cast(schema), "ref")
 
 
-def _tokens_table(con: duckdb.DuckDBPyConnection, policy: SharePolicy,
-                  tokeniser: TokenMaker) -> pa.Table:
+def _match_key_persons(con: duckdb.DuckDBPyConnection, policy: SharePolicy) -> pa.Table | None:
+    """(ref, the person record's name, date of birth and latest address) per record of each
+    in-scope person: what match keys are made of; None if the policy shares none."""
+    if not policy.share.match_keys:
+        return None
+    return con.sql("""
+        SELECT r.ref, p.given_names, p.family_name, p.dob, p.dob_precision,
+               a.postcode, a.address, a.town AS locality
+        FROM eg_refs r
+        JOIN eg_person_map m ON r.kind = 'person' AND m.local_person = r.local_id
+        JOIN persons p ON p.person_id = m.person_id
+        LEFT JOIN (SELECT person_id, arg_max(postcode, coalesce(valid_from, DATE '1900-01-01'))
+                          AS postcode,
+                          arg_max(address, coalesce(valid_from, DATE '1900-01-01'))
+                          AS address,
+                          arg_max(town, coalesce(valid_from, DATE '1900-01-01')) AS town
+                   FROM addresses GROUP BY person_id) a ON a.person_id = p.person_id
+        ORDER BY r.ref, p.person_id""").to_arrow_table()
+
+
+def _prepare_tokens(con: duckdb.DuckDBPyConnection, policy: SharePolicy,
+                    tokeniser: TokenMaker, persons: pa.Table | None) -> None:
+    """With the key service: ask for every value this share needs in one go, so a quota
+    too small for it is refused before a single evaluation is spent."""
+    if not isinstance(tokeniser, ServiceTokeniser):
+        return
+    parts = [con.sql("SELECT kind, local_id AS value FROM eg_refs WHERE kind <> 'person'")
+             .to_arrow_table()]
+    if persons is not None and persons.num_rows:
+        keyed = match_key_values(persons.drop_columns(["ref"]))
+        parts.append(pa.table({"kind": keyed.column("token_kind"),
+                               "value": keyed.column("value")}))
+    if policy.aggregates.release == "share-set":
+        parts.append(pa.table({"kind": [CELL_KEY[0]], "value": [CELL_KEY[1]]}))
+    needed = pa.concat_tables([t.cast(pa.schema([("kind", pa.string()),
+                                                 ("value", pa.string())])) for t in parts])
+    tokeniser.prepare(needed.column("kind"), needed.column("value"))
+
+
+def _tokens_table(con: duckdb.DuckDBPyConnection, tokeniser: TokenMaker,
+                  persons: pa.Table | None) -> pa.Table:
     """Identifier tokens (normalised values only) + person match-key tokens."""
     held = con.sql("SELECT ref, kind AS token_kind, local_id FROM eg_refs "
                    "WHERE kind <> 'person' ORDER BY ref").to_arrow_table()
@@ -700,30 +748,16 @@ def _tokens_table(con: duckdb.DuckDBPyConnection, policy: SharePolicy,
     identifiers = pa.table({"ref": held.column("ref"), "token_kind": held.column("token_kind"),
                             "token": tokens_to_arrow(made).cast(pa.binary())})
     parts = [identifiers]
-    if policy.share.match_keys:
-        persons = con.sql("""
-            SELECT r.ref, p.given_names, p.family_name, p.dob, p.dob_precision,
-                   a.postcode, a.address, a.town AS locality
-            FROM eg_refs r
-            JOIN eg_person_map m ON r.kind = 'person' AND m.local_person = r.local_id
-            JOIN persons p ON p.person_id = m.person_id
-            LEFT JOIN (SELECT person_id, arg_max(postcode, coalesce(valid_from, DATE '1900-01-01'))
-                              AS postcode,
-                              arg_max(address, coalesce(valid_from, DATE '1900-01-01'))
-                              AS address,
-                              arg_max(town, coalesce(valid_from, DATE '1900-01-01')) AS town
-                       FROM addresses GROUP BY person_id) a ON a.person_id = p.person_id
-            ORDER BY r.ref, p.person_id""").to_arrow_table()
-        if persons.num_rows:
-            # every record of a person gives its keys; a key two records share is sent once
-            keyed = match_key_tokens(persons.drop_columns(["ref"]), tokeniser)
-            refs = persons.column("ref").take(keyed.column("row"))
-            parts.append(pa.table({"ref": refs, "token_kind": keyed.column("token_kind"),
-                                   "token": keyed.column("token").cast(pa.binary())})
-                         .group_by(["ref", "token_kind", "token"], use_threads=False)
-                         .aggregate([]).sort_by([("ref", "ascending"),
-                                                 ("token_kind", "ascending"),
-                                                 ("token", "ascending")]))
+    if persons is not None and persons.num_rows:
+        # every record of a person gives its keys; a key two records share is sent once
+        keyed = match_key_tokens(persons.drop_columns(["ref"]), tokeniser)
+        refs = persons.column("ref").take(keyed.column("row"))
+        parts.append(pa.table({"ref": refs, "token_kind": keyed.column("token_kind"),
+                               "token": keyed.column("token").cast(pa.binary())})
+                     .group_by(["ref", "token_kind", "token"], use_threads=False)
+                     .aggregate([]).sort_by([("ref", "ascending"),
+                                             ("token_kind", "ascending"),
+                                             ("token", "ascending")]))
     schema = pa.schema([("ref", pa.binary()), ("token_kind", pa.string()),
                         ("token", pa.binary())])
     table = pa.concat_tables([t.select(["ref", "token_kind", "token"]).cast(schema)
@@ -849,7 +883,7 @@ def _share_set_aggregates(con: duckdb.DuckDBPyConnection, policy: SharePolicy,
         return _AGGREGATE_SCHEMA.empty_table()
     layout = share_set_layout(tables, share_set_years(policy.scope.date_from,
                                                       policy.scope.date_to))
-    salt = tokeniser.token("cell-key", "record").hex()
+    salt = tokeniser.token(*CELL_KEY).hex()
     record_key = "CAST(('0x' || left(sha256($salt || CAST(rid AS VARCHAR)), 2)) AS INTEGER)"
     parts = []
     for name in tables:

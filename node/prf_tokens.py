@@ -84,6 +84,15 @@ class ServiceTokeniser:
         """16-byte token of one normalised value."""
         return bytes(self.tokens_for(pa.array([kind]), pa.array([value]))[0])
 
+    def prepare(self, kinds: pa.Array, values: pa.Array) -> None:
+        """Have every pair not yet cached evaluated now, in one go (one quota check)."""
+        pairs = pa.table({"kind": _strings(kinds), "value": _strings(values)})
+        self.con.register("tk_pairs", pairs)
+        try:
+            self._ask_for_missing()
+        finally:
+            self.con.unregister("tk_pairs")
+
     def tokens_for(self, kinds: pa.Array, values: pa.Array) -> np.ndarray:
         """``(n, 16)`` tokens of (kind, normalised value) pairs, in input order."""
         if len(values) == 0:

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 import pysodium as na
 
+from federation.errors import CrossforceError
+
 __all__ = ["MODE_OPRF", "MODE_VOPRF", "InvalidProof", "Suite"]
 
 MODE_OPRF = 0
@@ -22,8 +24,9 @@ IDENTIFIER = b"ristretto255-SHA512"
 IDENTITY = bytes(32)
 
 
-class InvalidProof(ValueError):
-    """A server's answer does not carry a valid proof for the public key."""
+class InvalidProof(CrossforceError, ValueError):
+    """A server's answer does not carry a valid proof for the public key (nothing made
+    from it is kept: the service may be using another key for this force)."""
 
 
 def _i2osp(n: int, length: int) -> bytes:
