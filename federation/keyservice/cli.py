@@ -85,7 +85,11 @@ def serve(
     ssl_keyfile: Path | None = typer.Option(None, "--ssl-keyfile", help="TLS private key."),
 ) -> None:
     """Serve evaluations over HTTP(S) until Ctrl-C. Forces reach it with their credential;
-    it never sees a value, only blinded points."""
+    it never sees a value, only blinded points. Prints `key service listening on URL` once
+    ready (--port 0 picks a free port)."""
+    import socket
+    import sys
+
     import uvicorn
 
     from federation.keyservice.service import keyservice_app
@@ -94,12 +98,26 @@ def serve(
     if (ssl_certfile is None) != (ssl_keyfile is None):
         raise CrossforceError("give both --ssl-certfile and --ssl-keyfile, or neither")
     KeyServiceDir(dir).settings()  # a clear error before binding anything
-    typer.echo(f"key service on {'https' if ssl_certfile else 'http'}://{host}:{port} "
-               "(Ctrl-C stops it)", err=True)
-    uvicorn.run(keyservice_app(dir), host=host, port=port, log_level="warning",
-                access_log=False, ws="none", lifespan="off",
-                ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
-                ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        raise CrossforceError(f"cannot listen on {host}:{port} ({exc.strerror})") from None
+    shown = f"[{host}]" if family == socket.AF_INET6 else host
+    scheme = "https" if ssl_certfile else "http"
+    server = uvicorn.Server(uvicorn.Config(
+        keyservice_app(dir), log_level="warning", access_log=False, ws="none",
+        lifespan="off", ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
+        ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None))
+    typer.echo(f"key service listening on {scheme}://{shown}:{sock.getsockname()[1]} "
+               "(Ctrl-C stops it)")
+    sys.stdout.flush()
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
 
 
 @app.command()
