@@ -25,7 +25,12 @@ import pyarrow as pa
 
 from federation.errors import CrossforceError
 from federation.keys import NodeKeys
-from federation.keyservice.client import Credential, KeyServiceClient, prf_outputs
+from federation.keyservice.client import (
+    Credential,
+    KeyServiceClient,
+    KeyServiceRefused,
+    prf_outputs,
+)
 from federation.keyservice.suite import prf_input, token_message, token_sql
 from federation.ledger import Ledger
 from federation.tokens import TOKEN_BYTES, Tokeniser, binary_to_numpy
@@ -74,6 +79,8 @@ class ServiceTokeniser:
     max_batch: int
     quota_left: int
     progress: Callable[[int, int], None] | None = None
+    #: why the service could not be asked (None: it answered); only cached values then
+    offline: str | None = None
     evaluated: int = 0
     _fresh: list[pa.Table] = field(default_factory=list)
 
@@ -140,6 +147,9 @@ class ServiceTokeniser:
         n = missing.num_rows
         if n == 0:
             return
+        if self.offline is not None:
+            raise CrossforceError(f"{self.offline}; {n:,} values of this share were never "
+                                  "evaluated, so nothing was shared")
         if n > self.quota_left:
             raise CrossforceError(
                 f"this share needs {n:,} new key service evaluations but "
@@ -185,10 +195,23 @@ def service_tokeniser(con: duckdb.DuckDBPyConnection, config: NodeConfig, purpos
                       epoch: int | None,
                       progress: Callable[[int, int], None] | None = None
                       ) -> ServiceTokeniser:
-    """A tokeniser for the key service's current epoch (``epoch``, if given, must be it)."""
+    """A tokeniser for the key service's current epoch (``epoch``, if given, must be it).
+    If the service cannot be reached, the node may still use what it answered before: the
+    latest cached epoch, and only values already evaluated in it (a dry run after the
+    round, say); anything new is refused."""
     credential = Credential.load(credential_path(config))
-    with KeyServiceClient(credential) as client:
-        info = client.epochs()
+    try:
+        with KeyServiceClient(credential) as client:
+            info = client.epochs()
+    except KeyServiceRefused:
+        raise
+    except CrossforceError as exc:  # unreachable: only what it answered before can be used
+        cached = con.execute("SELECT epoch, public_key FROM prf_outputs ORDER BY epoch DESC "
+                             "LIMIT 1").fetchone()
+        if cached is None or (epoch is not None and epoch != cached[0]):
+            raise
+        return ServiceTokeniser(con, credential, purpose, int(cached[0]), bytes(cached[1]),
+                                1, 0, progress, offline=str(exc))
     current = int(info["current"])
     if epoch is not None and epoch != current:
         raise CrossforceError(f"asked for key epoch {epoch}, but the key service's current "

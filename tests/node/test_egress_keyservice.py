@@ -18,7 +18,8 @@ from egress_nodes import (
     PERMISSIVE_POLICY,
     canary_template,
     copy_node,
-    make_node,
+    keyservice_force,
+    payload_tokens,
     run,
 )
 from keyservice_running import running_keyservice
@@ -30,34 +31,6 @@ from federation.payload import Submission
 from node.egress import egress
 from node.store import open_store
 
-FORCE_FILES = {
-    "persons.csv": "person_id,given_names,family_name,dob,dob_known,sex\n"
-                   "P1,Aurelio,Whitlock,1990-05-17,true,M\n",
-    "crimes.csv": "crime_id,ho_offence_code,date_from,flag_cse,flag_group\n"
-                  "C1,88A,2022-03-04,true,true\n",
-    "roles.csv": "crime_id,person_id,role\nC1,P1,suspect\n",
-}
-PHONE_WRITTEN = {"north": "07700 900123", "south": "+44 7700 900123"}
-
-
-def _force(root: Path, force: str) -> Path:
-    inputs = root / f"{force}-in"
-    inputs.mkdir(parents=True)
-    for name, text in FORCE_FILES.items():
-        (inputs / name).write_text(text)
-    (inputs / "identifiers.csv").write_text(
-        f"person_id,kind,value,platform\nP1,phone,{PHONE_WRITTEN[force]},\n")
-    return make_node(root / force, force, inputs, with_secret=False)
-
-
-def _tokens(payload: bytes) -> dict[str, set[bytes]]:
-    share = Submission.from_bytes(payload).open()
-    out: dict[str, set[bytes]] = {}
-    for kind, token in zip(share.tokens.column("token_kind").to_pylist(),
-                           share.tokens.column("token").to_pylist(), strict=True):
-        out.setdefault(kind, set()).add(token)
-    return out
-
 
 def _evaluations(service: Path) -> int:
     with KeyServiceDir(service).open() as con:
@@ -68,10 +41,10 @@ def test_equal_values_give_equal_tokens_in_two_forces(tmp_path: Path) -> None:
     with running_keyservice(tmp_path) as ks:
         payloads = {}
         for force in ("north", "south"):
-            node = _force(tmp_path, force)
+            node = keyservice_force(tmp_path, force)
             run("node", "keys", "import-keyservice", "--dir", node, ks.credential(force))
             payloads[force] = egress(node, out=tmp_path / f"{force}.cfsub").payload
-    north, south = _tokens(payloads["north"]), _tokens(payloads["south"])
+    north, south = payload_tokens(payloads["north"]), payload_tokens(payloads["south"])
     assert north["phone"] == south["phone"] and len(north["phone"]) == 1
     assert set(north) == set(south)  # same match-key kinds ...
     for kind in north:
@@ -80,7 +53,7 @@ def test_equal_values_give_equal_tokens_in_two_forces(tmp_path: Path) -> None:
 
 def test_a_second_share_asks_only_for_new_values_and_ledgers_count(tmp_path: Path) -> None:
     with running_keyservice(tmp_path) as ks:
-        node = _force(tmp_path, "north")
+        node = keyservice_force(tmp_path, "north")
         run("node", "keys", "import-keyservice", "--dir", node, ks.credential("north"))
         first = egress(node, out=tmp_path / "1.cfsub")
         asked = _evaluations(ks.dir)
@@ -88,17 +61,26 @@ def test_a_second_share_asks_only_for_new_values_and_ledgers_count(tmp_path: Pat
         assert asked == first.summary["tokens"] + 1
         second = egress(node, out=tmp_path / "2.cfsub")
         assert _evaluations(ks.dir) == asked  # all answered from the node's cache
-        assert _tokens(first.payload) == _tokens(second.payload)
+        assert payload_tokens(first.payload) == payload_tokens(second.payload)
+    # the service is stopped: what it answered before still serves (a dry run, say) ...
+    offline = egress(node, dry_run=True).share_set.tokens
+    assert set(offline.column("token").to_pylist()) == set().union(
+        *payload_tokens(second.payload).values())
+    with open_store(node) as (_config, con):  # ... but a value never evaluated is refused
+        con.execute("DELETE FROM prf_outputs WHERE kind = 'phone'")
+    with pytest.raises(CrossforceError, match="cannot be reached.*1 values of this share "
+                       "were never evaluated"):
+        egress(node, dry_run=True)
     with open_store(node) as (_config, con):
         to_service = [e for e in read_entries(con) if e.recipients == ("keyservice",)]
         cached = con.execute("SELECT count(*) FROM prf_outputs").fetchone()[0]
     assert [e.counts for e in to_service] == [{"evaluations": asked, "epoch": 1}]
-    assert cached == asked
+    assert cached == asked - 1  # the phone's output was deleted above
 
 
 def test_a_force_over_its_quota_shares_nothing_and_spends_nothing(tmp_path: Path) -> None:
     with running_keyservice(tmp_path) as ks:
-        node = _force(tmp_path, "north")
+        node = keyservice_force(tmp_path, "north")
         run("node", "keys", "import-keyservice", "--dir", node,
             ks.credential("north", quota=3))
         out = tmp_path / "refused.cfsub"
@@ -116,7 +98,7 @@ def test_a_service_evaluating_with_another_key_is_refused(tmp_path: Path) -> Non
     file swapped before its first evaluation): the node's proof check refuses the
     answers; nothing is shared or cached."""
     with running_keyservice(tmp_path) as ks:
-        node = _force(tmp_path, "north")
+        node = keyservice_force(tmp_path, "north")
         run("node", "keys", "import-keyservice", "--dir", node, ks.credential("north"))
         seed = KeyServiceDir(ks.dir).seed_path(1)
         seed.write_bytes(bytes(reversed(seed.read_bytes())))
