@@ -4,10 +4,11 @@ credential per force, each force's sized to the demo's volume."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -73,12 +74,13 @@ class KeyServiceProcess:
             self.process.stop()
             self.process = None
 
-    def __enter__(self) -> KeyServiceProcess:
-        try:
-            return self.spawn()
-        except BaseException:
-            self.stop()
-            raise
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+
+@contextlib.contextmanager
+def key_service(directory: Path, log_dir: Path) -> Iterator[KeyServiceProcess]:
+    """The key service process for a ``with`` block: stopped on exit, error and Ctrl-C."""
+    process = KeyServiceProcess(directory, log_dir)
+    try:
+        yield process.spawn()
+    finally:
+        process.stop()

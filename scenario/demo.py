@@ -43,7 +43,7 @@ from rich.console import Console
 from rich.table import Table
 
 from federation.errors import CrossforceError
-from scenario.custodian import KeyServiceProcess
+from scenario.custodian import KeyServiceProcess, key_service
 
 Engine = Literal["deployment", "inprocess"]
 Say = Callable[[str], None]
@@ -450,7 +450,7 @@ class Demo:
                 self.init_nodes()
             # gateway processes take seconds to start: let them start while the nodes load
             with Gateways(self.nodes, self.root / "logs") as gateways, \
-                    KeyServiceProcess(self.keyservice, self.root / "logs") as keyservice:
+                    key_service(self.keyservice, self.root / "logs") as keyservice:
                 nodes_task = progress.add_task("  nodes loaded", total=len(self.nodes))
                 with stage("nodes: ingest, key service credentials"):
                     self.load_nodes(lambda force: progress.advance(nodes_task), keyservice)

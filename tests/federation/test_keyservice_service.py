@@ -73,15 +73,15 @@ def test_unknown_and_revoked_credentials_are_refused(tmp_path: Path) -> None:
 
 
 def test_a_force_over_its_quota_is_refused_and_the_refusal_counted(tmp_path: Path) -> None:
-    with running_keyservice(tmp_path) as ks:
-        with _client(ks.credential("north", quota=5)) as client:
-            _, three = blind(PHONES[:3])
-            client.evaluate("CSE-NATIONAL", 1, three)  # 3 of 5
-            with pytest.raises(KeyServiceRefused,
-                               match="used 3 of its daily quota of 5 evaluations; 3 more"):
-                client.evaluate("CSE-NATIONAL", 1, three)
-            _, two = blind(PHONES[3:5])
-            client.evaluate("CSE-NATIONAL", 1, two)  # exactly the quota
+    with running_keyservice(tmp_path) as ks, \
+            _client(ks.credential("north", quota=5)) as client:
+        _, three = blind(PHONES[:3])
+        client.evaluate("CSE-NATIONAL", 1, three)  # 3 of 5
+        with pytest.raises(KeyServiceRefused,
+                           match="used 3 of its daily quota of 5 evaluations; 3 more"):
+            client.evaluate("CSE-NATIONAL", 1, three)
+        _, two = blind(PHONES[3:5])
+        client.evaluate("CSE-NATIONAL", 1, two)  # exactly the quota
     (usage,) = service_status(ks.dir)["usage"]
     assert (usage["evaluations"], usage["refused_requests"], usage["refused_evaluations"]) \
         == (5, 1, 3)
