@@ -6,14 +6,28 @@ STAMP  := $(VENV)/.installed
 # Debian's Chromium: tests/scenario/test_networks_browser.py opens networks.html in it.
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench lint clean libsodium
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
+# Debian's libsodium23: pysodium (the key service's reference RFC 9497 VOPRF) loads it.
+# Checked on every run (cheap); root (CI) installs it, anyone else is told the command.
+libsodium:
+	@if ldconfig -p 2>/dev/null | grep -q 'libsodium\.so\.23'; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian libsodium23 for the key service"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y --no-install-recommends libsodium23; \
+	else \
+		echo "error: libsodium23 is missing; the key service needs Debian's libsodium." >&2; \
+		echo "  install it:  sudo apt-get update && sudo apt-get install -y --no-install-recommends libsodium23" >&2; \
+		exit 1; \
+	fi
+
 # Reinstall whenever pyproject.toml changes.
-$(STAMP): pyproject.toml | $(PY)
+$(STAMP): pyproject.toml | $(PY) libsodium
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 

@@ -518,6 +518,28 @@ def _recording(directory: Path, purpose: str | None, as_json: bool,
               "cases; blank rates are of R3 suspects (self-defined ethnicity, nationality).",
               style="dim")
 
+@app.command(name="retire-epoch")
+def retire_epoch(
+    directory: DirOption,
+    before: Annotated[int, typer.Option("--before", help="The first key epoch still "
+                                        "accepted; every earlier one is retired.")],
+    as_json: JsonOption = False,
+) -> None:
+    """After a key rotation and a round under the new epoch: refuse payloads of older
+    epochs from now on and purge the tokens, items and links they carried (a ledger
+    erasure entry with counts)."""
+    from coordinator.epochs import retire_epochs
+    from coordinator.store import open_store
+
+    with open_store(directory) as store:
+        done = retire_epochs(store, before, actor=_actor())
+    if as_json:
+        print(json.dumps(done.as_json(), indent=1))
+        return
+    print(f"epochs before {before} retired for {done.forces} force(s); purged "
+          f"{done.payloads} payload(s): " + ", ".join(f"{n:,} {t}" for t, n in
+                                                    done.removed.items()))
+
 
 # `coordinator run` (the Flower round) plugs in here.
 from coordinator.run_cli import register as _register_run  # noqa: E402

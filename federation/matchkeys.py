@@ -46,7 +46,7 @@ from federation.normalise import normalise_date, normalise_many, normalise_postc
 from federation.tokens import token_sql, tokens_to_arrow
 
 if TYPE_CHECKING:
-    from federation.tokens import Tokeniser
+    from federation.tokens import Tokeniser, TokenMaker
 
 MATCH_KEY_PREFIX = "mk:"
 TOKEN_BYTES = 16
@@ -373,7 +373,8 @@ def match_key_values(persons: pa.Table | duckdb.DuckDBPyRelation,
                           ("value", "ascending")])
 
 
-def match_key_tokens(persons: pa.Table | duckdb.DuckDBPyRelation, tokeniser: Tokeniser,
+def match_key_tokens(persons: pa.Table | duckdb.DuckDBPyRelation,
+                     tokeniser: Tokeniser | TokenMaker,
                      keys: Sequence[MatchKey] = DEFAULT_KEYS) -> pa.Table:
     """Keyed tokens of every match key: (row int64, token_kind string, token binary(16)).
 
@@ -395,16 +396,20 @@ def match_key_tokens(persons: pa.Table | duckdb.DuckDBPyRelation, tokeniser: Tok
                                    np.diff(offsets))),
                 pa.array([key.token_kind for key, _, _ in columns], pa.string())),
             "value": pa.concat_arrays([e.dictionary for e in encoded]).cast(pa.string())})
-        _register_chunked(con, "mk_distinct", distinct)
-        # an order-preserving scan: the i-th token is the i-th distinct value's
-        hashed = con.sql(f"SELECT {token_sql('value', 'CAST(kind AS VARCHAR)')} AS token "
-                         "FROM mk_distinct", params=tokeniser.sql_params()).to_arrow_table()
+        if hasattr(tokeniser, "sql_params"):  # the legacy secret: HMAC right here
+            _register_chunked(con, "mk_distinct", distinct)
+            # an order-preserving scan: the i-th token is the i-th distinct value's
+            hashed = con.sql(f"SELECT {token_sql('value', 'CAST(kind AS VARCHAR)')} AS token "
+                             "FROM mk_distinct", params=tokeniser.sql_params()).to_arrow_table()
+            unique = hashed.column("token").combine_chunks().cast(pa.binary(TOKEN_BYTES))
+            unique_bytes = np.frombuffer(
+                unique.buffers()[1], dtype=np.uint8, count=len(unique) * TOKEN_BYTES,
+                offset=unique.offset * TOKEN_BYTES).reshape(-1, TOKEN_BYTES)
+        else:  # the key service (node/prf_tokens.py): asks only for values not cached
+            unique_bytes = tokeniser.tokens_for(distinct.column("kind"),
+                                                distinct.column("value"))
     finally:
         con.close()
-    unique = hashed.column("token").combine_chunks().cast(pa.binary(TOKEN_BYTES))
-    unique_bytes = np.frombuffer(unique.buffers()[1], dtype=np.uint8,
-                                 count=len(unique) * TOKEN_BYTES,
-                                 offset=unique.offset * TOKEN_BYTES).reshape(-1, TOKEN_BYTES)
     index = np.concatenate([e.indices.to_numpy(zero_copy_only=False).astype(np.int64) + off
                             for e, off in zip(encoded, offsets[:-1], strict=True)])
     return pa.table({

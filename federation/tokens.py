@@ -21,12 +21,14 @@ import hashlib
 import threading
 import uuid
 from collections.abc import Sequence
+from typing import Protocol
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["TOKEN_BYTES", "Tokeniser", "token_sql", "tokenise_relation", "tokens_to_arrow"]
+__all__ = ["TOKEN_BYTES", "TokenMaker", "Tokeniser", "token_sql", "tokenise_relation",
+           "tokens_to_arrow"]
 
 TOKEN_BYTES = 16
 KIND_SEPARATOR = b"\x1f"
@@ -50,6 +52,15 @@ def token_sql(value_sql: str, kind_sql: str) -> str:
     """
     msg = f"encode({kind_sql} || chr(31) || {value_sql})"
     return f"unhex(left(sha256($cf_opad || unhex(sha256($cf_ipad || {msg}))), 32))"
+
+
+class TokenMaker(Protocol):
+    """What egress needs to make tokens: the legacy ``Tokeniser`` (a linkage secret on the
+    node) or the key service's (``node.prf_tokens.ServiceTokeniser``)."""
+
+    def token(self, kind: str, value: str) -> bytes: ...
+
+    def tokens_for(self, kinds: pa.Array, values: pa.Array) -> np.ndarray: ...
 
 
 class Tokeniser:
@@ -115,6 +126,20 @@ class Tokeniser:
                     params={**self.sql_params(), "cf_kind": kind}).to_arrow_table()
             finally:
                 con.unregister("cf_token_source")
+        return binary_to_numpy(result.column("t"))
+
+    def tokens_for(self, kinds: pa.Array, values: pa.Array) -> np.ndarray:
+        """``(n, 16)`` tokens of (kind, normalised value) pairs, in input order — the
+        interface egress shares with the key service's tokeniser (node/prf_tokens.py)."""
+        with self._lock:
+            con = self._connection()
+            con.register("cf_token_pairs", pa.table({"k": kinds, "v": values}))
+            try:
+                result = con.sql(f"SELECT {token_sql('v', 'CAST(k AS VARCHAR)')} AS t "
+                                 "FROM cf_token_pairs", params=self.sql_params()
+                                 ).to_arrow_table()
+            finally:
+                con.unregister("cf_token_pairs")
         return binary_to_numpy(result.column("t"))
 
     # ---------------------------------------------------------------- bulk

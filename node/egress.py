@@ -47,7 +47,7 @@ import getpass
 import os
 import secrets
 import tempfile
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,12 +67,18 @@ from federation.layout import (
     OTHER_CODE,
 )
 from federation.ledger import Ledger, LedgerEntry
-from federation.matchkeys import match_key_tokens
+from federation.matchkeys import match_key_tokens, match_key_values
 from federation.payload import ShareSet, Submission
-from federation.tokens import TOKEN_BYTES, Tokeniser, token_sql, tokens_to_arrow
+from federation.tokens import TOKEN_BYTES, Tokeniser, TokenMaker, tokens_to_arrow
 from node.analyses._cse_national import AGGREGATE_SQL as CSE_AGGREGATE_SQL
 from node.analyses._cse_national import CSE_TABLES
 from node.analyses._cse_national import build_inputs as build_cse_inputs
+from node.prf_tokens import (
+    ServiceTokeniser,
+    record_evaluations,
+    service_tokeniser,
+    token_source,
+)
 from node.resolution import ensure_current, person_map
 from node.store import DEFAULT_POLICY, POLICY_FILE, NodeConfig, open_store
 from node.validate import on_code_list
@@ -141,6 +147,8 @@ AGGREGATES: dict[str, tuple[tuple[str, ...], str]] = {
 #: cell-key perturbation (the ONS method): each cell's count moves by one of these, chosen
 #: by its cell key (the sum of its records' keys mod 256) — see _share_set_aggregates
 CELL_KEY_PERTURBATION = (-2, -1, 0, 1, 2)
+#: the (kind, value) whose token salts the record keys of cell-key perturbation
+CELL_KEY = ("cell-key", "record")
 
 
 # --------------------------------------------------------------------------- policy & keys
@@ -221,12 +229,16 @@ class EgressResult:
 def egress(node_dir: Path, *, policy: str | SharePolicy | None = None,
            purpose: str | None = None, epoch: int | None = None, dry_run: bool = False,
            out: Path | None = None, encrypt_to: bytes | None = None,
-           wait_s: float | None = None) -> EgressResult:
+           wait_s: float | None = None, tokens: str | None = None,
+           progress: Callable[[int, int], None] | None = None) -> EgressResult:
     """Build, gate and (unless ``dry_run``) seal and ledger one share set of a node.
 
-    ``purpose`` must be the policy's purpose code; ``epoch`` defaults to the linkage
-    secret's current epoch and must equal it. With ``out`` the signed payload is written
-    there atomically, only once the store transaction has committed.
+    ``purpose`` must be the policy's purpose code. ``tokens``: 'keyservice' (the default
+    when the node holds a key service credential: tokens come from the key service's
+    oblivious PRF, cached per epoch) or 'secret' (the legacy linkage secret). ``epoch``
+    defaults to the current one (the key service's, or the secret's) and must equal it.
+    With ``out`` the signed payload is written there atomically, only once the store
+    transaction has committed. ``progress(done, total)`` follows key service evaluations.
     """
     node_dir = Path(node_dir)
     chosen, source = node_policy(node_dir, policy)
@@ -235,19 +247,28 @@ def egress(node_dir: Path, *, policy: str | SharePolicy | None = None,
                               f"{chosen.purpose.code!r} ({source}); nothing was shared")
     with open_store(node_dir, wait_s) as (config, con):
         keys = NodeKeys.load(config.keys_dir)
-        secret = linkage_secret(keys)
-        epoch = secret.epoch if epoch is None else epoch
-        if epoch != secret.epoch:
-            raise CrossforceError(f"asked for key epoch {epoch}, but this node holds the "
-                                  f"linkage secret at epoch {secret.epoch}")
-        tokeniser = Tokeniser(secret.derive(chosen.purpose.code, epoch))
-        return _egress_in_transaction(con, config, keys, chosen, source, tokeniser, epoch,
-                                      dry_run=dry_run, out=out, encrypt_to=encrypt_to)
+        tokeniser: TokenMaker
+        if token_source(config, keys, tokens) == "keyservice":
+            tokeniser = service_tokeniser(con, config, chosen.purpose.code, epoch, progress)
+            epoch = tokeniser.epoch
+        else:
+            secret = linkage_secret(keys)
+            epoch = secret.epoch if epoch is None else epoch
+            if epoch != secret.epoch:
+                raise CrossforceError(f"asked for key epoch {epoch}, but this node holds the "
+                                      f"linkage secret at epoch {secret.epoch}")
+            tokeniser = Tokeniser(secret.derive(chosen.purpose.code, epoch))
+        try:
+            return _egress_in_transaction(con, config, keys, chosen, source, tokeniser,
+                                          epoch, dry_run=dry_run, out=out,
+                                          encrypt_to=encrypt_to)
+        finally:
+            record_evaluations(con, config, keys, tokeniser, actor())
 
 
 def _egress_in_transaction(con: duckdb.DuckDBPyConnection, config: NodeConfig,
                            keys: NodeKeys, policy: SharePolicy, source: str,
-                           tokeniser: Tokeniser, epoch: int, *, dry_run: bool,
+                           tokeniser: TokenMaker, epoch: int, *, dry_run: bool,
                            out: Path | None, encrypt_to: bytes | None) -> EgressResult:
     tmp: Path | None = None
     con.execute("BEGIN TRANSACTION")
@@ -478,7 +499,7 @@ def sample_tokens(share: ShareSet, n: int = SAMPLE_TOKENS) -> list[tuple[str, st
 
 
 def build_share_set(con: duckdb.DuckDBPyConnection, force: str, policy: SharePolicy,
-                    tokeniser: Tokeniser, epoch: int) -> ShareSet:
+                    tokeniser: TokenMaker, epoch: int) -> ShareSet:
     """The share set the policy allows, before the gate; writes new refs to ``egress_refs``
     (the caller owns the transaction)."""
     purpose = policy.purpose.code
@@ -487,7 +508,9 @@ def build_share_set(con: duckdb.DuckDBPyConnection, force: str, policy: SharePol
     _items(con, policy)
     _refs(con, purpose, epoch)
     items = _items_table(con, policy)
-    tokens = _tokens_table(con, policy, tokeniser)
+    persons = _match_key_persons(con, policy)
+    _prepare_tokens(con, policy, tokeniser, persons)
+    tokens = _tokens_table(con, tokeniser, persons)
     links = _links_table(con, policy)
     # under release = "secure-sum" aggregates leave only through release_aggregates
     aggregates = (_share_set_aggregates(con, policy, tokeniser)
@@ -681,38 +704,64 @@ def _items_table(con: duckdb.DuckDBPyConnection, policy: SharePolicy) -> pa.Tabl
     return _fixed(table.cast(schema), "ref")
 
 
-def _tokens_table(con: duckdb.DuckDBPyConnection, policy: SharePolicy,
-                  tokeniser: Tokeniser) -> pa.Table:
-    """Identifier tokens in DuckDB (normalised values only) + person match-key tokens."""
-    identifiers = con.sql(f"""
-        SELECT ref, kind AS token_kind, {token_sql('local_id', 'kind')} AS token
-        FROM eg_refs WHERE kind <> 'person' ORDER BY ref""",
-        params=tokeniser.sql_params()).to_arrow_table()
+def _match_key_persons(con: duckdb.DuckDBPyConnection, policy: SharePolicy) -> pa.Table | None:
+    """(ref, the person record's name, date of birth and latest address) per record of each
+    in-scope person: what match keys are made of; None if the policy shares none."""
+    if not policy.share.match_keys:
+        return None
+    return con.sql("""
+        SELECT r.ref, p.given_names, p.family_name, p.dob, p.dob_precision,
+               a.postcode, a.address, a.town AS locality
+        FROM eg_refs r
+        JOIN eg_person_map m ON r.kind = 'person' AND m.local_person = r.local_id
+        JOIN persons p ON p.person_id = m.person_id
+        LEFT JOIN (SELECT person_id, arg_max(postcode, coalesce(valid_from, DATE '1900-01-01'))
+                          AS postcode,
+                          arg_max(address, coalesce(valid_from, DATE '1900-01-01'))
+                          AS address,
+                          arg_max(town, coalesce(valid_from, DATE '1900-01-01')) AS town
+                   FROM addresses GROUP BY person_id) a ON a.person_id = p.person_id
+        ORDER BY r.ref, p.person_id""").to_arrow_table()
+
+
+def _prepare_tokens(con: duckdb.DuckDBPyConnection, policy: SharePolicy,
+                    tokeniser: TokenMaker, persons: pa.Table | None) -> None:
+    """With the key service: ask for every value this share needs in one go, so a quota
+    too small for it is refused before a single evaluation is spent."""
+    if not isinstance(tokeniser, ServiceTokeniser):
+        return
+    parts = [con.sql("SELECT kind, local_id AS value FROM eg_refs WHERE kind <> 'person'")
+             .to_arrow_table()]
+    if persons is not None and persons.num_rows:
+        keyed = match_key_values(persons.drop_columns(["ref"]))
+        parts.append(pa.table({"kind": keyed.column("token_kind"),
+                               "value": keyed.column("value")}))
+    if policy.aggregates.release == "share-set":
+        parts.append(pa.table({"kind": [CELL_KEY[0]], "value": [CELL_KEY[1]]}))
+    needed = pa.concat_tables([t.cast(pa.schema([("kind", pa.string()),
+                                                 ("value", pa.string())])) for t in parts])
+    tokeniser.prepare(needed.column("kind"), needed.column("value"))
+
+
+def _tokens_table(con: duckdb.DuckDBPyConnection, tokeniser: TokenMaker,
+                  persons: pa.Table | None) -> pa.Table:
+    """Identifier tokens (normalised values only) + person match-key tokens."""
+    held = con.sql("SELECT ref, kind AS token_kind, local_id FROM eg_refs "
+                   "WHERE kind <> 'person' ORDER BY ref").to_arrow_table()
+    made = tokeniser.tokens_for(held.column("token_kind"), held.column("local_id"))
+    identifiers = pa.table({"ref": held.column("ref"), "token_kind": held.column("token_kind"),
+                            "token": tokens_to_arrow(made).cast(pa.binary())})
     parts = [identifiers]
-    if policy.share.match_keys:
-        persons = con.sql("""
-            SELECT r.ref, p.given_names, p.family_name, p.dob, p.dob_precision,
-                   a.postcode, a.address, a.town AS locality
-            FROM eg_refs r
-            JOIN eg_person_map m ON r.kind = 'person' AND m.local_person = r.local_id
-            JOIN persons p ON p.person_id = m.person_id
-            LEFT JOIN (SELECT person_id, arg_max(postcode, coalesce(valid_from, DATE '1900-01-01'))
-                              AS postcode,
-                              arg_max(address, coalesce(valid_from, DATE '1900-01-01'))
-                              AS address,
-                              arg_max(town, coalesce(valid_from, DATE '1900-01-01')) AS town
-                       FROM addresses GROUP BY person_id) a ON a.person_id = p.person_id
-            ORDER BY r.ref, p.person_id""").to_arrow_table()
-        if persons.num_rows:
-            # every record of a person gives its keys; a key two records share is sent once
-            keyed = match_key_tokens(persons.drop_columns(["ref"]), tokeniser)
-            refs = persons.column("ref").take(keyed.column("row"))
-            parts.append(pa.table({"ref": refs, "token_kind": keyed.column("token_kind"),
-                                   "token": keyed.column("token").cast(pa.binary())})
-                         .group_by(["ref", "token_kind", "token"], use_threads=False)
-                         .aggregate([]).sort_by([("ref", "ascending"),
-                                                 ("token_kind", "ascending"),
-                                                 ("token", "ascending")]))
+    if persons is not None and persons.num_rows:
+        # every record of a person gives its keys; a key two records share is sent once
+        keyed = match_key_tokens(persons.drop_columns(["ref"]), tokeniser)
+        refs = persons.column("ref").take(keyed.column("row"))
+        parts.append(pa.table({"ref": refs, "token_kind": keyed.column("token_kind"),
+                               "token": keyed.column("token").cast(pa.binary())})
+                     .group_by(["ref", "token_kind", "token"], use_threads=False)
+                     .aggregate([]).sort_by([("ref", "ascending"),
+                                             ("token_kind", "ascending"),
+                                             ("token", "ascending")]))
     schema = pa.schema([("ref", pa.binary()), ("token_kind", pa.string()),
                         ("token", pa.binary())])
     table = pa.concat_tables([t.select(["ref", "token_kind", "token"]).cast(schema)
@@ -824,7 +873,7 @@ def _cse_inputs(con: duckdb.DuckDBPyConnection, policy: SharePolicy,
 
 
 def _share_set_aggregates(con: duckdb.DuckDBPyConnection, policy: SharePolicy,
-                          tokeniser: Tokeniser) -> pa.Table:
+                          tokeniser: TokenMaker) -> pa.Table:
     """The aggregates of a share set: EVERY cell of the closed national layout of every
     table the policy allows, for the years of the policy's scope — never only the cells
     that hold records, so which cells leave says nothing (a force with one suspect sends
@@ -849,7 +898,7 @@ def _share_set_aggregates(con: duckdb.DuckDBPyConnection, policy: SharePolicy,
     _cse_inputs(con, policy, tables)
     layout = share_set_layout(tables, share_set_years(policy.scope.date_from,
                                                       policy.scope.date_to))
-    salt = tokeniser.token("cell-key", "record").hex()
+    salt = tokeniser.token(*CELL_KEY).hex()
     record_key = "CAST(('0x' || left(sha256($salt || CAST(rid AS VARCHAR)), 2)) AS INTEGER)"
     parts = []
     for name in tables:

@@ -33,6 +33,11 @@ def share(
     encrypt_to: str | None = typer.Option(None, "--encrypt-to", help="Encrypt the payload "
                                           "to the coordinator's X25519 key: 64 hex digits or "
                                           "its public.json."),
+    tokens: str | None = typer.Option(None, "--tokens", help="Where tokens come from: "
+                                      "'keyservice' (the default once the node holds a key "
+                                      "service credential: every value is evaluated online, "
+                                      "counted and cached per epoch) or 'secret' (legacy: the "
+                                      "federation linkage secret on this node)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Build the share set the policy allows, pass it through the policy gate and either
@@ -50,9 +55,17 @@ def share(
         key = load_public_key(encrypt_to, "encryption_public_key") if encrypt_to else None
     except CrossforceError as exc:
         raise CrossforceError(f"--encrypt-to: {exc}") from None
-    with Console(stderr=True).status("building the share set…"):
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("building the share set…", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, description="key service evaluations", completed=done,
+                       total=total)
+
         result = egress(dir, policy=policy, purpose=purpose, dry_run=dry_run, out=out,
-                        encrypt_to=key)
+                        encrypt_to=key, tokens=tokens, progress=progress)
     if as_json:
         typer.echo(json.dumps(result.as_json(), indent=2))
         return
@@ -137,8 +150,44 @@ def hits(
 
 # --------------------------------------------------------------------------- keys
 
-keys_app = typer.Typer(help="The node's keys: signing key, and the federation linkage "
-                       "secret tokens are made with.", no_args_is_help=True)
+keys_app = typer.Typer(help="The node's keys: signing key, the key service credential "
+                       "tokens are made with (or the legacy linkage secret).",
+                       no_args_is_help=True)
+
+
+@keys_app.command("import-keyservice")
+def import_keyservice(
+    file: Path = typer.Argument(..., help="The credential file the key custodian issued "
+                                "(`crossforce keyservice register`, mode 0600).",
+                                dir_okay=False),
+    dir: Path = DirOption,  # noqa: A002
+    replace: bool = typer.Option(False, "--replace", help="Replace a credential the node "
+                                 "already holds."),
+) -> None:
+    """Install the key service credential in DIR/keys (0600). From then on tokens come from
+    the key service: every value is evaluated online (blinded: the service never sees it),
+    counted against the force's quota and cached in the node per epoch."""
+    from federation.keyservice.client import Credential, KeyServiceClient
+    from federation.keyservice.suite import fingerprint
+    from node.prf_tokens import credential_path
+    from node.store import load_config
+
+    config = load_config(dir)
+    credential = Credential.load(file)
+    if credential.role != "force":
+        raise CrossforceError(f"{file} is a {credential.role} credential; a node needs a "
+                              "force credential")
+    target = credential_path(config)
+    if target.exists() and not replace:
+        raise CrossforceError(f"{target} already holds a key service credential; use "
+                              "--replace to change it")
+    with KeyServiceClient(credential) as client:
+        info = client.epochs()  # proves the credential works before it is kept
+    credential.save(target, overwrite=replace)
+    typer.echo(f"{config.force} makes tokens through the key service at {credential.url}: "
+               f"epoch {info['current']}, public key "
+               f"{fingerprint(bytes.fromhex(info['public_key']))}, quota "
+               f"{info['daily_quota']:,} evaluations a day")
 
 
 @keys_app.command("import-secret")
@@ -149,8 +198,9 @@ def import_secret(
     replace: bool = typer.Option(False, "--replace", help="Replace a secret the node "
                                  "already holds (a rotation to a new epoch)."),
 ) -> None:
-    """Install the federation linkage secret in DIR/keys (0600). Without it the node
-    cannot make tokens and shares nothing."""
+    """LEGACY: install the federation linkage secret in DIR/keys (0600). Anyone holding
+    it can tokenise every phone number offline; prefer `import-keyservice`. Used only
+    when the node has no key service credential, or with `node share --tokens secret`."""
     from federation.keys import LinkageSecret, NodeKeys
     from node.store import load_config
 

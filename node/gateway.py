@@ -17,6 +17,8 @@ from typing import Any
 from federation.errors import CrossforceError
 from federation.flower.protocol import Refusal
 from federation.keys import NodeKeys
+from federation.keyservice.client import KeyServiceRefused
+from federation.keyservice.oprf import InvalidProof
 from node.egress import (
     AggregatesRefused,
     check_aggregates,
@@ -25,6 +27,7 @@ from node.egress import (
     release_aggregates,
 )
 from node.hits import BadHits, receive_hits
+from node.prf_tokens import token_source
 from node.store import load_config, open_store
 from policies.gate import PolicyViolation
 from policies.national_tables import NationalLayout
@@ -37,7 +40,7 @@ class NodeGateway:
 
     def __init__(self, node_dir: Path, *, policy: str | None = None,
                  encrypt_to: bytes | None = None, wait_s: float | None = None,
-                 coordinator_key: bytes | None = None) -> None:
+                 coordinator_key: bytes | None = None, tokens: str | None = None) -> None:
         self.node_dir = Path(node_dir)
         self.config = load_config(self.node_dir)
         self.policy = policy
@@ -46,6 +49,9 @@ class NodeGateway:
         #: the coordinator's signing key hits must verify under (default: the node's
         #: keys/coordinator.json, read per call)
         self.coordinator_key = coordinator_key
+        #: 'keyservice', 'secret' (legacy) or None: the key service if the node holds a
+        #: credential (node/prf_tokens.py)
+        self.tokens = tokens
 
     def share(self, purpose: str, epoch: int) -> bytes:
         """The signed payload for ``purpose`` at ``epoch`` (0 = the node's current epoch)."""
@@ -53,20 +59,26 @@ class NodeGateway:
         if purpose != policy.purpose.code:
             raise Refusal(f"purpose {purpose} is not in this force's sharing policy")
         keys = NodeKeys.load(self.config.keys_dir)
-        if keys.linkage_secret is None:
-            raise Refusal("this node holds no federation linkage secret")
-        if epoch and epoch != keys.linkage_secret.epoch:
-            raise Refusal(f"this node shares at key epoch {keys.linkage_secret.epoch}, "
-                          f"not {epoch}")
+        try:
+            token_source(self.config, keys, self.tokens)
+        except CrossforceError:
+            raise Refusal("this node holds no key service credential (and no legacy "
+                          "linkage secret), so it cannot make tokens") from None
         try:
             result = egress(self.node_dir, policy=policy, purpose=purpose,
-                            epoch=keys.linkage_secret.epoch, encrypt_to=self.encrypt_to,
-                            wait_s=self.wait_s)
+                            epoch=epoch or None, encrypt_to=self.encrypt_to,
+                            wait_s=self.wait_s, tokens=self.tokens)
         except PolicyViolation as exc:
             raise Refusal(f"the policy gate refused the share set "
                           f"({len(exc.violations)} violations)") from None
         except BudgetExceeded:
             raise Refusal("the privacy budget for this purpose is spent") from None
+        except (KeyServiceRefused, InvalidProof) as exc:
+            raise Refusal(str(exc).splitlines()[0]) from None
+        except CrossforceError as exc:
+            if "epoch" not in str(exc):
+                raise
+            raise Refusal(str(exc).splitlines()[0]) from None
         assert result.payload is not None
         return result.payload
 

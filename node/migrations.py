@@ -322,6 +322,16 @@ CREATE OR REPLACE VIEW communication_events AS
     FROM messages;
 """
 
+# PRF outputs the key service gave this node, per epoch (and epoch public key): a later
+# share asks only for values it has not seen. Raw values stay in the node like every
+# other table here; an output is useless without the value and never leaves.
+_PRF_OUTPUTS = """
+CREATE TABLE prf_outputs (
+    epoch INTEGER NOT NULL, public_key BLOB NOT NULL, kind VARCHAR NOT NULL,
+    value VARCHAR NOT NULL, y BLOB NOT NULL, made_at TIMESTAMP NOT NULL
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "pole store", (_POLE,)),
     Migration(2, "egress refs and received hits", (_EGRESS,)),
@@ -329,6 +339,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "resolution of the force's own duplicate records", (_RESOLUTION,)),
     Migration(5, "seized-phone extractions: regions, times, parties, chats, locations",
               (_EXTRACTIONS,)),
+    Migration(6, "key service PRF outputs per epoch", (_PRF_OUTPUTS,)),
 )
 
 #: The tables that hold ingested rows (each has ``source_file``), in layout load order.

@@ -93,7 +93,8 @@ def call_auditor(node_dir: Path, *, wait_s: float | None = None) -> Callable[[st
 @contextmanager
 def node_gateway(node_dir: Path, *, secret_file: Path | None = None, host: str = "127.0.0.1",
                  port: int = 0, uds: Path | None = None, policy: str | None = None,
-                 encrypt_to: bytes | None = None) -> Iterator[tuple[str, Path]]:
+                 encrypt_to: bytes | None = None, tokens: str | None = None
+                 ) -> Iterator[tuple[str, Path]]:
     """Serve one node's gateway in a background thread for a ``with`` block; yields
     ``(url, secret_file)`` — what the force's SuperNode needs in its node config."""
     from federation.flower.gateway import running_gateway
@@ -101,7 +102,7 @@ def node_gateway(node_dir: Path, *, secret_file: Path | None = None, host: str =
     from node.gateway import NodeGateway
 
     secret = relay_secret(node_dir, secret_file)
-    service = NodeGateway(Path(node_dir), policy=policy, encrypt_to=encrypt_to)
+    service = NodeGateway(Path(node_dir), policy=policy, encrypt_to=encrypt_to, tokens=tokens)
     with running_gateway(service, read_relay_secret(secret), on_call=call_auditor(node_dir),
                          host=host, port=port, uds=uds) as server:
         yield server.url, secret
@@ -121,6 +122,9 @@ def serve(
         dir_okay=False),
     policy: str | None = typer.Option(None, "--policy", help="Policy file or default name; "
                                       "default DIR/policy.toml, else 'cse-national'."),
+    tokens: str | None = typer.Option(None, "--tokens", help="'keyservice' (default once "
+                                      "the node holds a key service credential) or 'secret' "
+                                      "(legacy: the federation linkage secret)."),
 ) -> None:
     """Run the node gateway until Ctrl-C: the only way the coordinator's relay (the Flower
     ClientApp on this force's SuperNode) can reach the node.
@@ -139,7 +143,8 @@ def serve(
     if uds is not None and len(str(uds)) > 100:
         raise CrossforceError(f"--uds {uds}: a Unix socket path must be under 100 characters")
     with _until_stopped(), node_gateway(dir, secret_file=secret_file, host=host, port=port,
-                                        uds=uds, policy=policy) as (url, secret):
+                                        uds=uds, policy=policy, tokens=tokens
+                                        ) as (url, secret):
         typer.echo(f"gateway {config.force} listening on {url} (relay secret {secret})")
         sys.stdout.flush()
         _wait_forever()

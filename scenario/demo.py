@@ -43,6 +43,7 @@ from rich.console import Console
 from rich.table import Table
 
 from federation.errors import CrossforceError
+from scenario.custodian import KeyServiceProcess, key_service
 
 Engine = Literal["deployment", "inprocess"]
 Say = Callable[[str], None]
@@ -228,6 +229,7 @@ class Demo:
         self.scenario_dir = self.root / "scenario"
         self.nodes_dir = self.root / "nodes"
         self.coordinator = self.root / "coordinator"
+        self.keyservice = self.root / "key-custodian" / "keyservice"
         self.nodes: dict[str, Path] = {}
         self.purpose = ""
 
@@ -266,21 +268,15 @@ class Demo:
             self.say(f"nodes: every policy is {self.settings.policy} with aggregates released "
                      "only through the national secure sum (SecAgg+)")
 
-    def load_nodes(self, step: Callable[[str], None]) -> None:
-        """Ingest each force's files and install the ONE federation linkage secret (the
-        key custodian's job; every node holds the same one)."""
-        from federation.keys import LinkageSecret
-
-        custodian = self.root / "key-custodian"
-        custodian.mkdir(parents=True, exist_ok=True)
-        secret = custodian / "linkage-secret.json"
-        LinkageSecret.generate(EPOCH).save(secret)
+    def load_nodes(self, step: Callable[[str], None], keyservice: KeyServiceProcess) -> None:
+        """Ingest each force's files, then give each force its key service credential
+        (the key custodian's job: no node holds a key; every token is evaluated online)."""
         for force, node in self.nodes.items():
             crossforce("node", "ingest", "--dir", node, self.scenario_dir / force)
-            crossforce("node", "keys", "import-secret", "--dir", node, secret)
             step(force)
-        self.say(f"nodes: {len(self.nodes)} loaded, each holding the federation linkage "
-                 f"secret (same fingerprint {LinkageSecret.load(secret).fingerprint})")
+        keyservice.issue(self.nodes)
+        self.say(f"nodes: {len(self.nodes)} loaded; key service at {keyservice.url}, one "
+                 "credential per force (no force can make a token offline)")
 
     def set_up_coordinator(self) -> None:
         crossforce("coordinator", "init", "--dir", self.coordinator)
@@ -405,12 +401,14 @@ class Demo:
         coordinator_key = self.coordinator / "keys" / "public.json"
         owners = {**{f: (n / "node.duckdb", n / "keys" / "public.json")
                      for f, n in self.nodes.items()},
-                  "coordinator": (coordinator_db, coordinator_key)}
+                  "coordinator": (coordinator_db, coordinator_key),
+                  "keyservice": (self.keyservice / "keyservice.duckdb",
+                                 self.keyservice / "keys" / "public.json")}
         for owner, (db, key) in owners.items():
             report = crossforce_json("audit", "verify", db, "--public-key", key, "--json",
                                      allow=(0, 1))
             self.result.ledger[owner] = _ledger_summary(report)
-            if owner == "coordinator":
+            if owner in ("coordinator", "keyservice"):
                 continue
             flows = crossforce_json("audit", "verify", db, "--public-key", key, "--receipts",
                                     coordinator_db, "--coordinator-key", coordinator_key,
@@ -458,10 +456,11 @@ class Demo:
             with stage("nodes: init"):
                 self.init_nodes()
             # gateway processes take seconds to start: let them start while the nodes load
-            with Gateways(self.nodes, self.root / "logs") as gateways:
+            with Gateways(self.nodes, self.root / "logs") as gateways, \
+                    key_service(self.keyservice, self.root / "logs") as keyservice:
                 nodes_task = progress.add_task("  nodes loaded", total=len(self.nodes))
-                with stage("nodes: ingest, import the linkage secret"):
-                    self.load_nodes(lambda force: progress.advance(nodes_task))
+                with stage("nodes: ingest, key service credentials"):
+                    self.load_nodes(lambda force: progress.advance(nodes_task), keyservice)
                 progress.remove_task(nodes_task)
                 progress.advance(task)
                 with stage("coordinator: init and register forces"):

@@ -98,11 +98,14 @@ def test_every_force_shared_and_got_its_hits(demo_run: tuple[dict, Path]) -> Non
 def test_every_ledger_verifies(demo_run: tuple[dict, Path]) -> None:
     summary, _ = demo_run
     ledger = summary["ledger"]
-    assert set(ledger) == {*summary["scenario"]["forces"], "coordinator"}
+    assert set(ledger) == {*summary["scenario"]["forces"], "coordinator", "keyservice"}
     for owner, report in ledger.items():
         assert report["ok"], (owner, report["problems"])
     for force in summary["scenario"]["forces"]:
-        assert ledger[force]["actions"]["disclosure"] == 1  # the one share set sent
+        # the one share set sent, and the blinded values sent to the key service for it
+        assert ledger[force]["actions"]["disclosure"] == 2
+    # the key service: one evaluation batch per force (a demo force needs < 4,096 values)
+    assert ledger["keyservice"]["actions"]["disclosure"] == FORCES
     coordinator = ledger["coordinator"]["actions"]
     assert coordinator["collection"] == FORCES  # one payload received per force
     assert coordinator["disclosure"] == FORCES  # one hits answer sent per force

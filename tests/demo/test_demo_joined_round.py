@@ -20,6 +20,7 @@ from demo_processes import processes_mentioning
 from spawned import start, stop_all
 
 from federation.flower.deployment import free_port, make_loopback_tls, write_node_key
+from scenario.custodian import KeyServiceProcess
 from scenario.demo import Demo, DemoSettings, crossforce_json
 from tests.flower.relay_env import open_folder, relay_python, relay_user
 
@@ -37,7 +38,12 @@ def test_a_round_with_forces_that_join_like_real_ones(tmp_path: Path) -> None:
                              secure_aggregation=True), tmp_path, say=lambda line: None)
     demo.generate()
     demo.init_nodes()
-    demo.load_nodes(lambda force: None)
+    keyservice = KeyServiceProcess(demo.keyservice, tmp_path / "logs").spawn()
+    try:
+        demo.load_nodes(lambda force: None, keyservice)
+    except BaseException:
+        keyservice.stop()
+        raise
     demo.set_up_coordinator()
     tls = make_loopback_tls(tmp_path / "ca")
     port = free_port()
@@ -82,6 +88,7 @@ def test_a_round_with_forces_that_join_like_real_ones(tmp_path: Path) -> None:
         out = "".join(shown) + out
     finally:
         stop_all(started)
+        keyservice.stop()
         shutil.rmtree(relay_root, ignore_errors=True)
     assert run.returncode == 0, out[-3000:]
     for force in demo.nodes:
@@ -97,3 +104,5 @@ def test_a_round_with_forces_that_join_like_real_ones(tmp_path: Path) -> None:
     needles = raw_values(demo.scenario_dir, list(demo.nodes))
     assert (demo.coordinator / "flower" / "superlink.db").is_file()
     assert leaks(demo.coordinator, needles) == []
+    # every share's values were evaluated by the key service, blinded; it holds no value
+    assert leaks(demo.keyservice, needles) == []

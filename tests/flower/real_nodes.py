@@ -1,9 +1,10 @@
 """Real nodes and a real coordinator, built with the real CLI, for the round tests.
 
 `scenario` generates the forces' files; `build` initialises, loads and registers one node
-per force (the key custodian's linkage secret to every force but those named, a policy
-file where one is given); `serve` starts each node's real gateway with its real audit hook
-and returns the SuperNode configs the relay reads.
+per force (a key service credential to every force but those named — or, without a
+running key service, the legacy linkage secret — and a policy file where one is given);
+`serve` starts each node's real gateway with its real audit hook and returns the SuperNode
+configs the relay reads.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from contextlib import ExitStack
 from pathlib import Path
+
+from keyservice_running import KeyServiceRun
 
 from federation.cli import main
 from federation.flower.gateway import running_gateway
@@ -33,7 +36,8 @@ def scenario(root: Path, *, forces: int, persons: int, seed: int) -> tuple[Path,
 
 def build(root: Path, scenario_dir: Path, forces: Collection[str], *, epoch: int,
           without_secret: Collection[str] = (),
-          policies: Mapping[str, str] | None = None) -> tuple[Path, dict[str, Path]]:
+          policies: Mapping[str, str] | None = None,
+          keyservice: KeyServiceRun | None = None) -> tuple[Path, dict[str, Path]]:
     """The coordinator folder and force → node folder, every force registered."""
     coordinator = root / "coordinator"
     secret = root / "linkage-secret.json"  # the key custodian's file
@@ -47,7 +51,12 @@ def build(root: Path, scenario_dir: Path, forces: Collection[str], *, epoch: int
         if policies and force in policies:
             (node / "policy.toml").write_text(policies[force])
         crossforce("node", "ingest", "--dir", node, scenario_dir / force)
-        if force not in without_secret:
+        if force in without_secret:
+            pass  # this node can make no token
+        elif keyservice is not None:
+            crossforce("node", "keys", "import-keyservice", "--dir", node,
+                       keyservice.credential(force))
+        else:
             crossforce("node", "keys", "import-secret", "--dir", node, secret)
         crossforce("coordinator", "register", "--dir", coordinator, "--force", force,
                    "--public-key", node / "keys" / "public.json", "--epoch", epoch)

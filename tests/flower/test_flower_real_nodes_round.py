@@ -1,11 +1,13 @@
 """One federation round with REAL nodes and the REAL coordinator over the in-process grid.
 
 Four forces of a generated scenario are built with the real CLI (`node init`, `node
-ingest`, `node keys import-secret`, `coordinator init` / `register`); each node is served
-by the real gateway over its real ``NodeGateway`` with the real audit hook, and one round
-runs with the real ClientApp relay and ``coordinator.service``. Two forces share; one
-refuses for a real reason (its node holds no linkage secret); one is too slow and is timed
-out. The round must go on with the two, and nothing raw may reach the coordinator.
+ingest`, `node keys import-keyservice`, `coordinator init` / `register`); a real key
+service evaluates every token; each node is served by the real gateway over its real
+``NodeGateway`` with the real audit hook, and one round runs with the real ClientApp relay
+and ``coordinator.service``. Two forces share; one refuses for a real reason (its node
+holds no key service credential); one is too slow and is timed out. The round must go on
+with the two, and nothing raw — and no PRF output — may reach the coordinator or the key
+service.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import duckdb
 import httpx
 import pytest
 import real_nodes
+from keyservice_running import running_keyservice
 
 from federation.flower.grid import InProcessGrid
 from federation.flower.protocol import Refusal, load_coordinator_service
@@ -64,6 +67,7 @@ class Round:
     refusing: str
     slow: str
     gateways: list[str]
+    keyservice: Path
 
 
 def planted_cse_pair(scenario: Path) -> list[str]:
@@ -82,27 +86,31 @@ def federation_round(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Round
     assert len(forces) == FORCES
     sharing = planted_cse_pair(scenario)  # so the two who share have something in common
     refusing, slow = (f for f in forces if f not in sharing)
-    # the refusing force was never given the linkage secret
-    coordinator, nodes = real_nodes.build(root, scenario, forces, epoch=EPOCH,
-                                          without_secret=(refusing,))
-
-    released = threading.Event()
-    services = {force: SlowNode(node, released) if force == slow else NodeGateway(node)
-                for force, node in nodes.items()}
-    purpose = resolve_policy("cse-national").purpose.code
-    with ExitStack() as stack:
-        # last in, first out: let the slow node go before its gateway is stopped
-        configs = real_nodes.serve(stack, services, nodes)
-        stack.callback(released.set)
-        coordinator_service = load_coordinator_service("coordinator.service:open_service",
-                                                       coordinator)
-        stack.callback(coordinator_service.close)
-        grid = stack.enter_context(InProcessGrid(configs))
-        report = run_federation(grid, coordinator_service, RoundSettings(
-            purpose, EPOCH, share_timeout=SHARE_TIMEOUT, hits_timeout=60.0,
-            expected_forces=tuple(forces)))
+    # the refusing force was never given a key service credential
+    keyservice = running_keyservice(root)
+    ks = keyservice.__enter__()
+    try:
+        coordinator, nodes = real_nodes.build(root, scenario, forces, epoch=EPOCH,
+                                              without_secret=(refusing,), keyservice=ks)
+        released = threading.Event()
+        services = {force: SlowNode(node, released) if force == slow else NodeGateway(node)
+                    for force, node in nodes.items()}
+        purpose = resolve_policy("cse-national").purpose.code
+        with ExitStack() as stack:
+            # last in, first out: let the slow node go before its gateway is stopped
+            configs = real_nodes.serve(stack, services, nodes)
+            stack.callback(released.set)
+            coordinator_service = load_coordinator_service(
+                "coordinator.service:open_service", coordinator)
+            stack.callback(coordinator_service.close)
+            grid = stack.enter_context(InProcessGrid(configs))
+            report = run_federation(grid, coordinator_service, RoundSettings(
+                purpose, EPOCH, share_timeout=SHARE_TIMEOUT, hits_timeout=60.0,
+                expected_forces=tuple(forces)))
+    finally:
+        keyservice.__exit__(None, None, None)
     yield Round(report, scenario, coordinator, nodes, sharing, refusing, slow,
-                [config["gateway"] for config in configs.values()])
+                [config["gateway"] for config in configs.values()], ks.dir)
 
 
 # --------------------------------------------------------------------------- the round
@@ -114,7 +122,9 @@ def test_the_report_says_what_each_force_did(federation_round: Round) -> None:
     outcomes = {force: outcome.share for force, outcome in report.forces.items()}
     assert outcomes == {**dict.fromkeys(r.sharing, "submitted"), r.refusing: "refused",
                         r.slow: "timeout"}
-    assert report.forces[r.refusing].detail == "this node holds no federation linkage secret"
+    assert report.forces[r.refusing].detail == ("this node holds no key service credential "
+                                                "(and no legacy linkage secret), so it "
+                                                "cannot make tokens")
     assert report.forces[r.slow].detail == f"no answer in {SHARE_TIMEOUT:g} s"
     for force in r.sharing:
         assert report.forces[force].receipt["force"] == force
@@ -169,7 +179,7 @@ def test_every_ledger_verifies(cli, federation_round: Round) -> None:  # noqa: A
 def test_the_refusal_is_in_the_refusing_node_s_own_log(federation_round: Round) -> None:
     calls = (federation_round.nodes[federation_round.refusing] / "federation" /
              "gateway-calls.jsonl").read_text()
-    assert "refused: this node holds no federation linkage secret" in calls
+    assert "refused: this node holds no key service credential" in calls
 
 
 def test_no_raw_value_reaches_the_coordinator(federation_round: Round) -> None:
@@ -177,6 +187,42 @@ def test_no_raw_value_reaches_the_coordinator(federation_round: Round) -> None:
     needles = raw_values(r.scenario, sorted(r.nodes))
     assert len(needles) > 1000  # the canary is real: thousands of values looked for
     assert leaks(r.coordinator, needles) == []
+
+
+def test_no_raw_value_or_prf_output_reaches_the_key_service(federation_round: Round) -> None:
+    """The key service saw blinded points only; its store holds counts, never a value, and
+    none of the PRF outputs the nodes cached (nor a token made from one)."""
+    r = federation_round
+    assert leaks(r.keyservice, raw_values(r.scenario, sorted(r.nodes))) == []
+    outputs: set[bytes] = set()
+    for force in r.sharing:
+        con = duckdb.connect(str(r.nodes[force] / "node.duckdb"), read_only=True)
+        try:
+            outputs |= {bytes(y) for (y,) in con.execute("SELECT y FROM prf_outputs")
+                        .fetchall()}
+        finally:
+            con.close()
+    assert len(outputs) > 100
+    held = b"".join(p.read_bytes() for p in r.keyservice.rglob("*") if p.is_file())
+    held += b"".join(p.read_bytes() for p in r.coordinator.rglob("*") if p.is_file())
+    assert not [y for y in outputs if y[:16] in held]
+    usage = duckdb.connect(str(r.keyservice / "keyservice.duckdb"), read_only=True)
+    try:
+        asked = dict(usage.execute("SELECT holder, sum(evaluations) FROM usage "
+                                   "GROUP BY holder").fetchall())
+    finally:
+        usage.close()
+    assert r.refusing not in asked  # it had no credential: it asked for nothing
+    for force in r.sharing:  # the service counted exactly what each node had evaluated
+        assert asked[force] == _cached(r.nodes[force]), force
+
+
+def _cached(node: Path) -> int:
+    con = duckdb.connect(str(node / "node.duckdb"), read_only=True)
+    try:
+        return int(con.execute("SELECT count(*) FROM prf_outputs").fetchone()[0])
+    finally:
+        con.close()
 
 
 def test_no_gateway_is_left_running(federation_round: Round) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from federation.cli import main
 from federation.keys import LinkageSecret
+from federation.payload import Submission
 
 _BUILT: dict[str, Path] = {}
 
@@ -90,6 +91,41 @@ def scenario_template(factory) -> Path:  # noqa: ANN001 - pytest.TempPathFactory
 def copy_node(template: Path, dest: Path) -> Path:
     shutil.copytree(template, dest)
     return dest
+
+
+# --------------------------------------------------------------------------- key service
+
+#: two forces for the key service tests: the same suspect (name and date of birth) and the
+#: same phone written two ways — normalised equal, so their tokens must be equal
+FORCE_FILES = {
+    "persons.csv": "person_id,given_names,family_name,dob,dob_known,sex\n"
+                   "P1,Aurelio,Whitlock,1990-05-17,true,M\n",
+    "crimes.csv": "crime_id,ho_offence_code,date_from,flag_cse,flag_group\n"
+                  "C1,88A,2022-03-04,true,true\n",
+    "roles.csv": "crime_id,person_id,role\nC1,P1,suspect\n",
+}
+PHONE_WRITTEN = {"north": "07700 900123", "south": "+44 7700 900123"}
+
+
+def keyservice_force(root: Path, force: str) -> Path:
+    """A node holding one suspect and one phone (written the force's way), no key yet."""
+    inputs = root / f"{force}-in"
+    inputs.mkdir(parents=True)
+    for name, text in FORCE_FILES.items():
+        (inputs / name).write_text(text)
+    (inputs / "identifiers.csv").write_text(
+        f"person_id,kind,value,platform\nP1,phone,{PHONE_WRITTEN[force]},\n")
+    return make_node(root / force, force, inputs, with_secret=False)
+
+
+def payload_tokens(payload: bytes) -> dict[str, set[bytes]]:
+    share = Submission.from_bytes(payload).open()
+    out: dict[str, set[bytes]] = {}
+    for kind, token in zip(share.tokens.column("token_kind").to_pylist(),
+                           share.tokens.column("token").to_pylist(), strict=True):
+        out.setdefault(kind, set()).add(token)
+    return out
+
 
 
 # --------------------------------------------------------------------------- canary

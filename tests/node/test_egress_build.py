@@ -154,10 +154,12 @@ def test_aggregates_leave_only_through_disclosure_control(scenario: Path) -> Non
         "cse_completeness"}
 
 
-def test_no_linkage_secret_no_egress(canary: Path) -> None:
+def test_no_key_service_credential_and_no_legacy_secret_no_egress(canary: Path) -> None:
     (canary / "keys" / "linkage_secret.json").unlink()
-    with pytest.raises(CrossforceError, match="no federation linkage secret"):
+    with pytest.raises(CrossforceError, match="no key service credential"):
         egress(canary, dry_run=True)
+    with pytest.raises(CrossforceError, match="no legacy linkage secret"):
+        egress(canary, dry_run=True, tokens="secret")
 
 
 def test_wrong_purpose_or_epoch_is_refused(canary: Path) -> None:

@@ -87,7 +87,7 @@ def test_share_mistakes_get_one_clear_line(cli, node: Path, args: tuple, message
 def test_keys_import_secret_and_show(cli, node: Path, tmp_path: Path) -> None:
     (node / "keys" / "linkage_secret.json").unlink()
     r = cli("node", "share", "--dir", node, "--dry-run")
-    assert r.code == 2 and "import-secret" in r.err
+    assert r.code == 2 and "import-keyservice" in r.err  # the fix it names
     shown = json.loads(cli("node", "keys", "show", "--dir", node, "--json").out)
     assert shown["has_linkage_secret"] is False
     r = cli("node", "keys", "import-secret", "--dir", node, secret_file(tmp_path))
