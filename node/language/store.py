@@ -38,20 +38,21 @@ def _detections(con: duckdb.DuckDBPyConnection, settings: LanguageSettings, wher
 def detect_messages(con: duckdb.DuckDBPyConnection, settings: LanguageSettings,
                     where: str = "true", params: Mapping[str, Any] | None = None
                     ) -> dict[str, int]:
-    """Give every message ``where`` selects (and still without one) its language, script,
-    confidence and method; returns messages per language among those selected."""
+    """Give every message ``where`` selects that has no language yet its language, script,
+    confidence and method; returns how many were detected, per language."""
     params = dict(params or {})
     con.register("lang_found", _detections(con, settings, where, params))
     try:
+        cond = (f"messages.body IS NOT DISTINCT FROM l.body AND messages.language IS NULL "
+                f"AND ({where})")
+        counts = {str(k): int(n) for k, n in con.execute(
+            f"SELECT l.language, count(*) FROM messages JOIN lang_found l ON {cond} "
+            "GROUP BY 1 ORDER BY 2 DESC, 1", params).fetchall()}
         sets = ", ".join(f"{c} = l.{c}" for c in _COLUMNS)
-        con.execute(f"""UPDATE messages SET {sets} FROM lang_found l
-                        WHERE messages.body IS NOT DISTINCT FROM l.body
-                          AND messages.language IS NULL AND ({where})""", params)
+        con.execute(f"UPDATE messages SET {sets} FROM lang_found l WHERE {cond}", params)
     finally:
         con.unregister("lang_found")
-    return {str(k): int(n) for k, n in con.execute(
-        f"SELECT language, count(*) FROM messages WHERE ({where}) GROUP BY 1 ORDER BY 2 DESC,"
-        " 1", params).fetchall()}
+    return counts
 
 
 def detected_messages(con: duckdb.DuckDBPyConnection, settings: LanguageSettings) -> int:
