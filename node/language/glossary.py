@@ -8,7 +8,7 @@ A TOML file, one table per language tag (``any`` for every language)::
     [ur-Latn]
     paise = "money"
 
-A known word or phrase becomes ``[gloss]``; every other word stays as written, so the
+A known word or phrase is followed by ``(= gloss)``; every word stays as written, so the
 analyst reads the original with the force's meaning beside the words it knows. The
 glossary's file name is its model id and its SHA-256 is recorded with every gloss.
 """
@@ -40,8 +40,8 @@ class Glossary:
                                   + r")(?!\w)", re.IGNORECASE)
 
     def translate(self, bodies: Sequence[str]) -> list[Output]:
-        return [Output(self.pattern.sub(lambda m: f"[{self.terms[m.group(1).lower()]}]", b))
-                for b in bodies]
+        return [Output(self.pattern.sub(
+            lambda m: f"{m.group(1)} (= {self.terms[m.group(1).lower()]})", b)) for b in bodies]
 
 
 class GlossaryBackend:

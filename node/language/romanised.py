@@ -19,8 +19,13 @@ from __future__ import annotations
 
 import re
 
+
+def _listed(words: str) -> frozenset[str]:
+    """A word list written one word after another, as a set."""
+    return frozenset(words.split())
+
 #: Roman Urdu words that are not English words (exact, lower-case)
-ROMAN_URDU = frozenset("""
+ROMAN_URDU = _listed("""
 hai hain nahi nahin nai kya kia kyun kyon kaise kese kaisa kesa kahan kahaan kidhar idhar
 udhar mein mai mujhe mujhse mera meri mere tum tumhe tumhara tumhari tera teri tere aap
 apka apki hum humein hamara yeh ye woh wo voh aur lekin magar abhi abi kal aaj parso
@@ -31,33 +36,33 @@ dekh suno paise paisa pese kab kitne kitna kuch koi kisi sab sath saath wala wal
 wale liye lye baat baad pehle phir fir mat mt na hoon hun ho hoga pata kaun kon tujhe
 tujhse milo milte mil ruk ruko samjha samjhe zaroor zarur bas khud apna apni doge dena
 lena le lo gari gaari raste rasta subah karte
-""".split())
+""")
 
 #: English stop words and chat words: evidence a Latin message is English
-ENGLISH = frozenset("""
+ENGLISH = _listed("""
 the a an and or but if of to in on at for with from by is are was were be been am do does
 did have has had i you he she it we they me him her us them my your his its our their this
 that these those what where when who why how not no yes can will would should could just
 now then there here up out about get got go going come coming see call text back home
 tonight today tomorrow later meet car money flat house phone number new save delete sorted
 ok okay thanks thank please love late time text message
-""".split())
+""")
 
 #: English chat spellings ("gr8 c u 2day"): only an English writer uses them
-TEXTESE = frozenset("""
+TEXTESE = _listed("""
 u r ur ya yh gr8 l8r l8 2day 2moro 2nite 2night b4 c cu cya m8 pls plz thx ty txt tx
 lol lmao omg wat wot wen wer wud cud shud dont cant wont im ive ill idk tbh btw brb gonna
 wanna gotta init innit bruv fam aight ok k kk xx xxx luv bday babe x
-""".split())
+""")
 
 #: Arabizi words written without digits (Levantine, Egyptian, Gulf chat)
-ARABIZI = frozenset("""
+ARABIZI = _listed("""
 ana enta enti inta inti ento shu shou sho eh esh wein fein keef kif kifak kifik shlon
 shlonak habibi habibti yalla yala wallah wallahi inshallah insha mashallah akhi ukhti
 khalas bas mafi mish msh bokra bukra el al ya ma3 la2 aywa ah tayeb tamam ahlan marhaba
 felous floos masari sha2a leila yom 3al ma la badi bade hala hala2 hek lesh leh rou7
 ya3ni kaman kteer ktir shway shwai ma3i 3ala tayyib yahom yaha mesh ba3d awi esta3jel
-""".split())
+""")
 
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
 #: a Latin word with 3, 5, 7 or 9 touching a letter
@@ -67,25 +72,25 @@ _ENGLISH_NUMBER = re.compile(r"^\d+(?:am|pm|th|st|nd|rd|s|k|m|h|hr|hrs|min|mins|
                              r"mg|g|kg|ml|oz|lb|ft|mph|gb|mb)$")
 
 #: Shahmukhi Punjabi words Urdu does not use (fastText puts Punjabi second behind Urdu)
-SHAHMUKHI = frozenset("""
+SHAHMUKHI = _listed("""
 توں تو٘ں مینوں تینوں اونوں انوں سانوں تہانوں نوں کتھے ایتھے اوتھے کیتھے ایں آں نال وچ
 دا کیہ کدوں ہنے ہُن ہن تسی تسیں اسی اساں ساڈا تہاڈا گڈی دسیں جاندا کردا ویکھ
-""".split())
+""")
 
 #: Urdu words Punjabi does not use: they keep short Urdu from being called Punjabi (or
 #: Persian, whose script it shares)
-URDU = frozenset("""
+URDU = _listed("""
 ہے ہیں ہوں ہو نہیں کو کا کی کے سے گے گا گی مت کرو کریں تم آپ مجھے ہمیں یہ وہ ابھی
 کیا کب کہاں کیوں پر تھا تھی رہا رہی
-""".split())
+""")
 
 #: Kurmanji words with no look-alike in the Latin languages around it (fastText mistakes
 #: short Kurmanji for Zazaki, French or Turkish)
-KURMANJI = frozenset("""
+KURMANJI = _listed("""
 ez tu em hûn ew yî im in ye me werim were bêje nebêje bibe bîne kengî kengê çi çima
 kî li ji bi di de re ku derê niha îşev îro sibê dîsa heval pere pereyan malê rê têm
 hev bibînin peyamê jê
-""".split())
+""")
 
 
 def words(text: str) -> list[str]:
