@@ -111,7 +111,9 @@ class Detector:
         self.expected = frozenset(expected) if expected else None
 
     def allowed(self, tag: str) -> bool:
-        return self.expected is None or tag in self.expected
+        """In the expected list, itself or by its language ("ur" allows "ur-Latn")."""
+        return self.expected is None or tag in self.expected \
+            or tag.split("-", 1)[0] in self.expected
 
     def detect_many(self, texts: Sequence[str | None]) -> list[Detection]:
         seen: dict[str | None, Detection] = {}
@@ -178,9 +180,11 @@ class Detector:
                              "rules:urdu")
         return None
 
-    def _ruled(self, tag: str, share: float, method: str) -> Detection | None:
+    def _ruled(self, tag: str, share: float, method: str) -> Detection:
+        """A rule's answer; a language the force does not expect is undetermined (never
+        handed to the model, which would only guess another)."""
         if not self.allowed(tag):
-            return None
+            return Detection(UNDETERMINED, "Latn", 0.0, "not-expected")
         return Detection(tag, "Latn", round(min(1.0, share), 3), method)
 
     def _model(self, flat: str, script: str, tokens: list[str]) -> Detection:
@@ -203,5 +207,6 @@ class Detector:
             return Detection(UNDETERMINED, script, 0.0, "not-expected")
         (tag, p), second = kept[0], (kept[1][1] if len(kept) > 1 else 0.0)
         if p < MIN_CONFIDENCE or p - second < MIN_MARGIN:
-            return Detection(UNDETERMINED, script, round(p, 3), "low-confidence")
+            why = "low-confidence" if ranked and ranked[0][0] == tag else "not-expected"
+            return Detection(UNDETERMINED, script, round(p, 3), why)
         return Detection(tag, script, round(p, 3), "model")
