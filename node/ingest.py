@@ -32,7 +32,7 @@ from node.extraction import bounded_memory, read_extraction
 from node.extraction import layout_of as extraction_layout_of
 from node.extraction import load as extraction
 from node.extraction.rows import LAYOUT_TABLES as UFDR_TABLES
-from node.language.settings import language_settings
+from node.language.settings import LanguageSettings, language_settings
 from node.migrations import DATA_TABLES
 from node.normalise_columns import (
     data_quality,
@@ -193,10 +193,11 @@ def ingest(con: duckdb.DuckDBPyConnection, config: NodeConfig, paths: Sequence[P
     """Load every file under ``paths``; one report per file, rejected files included."""
     keys = NodeKeys.load(config.keys_dir)
     ledger = Ledger(con, keys.signer, config.force)
+    languages = language_settings(config.dir)  # a bad [language] table: before any file
     reports = []
     for path in discover(paths):
         step = progress(path) if progress else (lambda _s: None)
-        reports.append(_load_file(con, ledger, config, path, quarantine, step))
+        reports.append(_load_file(con, ledger, config, path, quarantine, step, languages))
     return reports
 
 
@@ -208,7 +209,8 @@ def _actor() -> str:
 
 
 def _load_file(con: duckdb.DuckDBPyConnection, ledger: Ledger, config: NodeConfig,
-               path: Path, quarantine: bool, step: Step) -> FileReport:
+               path: Path, quarantine: bool, step: Step,
+               languages: LanguageSettings) -> FileReport:
     layout = layout_of(path)
     if layout is None:
         known = ", ".join(t.name for t in TABLES)
@@ -243,8 +245,7 @@ def _load_file(con: duckdb.DuckDBPyConnection, ledger: Ledger, config: NodeConfi
             rows, unnorm, quarantined = _load_table(con, path, BY_NAME[layout], file_id,
                                                     quarantine, old is not None, step, flags)
         if layout == "messages" or layout in EXTRACTION_LAYOUTS.values():
-            _flag(flags, "language", extraction.finish_languages(
-                con, file_id, language_settings(config.dir)))
+            _flag(flags, "language", extraction.finish_languages(con, file_id, languages))
         step("commit")
         _drop_staging(con)
         fmt = layout if layout in EXTRACTION_LAYOUTS.values() else \
