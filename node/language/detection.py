@@ -13,6 +13,7 @@ Kurmanji, ``ckb`` Sorani.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -48,6 +49,9 @@ _SCRIPTS = (  # ISO 15924 code, letters of that script
     ("Cyrl", re.compile(r"[\u0400-\u04FF]")),
 )
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
+#: from this many distinct bodies on, detection is shared between worker processes
+PARALLEL_FROM = 50_000
 _SPACE = re.compile(r"\s+")
 
 
@@ -90,6 +94,9 @@ def predict(text: str, k: int = 5) -> list[tuple[str, float]]:
 
 def script_of(text: str) -> tuple[str, int, float]:
     """(main script, its letters, its share of all letters); ``Zyyy`` without letters."""
+    if text.isascii():  # most chat: one cheap pass
+        letters = len(_ASCII_LETTER.findall(text))
+        return ("Latn", letters, 1.0) if letters else ("Zyyy", 0, 0.0)
     letters = len(_LETTER.findall(text))
     if not letters:
         return "Zyyy", 0, 0.0
@@ -101,6 +108,13 @@ def script_of(text: str) -> tuple[str, int, float]:
     if most == 0:
         return "Zzzz", letters, 1.0
     return best, most, most / letters
+
+
+def _detect_chunk(expected: frozenset[str] | None, texts: list[str | None]
+                  ) -> list[tuple[str, str, float, str]]:
+    """A worker process's share of ``detect_many`` (plain tuples travel back cheaply)."""
+    d = Detector(expected)
+    return [(r.language, r.script, r.confidence, r.method) for r in map(d.detect, texts)]
 
 
 class Detector:
@@ -116,14 +130,26 @@ class Detector:
             or tag.split("-", 1)[0] in self.expected
 
     def detect_many(self, texts: Sequence[str | None]) -> list[Detection]:
-        seen: dict[str | None, Detection] = {}
-        out = []
-        for t in texts:
-            found = seen.get(t)
-            if found is None:
-                found = seen[t] = self.detect(t)
-            out.append(found)
-        return out
+        """One answer per text, in order; each distinct text detected once, on every core
+        when there are many (forked workers share the model already loaded)."""
+        import multiprocessing as mp
+
+        distinct = list(dict.fromkeys(texts))
+        workers = min(os.cpu_count() or 1, 4)
+        if len(distinct) < PARALLEL_FROM or workers < 2 \
+                or "fork" not in mp.get_all_start_methods():
+            found = [self.detect(t) for t in distinct]
+        else:
+            from concurrent.futures import ProcessPoolExecutor
+
+            _model()  # loaded once, before the fork
+            size = -(-len(distinct) // workers)
+            chunks = [distinct[i:i + size] for i in range(0, len(distinct), size)]
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+                found = [Detection(*d) for part in pool.map(
+                    _detect_chunk, [self.expected] * len(chunks), chunks) for d in part]
+        answers = dict(zip(distinct, found, strict=True))
+        return [answers[t] for t in texts]
 
     def detect(self, text: str | None) -> Detection:
         if text is None or not text.strip():
