@@ -94,22 +94,27 @@ def _print_report(report) -> None:  # noqa: ANN001
     if report.detected:
         console.print("languages detected now (messages loaded before detection): "
                       + ", ".join(f"{n} {k}" for k, n in report.detected.items()))
-    table = Table("language", "model", "messages", title_justify="left",
-                  title=f"run {report.run_id or '-'}, backend {report.backend}: {report.scope}")
+    table = Table("language", "model", "messages")
     for key, n in sorted(report.done.items()):
         lang, model = key.split(" ", 1)
         table.add_row(lang, model, f"{n:,}")
     for lang, n in sorted(report.no_model.items()):
         table.add_row(lang, "no model: still needs a translator", f"{n:,}")
+    console.print(f"run {report.run_id or '-'}, backend {report.backend}: {report.scope}")
     if table.rows:
         console.print(table)
     done = sum(report.done.values())
-    verb = "queued for a translator" if report.backend == "none" else "translated"
-    console.print(f"{done:,} messages {verb} now; {report.already:,} done by earlier runs; "
-                  f"{report.truncated:,} cut to the model's input length")
+    verb = {"none": "queued for a translator", "glossary": "looked up in the glossary"
+            }.get(report.backend, "translated")
+    cut = (f"; {report.truncated:,} cut to the model's input length"
+           if report.backend == "ctranslate2" else "")
+    console.print(f"{done:,} messages {verb} now; {report.already:,} done by earlier "
+                  f"runs{cut}")
     if report.backend != "none" and done:
-        console.print("[dim]Machine translation, not evidence: the original stays beside it "
-                      "(crossforce node analyse timeline --show-text).[/]")
+        what = ("Word-by-word glossary, not a translation" if report.backend == "glossary"
+                else "Machine translation")
+        console.print(f"[dim]{what}, not evidence: the original stays beside it (crossforce "
+                      "node analyse timeline --show-text).[/]")
 
 
 @models_app.command("import")

@@ -1,7 +1,7 @@
 """Message text as the analyses show and search it: the original beside its translation.
 
-``define_translations`` gives each message its latest machine translation or glossary
-output (only while the body is still the one translated), labelled with what made it;
+``define_translations`` gives each message its latest machine translation and glossary
+output (only while the body is still the one translated), labelled with what made them;
 ``search_events`` keeps the calls-and-messages views to messages whose original or
 translation contains a text, so a search in English finds a message written in Urdu.
 """
@@ -16,18 +16,26 @@ SearchOption = typer.Option(None, "--search", help="Only messages whose text or 
 
 
 def define_translations(con: duckdb.DuckDBPyConnection) -> None:
-    """Temp view ``message_translations (device_id, message_id, language, translation)``,
-    the translation prefixed with its label, backend and model."""
+    """Temp view ``message_translations (device_id, message_id, translation,
+    translation_text)``: per message, the latest output of each backend and model that
+    translated its present body, newest first, each prefixed with what made it ("MT
+    <model>:" machine translation, "glossary <file>:") (``translation_text``: the outputs
+    alone, for searching)."""
     con.execute("""
         CREATE OR REPLACE TEMP VIEW message_translations AS
-        SELECT t.device_id, t.message_id, any_value(m.language) AS language,
-               arg_max('(' || t.label || ': ' || t.backend || ' ' || t.model_id || ') '
-                       || t.text, t.translated_at) AS translation,
-               arg_max(t.text, t.translated_at) AS translation_text
-        FROM translations t JOIN messages m
-          ON m.device_id = t.device_id AND m.message_id = t.message_id
-         AND md5(m.body) = t.body_md5
-        WHERE t.text IS NOT NULL GROUP BY ALL""")
+        WITH latest AS (
+            SELECT t.device_id, t.message_id, t.backend, t.model_id,
+                   arg_max(t.text, t.translated_at) AS text, max(t.translated_at) AS done_at
+            FROM translations t JOIN messages m
+              ON m.device_id = t.device_id AND m.message_id = t.message_id
+             AND md5(m.body) = t.body_md5
+            WHERE t.text IS NOT NULL GROUP BY ALL)
+        SELECT device_id, message_id,
+               string_agg(CASE backend WHEN 'glossary' THEN 'glossary ' ELSE 'MT ' END
+                          || model_id || ': ' || text, ' | ' ORDER BY done_at DESC, backend)
+                   AS translation,
+               string_agg(text, ' | ' ORDER BY done_at DESC, backend) AS translation_text
+        FROM latest GROUP BY ALL""")
 
 
 def search_events(con: duckdb.DuckDBPyConnection, text: str | None) -> None:

@@ -64,7 +64,7 @@ def languages(con: Any, subjects: dict[str, list[str]], settings: LanguageSettin
             SELECT device_id, message_id, body_md5,
                    bool_or(status = 'needs_translator') AS queued,
                    bool_or(status = 'machine_translation') AS machine,
-                   bool_or(status = 'glossary') AS glossed
+                   bool_or(status = 'glossary' AND text IS NOT NULL) AS glossed
             FROM translations GROUP BY ALL)
         SELECT s.subject, s.device_id, m.language, m.script, m.method,
                m.language NOT IN ('und') AND NOT list_contains($readable, m.language)

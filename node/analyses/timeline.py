@@ -177,8 +177,9 @@ def timeline(con: Any, persons: list[str], devices: list[str], identifiers: list
     if not show_text:
         notes.append("Message bodies and report text are left out: --show-text adds them.")
     else:
-        notes.append("translation: machine translation or glossary (node translate), never "
-                     "evidence; the original text is beside it.")
+        notes.append("translation: what node translate made of the message, newest first — "
+                     "'MT <model>:' machine translation, 'glossary <file>:' the force's "
+                     "words glossed; never evidence: the original text is beside it.")
     brief = ["when", "kind", "who", "with", "detail"] + (
         ["text", "translation"] if show_text else ["name"])
     table = Table("timeline", COLUMNS, rows, brief=brief)

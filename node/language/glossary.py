@@ -40,8 +40,14 @@ class Glossary:
                                   + r")(?!\w)", re.IGNORECASE)
 
     def translate(self, bodies: Sequence[str]) -> list[Output]:
-        return [Output(self.pattern.sub(
-            lambda m: f"{m.group(1)} (= {self.terms[m.group(1).lower()]})", b)) for b in bodies]
+        """Each body with its known words glossed; None when it holds none of them (the
+        message is still marked done for this glossary)."""
+        out = []
+        for b in bodies:
+            glossed = self.pattern.sub(
+                lambda m: f"{m.group(1)} (= {self.terms[m.group(1).lower()]})", b)
+            out.append(Output(glossed if glossed != b else None))
+        return out
 
 
 class GlossaryBackend:

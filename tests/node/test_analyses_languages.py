@@ -101,9 +101,7 @@ def test_translations_sit_beside_originals_and_are_searched(cli, world: Path,
             "--json")
     rows = {row["ref"]: row for row in json.loads(r.out)["tables"]["timeline"]}
     assert rows["m3"]["text"] == "paise kab doge yaar" and rows["m3"]["language"] == "ur-Latn"
-    assert rows["m3"]["translation"] == ("(word-by-word glossary, not a translation, not "
-                                         "evidence: glossary slang) paise (= money) kab doge "
-                                         "yaar")
+    assert rows["m3"]["translation"] == "glossary slang: paise (= money) kab doge yaar"
     assert rows["m1"]["translation"] is None          # Polish: no glossary entry
     # an English search finds the Roman Urdu message through its gloss, and only it
     found = json.loads(cli("node", "analyse", "timeline", "--dir", world, "--search",
