@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from federation.errors import CrossforceError
+from node.ingest import sha256_file
 
 MODELS_DIR = "models"
 INFO_FILE = "crossforce-model.json"
@@ -66,19 +67,11 @@ def sha256_path(path: Path, exclude: str | None = None) -> str:
     """SHA-256 of a file's bytes, or of a folder's ``<relative path> <file sha256>`` lines
     (leaving out a top-level file named ``exclude``)."""
     if path.is_file():
-        return _file_sha256(path)
-    lines = [f"{p.relative_to(path).as_posix()} {_file_sha256(p)}\n"
+        return sha256_file(path)
+    lines = [f"{p.relative_to(path).as_posix()} {sha256_file(p)}\n"
              for p in sorted(path.rglob("*"))
              if p.is_file() and p.relative_to(path).as_posix() != exclude]
     return hashlib.sha256("".join(lines).encode()).hexdigest()
-
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 22):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def read_manifest(path: Path) -> list[dict]:

@@ -5,27 +5,17 @@ beside their originals in the timeline, and searches find a message by either.""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
-from analyses_worlds import build
-from language_world import language_world
 from tiny_models import manifest, opus_mt_folder
 
 from node.language.models import sha256_path
 
 
-@pytest.fixture(scope="module")
-def world_template(template_node: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build(template_node, tmp_path_factory.mktemp("languages"), language_world())
-
-
 @pytest.fixture
-def world(world_template: Path, tmp_path: Path) -> Path:
-    node = tmp_path / "node"
-    shutil.copytree(world_template, node)
-    return node
+def world(language_node: Path) -> Path:
+    return language_node
 
 
 def analyse(cli, world: Path, *args: str) -> dict:  # noqa: ANN001

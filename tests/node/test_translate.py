@@ -12,8 +12,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from analyses_worlds import build
-from language_world import language_world
 from tiny_models import argos_package, manifest, opus_mt_folder
 
 from federation.keys import NodeKeys
@@ -24,16 +22,9 @@ from node.language.translate import open_backend
 from node.store import open_store
 
 
-@pytest.fixture(scope="module")
-def world_template(template_node: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build(template_node, tmp_path_factory.mktemp("language-world"), language_world())
-
-
 @pytest.fixture
-def world(world_template: Path, tmp_path: Path) -> Path:
-    node = tmp_path / "node"
-    shutil.copytree(world_template, node)
-    return node
+def world(language_node: Path) -> Path:
+    return language_node
 
 
 @pytest.fixture(scope="module")
