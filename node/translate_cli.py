@@ -35,7 +35,8 @@ def translate(
     model: str = typer.Option(None, "--model", help="With ctranslate2: only this imported "
                               "model (default: each language's model)."),
     glossary: Path = typer.Option(None, "--glossary", help="With glossary: the TOML file of "
-                                  "the force's words ([ur-Latn] paise = \"money\").",
+                                  "the force's words: a table per language tag, e.g. "
+                                  "ur-Latn, holding paise = \"money\".",
                                   dir_okay=False),
     batch_size: int = typer.Option(32, "--batch-size", min=1, max=4096, help="Messages per "
                                    "batch (each batch is saved as it finishes)."),
@@ -45,7 +46,8 @@ def translate(
     as_json: bool = JsonOption,
 ) -> None:
     """Translate (or queue for a translator) the messages whose language the force's
-    analysts do not read (node.toml [language] readable, default English). Nothing leaves
+    analysts do not read (the readable list of node.toml's language table, default
+    English). Nothing leaves
     the node and nothing is downloaded. The original is always kept; every translation
     records its backend, model id and hash and is labelled machine translation, not
     evidence. Runs in batches and resumes where an interrupted run stopped. Logged in the
