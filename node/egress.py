@@ -93,6 +93,7 @@ from policies.national_tables import (
     MAX_CELL_COUNT,
     OPEN_OUTCOME,
     TABLE_DIMENSIONS,
+    TRANSLATION_LANGUAGES,
     UNKNOWN_AGE,
     NationalLayout,
     share_set_layout,
@@ -139,6 +140,14 @@ _AGGREGATE_SQL = {
     "persons_by_role_age_band":
         "SELECT role, age_band, person_id AS rid FROM eg_person_ages",
     **CSE_AGGREGATE_SQL,
+
+    # a message whose detected language is neither English nor undetermined needs a
+    # translator; a language off the national list is counted as 'other'
+    "messages_needing_translation_by_language":
+        f"SELECT CASE WHEN language IN ({', '.join(repr(t) for t in TRANSLATION_LANGUAGES)}) "
+        f"THEN language ELSE '{OTHER_CODE}' END AS language, "
+        "device_id || '/' || message_id AS rid FROM messages "
+        "WHERE language IS NOT NULL AND language NOT IN ('en', 'und')",
 }
 #: aggregate tables: name -> (dimensions, SQL of records); the dimensions are the national
 #: ones

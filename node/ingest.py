@@ -32,6 +32,7 @@ from node.extraction import bounded_memory, read_extraction
 from node.extraction import layout_of as extraction_layout_of
 from node.extraction import load as extraction
 from node.extraction.rows import LAYOUT_TABLES as UFDR_TABLES
+from node.language.settings import LanguageSettings, language_settings
 from node.migrations import DATA_TABLES
 from node.normalise_columns import (
     data_quality,
@@ -93,6 +94,7 @@ class FileReport:
             if names:
                 text += f"; {names} names not stated"
             text += _device_flags(self.flags)
+            text += _language_flags(self.flags.get("language", {}))
             codes = sum(self.flags.get(f, {}).get("not_on_code_list", 0)
                         for f in ("nationality", "ethnicity_self", "ethnicity_officer"))
             if codes:
@@ -154,6 +156,16 @@ def _device_flags(flags: dict[str, dict[str, int]]) -> str:
     return "".join(f"; {p}" for p in parts)
 
 
+def _language_flags(languages: dict[str, int]) -> str:
+    """The load report's words for the languages its messages were found in."""
+    if not languages:
+        return ""
+    ranked = sorted(languages.items(), key=lambda kv: (-kv[1], kv[0]))
+    shown = [f"{n} {'undetermined' if k == 'und' else k}" for k, n in ranked[:6]]
+    more = f" and {len(ranked) - 6} more" if len(ranked) > 6 else ""
+    return "; message languages: " + ", ".join(shown) + more
+
+
 class Rejected(Exception):
     def __init__(self, problems: list[Problem]) -> None:
         super().__init__(f"{len(problems)} problems")
@@ -207,10 +219,12 @@ def ingest(con: duckdb.DuckDBPyConnection, config: NodeConfig, paths: Sequence[P
     region = check_region(region)
     keys = NodeKeys.load(config.keys_dir)
     ledger = Ledger(con, keys.signer, config.force)
+    languages = language_settings(config.dir)  # a bad [language] table: before any file
     reports = []
     for path in discover(paths):
         step = progress(path) if progress else (lambda _s: None)
-        reports.append(_load_file(con, ledger, config, path, quarantine, step, region))
+        reports.append(_load_file(con, ledger, config, path, quarantine, step, languages,
+                                  region))
     return reports
 
 
@@ -222,8 +236,8 @@ def _actor() -> str:
 
 
 def _load_file(con: duckdb.DuckDBPyConnection, ledger: Ledger, config: NodeConfig,
-               path: Path, quarantine: bool, step: Step, region: str | None = None
-               ) -> FileReport:
+               path: Path, quarantine: bool, step: Step,
+               languages: LanguageSettings, region: str | None = None) -> FileReport:
     layout = layout_of(path)
     if layout is None:
         known = ", ".join(t.name for t in TABLES)
@@ -257,6 +271,8 @@ def _load_file(con: duckdb.DuckDBPyConnection, ledger: Ledger, config: NodeConfi
         else:
             rows, unnorm, quarantined = _load_table(con, path, BY_NAME[layout], file_id,
                                                     quarantine, old is not None, step, flags)
+        if layout == "messages" or layout in EXTRACTION_LAYOUTS.values():
+            _flag(flags, "language", extraction.finish_languages(con, file_id, languages))
         step("commit")
         _drop_staging(con)
         fmt = layout if layout in EXTRACTION_LAYOUTS.values() else \

@@ -332,6 +332,41 @@ CREATE TABLE prf_outputs (
 );
 """
 
+# Languages of message bodies and their translations (issue #19). ``messages.language``
+# (migration 1) is the BCP-47 tag, 'und' when undetermined; beside it the script, the
+# confidence and what decided. A translation belongs to a message's body as it was
+# (body_md5): a replaced file with a changed body shows no stale translation. Every row
+# says which backend, model and model hash made it; a message the force's translators must
+# read is queued as 'needs_translator'. translation_runs: one per `node translate`, with
+# whether its ledger entry is written (a run killed mid-way is logged by the next one).
+_LANGUAGES = """
+ALTER TABLE messages ADD COLUMN language_script VARCHAR;     -- ISO 15924; Zyyy: no letters
+ALTER TABLE messages ADD COLUMN language_confidence DOUBLE;  -- 0-1
+ALTER TABLE messages ADD COLUMN language_method VARCHAR;     -- script | model | rules:... |
+                                                             -- short | mixed | no-text ...
+CREATE TABLE translation_runs (
+    run_id INTEGER PRIMARY KEY, started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP,
+    backend VARCHAR NOT NULL, model_id VARCHAR NOT NULL, model_sha256 VARCHAR,
+    scope VARCHAR NOT NULL,          -- the --device/--person/--case chosen, or 'all'
+    messages BIGINT NOT NULL,        -- rows written so far
+    logged BOOLEAN NOT NULL          -- its ledger entry (alteration) is written
+);
+CREATE TABLE translations (
+    device_id VARCHAR NOT NULL, message_id VARCHAR NOT NULL,
+    body_md5 VARCHAR NOT NULL,       -- md5 of the body translated
+    language VARCHAR NOT NULL,       -- the body's detected language
+    status VARCHAR NOT NULL,         -- machine_translation | needs_translator
+    text VARCHAR,                    -- the machine translation (NULL when queued)
+    input VARCHAR,                   -- what the model read when not the body (Roman Urdu
+                                     -- transliterated to Urdu script)
+    truncated BOOLEAN NOT NULL,      -- the body was longer than the model reads
+    backend VARCHAR NOT NULL, model_id VARCHAR NOT NULL, model_sha256 VARCHAR,
+    label VARCHAR NOT NULL,          -- 'machine translation, not evidence' or the queue note
+    run_id INTEGER NOT NULL, translated_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (device_id, message_id, body_md5, backend, model_id)
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "pole store", (_POLE,)),
     Migration(2, "egress refs and received hits", (_EGRESS,)),
@@ -340,6 +375,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "seized-phone extractions: regions, times, parties, chats, locations",
               (_EXTRACTIONS,)),
     Migration(6, "key service PRF outputs per epoch", (_PRF_OUTPUTS,)),
+    Migration(7, "message languages and translations", (_LANGUAGES,)),
 )
 
 #: The tables that hold ingested rows (each has ``source_file``), in layout load order.

@@ -58,7 +58,7 @@ ITEM_ATTRIBUTES = ("offence_category", "ho_offence_code", "crime_year", "sex", "
 #: Dimensions an aggregate table may be broken down by.
 AGGREGATE_DIMENSIONS = ("offence_category", "ho_offence_code", "year", "month", "role", "sex",
                         "age_band", "ethnicity", "nationality", "outcome_code", "flagged",
-                        "rule", "completeness")
+                        "rule", "completeness", "language")
 HANDLING_CODES = ("P", "C")
 #: how aggregates leave: in the share set, or only as part of a national secure sum
 AGGREGATE_RELEASES = ("share-set", "secure-sum")

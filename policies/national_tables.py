@@ -13,7 +13,8 @@ Share sets carry aggregates on the same closed cells (:func:`share_set_layout`):
 of every table the policy allows, suppressed and zero alike sent as NULL, so a released
 table says nothing by which cells it has. The coordinator refuses any cell that is not one
 of these (:func:`every_cell`, checked by ``policies.payload_rules``). Nationality (253
-codes x 6 roles) is carried in share sets but not yet offered to secure sums
+codes x 6 roles) and the languages of messages needing a translator (for national
+translator planning) are carried in share sets but not yet offered to secure sums
 (``SECURE_SUM_EXCLUDED``).
 
 Node egress builds the same tables (``node.egress.AGGREGATES``) with the dimensions named
@@ -53,6 +54,10 @@ TABLE_DIMENSIONS: dict[str, tuple[str, ...]] = {
     # recording consistency under the national CSE definition (policies/definitions/cse.toml)
     "cse_recording": ("rule", "flagged"),
     "cse_completeness": ("rule", "completeness"),
+
+    # seized-phone messages per language that need a translator (issue #19): for national
+    # translator planning; counts only, never text
+    "messages_needing_translation_by_language": ("language",),
 }
 
 #: (lowest age, first age above, band name); an age that fits none is "unknown"
@@ -79,6 +84,11 @@ CSE_COMPLETENESS = tuple(f"{f}:{s}" for f in ("ethnicity_self", "ethnicity_offic
                                               "nationality")
                          for s in ("recorded", "not_stated", "blank"))
 
+#: languages (BCP-47, as node.language tags them) a message needing a translator is
+#: counted under; any other determined language (not English) is 'other'
+TRANSLATION_LANGUAGES = ("ar", "ar-Latn", "bn", "ckb", "fa", "kmr", "pa", "pa-Arab", "pl",
+                         "ps", "ro", "sq", "ur", "ur-Latn", "vi", OTHER_CODE)
+
 #: closed domains; ``year`` comes from the layout's own range
 DOMAINS: dict[str, tuple[str, ...]] = {
     "offence_category": CRIME_CATEGORIES,
@@ -91,10 +101,12 @@ DOMAINS: dict[str, tuple[str, ...]] = {
     "rule": CSE_RULES,
     "flagged": CSE_FLAGGED,
     "completeness": CSE_COMPLETENESS,
+
+    "language": TRANSLATION_LANGUAGES,
 }
 #: dimensions not (yet) offered to the national secure sum: nationality's 253 values make
 #: a long, mostly empty vector; share sets carry it on its closed list
-SECURE_SUM_EXCLUDED = frozenset({"nationality"})
+SECURE_SUM_EXCLUDED = frozenset({"nationality", "language"})
 OPEN_DIMENSIONS = SECURE_SUM_EXCLUDED  # the name older callers read
 #: the recording-consistency tables (national CSE definition): a secure sum may ask for
 #: them by name, but they are not among the tables every secure sum covers (a policy

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from federation import layout
 from scenario import dates
+from scenario.bodies import foreign_bodies, truth_table
 from scenario.catalogue import catalogue
 from scenario.identifiers import (
     join,
@@ -278,8 +279,15 @@ def extractions(gen: ForceGenerator) -> dict[str, pa.Table]:
     if len(other):
         chat[other] = join(pc.utf8_lower(pa.array(app[other].astype(str))), ":",
                            digits[m_e[other]].astype(str))
+    # bodies in the owners' languages (own random stream), with their true language
+    english_only = np.isin(mk, [TAXI, TAKEAWAY])
+    english_only[announce] = True
+    body, true_language = foreign_bodies(
+        job.seed, force.index, [str(gen.people.family[o[0]]) for o in owners], m_dev,
+        english_only, body)
+    m_ids = seq(m_dev, "M")
     messages = TableBuilder(layout.MESSAGES)
-    messages.add(device_id=device_ids[m_dev], message_id=seq(m_dev, "M"), timestamp_utc=m_t,
+    messages.add(device_id=device_ids[m_dev], message_id=m_ids, timestamp_utc=m_t,
                  direction=mdir, number=written[m_e], name=names[m_e], app=app, chat_id=chat,
                  body=body, deleted=rng.random(nm) < np.where(mk <= VICTIM, 0.15, 0.03))
     # contacts: saved entries, with how often and when last contacted
@@ -321,7 +329,9 @@ def extractions(gen: ForceGenerator) -> dict[str, pa.Table]:
            region=np.full(n_dev, "GB", dtype=object))
     return {"devices": dv.build(gen.person_ids), "calls": calls.build(),
             "messages": messages.build(), "contacts": ct.build(),
-            "truth_handovers": _handovers_seen(gen, digits, times)}
+            "truth_handovers": _handovers_seen(gen, digits, times),
+            "truth_languages": truth_table(force.slug, device_ids[m_dev], m_ids,
+                                           true_language)}
 
 
 def _handovers_seen(gen: ForceGenerator, digits: np.ndarray, times: np.ndarray) -> pa.Table:

@@ -117,7 +117,8 @@ def _force_job(world: World, force: Force, seed: int, persons: int,
 
 
 def _run_force(args: tuple[ForceJob, str, str]) -> tuple[str, dict[str, int], pa.Table,
-                                                          pa.Table, dict[str, int], pa.Table]:
+                                                          pa.Table, dict[str, int], pa.Table,
+                                                          pa.Table]:
     """Generate and write one force's folder; returns counts and its truth rows."""
     job, tmp, fmt = args
     gen = ForceGenerator(job, job.seed)
@@ -153,7 +154,8 @@ def _run_force(args: tuple[ForceJob, str, str]) -> tuple[str, dict[str, int], pa
     stats = {"group_cse": int(g.sum()), "flagged_correctly": int((g & ok).sum()),
              "review_eligible": int(truth_cases.column("review_eligible")
                                     .to_numpy(zero_copy_only=False).sum())}
-    return job.force.slug, counts, truth_persons, truth_cases, stats, truth_handovers
+    return (job.force.slug, counts, truth_persons, truth_cases, stats, truth_handovers,
+            tables["truth_languages"])
 
 
 def _init_worker() -> None:
@@ -254,6 +256,8 @@ def _write_truth(tmp: Path, out: Path, world: World, chosen: list[Force],
     slugs = [f.slug for f in chosen]
     pacsv.write_csv(pa.concat_tables([results[s][2] for s in slugs]), truth / "persons.csv")
     pacsv.write_csv(pa.concat_tables([results[s][3] for s in slugs]), truth / "cases.csv")
+    # the language each message body was written in (node.language is scored against it)
+    pacsv.write_csv(pa.concat_tables([results[s][6] for s in slugs]), truth / "languages.csv")
     nets = [(n.network_id, n.kind, [slugs[i] for i in n.forces]) for n in world.networks]
     pacsv.write_csv(pa.table({
         "network_id": [n[0] for n in nets], "kind": [n[1] for n in nets],

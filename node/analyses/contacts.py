@@ -34,6 +34,7 @@ from node.analyses._events import (
     working,
 )
 from node.analyses._night import night_test, parse_window, window_sql
+from node.analyses._text import SearchOption, search_events
 from node.analyses._victims import define_child_victims
 
 PAIR_COLUMNS = ["subject", "contact", "kind", "name", "events", "calls", "messages",
@@ -55,6 +56,7 @@ def command(
                             "weekly series given) in each top list."),
     alpha: float = typer.Option(0.05, "--alpha", min=1e-9, max=0.5, help="Family-wise "
                                 "error rate of the night-time test, per subject."),
+    search: str = SearchOption,
     as_json: bool = JsonOption,
     csv: Path = CsvOption,
 ) -> None:
@@ -63,14 +65,15 @@ def command(
     subject, with pairs whose night share is unusually high for that subject (one-sided
     binomial test against the subject's other contact, Holm-corrected); and contact with
     child victims of the node's crimes. No --device/--person: every device, each alone.
-    The CSV (--csv) holds every pair."""
+    --search counts only the messages whose text or its translation (node translate)
+    contains a text: who they talk to about it. The CSV (--csv) holds every pair."""
     window = parse_window(night)
     period = parse_period(start, end)
     params = {"device": device, "person": person, "from": start, "to": end,
-              "night": night, "top": top, "alpha": alpha}
+              "night": night, "top": top, "alpha": alpha, "search": bool(search)}
     with consult(dir, "contacts", params) as (con, counts), working("reading contacts"):
         subjects = resolve_devices(con, device, person)
-        result = contacts(con, subjects, period, window, top, alpha)
+        result = contacts(con, subjects, period, window, top, alpha, search)
         result.params = params
         counts.update({k: result.summary[k] for k in (
             "subjects", "devices", "events", "pairs", "unusual_night_pairs",
@@ -80,9 +83,11 @@ def command(
 
 def contacts(con: Any, subjects: dict[str, list[str]],
              period: tuple[dt.datetime | None, dt.datetime | None],
-             window: tuple[int, int], top: int, alpha: float) -> Result:
+             window: tuple[int, int], top: int, alpha: float, search: str | None = None
+             ) -> Result:
     """The contacts analysis on an open store (the command's work, callable from benches)."""
     define_subjects(con, subjects)
+    search_events(con, search)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE pairs AS
         SELECT s.subject, e.party AS contact, any_value(e.party_kind) AS kind,

@@ -35,10 +35,11 @@ from node.analyses._events import (
     period_sql,
     working,
 )
+from node.analyses._text import SearchOption, define_translations, search_events
 
 COLUMNS = ["time", "kind", "device", "person", "party", "name", "ref", "detail", "direction",
            "duration_s", "app", "role", "offence_code", "date_to", "outcome", "outcome_date",
-           "grading", "marking", "text", "when", "who", "with"]
+           "grading", "marking", "text", "language", "translation", "when", "who", "with"]
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 
@@ -59,6 +60,7 @@ def command(
                                    "intelligence report text (left out by default)."),
     heat: bool = typer.Option(False, "--heat", help="Instead of the list: calls and "
                               "messages per hour and weekday, device-local time."),
+    search: str = SearchOption,
     top: int = typer.Option(50, "--top", min=1, help="Rows shown in the terminal."),
     as_json: bool = JsonOption,
     csv: Path = CsvOption,
@@ -66,12 +68,14 @@ def command(
     """Calls, messages, crimes (from, to, role, outcome) and intelligence reports (date,
     3x5x2 grading) in one time-ordered list; several --person/--device/--identifier give
     everything about any of them. No selector: the whole node in the period. Report text
-    and message bodies only with --show-text."""
+    and message bodies only with --show-text, each message's translation (node translate)
+    beside its original; --search keeps the messages (and reports) whose text or
+    translation contains a text."""
     period = parse_period(start, end)
     params = {"person": person, "device": device, "identifier": identifier, "from": start,
-              "to": end, "show_text": show_text, "heat": heat}
+              "to": end, "show_text": show_text, "heat": heat, "search": bool(search)}
     with consult(dir, "timeline", params) as (con, counts), working("building the timeline"):
-        result = timeline(con, person, device, identifier, period, show_text, heat)
+        result = timeline(con, person, device, identifier, period, show_text, heat, search)
         result.params = params
         counts.update({k: v for k, v in result.summary.items() if isinstance(v, int)})
     emit(result, as_json, csv, limit=top if not heat else 25)
@@ -79,10 +83,12 @@ def command(
 
 def timeline(con: Any, persons: list[str], devices: list[str], identifiers: list[str],
              period: tuple[dt.datetime | None, dt.datetime | None], show_text: bool = False,
-             heat: bool = False) -> Result:
+             heat: bool = False, search: str | None = None) -> Result:
     """The timeline analysis on an open store (the command's work)."""
     prepare_events(con)
     define_parties(con)
+    search_events(con, search)
+    define_translations(con)
     _define_places(con)
     _select(con, persons, devices, identifiers)
     everything = not (persons or devices or identifiers)
@@ -96,7 +102,11 @@ def timeline(con: Any, persons: list[str], devices: list[str], identifiers: list
     if heat:
         return _heat(con, n_events, period)
     text = "e.body" if show_text else "NULL"
+    translation = "t.translation" if show_text else "NULL"
     intel_text = "i.text" if show_text else "NULL"
+    # with --search, only messages and reports whose text matches: no crimes or places
+    searching = "false" if search else "true"
+    intel_match = "contains(lower(i.text), lower($q))" if search else "true"
     start, end = period
     crime_period = "true"
     if start:
@@ -111,8 +121,12 @@ def timeline(con: Any, persons: list[str], devices: list[str], identifiers: list
                    THEN ' ' || to_seconds(e.duration_s)::VARCHAR ELSE '' END
                    || coalesce(' ' || e.app, ''),
                e.direction, e.duration_s, e.app, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-               {text}
+               {text}, m.language, {translation}
         FROM chosen_events e
+        LEFT JOIN messages m ON e.event_kind = 'message' AND m.device_id = e.device_id
+                            AND m.message_id = e.event_id
+        LEFT JOIN message_translations t ON e.event_kind = 'message'
+             AND t.device_id = e.device_id AND t.message_id = e.event_id
         UNION ALL
         SELECT c.date_from::TIMESTAMP, 'crime', NULL, r.person_id, NULL,
                c.offence_description, coalesce(c.crime_ref, c.crime_id),
@@ -121,9 +135,9 @@ def timeline(con: Any, persons: list[str], devices: list[str], identifiers: list
                    || coalesce(' · ' || c.outcome_code, ' · open')
                    || coalesce(' ' || c.outcome_date, ''),
                NULL, NULL, NULL, r.role, c.ho_offence_code, c.date_to, c.outcome_code,
-               c.outcome_date, NULL, NULL, NULL
+               c.outcome_date, NULL, NULL, NULL, NULL, NULL
         FROM roles r JOIN crimes c USING (crime_id)
-        WHERE {chosen_persons} AND {crime_period}
+        WHERE {chosen_persons} AND {crime_period} AND {searching}
         UNION ALL
         SELECT i.report_date::TIMESTAMP, 'intel', NULL, r.person_id, NULL, i.submitter,
                i.intel_id,
@@ -132,17 +146,17 @@ def timeline(con: Any, persons: list[str], devices: list[str], identifiers: list
                NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                i.source_evaluation || '/' || i.intelligence_assessment || '/'
                    || i.handling_code,
-               i.gsc_marking, {intel_text}
+               i.gsc_marking, {intel_text}, NULL, NULL
         FROM intel_links r JOIN intel i USING (intel_id)
-        WHERE {chosen_persons} AND {period_sql('i.report_date', period)}
+        WHERE {chosen_persons} AND {period_sql('i.report_date', period)} AND {intel_match}
         UNION ALL
         SELECT l.local_ts, 'location', l.device_id, l.device_person, NULL, l.name,
                l.location_id, l.detail, NULL, NULL, l.app, NULL, NULL, NULL, NULL, NULL,
-               NULL, NULL, NULL
+               NULL, NULL, NULL, NULL, NULL
         FROM device_places l
         WHERE {period_sql('l.local_ts', period)} AND ({'true' if everything else
-              'l.device_id IN (SELECT device_id FROM tl_devices)'})
-        ORDER BY 1, 2, 7""").fetchall()
+              'l.device_id IN (SELECT device_id FROM tl_devices)'}) AND {searching}
+        ORDER BY 1, 2, 7""", {"q": search} if search else {}).fetchall()
     rows = [(*r, _when(r[0], r[1]), r[2] or r[3], r[4] or r[6]) for r in rows]
     kinds = {k: sum(1 for r in rows if r[1] == k) for k in ("call", "message", "crime",
                                                                 "intel", "location")}
@@ -162,8 +176,13 @@ def timeline(con: Any, persons: list[str], devices: list[str], identifiers: list
              "places the device in the cell's area, never at a point."]
     if not show_text:
         notes.append("Message bodies and report text are left out: --show-text adds them.")
-    table = Table("timeline", COLUMNS, rows,
-                  brief=["when", "kind", "who", "with", "name", "detail"])
+    else:
+        notes.append("translation: what node translate made of the message, newest first — "
+                     "'MT <model>:' machine translation, 'glossary <file>:' the force's "
+                     "words glossed; never evidence: the original text is beside it.")
+    brief = ["when", "kind", "who", "with", "detail"] + (
+        ["text", "translation"] if show_text else ["name"])
+    table = Table("timeline", COLUMNS, rows, brief=brief)
     return Result("timeline", {}, [table], summary, notes)
 
 

@@ -8,7 +8,9 @@ every device file takes, extraction or generic layout alike.
 - ``finish_devices``: each device's region (declared, or from its own number, IMSI,
   ICCID) and its own number in E.164 within it;
 - ``finish_parties``: the kind and normalised form of every party identifier, and why a
-  number stayed raw — counted for the load report.
+  number stayed raw — counted for the load report;
+- ``finish_languages``: the language, script and confidence of every message body
+  (node.language) — counted for the load report.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from node.extraction.parties import (
 from node.extraction.region import RegionEvidence, derive_region
 from node.extraction.rows import EXTRA, OWN, PREFIX, columns
 from node.extraction.times import zone_of
+from node.language.settings import LanguageSettings
 
 #: store column types of the tables only extractions fill (all others VARCHAR)
 _TYPES = {"started_utc": "TIMESTAMP", "last_activity_utc": "TIMESTAMP",
@@ -175,6 +178,14 @@ def finish_parties(con: duckdb.DuckDBPyConnection, table: str, file_id: int
     return {f: int(n) for f, n in con.execute(
         f"SELECT number_flag, count(*) FROM {table} WHERE source_file = ? AND number_flag "
         "IS NOT NULL GROUP BY 1 ORDER BY 1", [file_id]).fetchall()}
+
+
+def finish_languages(con: duckdb.DuckDBPyConnection, file_id: int,
+                     settings: LanguageSettings) -> dict[str, int]:
+    """Detect the language of the file's messages; messages per language."""
+    from node.language.store import detect_messages
+
+    return detect_messages(con, settings, "source_file = $f", {"f": int(file_id)})
 
 
 def time_flags(con: duckdb.DuckDBPyConnection, table: str, file_id: int) -> dict[str, int]:

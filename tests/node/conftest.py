@@ -101,3 +101,21 @@ def make_ufdr(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return _make
+
+
+@pytest.fixture(scope="module")
+def language_world_template(template_node: Path, tmp_path_factory: pytest.TempPathFactory
+                            ) -> Path:
+    """The node of tests/node/language_world.py, built once per test module."""
+    from analyses_worlds import build
+    from language_world import language_world
+
+    return build(template_node, tmp_path_factory.mktemp("language-world"), language_world())
+
+
+@pytest.fixture
+def language_node(language_world_template: Path, tmp_path: Path) -> Path:
+    """A fresh copy of that node for one test (translation changes it)."""
+    node = tmp_path / "language-node"
+    shutil.copytree(language_world_template, node)
+    return node

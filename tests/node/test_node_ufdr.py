@@ -38,8 +38,8 @@ def test_a_ufdr_fills_devices_calls_messages_and_contacts(cli, node: Path, make_
                            "FROM messages ORDER BY message_id")
     assert messages == [
         ("m1", "incoming", "447700900123@s.whatsapp.net", "Al", "WhatsApp",
-         "see you at 9 <ok> & bring it", None),
-        ("m2", "outgoing", "07700900124", None, "SMS", "on my way", None)]
+         "see you at 9 <ok> & bring it", "en"),   # detected at ingest (node.language)
+        ("m2", "outgoing", "07700900124", None, "SMS", "on my way", "en")]
     contacts = query(node, "SELECT contact_id, name, number, number_e164, times_contacted "
                            "FROM contacts ORDER BY contact_id")
     assert contacts == [("k1", "Al", "07700 900123", "+447700900123", 4),

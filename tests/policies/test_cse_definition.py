@@ -67,8 +67,9 @@ def test_values_off_their_vocabulary_are_refused():
 def test_a_code_outside_the_sexual_offences_would_do_nothing_and_is_refused():
     (problem,) = _problems(NATIONAL.replace('cse_specific = ["88A"]',
                                             'cse_specific = ["88A", "92A"]'))
-    assert problem == ("draft.toml: definition: [offences] cse_specific names 92A, not in [offences] "
-                       "sexual: R1 never holds for them, so the entry would do nothing")
+    assert problem == ("draft.toml: definition: [offences] cse_specific names 92A, not in "
+                       "[offences] sexual: R1 never holds for them, so the entry would do "
+                       "nothing")
 
 
 def test_an_impossible_review_window_is_refused():
