@@ -38,7 +38,8 @@ def test_share_returns_a_payload_the_coordinator_verifies(node: Path) -> None:
 
 @pytest.mark.parametrize("purpose, epoch, reason", [
     ("TOEX-COUNTY-LINES", 1, "not in this force's sharing policy"),
-    ("TOEX-CSE", 2, "key epoch 1, not 2"),
+    ("TOEX-CSE", 2, "asked for key epoch 2, but this node holds the linkage secret at "
+                    "epoch 1"),
 ])
 def test_share_refuses_what_the_policy_or_keys_do_not_allow(node: Path, purpose: str,
                                                             epoch: int, reason: str) -> None:
@@ -48,7 +49,8 @@ def test_share_refuses_what_the_policy_or_keys_do_not_allow(node: Path, purpose:
 
 def test_share_refuses_without_a_linkage_secret(node: Path) -> None:
     (node / "keys" / "linkage_secret.json").unlink()
-    with pytest.raises(Refusal, match="no federation linkage secret"):
+    with pytest.raises(Refusal, match=r"no key service credential \(and no legacy "
+                                      r"linkage secret\)"):
         NodeGateway(node).share("TOEX-CSE", 1)
 
 
