@@ -63,8 +63,10 @@ HIT_SCHEMA = pa.schema([
 
 
 def hits_for_force(con: duckdb.DuckDBPyConnection, force: str, *,
-                   ledger: Ledger | None = None, actor: str = "coordinator") -> pa.Table:
-    """The force's own references that are known to other forces or sit in a network.
+                   ledger: Ledger | None = None, actor: str = "coordinator",
+                   purpose: str | None = None) -> pa.Table:
+    """The force's own references that are known to other forces or sit in a network;
+    with ``purpose``, only references it shared under that purpose (a round's hits).
 
     With ``ledger``, the lookup of the force's victim references is counted there (one
     consultation entry: how many victim references were looked up, how many hit)."""
@@ -72,7 +74,7 @@ def hits_for_force(con: duckdb.DuckDBPyConnection, force: str, *,
     _check_force(con, force)
     build_reference_table(con, "_hits_refs")
     try:
-        table = _hits(con, force)
+        table = _hits(con, force, purpose)
         if ledger is not None:
             _log_victim_lookups(con, ledger, force, table, actor)
         return table
@@ -116,8 +118,9 @@ def _check_force(con: duckdb.DuckDBPyConnection, force: str) -> None:
             f"{', '.join(known) if known else 'no force yet (run linkage first)'}")
 
 
-def _hits(con: duckdb.DuckDBPyConnection, force: str) -> pa.Table:
-    """Hits of one force, from the reference table `_hits_refs` already built."""
+def _hits(con: duckdb.DuckDBPyConnection, force: str, purpose: str | None = None) -> pa.Table:
+    """Hits of one force, from the reference table `_hits_refs` already built; with
+    ``purpose``, of the references it shared under that purpose only."""
     have_networks = table_exists(con, "network_members") and table_exists(con, "networks")
     have_hubs = table_exists(con, "network_hubs")
     members, networks = (("network_members", "networks") if have_networks else (
@@ -137,7 +140,10 @@ def _hits(con: duckdb.DuckDBPyConnection, force: str) -> pa.Table:
             network_others AS (
                 SELECT network_id, list(f) AS others
                 FROM {networks}, unnest(forces) AS t(f) WHERE f <> $force GROUP BY network_id),
-            mine AS (SELECT * FROM _hits_refs WHERE force = $force),
+            mine AS (SELECT * FROM _hits_refs WHERE force = $force
+                     AND ($purpose IS NULL OR ref IN (
+                         SELECT i.ref FROM items i JOIN submissions s USING (payload_id)
+                         WHERE i.force = $force AND s.purpose = $purpose))),
             scored AS (
                 SELECT m.ref, m.kind, m.entity_id, nm.network_id,
                        -- only forces holding the entity openly are ever named: a force
@@ -160,7 +166,8 @@ def _hits(con: duckdb.DuckDBPyConnection, force: str) -> pa.Table:
                         WHEN len(entity_others) > 0 THEN 'entity' ELSE 'network' END AS reason
             FROM scored
             WHERE len(entity_others) > 0 OR len(network_others) > 0
-            ORDER BY entity_id, ref""", params={"force": force}).to_arrow_table()
+            ORDER BY entity_id, ref""", params={"force": force, "purpose": purpose}
+                    ).to_arrow_table()
     return _typed(table)
 
 
