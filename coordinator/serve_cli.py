@@ -68,6 +68,7 @@ def serve(
     (`crossforce coordinator users add`), an X-Purpose and an X-Justification header, and
     becomes a ledger consultation — refused ones too.
     """
+    import signal
     import socket
 
     import uvicorn
@@ -106,13 +107,19 @@ def serve(
                                 ssl_certfile=str(certfile) if certfile else None,
                                 ssl_keyfile=str(keyfile) if keyfile else None,
                                 timeout_keep_alive=30, server_header=False)
-        typer.echo(f"listening on {url}  (API /v1, OpenAPI {url}/docs; Ctrl-C stops)",
-                   err=False)
+        typer.echo(f"listening on {url}  (API /v1, OpenAPI {url}/docs; Ctrl-C stops)")
+        # uvicorn stops gracefully on SIGTERM, then raises it again: end as on Ctrl-C, so
+        # the store is closed and serve.json removed
+        signal.signal(signal.SIGTERM, _exit_quietly)
         uvicorn.Server(config).run(sockets=[sock])
     finally:
         clear_state(directory)
         served.close()
         sock.close()
+
+
+def _exit_quietly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _open(directory: Path):  # noqa: ANN202

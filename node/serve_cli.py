@@ -92,7 +92,8 @@ def call_auditor(node_dir: Path, *, wait_s: float | None = None) -> Callable[[st
 
 @contextmanager
 def node_gateway(node_dir: Path, *, secret_file: Path | None = None, host: str = "127.0.0.1",
-                 port: int = 0, uds: Path | None = None, policy: str | None = None,
+                 port: int = 0, uds: Path | None = None,
+                 policy: str | list[str] | None = None,
                  encrypt_to: bytes | None = None) -> Iterator[tuple[str, Path]]:
     """Serve one node's gateway in a background thread for a ``with`` block; yields
     ``(url, secret_file)`` — what the force's SuperNode needs in its node config."""
@@ -119,8 +120,9 @@ def serve(
         None, "--secret-file", help="The relay secret the force's SuperNode presents on "
         "every call; created (0600) if missing. Default DIR/federation/relay-secret.",
         dir_okay=False),
-    policy: str | None = typer.Option(None, "--policy", help="Policy file or default name; "
-                                      "default DIR/policy.toml, else 'cse-national'."),
+    policy: list[str] | None = typer.Option(
+        None, "--policy", help="Policy file or default name (repeat to share under several "
+        "purposes, one policy each); default DIR/policy.toml, else 'cse-national'."),
 ) -> None:
     """Run the node gateway until Ctrl-C: the only way the coordinator's relay (the Flower
     ClientApp on this force's SuperNode) can reach the node.
@@ -139,7 +141,7 @@ def serve(
     if uds is not None and len(str(uds)) > 100:
         raise CrossforceError(f"--uds {uds}: a Unix socket path must be under 100 characters")
     with _until_stopped(), node_gateway(dir, secret_file=secret_file, host=host, port=port,
-                                        uds=uds, policy=policy) as (url, secret):
+                                        uds=uds, policy=policy or None) as (url, secret):
         typer.echo(f"gateway {config.force} listening on {url} (relay secret {secret})")
         sys.stdout.flush()
         _wait_forever()
