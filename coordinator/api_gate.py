@@ -119,9 +119,11 @@ class Gate:
                   credentials: Annotated[HTTPAuthorizationCredentials | None,
                                          Depends(bearer)],
                   x_purpose: Annotated[str | None, Header(
+                      pattern=PURPOSE.pattern,
                       description="Purpose code the request serves (e.g. TOEX-CSE); data "
                       "endpoints answer from data shared under it only.")] = None,
                   x_justification: Annotated[str | None, Header(
+                      pattern=r"^[ -~]{10,500}$",
                       description="Why you ask (10-500 characters), for the ledger.")] = None,
                   ) -> Caller:
             user = None
@@ -157,6 +159,13 @@ class Gate:
         """One consultation entry for this request (refused or answered)."""
         caller: Caller | None = getattr(request.state, "caller", None)
         user: User | None = getattr(request.state, "user", None)
+        if user is None:  # refused before the gate ran (bad input): still name the caller
+            scheme, _, key = request.headers.get("authorization", "").partition(" ")
+            try:
+                user = self.identify(HTTPAuthorizationCredentials(scheme=scheme,
+                                                                  credentials=key.strip()))
+            except (ApiError, ValueError):
+                user = None
         if caller is not None:
             actor, purpose, why = (f"api:{caller.user.name} ({caller.user.role_spec})",
                                    caller.purpose, caller.justification)

@@ -90,6 +90,7 @@ def serve(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        sock.listen(2048)  # connections queue from now on, before uvicorn accepts them
     except OSError as exc:
         raise CrossforceError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     served = ServedStore(directory)
