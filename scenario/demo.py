@@ -935,6 +935,11 @@ def demo(
     out: Path | None = typer.Option(
         None, help="Keep every node and coordinator folder here (must be new or empty), "
         "plus networks.html, a drawing of the largest cross-force networks."),
+    purposes: str = typer.Option(
+        "", "--purposes", help="Shipped policies to federate under, one round each: 'all' "
+        f"({', '.join(DEMO_POLICIES)}) or a comma-separated list. Default: all with "
+        "--engine inprocess; cse-national alone with the Deployment Engine (each extra "
+        "round there costs 25-40 s of ClientApp and ServerApp start-ups on 2 cores)."),
     secure_aggregation: bool = typer.Option(
         False, "--secure-aggregation", help="Every force releases its aggregate counts only "
         "inside a national sum made with Flower SecAgg+ (the coordinator never sees one "
@@ -951,8 +956,10 @@ def demo(
     """
     if engine not in ("deployment", "inprocess"):
         raise CrossforceError(f"--engine must be deployment or inprocess, not {engine!r}")
+    chosen = _purposes(purposes, engine)
     settings = DemoSettings(forces=forces, persons_per_force=persons_per_force, seed=seed,
                             engine=engine,  # type: ignore[arg-type]
+                            policy=chosen[0], policies=chosen,
                             secure_aggregation=secure_aggregation)
     console = Console()
     if out is None:
@@ -965,6 +972,20 @@ def demo(
         return
     result = run_demo(settings, out, draw=True)
     _show(result, as_json, console)
+
+
+def _purposes(given: str, engine: str) -> tuple[str, ...]:
+    """The shipped policies named by --purposes (see its help)."""
+    if not given:
+        return DEMO_POLICIES if engine == "inprocess" else (DEFAULT_POLICY,)
+    if given.strip() == "all":
+        return DEMO_POLICIES
+    names = tuple(dict.fromkeys(n.strip() for n in given.split(",") if n.strip()))
+    unknown = [n for n in names if n not in DEMO_POLICIES]
+    if unknown or not names:
+        raise CrossforceError(f"--purposes {given!r}: name 'all' or some of "
+                              f"{', '.join(DEMO_POLICIES)}")
+    return names
 
 
 def _show(result: DemoResult, as_json: bool, console: Console) -> None:
