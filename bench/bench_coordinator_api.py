@@ -61,6 +61,9 @@ def build_store(directory: Path, forces: int, persons: int, seed: int) -> dict[s
                           "kind, weight, first_seen, last_seen FROM links")):
                 con.register(name, scratch.sql(sql).to_arrow_table())
             con.execute("""
+                INSERT INTO forces SELECT DISTINCT force, '\\x00'::BLOB, 'bench', [1],
+                       now()::TIMESTAMP, now()::TIMESTAMP FROM i""")
+            con.execute("""
                 INSERT INTO submissions
                 SELECT 'p-' || force, force, $purpose, 1, 'sha256:bench', 'sha256:bench',
                        'bench', '2026-01-01T00:00:00Z', now()::TIMESTAMP, 'file', 0, false,

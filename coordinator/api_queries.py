@@ -12,22 +12,26 @@ import datetime as dt
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from coordinator.graph import table_exists
 from federation.errors import CrossforceError
 
 NEEDED = ("networks", "network_members", "network_edges", "entity_view", "network_purposes",
-          "lookup_index", "force_pairs")
+          "lookup_index", "force_pairs", "network_summary", "network_key_members")
 
 
-def check_linked(con: duckdb.DuckDBPyConnection) -> None:
-    """Refuse to answer from a store never linked, or linked before the views existed."""
+def check_linked(con: duckdb.DuckDBPyConnection, ready: set[str] | None = None) -> None:
+    """Refuse to answer from a store never linked, or linked before the views existed.
+    ``ready``: a set this marks once the tables are there (so it is checked once)."""
+    if ready is not None and "linked" in ready:
+        return
     missing = [t for t in NEEDED if not table_exists(con, t)]
     if missing:
         raise CrossforceError("the store has no linked results to serve "
                               f"({', '.join(missing)} missing); link first "
                               "(a federation round, or `crossforce coordinator link`)")
+    if ready is not None:
+        ready.add("linked")
 
 
 def _iso(d: dt.date | None) -> str | None:
@@ -37,19 +41,19 @@ def _iso(d: dt.date | None) -> str | None:
 # --------------------------------------------------------------------------- networks
 
 _NETWORKS_SQL = """
-    SELECT count(*) OVER () AS total, n.network_id, n.forces, n.n_persons,
-           n.n_identifiers, n.counts_by_kind, n.first_activity, n.last_activity
-    FROM networks n JOIN network_purposes p USING (network_id)
-    WHERE p.purpose = $purpose AND len(n.forces) >= $min_forces
-      AND ($force IS NULL OR list_contains(n.forces, $force))
-      AND n.n_persons >= $min_persons
-      AND ($max_persons IS NULL OR n.n_persons <= $max_persons)
-      AND ($active_from IS NULL OR n.last_activity >= $active_from)
-      AND ($active_to IS NULL OR n.first_activity <= $active_to)
-      AND ($link_kind IS NULL OR n.network_id IN (
-          SELECT network_id FROM network_edges WHERE list_contains(kinds, $link_kind)))
-    ORDER BY n.n_persons DESC, n.network_id
+    SELECT count(*) OVER () AS total, network_id, forces, n_persons, n_identifiers,
+           counts_by_kind, first_activity, last_activity, link_kinds
+    FROM network_summary
+    WHERE purpose = $purpose AND n_forces >= $min_forces
+      AND ($force IS NULL OR list_contains(forces, $force))
+      AND n_persons >= $min_persons
+      AND ($max_persons IS NULL OR n_persons <= $max_persons)
+      AND ($active_from IS NULL OR last_activity >= $active_from)
+      AND ($active_to IS NULL OR first_activity <= $active_to)
+      AND ($link_kind IS NULL OR list_contains(link_kinds, $link_kind))
+    ORDER BY n_persons DESC, network_id
     LIMIT $limit OFFSET $offset"""
+
 
 def networks_page(con: duckdb.DuckDBPyConnection, purpose: str, *, min_forces: int = 2,
                   force: str | None = None, min_persons: int = 0,
@@ -66,18 +70,14 @@ def networks_page(con: duckdb.DuckDBPyConnection, purpose: str, *, min_forces: i
     if not rows:  # past the end (or nothing): the total still says how many match
         first = con.execute(_NETWORKS_SQL, {**params, "limit": 1, "offset": 0}).fetchall()
         return (first[0][0] if first else 0), []
-    ids = [r[1] for r in rows]
-    roles = _roles(con, ids)
-    kinds = dict(con.execute("""
-        SELECT network_id, list_sort(list(DISTINCT k)) FROM network_edges, unnest(kinds) t(k)
-        WHERE list_contains($ids, network_id) GROUP BY network_id""", {"ids": ids}).fetchall())
+    roles = _roles(con, [r[1] for r in rows])
     items = [{"network_id": nid, "purpose": purpose, "forces": list(forces),
               "n_forces": len(forces), "n_persons": n_p, "n_identifiers": n_i,
               "counts_by_kind": dict(counts), "first_activity": _iso(first),
-              "last_activity": _iso(last), "link_kinds": list(kinds.get(nid, [])),
+              "last_activity": _iso(last), "link_kinds": list(kinds),
               "brokers": roles.get(nid, {}).get("brokers", []),
               "key_players": roles.get(nid, {}).get("key_players", [])}
-             for _, nid, forces, n_p, n_i, counts, first, last in rows]
+             for _, nid, forces, n_p, n_i, counts, first, last, kinds in rows]
     return rows[0][0], items
 
 
@@ -86,8 +86,7 @@ def _roles(con: duckdb.DuckDBPyConnection, ids: list[int]) -> dict[int, dict[str
     for nid, eid, kind, between, degree, broker, key, forces in con.execute("""
             SELECT network_id, entity_id, kind, betweenness, degree, is_broker, is_key_player,
                    forces
-            FROM network_members
-            WHERE list_contains($ids, network_id) AND (is_broker OR is_key_player)
+            FROM network_key_members WHERE list_contains($ids, network_id)
             ORDER BY network_id, betweenness DESC, degree DESC, entity_id""",
             {"ids": ids}).fetchall():
         member = {"entity_id": eid, "kind": kind, "betweenness": round(between, 6),
@@ -211,21 +210,19 @@ def lookup(con: duckdb.DuckDBPyConnection, purpose: str, own_force: str,
     entity only as a victim's is never named (so nobody can learn who holds a number by
     looking it up); a stop-listed hub is a no-hit; a no-hit says nothing more.
     """
-    query = pa.table({"i": pa.array(range(len(tokens)), pa.int32()),
-                      "kind": pa.array([k for k, _ in tokens], pa.string()),
-                      "token": pa.array([t for _, t in tokens], pa.binary())})
-    con.register("_lookup_query", query)
-    try:
-        rows = con.execute("""
-            SELECT q.i, v.entity_id, v.open_forces, v.hidden, v.hub, v.network_id, n.forces
-            FROM _lookup_query q
-            LEFT JOIN lookup_index x
-                   ON x.token = q.token AND x.token_kind = q.kind AND x.purpose = $purpose
-            LEFT JOIN entity_view v ON v.entity_id = x.entity_id
-            LEFT JOIN networks n ON n.network_id = v.network_id
-            ORDER BY q.i""", {"purpose": purpose}).fetchall()
-    finally:
-        con.unregister("_lookup_query")
+    rows = []
+    # one point query per token: lookup_index is sorted by token and entity_view by entity
+    # id, so their zone maps skip all but one row group (a join would scan them whole)
+    for i, (kind, token) in enumerate(tokens):
+        found = con.execute("""
+            SELECT v.entity_id, v.open_forces, v.hidden, v.hub, v.network_id, n.forces
+            FROM (SELECT entity_id FROM lookup_index
+                  WHERE token = $token AND token_kind = $kind AND purpose = $purpose
+                  LIMIT 1) x
+            JOIN entity_view v ON v.entity_id = x.entity_id
+            LEFT JOIN networks n ON n.network_id = v.network_id""",
+            {"token": token, "kind": kind, "purpose": purpose}).fetchone()
+        rows.append((i, *(found or (None, None, None, None, None, None))))
     out = []
     for i, entity_id, open_forces, hidden, hub, network_id, network_forces in rows:
         kind, token = tokens[i]

@@ -100,7 +100,7 @@ def routes(gate: Gate) -> APIRouter:
         limit: Limit = 50, offset: Offset = 0,
     ) -> Page[NetworkSummary]:
         con = served.reader()
-        q.check_linked(con)
+        q.check_linked(con, served.ready)
         _held(con, caller.purpose)
         total, items = q.networks_page(
             con, caller.purpose, min_forces=min_forces, force=force, min_persons=min_persons,
@@ -114,7 +114,7 @@ def routes(gate: Gate) -> APIRouter:
     def network(request: Request, network_id: EntityId, caller: Caller = analyst
                 ) -> NetworkDetail:
         con = served.reader()
-        q.check_linked(con)
+        q.check_linked(con, served.ready)
         found = q.network_detail(con, caller.purpose, network_id)
         if found is None:
             raise ApiError(404, "not_found", f"no network {network_id} under purpose "
@@ -126,7 +126,7 @@ def routes(gate: Gate) -> APIRouter:
     def entity(request: Request, entity_id: EntityId, caller: Caller = analyst
                ) -> EntityDetail:
         con = served.reader()
-        q.check_linked(con)
+        q.check_linked(con, served.ready)
         found = q.entity_detail(con, caller.purpose, entity_id)
         if found is None:
             raise ApiError(404, "not_found", f"no entity {entity_id} to show under purpose "
@@ -138,7 +138,7 @@ def routes(gate: Gate) -> APIRouter:
     def entity_forces(request: Request, entity_id: EntityId, caller: Caller = analyst
                       ) -> EntityForces:
         con = served.reader()
-        q.check_linked(con)
+        q.check_linked(con, served.ready)
         found = q.entity_detail(con, caller.purpose, entity_id, with_links=False)
         if found is None:
             raise ApiError(404, "not_found", f"no entity {entity_id} to show under purpose "
@@ -151,7 +151,7 @@ def routes(gate: Gate) -> APIRouter:
     def pairs(request: Request, caller: Caller = analyst, force: Name = None
               ) -> list[ForcePair]:
         con = served.reader()
-        q.check_linked(con)
+        q.check_linked(con, served.ready)
         _held(con, caller.purpose)
         rows = q.force_pairs(con, caller.purpose, force)
         return answer(request, gate, rows, len(rows))
@@ -175,7 +175,7 @@ def routes(gate: Gate) -> APIRouter:
     def lookups(request: Request, body: LookupRequest, caller: Caller = liaison_lookup
                 ) -> LookupAnswer:
         con = served.reader()
-        q.check_linked(con)
+        q.check_linked(con, served.ready)
         tokens = [(t.kind, bytes.fromhex(t.token)) for t in body.tokens]
         results = q.lookup(con, caller.purpose, caller.user.force or "", tokens)
         return answer(request, gate, {"force": caller.user.force, "purpose": caller.purpose,
@@ -187,7 +187,7 @@ def routes(gate: Gate) -> APIRouter:
         from coordinator.hits import hits_as_json, hits_for_force
 
         con = served.reader()
-        q.check_linked(con)
+        q.check_linked(con, served.ready)
         force = caller.user.force or ""
         known = con.execute("SELECT 1 FROM entity_view v WHERE list_contains(open_forces, ?)"
                             " LIMIT 1", [force]).fetchone()

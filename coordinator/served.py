@@ -57,6 +57,8 @@ class ServedStore(CoordinatorStoreService):
                                         daemon=True)
         self._writer.start()
         self.linking = threading.Event()
+        #: what the API found in place once (e.g. "linked": the read-side views exist)
+        self.ready: set[str] = set()
 
     # -- reads
     def reader(self) -> duckdb.DuckDBPyConnection:

@@ -11,6 +11,9 @@ tables instead of re-joining millions of references on each request.
   match keys) → entity, sorted by token, for hit / no-hit lookups.
 - ``force_pairs`` — per purpose and pair of forces: entities both hold openly (hubs and
   victims left out) and networks both are part of.
+- ``network_summary`` and ``network_key_members`` — each network with its purpose and link
+  kinds, largest first, and only its brokers and key players: a page of the network list
+  reads these two small tables, never every member and edge.
 
 All are replaced inside the link's transaction, so readers see the old set or the new.
 """
@@ -21,7 +24,8 @@ import duckdb
 
 from coordinator.graph import match_only_sql, table_exists
 
-VIEW_TABLES = ("entity_view", "network_purposes", "lookup_index", "force_pairs")
+VIEW_TABLES = ("entity_view", "network_purposes", "lookup_index", "force_pairs",
+               "network_summary", "network_key_members")
 
 
 def build_views(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -83,5 +87,20 @@ def build_views(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
                coalesce(shared_networks, 0) AS shared_networks
         FROM entities FULL OUTER JOIN nets USING (purpose, force_a, force_b)
         ORDER BY ALL""")
+    con.execute("""
+        CREATE OR REPLACE TABLE network_summary AS
+        WITH kinds AS (
+            SELECT network_id, list_sort(list(DISTINCT k)) AS link_kinds
+            FROM network_edges, unnest(kinds) t(k) GROUP BY network_id)
+        SELECT n.network_id, p.purpose, n.forces, len(n.forces) AS n_forces, n.n_persons,
+               n.n_identifiers, n.counts_by_kind, n.first_activity, n.last_activity,
+               coalesce(k.link_kinds, []::VARCHAR[]) AS link_kinds
+        FROM networks n JOIN network_purposes p USING (network_id)
+        LEFT JOIN kinds k USING (network_id)
+        ORDER BY n.n_persons DESC, n.network_id""")
+    con.execute("""
+        CREATE OR REPLACE TABLE network_key_members AS
+        SELECT * FROM network_members WHERE is_broker OR is_key_player
+        ORDER BY network_id, entity_id""")
     return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
             for t in VIEW_TABLES}
