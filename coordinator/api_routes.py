@@ -76,7 +76,7 @@ def routes(gate: Gate) -> APIRouter:
     anyone = Depends(gate.allow("analyst", "liaison", "auditor", "admin"))
 
     @r.get("/health", tags=["service"], summary="Is the service up (no key needed)")
-    def health() -> dict[str, str]:
+    async def health() -> dict[str, str]:
         return {"status": "ok", "linking": "yes" if served.linking.is_set() else "no"}
 
     @r.get("/me", tags=["service"], summary="Who this key belongs to")

@@ -100,8 +100,7 @@ class ServedStore(CoordinatorStoreService):
                 batch.append(item)
             try:
                 with self._lock, transaction(self.store.con):
-                    for p in batch:
-                        self.store.ledger.append(**p.entry)
+                    self.store.ledger.append_many([p.entry for p in batch])
             except BaseException as exc:  # noqa: BLE001 — handed to every waiting request
                 for p in batch:
                     p.error = exc
