@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from coordinator.api_gate import ApiError, Gate
 from coordinator.served import ServedStore
+from federation.asgi import replay
 from federation.errors import CrossforceError
 
 log = logging.getLogger("crossforce.api")
@@ -80,16 +81,7 @@ class BodyLimit:
             more = message.get("more_body", False)
         body = b"".join(chunks)
         state["body_sha256"] = hashlib.sha256(body).hexdigest() if body else ""
-        sent = False
-
-        async def replay() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay(body, receive), send)
 
     @staticmethod
     async def _refuse(scope: Scope, send: Send, limit: int) -> None:

@@ -115,10 +115,8 @@ def routes(gate: Gate) -> APIRouter:
                 ) -> NetworkDetail:
         con = served.reader()
         q.check_linked(con, served.ready)
-        found = q.network_detail(con, caller.purpose, network_id)
-        if found is None:
-            raise ApiError(404, "not_found", f"no network {network_id} under purpose "
-                           f"{caller.purpose}")
+        found = _found(q.network_detail(con, caller.purpose, network_id),
+                       f"no network {network_id} under purpose {caller.purpose}")
         return answer(request, gate, found, len(found["members"]))
 
     @r.get("/entities/{entity_id}", tags=["analyst"],
@@ -127,10 +125,8 @@ def routes(gate: Gate) -> APIRouter:
                ) -> EntityDetail:
         con = served.reader()
         q.check_linked(con, served.ready)
-        found = q.entity_detail(con, caller.purpose, entity_id)
-        if found is None:
-            raise ApiError(404, "not_found", f"no entity {entity_id} to show under purpose "
-                           f"{caller.purpose}")
+        found = _found(q.entity_detail(con, caller.purpose, entity_id),
+                       f"no entity {entity_id} to show under purpose {caller.purpose}")
         return answer(request, gate, found, 1 + len(found["links"]))
 
     @r.get("/entities/{entity_id}/forces", tags=["analyst"],
@@ -139,10 +135,8 @@ def routes(gate: Gate) -> APIRouter:
                       ) -> EntityForces:
         con = served.reader()
         q.check_linked(con, served.ready)
-        found = q.entity_detail(con, caller.purpose, entity_id, with_links=False)
-        if found is None:
-            raise ApiError(404, "not_found", f"no entity {entity_id} to show under purpose "
-                           f"{caller.purpose}")
+        found = _found(q.entity_detail(con, caller.purpose, entity_id, with_links=False),
+                       f"no entity {entity_id} to show under purpose {caller.purpose}")
         return answer(request, gate, {"entity_id": entity_id, "forces": found["forces"]},
                       len(found["forces"]))
 
@@ -277,6 +271,12 @@ def routes(gate: Gate) -> APIRouter:
         return answer(request, gate, {"name": name, "revoked": n}, n)
 
     return r
+
+
+def _found(found: dict[str, Any] | None, missing: str) -> dict[str, Any]:
+    if found is None:
+        raise ApiError(404, "not_found", missing)
+    return found
 
 
 def _naive(t: dt.datetime | None) -> dt.datetime | None:
