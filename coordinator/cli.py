@@ -291,14 +291,17 @@ def networks(
         print("no cross-force network found" + (f" under {purpose}" if purpose else ""))
         return
     table = Table(title=f"{len(found)} cross-force network(s)")
-    for column in ("network", "purpose", "forces", "persons", "identifiers", "brokers",
-                   "key players", "active"):
+    several = len({of.get(n.network_id) for n in found}) > 1  # else the title says it
+    if not several and purpose is None and of:
+        table.title += f" under {of.get(found[0].network_id, '?')}"
+    for column in ("network", *(("purpose",) if several else ()), "forces", "persons",
+                   "identifiers", "brokers", "key players", "active"):
         table.add_column(column, overflow="fold")
     for n in found:
         active = (f"{n.first_activity or '?'} – {n.last_activity or '?'}"
                   if n.first_activity or n.last_activity else "")
-        table.add_row(str(n.network_id), of.get(n.network_id, "?"), ", ".join(n.forces),
-                      str(n.n_persons),
+        table.add_row(str(n.network_id), *((of.get(n.network_id, "?"),) if several else ()),
+                      ", ".join(n.forces), str(n.n_persons),
                       str(n.n_identifiers), ", ".join(str(m.entity_id) for m in n.brokers),
                       ", ".join(str(m.entity_id) for m in n.key_players), active)
     _out().print(table)

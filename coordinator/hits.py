@@ -128,6 +128,9 @@ def _hits(con: duckdb.DuckDBPyConnection, force: str, purpose: str | None = None
         "(SELECT NULL::BIGINT AS network_id, NULL::VARCHAR[] AS forces WHERE false)"))
     hub_filter = ("m.entity_id IN (SELECT entity_id FROM network_hubs)"
                   if have_hubs else "false")
+    of_purpose = ("""AND ref IN (SELECT i.ref FROM items i JOIN submissions s USING (payload_id)
+                                WHERE i.force = $force AND s.purpose = $purpose)"""
+                  if purpose is not None else "")
     table = con.sql(f"""
             WITH holders AS (
                 -- the other forces holding each entity openly (not only as a victim's)
@@ -140,10 +143,7 @@ def _hits(con: duckdb.DuckDBPyConnection, force: str, purpose: str | None = None
             network_others AS (
                 SELECT network_id, list(f) AS others
                 FROM {networks}, unnest(forces) AS t(f) WHERE f <> $force GROUP BY network_id),
-            mine AS (SELECT * FROM _hits_refs WHERE force = $force
-                     AND ($purpose IS NULL OR ref IN (
-                         SELECT i.ref FROM items i JOIN submissions s USING (payload_id)
-                         WHERE i.force = $force AND s.purpose = $purpose))),
+            mine AS (SELECT * FROM _hits_refs WHERE force = $force {of_purpose}),
             scored AS (
                 SELECT m.ref, m.kind, m.entity_id, nm.network_id,
                        -- only forces holding the entity openly are ever named: a force
@@ -166,7 +166,8 @@ def _hits(con: duckdb.DuckDBPyConnection, force: str, purpose: str | None = None
                         WHEN len(entity_others) > 0 THEN 'entity' ELSE 'network' END AS reason
             FROM scored
             WHERE len(entity_others) > 0 OR len(network_others) > 0
-            ORDER BY entity_id, ref""", params={"force": force, "purpose": purpose}
+            ORDER BY entity_id, ref""",
+                    params={"force": force, **({"purpose": purpose} if purpose else {})}
                     ).to_arrow_table()
     return _typed(table)
 
