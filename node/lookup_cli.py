@@ -40,6 +40,7 @@ def lookup_tokens(
     Prints the body to send (``--json``) with `Authorization`, `X-Purpose` and
     `X-Justification` headers to ``POST /v1/lookups``. Nothing leaves the node here.
     """
+    from federation.duckdb_files import transaction
     from federation.keys import NodeKeys
     from federation.ledger import Ledger
     from federation.tokens import Tokeniser
@@ -64,12 +65,11 @@ def lookup_tokens(
                 raise CrossforceError(f"--{kind} {raw!r}: not a {kind} this node can "
                                       "normalise; check it")
             body.append({"kind": kind, "token": bytes(tokens[0]).hex()})
-        con.execute("BEGIN TRANSACTION")
-        Ledger(con, keys.signer, config.force).append(
-            "consultation", actor=f"{_user()} (lookup-tokens)", purpose=code,
-            justification=f"lookup tokens made for the coordinator service: {justification}",
-            counts={"lookup_tokens": len(body)})
-        con.execute("COMMIT")
+        with transaction(con):
+            Ledger(con, keys.signer, config.force).append(
+                "consultation", actor=f"{_user()} (lookup-tokens)", purpose=code,
+                justification=f"lookup tokens made for the coordinator service: "
+                              f"{justification}", counts={"lookup_tokens": len(body)})
     doc = {"tokens": body}
     if as_json:
         typer.echo(json.dumps(doc))
