@@ -256,42 +256,52 @@ def _default_justification(command: str) -> str:
 @app.command()
 def networks(
     directory: DirOption,
+    purpose: Annotated[str | None, typer.Option(
+        "--purpose", help="Only networks found in what was shared under this purpose code "
+        "(tokens are keyed per purpose, so every network belongs to one).")] = None,
     as_json: JsonOption = False,
     justification: JustificationOption = None,
 ) -> None:
     """Show the cross-force networks found by the last `link`.
 
-    Per network: forces, persons, identifiers, brokers (entity ids, highest betweenness
-    first), key players, active period. `--json` adds every member (with the
+    Per network: purpose, forces, persons, identifiers, brokers (entity ids, highest
+    betweenness first), key players, active period. `--json` adds every member (with the
     forces holding it) and every edge (two member entity ids, the link kinds and the forces
     whose links join them). Victims and stop-listed hubs are never members, so never end an
     edge. Logged as a consultation.
     """
     from rich.table import Table
 
-    from coordinator.consult import log
+    from coordinator.consult import log, network_purposes
     from coordinator.networks import load_networks
     from coordinator.store import open_store
 
     with open_store(directory) as store:
-        found = load_networks(store.con)
+        of = network_purposes(store.con)
+        found = [n for n in load_networks(store.con)
+                 if purpose is None or of.get(n.network_id) == purpose]
         log(store, "consultation", actor=_actor(),
             justification=justification or _default_justification("networks"),
             counts={"networks": len(found)})
     if as_json:
-        print(json.dumps([n.as_dict() for n in found], indent=1))
+        print(json.dumps([{**n.as_dict(), "purpose": of.get(n.network_id)} for n in found],
+                         indent=1))
         return
     if not found:
-        print("no cross-force network found")
+        print("no cross-force network found" + (f" under {purpose}" if purpose else ""))
         return
     table = Table(title=f"{len(found)} cross-force network(s)")
-    for column in ("network", "forces", "persons", "identifiers", "brokers", "key players",
-                   "active"):
+    several = len({of.get(n.network_id) for n in found}) > 1  # else the title says it
+    if not several and purpose is None and of:
+        table.title += f" under {of.get(found[0].network_id, '?')}"
+    for column in ("network", *(("purpose",) if several else ()), "forces", "persons",
+                   "identifiers", "brokers", "key players", "active"):
         table.add_column(column, overflow="fold")
     for n in found:
         active = (f"{n.first_activity or '?'} – {n.last_activity or '?'}"
                   if n.first_activity or n.last_activity else "")
-        table.add_row(str(n.network_id), ", ".join(n.forces), str(n.n_persons),
+        table.add_row(str(n.network_id), *((of.get(n.network_id, "?"),) if several else ()),
+                      ", ".join(n.forces), str(n.n_persons),
                       str(n.n_identifiers), ", ".join(str(m.entity_id) for m in n.brokers),
                       ", ".join(str(m.entity_id) for m in n.key_players), active)
     _out().print(table)
@@ -541,7 +551,9 @@ def retire_epoch(
                                                     done.removed.items()))
 
 
-# `coordinator run` (the Flower round) plugs in here.
+# `coordinator run` (the Flower round), `serve` and `users` plug in here.
 from coordinator.run_cli import register as _register_run  # noqa: E402
+from coordinator.serve_cli import register as _register_serve  # noqa: E402
 
 _register_run(app)
+_register_serve(app)

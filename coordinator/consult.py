@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 
 from coordinator.graph import build_reference_table, table_exists
@@ -21,6 +22,7 @@ from coordinator.linkage import link
 from coordinator.networks import NetworkSettings, find_networks
 from coordinator.settings import LinkageSettings
 from coordinator.store import CoordinatorStore, table_counts
+from coordinator.views import build_views
 from federation.duckdb_files import transaction
 from federation.errors import CrossforceError
 from federation.ledger import Action
@@ -28,9 +30,10 @@ from federation.ledger import Action
 Progress = Callable[[str], None]
 
 
-def purposes(store: CoordinatorStore) -> str:
+def purposes(store: CoordinatorStore | duckdb.DuckDBPyConnection) -> str:
     """The purposes of the data held (what a consultation touches), for its ledger entry."""
-    rows = store.con.execute("SELECT DISTINCT purpose FROM submissions "
+    con = store if isinstance(store, duckdb.DuckDBPyConnection) else store.con
+    rows = con.execute("SELECT DISTINCT purpose FROM submissions "
                              "WHERE superseded_by IS NULL ORDER BY purpose").fetchall()
     return ",".join(r[0] for r in rows) or "none"
 
@@ -56,25 +59,47 @@ class LinkSummary:
         return {**self.counts, "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
 
 
+def link_tables(con: duckdb.DuckDBPyConnection, *, linkage: LinkageSettings | None = None,
+                networks: NetworkSettings | None = None,
+                progress: Progress | None = None) -> LinkSummary:
+    """Entities, networks and the read-side views (views.py), in the caller's transaction;
+    no ledger entry (the caller writes it)."""
+    say = progress or (lambda _: None)
+    say("linking tokens into national entities")
+    result = link(con, linkage, own_transaction=False)
+    say("finding cross-force networks")
+    found = find_networks(con, networks, own_transaction=False)
+    say("building the read-side views")
+    build_views(con)
+    return LinkSummary({**result.counts(), "networks": len(found)}, dict(result.seconds))
+
+
 def link_store(store: CoordinatorStore, *, actor: str, justification: str,
                linkage: LinkageSettings | None = None,
                networks: NetworkSettings | None = None,
                progress: Progress | None = None) -> LinkSummary:
     """Link everything held into national entities, find cross-force networks, and log
     the run (combination). Entities, networks and the ledger entry commit together."""
-    say = progress or (lambda _: None)
     con = store.con
-    if not con.execute("SELECT count(*) FROM items").fetchone()[0]:  # type: ignore[index]
-        raise CrossforceError(f"{store.dir}: nothing to link yet; submit payloads first")
-    say("linking tokens into national entities")
+    check_something_to_link(con, store.dir)
     with transaction(con):
-        result = link(con, linkage, own_transaction=False)
-        say("finding cross-force networks")
-        found = find_networks(con, networks, own_transaction=False)
-        counts = {**result.counts(), "networks": len(found)}
+        summary = link_tables(con, linkage=linkage, networks=networks, progress=progress)
         store.ledger.append("combination", actor=actor, purpose=purposes(store),
-                            justification=justification, counts=counts)
-    return LinkSummary(counts, dict(result.seconds))
+                            justification=justification, counts=summary.counts)
+    return summary
+
+
+def check_something_to_link(con: duckdb.DuckDBPyConnection, where: object) -> None:
+    if not con.execute("SELECT count(*) FROM items").fetchone()[0]:  # type: ignore[index]
+        raise CrossforceError(f"{where}: nothing to link yet; submit payloads first")
+
+
+def network_purposes(con: duckdb.DuckDBPyConnection) -> dict[int, str]:
+    """network id → the purpose it was found under ({} for a store linked before
+    purposes were recorded: link again)."""
+    if not table_exists(con, "network_purposes"):
+        return {}
+    return dict(con.execute("SELECT network_id, purpose FROM network_purposes").fetchall())
 
 
 # --------------------------------------------------------------------------- entities
@@ -113,22 +138,25 @@ def entity_rows(store: CoordinatorStore, force: str | None = None, *,
 
 # --------------------------------------------------------------------------- hits
 
-def hits_table(store: CoordinatorStore, force: str, *, for_force: bool = False) -> pa.Table:
-    """The force's hits; an empty table (no hit) for a registered force linkage never saw.
-    ``for_force``: they go to the force, so its victim lookups are counted in the ledger."""
+def hits_table(store: CoordinatorStore, force: str, *, for_force: bool = False,
+               purpose: str | None = None) -> pa.Table:
+    """The force's hits (of its references shared under ``purpose``, if given); an empty
+    table (no hit) for a registered force linkage never saw. ``for_force``: they go to the
+    force, so its victim lookups are counted in the ledger."""
     con = store.con
     registered = con.execute("SELECT 1 FROM forces WHERE force = ?", [force]).fetchone()
     linked = table_exists(con, "entities") and con.execute(
         "SELECT 1 FROM entities WHERE force = ? LIMIT 1", [force]).fetchone()
     if registered and not linked:
         return HIT_SCHEMA.empty_table()
-    return hits_for_force(con, force, ledger=store.ledger if for_force else None)
+    return hits_for_force(con, force, ledger=store.ledger if for_force else None,
+                          purpose=purpose)
 
 
 def disclose_hits(store: CoordinatorStore, force: str, *, actor: str,
-                  justification: str) -> bytes:
+                  justification: str, purpose: str | None = None) -> bytes:
     """The force's hits as bytes, logged as a disclosure to that force with their hash."""
-    table = hits_table(store, force, for_force=True)
+    table = hits_table(store, force, for_force=True, purpose=purpose)
     data = hits_arrow_bytes(force, table, store.keys.signer)  # nodes accept signed hits only
     log(store, "disclosure", actor=actor, justification=justification,
         counts={"hits": table.num_rows}, force=force, recipients=(force,),

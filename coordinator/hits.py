@@ -63,8 +63,10 @@ HIT_SCHEMA = pa.schema([
 
 
 def hits_for_force(con: duckdb.DuckDBPyConnection, force: str, *,
-                   ledger: Ledger | None = None, actor: str = "coordinator") -> pa.Table:
-    """The force's own references that are known to other forces or sit in a network.
+                   ledger: Ledger | None = None, actor: str = "coordinator",
+                   purpose: str | None = None) -> pa.Table:
+    """The force's own references that are known to other forces or sit in a network;
+    with ``purpose``, only references it shared under that purpose (a round's hits).
 
     With ``ledger``, the lookup of the force's victim references is counted there (one
     consultation entry: how many victim references were looked up, how many hit)."""
@@ -72,7 +74,7 @@ def hits_for_force(con: duckdb.DuckDBPyConnection, force: str, *,
     _check_force(con, force)
     build_reference_table(con, "_hits_refs")
     try:
-        table = _hits(con, force)
+        table = _hits(con, force, purpose)
         if ledger is not None:
             _log_victim_lookups(con, ledger, force, table, actor)
         return table
@@ -116,8 +118,9 @@ def _check_force(con: duckdb.DuckDBPyConnection, force: str) -> None:
             f"{', '.join(known) if known else 'no force yet (run linkage first)'}")
 
 
-def _hits(con: duckdb.DuckDBPyConnection, force: str) -> pa.Table:
-    """Hits of one force, from the reference table `_hits_refs` already built."""
+def _hits(con: duckdb.DuckDBPyConnection, force: str, purpose: str | None = None) -> pa.Table:
+    """Hits of one force, from the reference table `_hits_refs` already built; with
+    ``purpose``, of the references it shared under that purpose only."""
     have_networks = table_exists(con, "network_members") and table_exists(con, "networks")
     have_hubs = table_exists(con, "network_hubs")
     members, networks = (("network_members", "networks") if have_networks else (
@@ -125,6 +128,9 @@ def _hits(con: duckdb.DuckDBPyConnection, force: str) -> pa.Table:
         "(SELECT NULL::BIGINT AS network_id, NULL::VARCHAR[] AS forces WHERE false)"))
     hub_filter = ("m.entity_id IN (SELECT entity_id FROM network_hubs)"
                   if have_hubs else "false")
+    of_purpose = ("""AND ref IN (SELECT i.ref FROM items i JOIN submissions s USING (payload_id)
+                                WHERE i.force = $force AND s.purpose = $purpose)"""
+                  if purpose is not None else "")
     table = con.sql(f"""
             WITH holders AS (
                 -- the other forces holding each entity openly (not only as a victim's)
@@ -137,7 +143,7 @@ def _hits(con: duckdb.DuckDBPyConnection, force: str) -> pa.Table:
             network_others AS (
                 SELECT network_id, list(f) AS others
                 FROM {networks}, unnest(forces) AS t(f) WHERE f <> $force GROUP BY network_id),
-            mine AS (SELECT * FROM _hits_refs WHERE force = $force),
+            mine AS (SELECT * FROM _hits_refs WHERE force = $force {of_purpose}),
             scored AS (
                 SELECT m.ref, m.kind, m.entity_id, nm.network_id,
                        -- only forces holding the entity openly are ever named: a force
@@ -160,7 +166,9 @@ def _hits(con: duckdb.DuckDBPyConnection, force: str) -> pa.Table:
                         WHEN len(entity_others) > 0 THEN 'entity' ELSE 'network' END AS reason
             FROM scored
             WHERE len(entity_others) > 0 OR len(network_others) > 0
-            ORDER BY entity_id, ref""", params={"force": force}).to_arrow_table()
+            ORDER BY entity_id, ref""",
+                    params={"force": force, **({"purpose": purpose} if purpose else {})}
+                    ).to_arrow_table()
     return _typed(table)
 
 

@@ -56,11 +56,13 @@ class CoordinatorStoreService:
                                  linkage=self.linkage, networks=self.networks)
         return summary.as_dict()
 
-    def hits_for(self, force: str) -> bytes:
-        """The force's own hits (Arrow IPC file bytes), logged as a disclosure to it."""
+    def hits_for(self, force: str, purpose: str | None = None) -> bytes:
+        """The force's own hits (Arrow IPC file bytes) — of what it shared under
+        ``purpose``, when the round names one — logged as a disclosure to it."""
         with self._lock:
-            return disclose_hits(self.store, force, actor=self.actor,
-                                 justification=f"federation round: hits sent to {force}")
+            return disclose_hits(self.store, force, actor=self.actor, purpose=purpose,
+                                 justification=f"federation round: hits sent to {force}"
+                                 + (f" ({purpose})" if purpose else ""))
 
     def national_aggregates(self, purpose: str) -> dict[str, Any]:
         """Sum the forces' gated aggregate counts for ``purpose`` (round step *aggregate*);
@@ -100,9 +102,17 @@ class CoordinatorStoreService:
 ROUND_LINKAGE_SETTINGS = Path("flower") / "linkage.toml"
 
 
-def open_service(directory: Path) -> CoordinatorStoreService:
+def open_service(directory: Path) -> Any:
     """Factory for ``load_coordinator_service("coordinator.service:open_service", DIR)``;
-    with the round's linkage settings when the operator set them."""
+    with the round's linkage settings when the operator set them. While `crossforce
+    coordinator serve` holds the store, the round goes through the service instead (it
+    links with the settings it was started with)."""
+    from coordinator.serve_state import running_service
+    from coordinator.served import RemoteCoordinator
+
+    state = running_service(Path(directory))
+    if state is not None:
+        return RemoteCoordinator(Path(directory), state)
     path = Path(directory) / ROUND_LINKAGE_SETTINGS
     linkage = LinkageSettings.from_file(path) if path.is_file() else None
     return CoordinatorStoreService(Path(directory), linkage=linkage)

@@ -125,8 +125,26 @@ _V2 = [
 ]
 
 
+_V3 = [
+    # who may call the coordinator service (coordinator/users.py): a key is stored only as
+    # a salted scrypt hash; a user is revoked or expires, never deleted (the ledger names it)
+    """CREATE TABLE api_users (
+        key_id      VARCHAR PRIMARY KEY,   -- public part of the key, to find its hash
+        name        VARCHAR NOT NULL,
+        role        VARCHAR NOT NULL,      -- analyst | liaison | auditor | admin
+        force       VARCHAR,               -- a liaison's own force
+        salt        BLOB    NOT NULL,
+        key_hash    BLOB    NOT NULL,      -- scrypt(secret, salt)
+        created_at  TIMESTAMP NOT NULL,
+        created_by  VARCHAR NOT NULL,
+        expires_at  TIMESTAMP NOT NULL,
+        revoked_at  TIMESTAMP)""",
+]
+
+
 MIGRATIONS: tuple[Migration, ...] = (Migration(1, "national store", tuple(_V1)),
-                                     Migration(2, "national secure sums", tuple(_V2)))
+                                     Migration(2, "national secure sums", tuple(_V2)),
+                                     Migration(3, "service users", tuple(_V3)))
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> int:
@@ -134,8 +152,10 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def connect(path: Path, wait_s: float | None = None) -> duckdb.DuckDBPyConnection:
-    return open_duckdb(path, wait_s,
-                       owner_note="the coordinator store has one owner at a time")
+    from coordinator.serve_state import serving_note
+
+    return open_duckdb(path, wait_s, owner_note=serving_note(Path(path).parent)
+                       or "the coordinator store has one owner at a time")
 
 
 @dataclass

@@ -201,10 +201,39 @@ class Ledger:
                             recipients=recipients, payload_hash=payload_hash,
                             policy_hash=policy_hash, force=force)
 
-    def _append(self, action: str, *, actor: str, purpose: str, justification: str,
-                counts: Mapping[str, int], recipients: Sequence[str] = (),
-                payload_hash: str | None = None, policy_hash: str | None = None,
-                force: str | None = None) -> LedgerEntry:
+    def append_many(self, entries: Sequence[Mapping[str, Any]]) -> list[LedgerEntry]:
+        """Add several entries (``append`` keywords each) in order, reading the chain's head
+        once and inserting them in one statement — what a service writing one entry per
+        request needs (the per-entry head query dominates ``append``). No commit of its
+        own."""
+        for e in entries:
+            if e.get("action") not in ACTIONS:
+                raise ValueError(f"ledger action {e.get('action')!r} is not one of "
+                                 f"{', '.join(ACTIONS)}")
+        last = self.con.execute(
+            "SELECT seq, entry_hash FROM ledger ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+        made = []
+        for e in entries:
+            entry = self._entry(seq=seq, prev=prev, **e)
+            made.append(entry)
+            seq, prev = seq + 1, entry.entry_hash
+        self._insert(made)
+        return made
+
+    def _append(self, action: str, **fields: Any) -> LedgerEntry:
+        last = self.con.execute(
+            "SELECT seq, entry_hash FROM ledger ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+        entry = self._entry(seq=seq, prev=prev, action=action, **fields)
+        self._insert([entry])
+        return entry
+
+    def _entry(self, *, seq: int, prev: str, action: str, actor: str, purpose: str,
+               justification: str, counts: Mapping[str, int], recipients: Sequence[str] = (),
+               payload_hash: str | None = None, policy_hash: str | None = None,
+               force: str | None = None) -> LedgerEntry:
+        """One signed entry following ``prev`` (checked, hashed, signed; not stored)."""
         for name, value in (("actor", actor), ("purpose", purpose),
                             ("justification", justification)):
             if not isinstance(value, str) or not value.strip():
@@ -216,9 +245,6 @@ class Ledger:
             clean_counts[str(k)] = int(v)
         if isinstance(recipients, str):
             raise ValueError("recipients is a sequence of names, not one string")
-        last = self.con.execute(
-            "SELECT seq, entry_hash FROM ledger ORDER BY seq DESC LIMIT 1").fetchone()
-        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
         draft = LedgerEntry(
             seq=seq, entry_id=uuid.uuid4().hex, version=LEDGER_VERSION,
             at_utc=dt.datetime.now(dt.UTC).replace(tzinfo=None), owner=self.owner,
@@ -228,20 +254,26 @@ class Ledger:
             policy_hash=policy_hash, prev_hash=prev, entry_hash="", signature="")
         entry_hash = draft.compute_hash()
         signature = self.signer.sign(bytes.fromhex(entry_hash)).hex()
-        entry = LedgerEntry(**{**asdict(draft), "counts": clean_counts,
-                               "recipients": tuple(recipients),
-                               "entry_hash": entry_hash, "signature": signature})
-        row = [getattr(entry, c) for c in _COLUMNS]
-        row[_COLUMNS.index("counts")] = canonical_json(clean_counts).decode()
-        row[_COLUMNS.index("recipients")] = list(entry.recipients)
+        return LedgerEntry(**{**asdict(draft), "counts": clean_counts,
+                              "recipients": tuple(recipients),
+                              "entry_hash": entry_hash, "signature": signature})
+
+    def _insert(self, entries: Sequence[LedgerEntry]) -> None:
+        rows = []
+        for entry in entries:
+            row = [getattr(entry, c) for c in _COLUMNS]
+            row[_COLUMNS.index("counts")] = canonical_json(entry.counts).decode()
+            row[_COLUMNS.index("recipients")] = list(entry.recipients)
+            rows.append(row)
+        values = ", ".join(f"({', '.join('?' * len(_COLUMNS))})" for _ in rows)
         try:
-            self.con.execute(f"INSERT INTO ledger ({', '.join(_COLUMNS)}) VALUES "
-                             f"({', '.join('?' * len(_COLUMNS))})", row)
+            self.con.execute(f"INSERT INTO ledger ({', '.join(_COLUMNS)}) VALUES {values}",
+                             [v for row in rows for v in row])
         except duckdb.ConstraintException:
             raise LedgerForked(
-                f"ledger of {self.owner}: another writer appended after entry seq {seq - 1} "
-                "at the same time; this change was not recorded (try again)") from None
-        return entry
+                f"ledger of {self.owner}: another writer appended after entry seq "
+                f"{entries[0].seq - 1} at the same time; this change was not recorded "
+                "(try again)") from None
 
     def entries(self) -> list[LedgerEntry]:
         return read_entries(self.con)

@@ -11,6 +11,7 @@ rule that refused, never data.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from node.hits import BadHits, receive_hits
 from node.prf_tokens import token_source
 from node.store import load_config, open_store
 from policies.gate import PolicyViolation
+from policies.model import SharePolicy
 from policies.national_tables import NationalLayout
 from policies.privacy_budget import BudgetExceeded
 
@@ -38,12 +40,14 @@ class NodeGateway:
     """``share(purpose, epoch) -> bytes``, ``aggregates(purpose, epoch, layout) -> dict``
     and ``receive_hits(data) -> dict`` for one node."""
 
-    def __init__(self, node_dir: Path, *, policy: str | None = None,
+    def __init__(self, node_dir: Path, *, policy: str | Sequence[str] | None = None,
                  encrypt_to: bytes | None = None, wait_s: float | None = None,
                  coordinator_key: bytes | None = None, tokens: str | None = None) -> None:
         self.node_dir = Path(node_dir)
         self.config = load_config(self.node_dir)
-        self.policy = policy
+        #: the policies this force shares under, one per purpose (default: the node's own)
+        self.policies: tuple[str | None, ...] = (
+            (policy,) if policy is None or isinstance(policy, str) else tuple(policy)) or (None,)
         self.encrypt_to = encrypt_to
         self.wait_s = wait_s
         #: the coordinator's signing key hits must verify under (default: the node's
@@ -55,9 +59,7 @@ class NodeGateway:
 
     def share(self, purpose: str, epoch: int) -> bytes:
         """The signed payload for ``purpose`` at ``epoch`` (0 = the node's current epoch)."""
-        policy, _source = node_policy(self.node_dir, self.policy)
-        if purpose != policy.purpose.code:
-            raise Refusal(f"purpose {purpose} is not in this force's sharing policy")
+        policy = self._policy_for(purpose)
         keys = NodeKeys.load(self.config.keys_dir)
         try:
             token_source(self.config, keys, self.tokens)
@@ -82,6 +84,14 @@ class NodeGateway:
         assert result.payload is not None
         return result.payload
 
+    def _policy_for(self, purpose: str) -> SharePolicy:
+        """The force's policy for ``purpose``; refused if it shares under no such purpose."""
+        for name in self.policies:
+            policy, _source = node_policy(self.node_dir, name)
+            if policy.purpose.code == purpose:
+                return policy
+        raise Refusal(f"purpose {purpose} is not in this force's sharing policy")
+
     def aggregates(self, purpose: str, epoch: int, layout: NationalLayout, *,
                    check: bool = False) -> dict[str, Any]:
         """This force's gated aggregates on the national layout, for the relay to mask
@@ -89,12 +99,14 @@ class NodeGateway:
         whether it would give them (``{"cells": n}`` or ``Refusal``): nothing is built."""
         if check:
             try:
-                check_aggregates(self.node_dir, layout, policy=self.policy, purpose=purpose)
+                check_aggregates(self.node_dir, layout, policy=self._policy_for(purpose),
+                                 purpose=purpose)
             except AggregatesRefused as exc:
                 raise Refusal(str(exc)) from None
             return {"cells": layout.size}
         try:
-            release = release_aggregates(self.node_dir, layout, policy=self.policy,
+            release = release_aggregates(self.node_dir, layout,
+                                         policy=self._policy_for(purpose),
                                          purpose=purpose, epoch=epoch, wait_s=self.wait_s)
         except AggregatesRefused as exc:
             raise Refusal(str(exc)) from None

@@ -92,7 +92,8 @@ def call_auditor(node_dir: Path, *, wait_s: float | None = None) -> Callable[[st
 
 @contextmanager
 def node_gateway(node_dir: Path, *, secret_file: Path | None = None, host: str = "127.0.0.1",
-                 port: int = 0, uds: Path | None = None, policy: str | None = None,
+                 port: int = 0, uds: Path | None = None,
+                 policy: str | list[str] | None = None,
                  encrypt_to: bytes | None = None, tokens: str | None = None
                  ) -> Iterator[tuple[str, Path]]:
     """Serve one node's gateway in a background thread for a ``with`` block; yields
@@ -120,8 +121,9 @@ def serve(
         None, "--secret-file", help="The relay secret the force's SuperNode presents on "
         "every call; created (0600) if missing. Default DIR/federation/relay-secret.",
         dir_okay=False),
-    policy: str | None = typer.Option(None, "--policy", help="Policy file or default name; "
-                                      "default DIR/policy.toml, else 'cse-national'."),
+    policy: list[str] | None = typer.Option(
+        None, "--policy", help="Policy file or default name (repeat to share under several "
+        "purposes, one policy each); default DIR/policy.toml, else 'cse-national'."),
     tokens: str | None = typer.Option(None, "--tokens", help="'keyservice' (default once "
                                       "the node holds a key service credential) or 'secret' "
                                       "(legacy: the federation linkage secret)."),
@@ -143,7 +145,7 @@ def serve(
     if uds is not None and len(str(uds)) > 100:
         raise CrossforceError(f"--uds {uds}: a Unix socket path must be under 100 characters")
     with _until_stopped(), node_gateway(dir, secret_file=secret_file, host=host, port=port,
-                                        uds=uds, policy=policy, tokens=tokens
+                                        uds=uds, policy=policy or None, tokens=tokens
                                         ) as (url, secret):
         typer.echo(f"gateway {config.force} listening on {url} (relay secret {secret})")
         sys.stdout.flush()

@@ -50,6 +50,16 @@ Say = Callable[[str], None]
 
 COORDINATOR_SERVICE = "coordinator.service:open_service"
 DEFAULT_POLICY = "cse-national"
+#: the policies the demo federates under, one round each (the first is the main one: its
+#: round, aggregates and scores are the summary's top level) — the shipped defaults, and
+#: modern slavery from scenario/data (no shipped policy covers it yet)
+DEMO_POLICIES = ("cse-national", "county-lines", "modern-slavery", "matching-only")
+DEMO_POLICY_FILES = {"modern-slavery": Path(__file__).with_name("data") / "modern-slavery.toml"}
+
+
+def policy_ref(name: str) -> str:
+    """What `--policy` and ``resolve_policy`` take for a demo policy name."""
+    return str(DEMO_POLICY_FILES[name]) if name in DEMO_POLICY_FILES else name
 #: default size: 5 forces x 2,000 persons ran in 69-94 s on 2 shared cores (deployment)
 DEFAULT_PERSONS = 2000
 EPOCH = 1
@@ -72,6 +82,7 @@ class DemoSettings:
     seed: int = 7
     engine: Engine = "deployment"
     policy: str = DEFAULT_POLICY
+    policies: tuple[str, ...] = DEMO_POLICIES
     share_timeout: float = 180.0
     secure_aggregation: bool = False
 
@@ -92,6 +103,8 @@ class DemoResult:
     ledger: dict[str, dict[str, Any]] = field(default_factory=dict)
     scores: dict[str, dict[str, Any]] = field(default_factory=dict)
     makeup: list[dict[str, Any]] = field(default_factory=list)
+    #: one entry per purpose: its round, networks found, scores and make-up
+    purposes: list[dict[str, Any]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     memory_mb: dict[str, float] = field(default_factory=dict)
     scope_source: str = ""
@@ -110,6 +123,7 @@ class DemoResult:
             "ledger": self.ledger,
             **self.scores,
             "network_makeup": self.makeup,
+            "purposes": self.purposes,
             "scope": self.scope_source,
             "timings": {k: round(v, 2) for k, v in self.timings.items()},
             "peak_memory_mb": self.memory_mb,
@@ -149,9 +163,11 @@ class Gateways:
     """One ``crossforce node serve`` process per force (each force's own gateway), on
     loopback with a free port and a fresh relay secret; all stopped on exit."""
 
-    def __init__(self, nodes: Mapping[str, Path], log_dir: Path) -> None:
+    def __init__(self, nodes: Mapping[str, Path], log_dir: Path,
+                 policies: Sequence[str] = ()) -> None:
         self.nodes = dict(nodes)
         self.log_dir = log_dir
+        self.policies = tuple(policies)
         self.processes: dict[str, Any] = {}
         self.urls: dict[str, str] = {}
 
@@ -166,7 +182,9 @@ class Gateways:
             self.processes[force] = Process(
                 f"gateway-{force}", [str(BIN / "crossforce"), "node", "serve", "--dir",
                                      str(node), "--port", "0", "--secret-file",
-                                     str(self.secret_file(force))], env, self.log_dir)
+                                     str(self.secret_file(force)),
+                                     *(a for p in self.policies for a in ("--policy", p))],
+                env, self.log_dir)
         return self
 
     def wait_ready(self, timeout: float = GATEWAY_START_TIMEOUT) -> dict[str, str]:
@@ -232,6 +250,8 @@ class Demo:
         self.keyservice = self.root / "key-custodian" / "keyservice"
         self.nodes: dict[str, Path] = {}
         self.purpose = ""
+        self.hit_rows: dict[str, list[dict[str, Any]]] = {}
+        self.reports: dict[str, dict[str, Any]] = {}
 
     # -- steps
     def generate(self) -> None:
@@ -288,22 +308,40 @@ class Demo:
         self.say(f"coordinator: created, {len(self.nodes)} forces registered by their "
                  "signing keys")
 
+    def rounds(self) -> list[tuple[str, str]]:
+        """(policy, purpose code) of each round: every shipped purpose, the main one first
+        (with secure aggregation only the main one: the nodes' policy.toml)."""
+        from policies.model import resolve_policy
+
+        names = ((self.settings.policy,) if self.settings.secure_aggregation
+                 else self.settings.policies)
+        return [(name, resolve_policy(policy_ref(name)).purpose.code) for name in names]
+
     def federate(self, gateways: Gateways) -> dict[str, Any]:
-        from federation.flower.serverapp import FederationReport
-
+        """One round per purpose, sharing process start-up (one grid, or one SuperLink
+        with its SuperNodes); after each, every force's hits of that purpose are read.
+        Returns the main purpose's round."""
         configs = gateways.node_configs()
-        report: FederationReport
-        if self.settings.engine == "inprocess":
-            report = self._federate_inprocess(configs)
-        else:
-            report = self._federate_deployment(configs)
-        data = report.to_json()
-        for outcome in data["forces"].values():
-            outcome.pop("receipt", None)  # payload ids and hashes: in the ledgers already
-            outcome.pop("node_id", None)
-        return data
+        purposes = [code for _, code in self.rounds()]
+        reports: dict[str, dict[str, Any]] = {}
 
-    def _federate_inprocess(self, configs: Mapping[str, Mapping[str, str]]) -> Any:
+        def done(purpose: str, report: Any) -> None:
+            data = report.to_json()
+            for outcome in data["forces"].values():
+                outcome.pop("receipt", None)  # payload ids and hashes: in the ledgers already
+                outcome.pop("node_id", None)
+            reports[purpose] = data
+            self.hit_rows[purpose] = self.read_hits(data, keep=purpose == self.purpose)
+
+        if self.settings.engine == "inprocess":
+            self._federate_inprocess(configs, purposes, done)
+        else:
+            self._federate_deployment(configs, purposes, done)
+        self.reports = reports
+        return reports[self.purpose]
+
+    def _federate_inprocess(self, configs: Mapping[str, Mapping[str, str]],
+                            purposes: Sequence[str], done: Callable[[str, Any], None]) -> None:
         from federation.flower.grid import InProcessGrid
         from federation.flower.protocol import load_coordinator_service
         from federation.flower.serverapp import RoundSettings, run_federation
@@ -314,15 +352,18 @@ class Demo:
         flwr_log.setLevel(logging.WARNING)
         try:
             with InProcessGrid(configs) as grid:
-                return run_federation(grid, service, RoundSettings(
-                    self.purpose, EPOCH, share_timeout=self.settings.share_timeout,
-                    secure_aggregation=self.settings.secure_aggregation),
-                    progress=self.say)
+                for purpose in purposes:
+                    done(purpose, run_federation(grid, service, RoundSettings(
+                        purpose, EPOCH, share_timeout=self.settings.share_timeout,
+                        secure_aggregation=self.settings.secure_aggregation),
+                        progress=self.say))
         finally:
             flwr_log.setLevel(level)
             service.close()
 
-    def _federate_deployment(self, configs: Mapping[str, Mapping[str, str]]) -> Any:
+    def _federate_deployment(self, configs: Mapping[str, Mapping[str, str]],
+                             purposes: Sequence[str],
+                             done: Callable[[str, Any], None]) -> None:
         from federation.flower.deployment import LoopbackDeployment
 
         def progress(line: str) -> None:
@@ -333,12 +374,16 @@ class Demo:
         workdir = self.root / "flower"
         try:
             with LoopbackDeployment(workdir, configs, progress=progress) as dep:
-                report = dep.federate({
-                    "purpose": self.purpose, "epoch": EPOCH,
-                    "share-timeout": self.settings.share_timeout,
-                    "secure-aggregation": self.settings.secure_aggregation,
-                    "coordinator-service": COORDINATOR_SERVICE,
-                    "coordinator-dir": str(self.coordinator)})
+                for n, purpose in enumerate(purposes):
+                    config = {"purpose": purpose, "epoch": EPOCH,
+                              "share-timeout": self.settings.share_timeout,
+                              "secure-aggregation": self.settings.secure_aggregation,
+                              "coordinator-service": COORDINATOR_SERVICE,
+                              "coordinator-dir": str(self.coordinator)}
+                    # the first run starts SuperLink and SuperNodes; the others reuse them
+                    done(purpose, dep.federate(config) if n == 0 else dep.run(
+                        {**config, "expected-forces": ",".join(configs),
+                         "wait-for-nodes": 60.0}))
                 self.result.timings.update({f"deployment_{k}": v
                                             for k, v in dep.timings.items()})
         finally:
@@ -349,14 +394,14 @@ class Demo:
             left = await_exit(str(workdir), timeout=20.0)
             if left:
                 self.say(f"warning: {len(left)} Flower process(es) still running: {left}")
-        return report
 
     def read_networks(self) -> None:
         found = crossforce_json("coordinator", "networks", "--dir", self.coordinator, "--json",
                                 "--justification", "demo: show the cross-force networks found")
         self.result.networks = [
-            {**{k: n[k] for k in ("network_id", "forces", "n_persons", "n_identifiers",
-                                  "counts_by_kind", "brokers", "key_players")},
+            {**{k: n[k] for k in ("network_id", "purpose", "forces", "n_persons",
+                                  "n_identifiers", "counts_by_kind", "brokers",
+                                  "key_players")},
              "n_links": len(n["edges"])}
             for n in found]
         self._drawn = found  # members (with their forces) and edges, for `draw`
@@ -372,21 +417,23 @@ class Demo:
             "--recording", "--json", "--justification",
             "demo: show recording consistency per force")
 
-    def read_hits(self) -> list[dict[str, Any]]:
+    def read_hits(self, federation: Mapping[str, Any], keep: bool = True
+                  ) -> list[dict[str, Any]]:
         """Each force's resolved hits, as its analyst sees them: the latest batch the node
-        received in the round (`crossforce node hits --dir NODE`). Returns the resolved
-        rows with their force."""
+        received in the round (`crossforce node hits --dir NODE`), kept for the summary
+        with ``keep``. Returns the resolved rows with their force."""
         rows: list[dict[str, Any]] = []
+        shown: dict[str, dict[str, Any]] = self.result.hits if keep else {}
         for force, node in self.nodes.items():
-            received = self.result.federation["forces"].get(force, {})
+            received = federation["forces"].get(force, {})
             delivered = received.get("hits") == "delivered"
             if not delivered:
-                self.result.hits[force] = {"delivered": False, "hits": 0, "resolved": 0,
-                                           "persons": 0, "identifiers": 0, "networks": 0,
-                                           "other_forces": []}
+                shown[force] = {"delivered": False, "hits": 0, "resolved": 0,
+                                "persons": 0, "identifiers": 0, "networks": 0,
+                                "other_forces": []}
                 continue
             got = crossforce_json("node", "hits", "--dir", node, "--json")
-            self.result.hits[force] = {
+            shown[force] = {
                 "delivered": True,
                 "hits": got["hits"], "resolved": got["resolved"],
                 "persons": got["persons"], "identifiers": got["identifiers"],
@@ -417,16 +464,34 @@ class Demo:
             self.result.ledger[owner]["flow_problems"] = [
                 p.get("detail", str(p)) for p in flows["problems"]][:5]
 
-    def score(self, rows: list[dict[str, Any]]) -> None:
+    def score(self) -> None:
+        """Per purpose, against the planted truth: the records that purpose's policy
+        shared, the hits of its round, the networks found under it."""
         from scenario.evaluate import network_makeup, score
 
-        scope, self.result.scope_source = shared_scope(self.scenario_dir, self.nodes,
-                                                       self.settings.policy)
-        resolved = resolved_persons(rows)
         truth = self.scenario_dir / "truth"
-        scores = score(truth, resolved, scope)
-        self.result.scores = {name: s.as_dict() for name, s in scores.items()}
-        self.result.makeup = [m.as_dict() for m in network_makeup(truth, resolved, scope)]
+        planted = self.result.scenario.get("planted_networks", [])
+        for policy, purpose in self.rounds():
+            # the gateways share under the named policies, except with secure aggregation
+            # (each node's own policy.toml, made from the main one)
+            scope, source = shared_scope(self.scenario_dir, self.nodes, policy_ref(policy),
+                                         node_files=self.settings.secure_aggregation)
+            resolved = resolved_persons(self.hit_rows.get(purpose, []))
+            scores = {name: s.as_dict() for name, s in score(truth, resolved, scope).items()}
+            makeup = [m.as_dict() for m in network_makeup(truth, resolved, scope)]
+            found = {m["main_network"] for m in makeup if m["main_network"]}
+            self.result.purposes.append({
+                "purpose": purpose, "policy": policy,
+                "round": (self.reports.get(purpose) or {}).get("seconds", {}),
+                "networks_found": sum(n.get("purpose") == purpose
+                                      for n in self.result.networks),
+                "planted_found": sorted(found),
+                "planted_kinds_found": sorted({p["kind"] for p in planted
+                                               if p["network_id"] in found}),
+                **scores, "network_makeup": makeup})
+            if purpose == self.purpose:
+                self.result.scores, self.result.makeup = scores, makeup
+                self.result.scope_source = source
 
     def draw(self) -> None:
         """networks.html from what `coordinator networks` returned: its members and edges,
@@ -448,7 +513,7 @@ class Demo:
                 progress.update(task, description=name)
                 return _timed(timings, name.split(":")[0])
 
-            self.purpose = resolve_policy(self.settings.policy).purpose.code
+            self.purpose = resolve_policy(policy_ref(self.settings.policy)).purpose.code
             t0 = time.perf_counter()
             with stage("scenario: generating"):
                 self.generate()
@@ -456,7 +521,9 @@ class Demo:
             with stage("nodes: init"):
                 self.init_nodes()
             # gateway processes take seconds to start: let them start while the nodes load
-            with Gateways(self.nodes, self.root / "logs") as gateways, \
+            policies = (() if self.settings.secure_aggregation
+                        else tuple(map(policy_ref, self.settings.policies)))
+            with Gateways(self.nodes, self.root / "logs", policies) as gateways, \
                     key_service(self.keyservice, self.root / "logs") as keyservice:
                 nodes_task = progress.add_task("  nodes loaded", total=len(self.nodes))
                 with stage("nodes: ingest, key service credentials"):
@@ -471,26 +538,26 @@ class Demo:
                 self.say(f"gateways: {len(self.nodes)} `crossforce node serve` processes on "
                          "loopback, each with its own relay secret")
                 progress.advance(task)
-                with stage(f"federation: one round through Flower ({self.settings.engine})"):
+                with stage(f"federation: one round per purpose through Flower "
+                           f"({self.settings.engine})"):
                     self.result.federation = self.federate(gateways)
             progress.advance(task)
             with stage("networks: reading the coordinator's findings"):
                 self.read_networks()
                 self.read_aggregates()
-            with stage("hits: resolving each force's hits"):
-                rows = self.read_hits()
             progress.advance(task)
             with stage("ledgers: verifying every chain and matching flows"):
                 self.verify_ledgers()
             progress.advance(task)
             with stage("scores: against the planted truth"):
-                self.score(rows)
+                self.score()
                 if draw:
                     self.draw()
             progress.advance(task)
             timings["total"] = time.perf_counter() - t0
-            for step, seconds in self.result.federation.get("seconds", {}).items():
-                timings[f"round_{step}"] = seconds
+            for report in self.reports.values():  # every purpose's round, summed
+                for step, seconds in report.get("seconds", {}).items():
+                    timings[f"round_{step}"] = timings.get(f"round_{step}", 0.0) + seconds
         finally:
             memory.stop()
         self.result.memory_mb = peak_memory_mb(memory)
@@ -602,8 +669,8 @@ def resolved_persons(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
                      "network_id": pa.array(columns[3], pa.int64())})
 
 
-def shared_scope(scenario: Path, nodes: Mapping[str, Path], policy_name: str
-                 ) -> tuple[pa.Table, str]:
+def shared_scope(scenario: Path, nodes: Mapping[str, Path], policy_name: str, *,
+                 node_files: bool = True) -> tuple[pa.Table, str]:
     """(force, person_id) of the person records each force shared.
 
     The node offers no command listing the persons it shared, so this recomputes them
@@ -619,7 +686,8 @@ def shared_scope(scenario: Path, nodes: Mapping[str, Path], policy_name: str
     try:
         for force, node in nodes.items():
             own = node / "policy.toml"
-            policy = load_policy(own) if own.exists() else resolve_policy(policy_name)
+            policy = (load_policy(own) if node_files and own.exists()
+                      else resolve_policy(policy_name))
             roles = sorted(policy.roles_shown | (policy.roles_match_only or set()))
             scope = policy.scope
             conditions = [f"lower(coalesce(CAST(flag_{c} AS VARCHAR), '')) = 'true'"
@@ -703,10 +771,11 @@ def _table(folder: Path, name: str) -> str:
 
 def print_result(result: DemoResult, console: Console) -> None:
     networks = Table(title=f"{len(result.networks)} cross-force network(s) found")
-    for column in ("network", "forces", "persons", "identifiers", "brokers"):
+    for column in ("network", "purpose", "forces", "persons", "identifiers", "brokers"):
         networks.add_column(column, overflow="fold")
     for n in result.networks[:15]:
-        networks.add_row(str(n["network_id"]), ", ".join(n["forces"]), str(n["n_persons"]),
+        networks.add_row(str(n["network_id"]), str(n.get("purpose") or "-"),
+                         ", ".join(n["forces"]), str(n["n_persons"]),
                          str(n["n_identifiers"]),
                          ", ".join(str(b) for b in n["brokers"][:5]) or "-")
     console.print(networks)
@@ -743,7 +812,21 @@ def print_result(result: DemoResult, console: Console) -> None:
                        flows)
     console.print(ledger)
 
-    scores = Table(title="against the planted truth (pairs of person records)")
+    if len(result.purposes) > 1:
+        rounds = Table(title="one round per purpose (tokens keyed per purpose, never joined)")
+        for column in ("purpose", "networks", "planted found", "person links F1",
+                       "membership F1", "round s"):
+            rounds.add_column(column, overflow="fold")
+        for r in result.purposes:
+            rounds.add_row(r["purpose"], str(r["networks_found"]),
+                           ", ".join(r["planted_kinds_found"]) or "-",
+                           f"{r['person_links']['f1']:.3f}",
+                           f"{r['network_membership']['f1']:.3f}",
+                           f"{r['round'].get('total', 0):.1f}")
+        console.print(rounds)
+
+    scores = Table(title=f"against the planted truth (pairs of person records), "
+                   f"{result.purposes[0]['purpose'] if result.purposes else ''}")
     for column in ("", "precision", "recall", "F1", "true pairs found", "false", "missed"):
         scores.add_column(column)
     for name in ("person_links", "network_membership"):
@@ -890,6 +973,11 @@ def demo(
     out: Path | None = typer.Option(
         None, help="Keep every node and coordinator folder here (must be new or empty), "
         "plus networks.html, a drawing of the largest cross-force networks."),
+    purposes: str = typer.Option(
+        "", "--purposes", help="Shipped policies to federate under, one round each: 'all' "
+        f"({', '.join(DEMO_POLICIES)}) or a comma-separated list. Default: all with "
+        "--engine inprocess; cse-national alone with the Deployment Engine (each extra "
+        "round there costs 25-40 s of ClientApp and ServerApp start-ups on 2 cores)."),
     secure_aggregation: bool = typer.Option(
         False, "--secure-aggregation", help="Every force releases its aggregate counts only "
         "inside a national sum made with Flower SecAgg+ (the coordinator never sees one "
@@ -906,8 +994,10 @@ def demo(
     """
     if engine not in ("deployment", "inprocess"):
         raise CrossforceError(f"--engine must be deployment or inprocess, not {engine!r}")
+    chosen = _purposes(purposes, engine)
     settings = DemoSettings(forces=forces, persons_per_force=persons_per_force, seed=seed,
                             engine=engine,  # type: ignore[arg-type]
+                            policy=chosen[0], policies=chosen,
                             secure_aggregation=secure_aggregation)
     console = Console()
     if out is None:
@@ -920,6 +1010,20 @@ def demo(
         return
     result = run_demo(settings, out, draw=True)
     _show(result, as_json, console)
+
+
+def _purposes(given: str, engine: str) -> tuple[str, ...]:
+    """The shipped policies named by --purposes (see its help)."""
+    if not given:
+        return DEMO_POLICIES if engine == "inprocess" else (DEFAULT_POLICY,)
+    if given.strip() == "all":
+        return DEMO_POLICIES
+    names = tuple(dict.fromkeys(n.strip() for n in given.split(",") if n.strip()))
+    unknown = [n for n in names if n not in DEMO_POLICIES]
+    if unknown or not names:
+        raise CrossforceError(f"--purposes {given!r}: name 'all' or some of "
+                              f"{', '.join(DEMO_POLICIES)}")
+    return names
 
 
 def _show(result: DemoResult, as_json: bool, console: Console) -> None:

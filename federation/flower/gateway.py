@@ -39,6 +39,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from federation.asgi import replay
 from federation.errors import CrossforceError
 from federation.flower.protocol import (
     SECRET_HEADER,
@@ -272,16 +273,7 @@ class GatewayApp:
             more = bool(message.get("more_body", False))
         body = b"".join(chunks)
         del chunks
-        delivered = False
-
-        async def replay() -> Message:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay(body, receive), send)
 
     async def _refuse(self, send: Send, path: str, status: int, outcome: str,
                       detail: str) -> None:

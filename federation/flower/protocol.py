@@ -80,7 +80,8 @@ class CoordinatorService(Protocol):
     and ingests one signed payload sent by ``sender`` (the force name node authentication
     registered) and returns a receipt, or raises to reject it. ``link`` links everything
     ingested and returns a JSON-able summary. ``hits_for`` returns the hits bytes for one
-    force (only its own references; an empty table is a no-hit answer). An optional
+    force (only its own references; an empty table is a no-hit answer); a service that
+    also takes ``purpose=`` gets the round's purpose and answers for it only. An optional
     ``close()`` is called when the ServerApp is done, to release the store.
     """
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import inspect
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -260,7 +261,7 @@ def notify(grid: Grid, service: CoordinatorService, settings: RoundSettings,
     for force in report.shared():
         outcome = report.forces[force]
         try:
-            data = bytes(service.hits_for(force))
+            data = bytes(_hits_for(service, force, settings.purpose))
         except Exception as exc:
             outcome.hits, outcome.detail = FAILED, f"hits_for: {type(exc).__name__}: {exc}"
             continue
@@ -279,6 +280,16 @@ def notify(grid: Grid, service: CoordinatorService, settings: RoundSettings,
         else:
             outcome.hits, outcome.hits_receipt = DELIVERED, receipt_of(reply.content)
         progress(f"notify: {outcome.force}: {outcome.hits}")
+
+
+def _hits_for(service: CoordinatorService, force: str, purpose: str) -> bytes:
+    """The force's hits of this round's purpose, from a service that can tell purposes
+    apart (``hits_for(force, purpose=...)``); else all of its hits."""
+    try:
+        accepts = "purpose" in inspect.signature(service.hits_for).parameters
+    except (TypeError, ValueError):
+        accepts = False
+    return service.hits_for(force, purpose=purpose) if accepts else service.hits_for(force)
 
 
 def aggregate(grid: Grid, service: CoordinatorService, settings: RoundSettings,

@@ -101,15 +101,19 @@ def test_every_ledger_verifies(demo_run: tuple[dict, Path]) -> None:
     assert set(ledger) == {*summary["scenario"]["forces"], "coordinator", "keyservice"}
     for owner, report in ledger.items():
         assert report["ok"], (owner, report["problems"])
+    rounds = len(summary["purposes"])  # one round per purpose
+    evaluations: dict[str, int] = {}
     for force in summary["scenario"]["forces"]:
-        # the one share set sent, and the blinded values sent to the key service for it
-        assert ledger[force]["actions"]["disclosure"] == 2
-    # the key service: one evaluation batch per force (a demo force needs < 4,096 values)
-    assert ledger["keyservice"]["actions"]["disclosure"] == FORCES
+        # one share set per round, and the batches of blinded values sent to the key
+        # service (a later round asks only for values no earlier round made)
+        evaluations[force] = ledger[force]["actions"]["disclosure"] - rounds
+        assert 1 <= evaluations[force] <= rounds
+    # the key service logged exactly the batches the forces sent
+    assert ledger["keyservice"]["actions"]["disclosure"] == sum(evaluations.values())
     coordinator = ledger["coordinator"]["actions"]
-    assert coordinator["collection"] == FORCES  # one payload received per force
-    assert coordinator["disclosure"] == FORCES  # one hits answer sent per force
-    assert coordinator["combination"] == 2      # one linkage run, one national aggregation
+    assert coordinator["collection"] == FORCES * rounds  # one payload per force and round
+    assert coordinator["disclosure"] == FORCES * rounds  # one hits answer per force, round
+    assert coordinator["combination"] == 2 * rounds  # per round: a linkage run, an aggregation
 
 
 def test_national_aggregates_are_sums_of_released_counts(demo_run: tuple[dict, Path]) -> None:
@@ -218,3 +222,16 @@ def test_an_unknown_engine_is_refused(cli) -> None:  # noqa: ANN001
     result = cli("demo", "--engine", "simulation")
     assert result.code == 2
     assert "deployment or inprocess" in result.err
+
+
+def test_every_purpose_gets_its_own_round_and_score(demo_run: tuple[dict, Path]) -> None:
+    """One round per purpose: each is scored on its own, and every network found belongs
+    to exactly one purpose (tokens are keyed per purpose, so they never join)."""
+    summary, _ = demo_run
+    codes = [p["purpose"] for p in summary["purposes"]]
+    assert codes == ["TOEX-CSE", "TOEX-COUNTY-LINES", "TOEX-MODERN-SLAVERY", "MATCH-ONLY"]
+    assert {n["purpose"] for n in summary["networks"]} <= set(codes)
+    for p in summary["purposes"]:
+        assert p["round"]["total"] > 0 and 0.0 <= p["person_links"]["f1"] <= 1.0
+        assert p["networks_found"] == sum(n["purpose"] == p["purpose"]
+                                          for n in summary["networks"])

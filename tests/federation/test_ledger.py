@@ -162,3 +162,24 @@ def test_bad_entries_are_refused_before_writing(con: duckdb.DuckDBPyConnection) 
     with pytest.raises(ValueError, match="non-empty justification"):
         ledger.append("erasure", actor="a", purpose="p", justification=" ", counts={})
     assert len(ledger.entries()) == 6
+
+
+def test_append_many_chains_entries_in_order_with_one_head_read() -> None:
+    """A service logs one entry per request in batches: three entries appended at once
+    follow each other in the chain exactly as three single appends would."""
+    import duckdb
+
+    from federation.keys import Signer
+    from federation.ledger import Ledger, verify_ledger
+
+    con = duckdb.connect()
+    signer = Signer.generate()
+    ledger = Ledger(con, signer, "coordinator")
+    made = ledger.append_many([
+        {"action": "consultation", "actor": f"api:u{i} (analyst)", "purpose": "op-test",
+         "justification": f"request {i}", "counts": {"status": 200, "results": i}}
+        for i in range(3)])
+    assert [e.seq for e in made] == [2, 3, 4]  # after the genesis entry
+    assert made[1].prev_hash == made[0].entry_hash and made[2].prev_hash == made[1].entry_hash
+    report = verify_ledger(con, signer.public_key)
+    assert report.ok and report.entries == 4

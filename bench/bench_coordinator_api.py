@@ -1,0 +1,204 @@
+"""Bench: the coordinator service under load — 50 concurrent clients for 20 s on loopback,
+after a national store (43 forces) is linked. p50 / p99 of the network list, one network
+and a hit lookup (target: p99 < 200 ms on 2 cores).
+
+The store is bench_networks' synthetic nation (every person has a phone, some moved force,
+local gangs, taxi hubs, planted cross-force networks), written into a real coordinator
+folder with one submission per force and a phone token per phone entity (the same token
+wherever the phone is held), linked into networks and the read-side views exactly as
+`link` does. Then `crossforce coordinator serve` runs as its own process and an asyncio
+client (httpx) keeps 50 requests in flight, each a real authenticated, audited request:
+every one is a ledger consultation.
+
+Baseline, in the same run: p99 of GET /v1/health under the same load (no key, no query,
+no ledger entry) — the cost of HTTP alone on this machine.
+
+    .venv/bin/python bench/bench_coordinator_api.py [--forces 43] [--persons 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.bench_networks import Scenario  # noqa: E402
+from bench.harness import report  # noqa: E402
+from coordinator.networks import find_networks  # noqa: E402
+from coordinator.store import init_store  # noqa: E402
+from coordinator.views import build_views  # noqa: E402
+from federation.duckdb_files import transaction  # noqa: E402
+from tests.coordinator.served_api import add_user, serving  # noqa: E402
+
+PURPOSE = "TOEX-CSE"
+HEADERS = {"X-Purpose": PURPOSE, "X-Justification": "bench: national load on the service"}
+
+
+def build_store(directory: Path, forces: int, persons: int, seed: int) -> dict[str, int]:
+    """A linked coordinator store of the synthetic nation; returns counts."""
+    scratch = duckdb.connect()
+    counts = Scenario(forces, persons, n_planted=300, seed=seed).load(scratch)
+    store = init_store(directory)
+    con = store.con
+    try:
+        with transaction(con):
+            for name, sql in (
+                    ("e", "SELECT force::VARCHAR AS force, ref, kind::VARCHAR AS kind, "
+                          "entity_id, score FROM entities"),
+                    ("i", "SELECT force::VARCHAR AS force, ref, kind::VARCHAR AS kind, "
+                          "match_only FROM items"),
+                    ("l", "SELECT force::VARCHAR AS force, ref_a, ref_b, kind::VARCHAR AS "
+                          "kind, weight, first_seen, last_seen FROM links")):
+                con.register(name, scratch.sql(sql).to_arrow_table())
+            con.execute("""
+                INSERT INTO forces SELECT DISTINCT force, '\\x00'::BLOB, 'bench', [1],
+                       now()::TIMESTAMP, now()::TIMESTAMP FROM i""")
+            con.execute("""
+                INSERT INTO submissions
+                SELECT 'p-' || force, force, $purpose, 1, 'sha256:bench', 'sha256:bench',
+                       'bench', '2026-01-01T00:00:00Z', now()::TIMESTAMP, 'file', 0, false,
+                       count(*), 0, 0, 0, NULL
+                FROM i GROUP BY force""", {"purpose": PURPOSE})
+            con.execute("INSERT INTO items SELECT force, ref, kind, "
+                        "CASE WHEN match_only THEN 'victim' ELSE 'suspect' END, match_only, "
+                        "'p-' || force FROM i")
+            con.execute("INSERT INTO entities SELECT * FROM e")
+            # one token per phone entity, the same wherever it is held
+            con.execute("INSERT INTO tokens SELECT force, ref, 'phone', "
+                        "unhex(md5(entity_id::VARCHAR)), 'p-' || force FROM e "
+                        "WHERE kind = 'phone'")
+            con.execute("INSERT INTO links SELECT *, 'p-' || force FROM l")
+            for name in ("e", "i", "l"):
+                con.unregister(name)
+        t0 = time.perf_counter()
+        with transaction(con):
+            found = find_networks(con, own_transaction=False)
+            views = build_views(con)
+            store.ledger.append("combination", actor="bench", purpose=PURPOSE,
+                                justification="bench: link", counts={"networks": len(found)})
+        counts["link_views_s"] = round(time.perf_counter() - t0, 1)
+        counts.update(networks=len(found), lookup_tokens=views["lookup_index"])
+    finally:
+        store.close()
+        scratch.close()
+    return counts
+
+
+def samples(directory: Path, n: int = 500) -> tuple[list[int], list[str]]:
+    """Network ids to ask for, and phone tokens to look up (half held by several forces)."""
+    con = duckdb.connect(str(directory / "coordinator.duckdb"), read_only=True)
+    try:
+        ids = [r[0] for r in con.execute(
+            "SELECT network_id FROM networks ORDER BY hash(network_id) LIMIT ?",
+            [n]).fetchall()]
+        shared = con.execute("""
+            SELECT lower(hex(x.token)) FROM lookup_index x JOIN entity_view v USING (entity_id)
+            WHERE len(v.open_forces) >= 2 ORDER BY hash(x.token) LIMIT ?""", [n]).fetchall()
+        single = con.execute("""
+            SELECT lower(hex(token)) FROM lookup_index ORDER BY hash(token) LIMIT ?""",
+                             [n]).fetchall()
+    finally:
+        con.close()
+    return ids, [r[0] for r in shared + single]
+
+
+async def load(url: str, keys: dict[str, str], ids: list[int], tokens: list[str],
+               clients: int, seconds: float, only_health: bool = False
+               ) -> dict[str, list[float]]:
+    """``clients`` concurrent request loops for ``seconds``; latencies (s) per kind."""
+    import httpx
+
+    kinds = ("health",) if only_health else ("networks", "network", "lookup")
+    latencies: dict[str, list[float]] = {k: [] for k in kinds}
+    errors: list[int] = []
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+
+    async def one(client: httpx.AsyncClient, n: int) -> None:
+        rng = random.Random(n)
+        i = n
+        while time.perf_counter() < deadline:
+            kind = kinds[i % len(kinds)]
+            i += 1
+            t0 = time.perf_counter()
+            if kind == "health":
+                r = await client.get("/v1/health")
+            elif kind == "networks":
+                r = await client.get("/v1/networks", params={"min_forces": 3},
+                                     headers={"Authorization": f"Bearer {keys['analyst']}"})
+            elif kind == "network":
+                r = await client.get(f"/v1/networks/{rng.choice(ids)}",
+                                     headers={"Authorization": f"Bearer {keys['analyst']}"})
+            else:
+                body = {"tokens": [{"kind": "phone", "token": rng.choice(tokens)}]}
+                r = await client.post("/v1/lookups", json=body,
+                                      headers={"Authorization": f"Bearer {keys['liaison']}"})
+            latencies[kind].append(time.perf_counter() - t0)
+            if r.status_code != 200:
+                errors.append(r.status_code)
+
+    async with httpx.AsyncClient(base_url=url, headers=HEADERS, limits=limits,
+                                 timeout=60.0) as client:
+        await asyncio.gather(*(one(client, n) for n in range(clients)))
+    if errors:
+        raise SystemExit(f"{len(errors)} request(s) failed: {sorted(set(errors))}")
+    return latencies
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values) * 1000, q)) if values else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--forces", type=int, default=43)
+    parser.add_argument("--persons", type=int, default=100_000, help="persons per force")
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="bench-api-"))
+    try:
+        directory = root / "coordinator"
+        counts = build_store(directory, args.forces, args.persons, args.seed)
+        ids, tokens = samples(directory)
+        keys = {"analyst": add_user(directory, "bench-analyst", "analyst"),
+                "liaison": add_user(directory, "bench-liaison", "liaison:Force00")}
+        with serving(directory, "--requests-per-minute", 10**9, "--lookups-per-minute",
+                     10**9) as url:
+            asyncio.run(load(url, keys, ids, tokens, 4, 2.0))  # warm: keys checked, caches
+            base = asyncio.run(load(url, keys, ids, tokens, args.clients, 5.0, True))
+            lat = asyncio.run(load(url, keys, ids, tokens, args.clients, args.seconds))
+        total = sum(len(v) for v in lat.values())
+        figures = {"forces": args.forces, "persons": args.forces * args.persons,
+                   "refs": counts["refs"], "networks": counts["networks"],
+                   "lookup_tokens": counts["lookup_tokens"],
+                   "link_views_s": counts["link_views_s"], "clients": args.clients,
+                   "seconds": args.seconds, "requests": total,
+                   "requests_per_s": total / args.seconds}
+        for kind in ("networks", "network", "lookup"):
+            figures[f"{kind}_p50_ms"] = pct(lat[kind], 50)
+            figures[f"{kind}_p99_ms"] = pct(lat[kind], 99)
+        figures["health_p99_ms"] = pct(base["health"], 99)
+        worst = max(figures[f"{k}_p99_ms"] for k in ("networks", "network", "lookup"))
+        report("bench_coordinator_api", figures, ratio=worst / figures["health_p99_ms"],
+               ratio_meaning="worst p99 of the three audited endpoints / p99 of bare "
+               "/v1/health under the same load",
+               target="p99 < 200 ms on 2 cores")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

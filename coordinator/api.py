@@ -1,0 +1,198 @@
+"""The coordinator service's HTTP application (FastAPI): `/v1` for people, `/internal/v1`
+for a federation round on the same machine, OpenAPI at `/docs`.
+
+Robustness, whatever the caller sends: bodies over the limit are refused before they are
+read in full (413), inputs are validated strictly (unknown fields refused), every error has
+one shape — ``{"error": {"status", "code", "message", "request_id"}}`` — and no stack trace
+is ever sent (a failure is a 500 naming only its request id; the detail stays in the
+server's log). CORS is off unless origins are given; security headers go on every answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from coordinator.api_gate import ApiError, Gate
+from coordinator.served import ServedStore
+from federation.asgi import replay
+from federation.errors import CrossforceError
+
+log = logging.getLogger("crossforce.api")
+API_VERSION = "1"
+DOCS_CSP = ("default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+            "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: "
+            "https://fastapi.tiangolo.com; connect-src 'self'; frame-ancestors 'none'")
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    max_body_bytes: int = 64 * 1024           # /v1: a lookup of 100 tokens is ~8 KB
+    max_internal_bytes: int = 512 * 1024 * 1024  # /internal/v1: a force's whole payload
+    requests_per_minute: float = 600.0
+    lookups_per_minute: float = 60.0
+    cors_origins: tuple[str, ...] = ()
+    tls: bool = False
+
+
+def error_body(status: int, code: str, message: str, request_id: str) -> dict[str, Any]:
+    return {"error": {"status": status, "code": code, "message": message,
+                      "request_id": request_id}}
+
+
+class BodyLimit:
+    """Refuse a body over the limit (413) as soon as it is known to be (Content-Length,
+    or while it streams in); keep the SHA-256 of an accepted body for query fingerprints."""
+
+    def __init__(self, app: ASGIApp, public: int, internal: int) -> None:
+        self.app, self.public, self.internal = app, public, internal
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.internal if scope["path"].startswith("/internal/") else self.public
+        state = scope.setdefault("state", {})
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._refuse(scope, send, limit)
+            return
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await self._refuse(scope, send, limit)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        state["body_sha256"] = hashlib.sha256(body).hexdigest() if body else ""
+        await self.app(scope, replay(body, receive), send)
+
+    @staticmethod
+    async def _refuse(scope: Scope, send: Send, limit: int) -> None:
+        response = JSONResponse(error_body(413, "too_large", f"request body over {limit:,} "
+                                           "bytes", scope["state"]["request_id"]), 413)
+        await response(scope, _drain, send)
+
+
+async def _drain() -> Message:
+    return {"type": "http.disconnect"}
+
+
+class SecurityHeaders:
+    """Headers that keep a browser from sniffing, framing or caching answers; gives each
+    request its id."""
+
+    def __init__(self, app: ASGIApp, tls: bool) -> None:
+        self.app, self.tls = app, tls
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        csp = DOCS_CSP if scope["path"] in ("/docs", "/docs/oauth2-redirect") else API_CSP
+        extra = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
+                 (b"referrer-policy", b"no-referrer"), (b"cache-control", b"no-store"),
+                 (b"content-security-policy", csp.encode()),
+                 (b"cross-origin-resource-policy", b"same-origin")]
+        if self.tls:
+            extra.append((b"strict-transport-security", b"max-age=31536000"))
+        request_id = uuid.uuid4().hex[:12]
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *extra,
+                                      (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def create_app(served: ServedStore, settings: ApiSettings | None = None,
+               internal_secret: str | None = None) -> FastAPI:
+    """The whole service over one served store."""
+    from coordinator.api_internal import internal_router
+    from coordinator.api_routes import routes
+
+    s = settings or ApiSettings()
+    gate = Gate(served, requests_per_minute=s.requests_per_minute,
+                lookups_per_minute=s.lookups_per_minute)
+    app = FastAPI(
+        title="crossforce coordinator", version=API_VERSION,
+        description="Cross-border queries of the national coordinator: networks, entities, "
+        "force pairs (analyst); hit / no-hit lookups (force liaison); submissions, ledger "
+        "and consultations (auditor); users (admin). Every request needs an API key, an "
+        "X-Purpose and an X-Justification header, and becomes a ledger consultation.",
+        docs_url="/docs", redoc_url=None, openapi_url="/openapi.json")
+    app.state.gate = gate
+    app.include_router(routes(gate), prefix="/v1")
+    if internal_secret:
+        app.include_router(internal_router(served, internal_secret), prefix="/internal/v1")
+
+    def request_id(request: Request) -> str:
+        return str(request.scope.get("state", {}).get("request_id", ""))
+
+    def refuse(request: Request, status: int, code: str, message: str,
+               headers: dict[str, str] | None = None) -> JSONResponse:
+        if request.url.path.startswith("/v1/") and request.url.path != "/v1/health" \
+                and not getattr(request.state, "logged", False):
+            try:
+                gate.log(request, status, 0)
+            except Exception:  # noqa: BLE001 — never let logging turn a 4xx into a 500
+                log.exception("could not log refused request %s", request_id(request))
+        return JSONResponse(error_body(status, code, message, request_id(request)), status,
+                            headers=headers)
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return refuse(request, exc.status, exc.code, exc.message, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_input(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        message = f"{where}: {first.get('msg', 'invalid')}" if where else "invalid request"
+        return refuse(request, 400, "bad_request", message[:300])
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http")
+        return refuse(request, exc.status_code, code, str(exc.detail)[:300])
+
+    @app.exception_handler(CrossforceError)
+    async def state_error(request: Request, exc: CrossforceError) -> JSONResponse:
+        return refuse(request, 409, "not_ready", str(exc).splitlines()[0][:300])
+
+    @app.exception_handler(Exception)
+    async def failure(request: Request, exc: Exception) -> JSONResponse:
+        log.error("request %s failed", request_id(request), exc_info=exc)
+        return JSONResponse(error_body(500, "internal", "the service failed to answer; "
+                                       "quote the request id to its operator",
+                                       request_id(request)), 500)
+
+    if s.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=list(s.cors_origins),
+                           allow_methods=["GET", "POST", "DELETE"],
+                           allow_headers=["Authorization", "X-Purpose", "X-Justification",
+                                          "Content-Type"])
+    app.add_middleware(BodyLimit, public=s.max_body_bytes, internal=s.max_internal_bytes)
+    app.add_middleware(SecurityHeaders, tls=s.tls)  # outermost: every answer gets them
+    return app

@@ -1,0 +1,201 @@
+"""Who may ask what: authentication, role, purpose and justification, rate limits — and
+the ledger entry every request becomes, refused ones included.
+
+The server enforces need-to-know, never the client: each endpoint names the roles it
+serves (``Gate.allow``), and a request passes only with a valid, unexpired, unrevoked key
+of one of those roles, a purpose code and a justification. Every request under ``/v1``
+except ``/v1/health`` is one *consultation* ledger entry — actor, purpose, justification,
+endpoint, query fingerprint, status and result count (``api_audit.consultation_text``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from coordinator.api_audit import consultation_text
+from coordinator.served import ServedStore
+from coordinator.users import BadKey, User, check_key
+
+PURPOSE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{1,63}$")
+JUSTIFICATION = re.compile(r"^[^\x00-\x1f\x7f]{10,500}$")
+#: a checked key is trusted this long before scrypt runs again (revocation through the
+#: API drops it at once; expiry is checked on every request)
+KEY_CACHE_S = 60.0
+bearer = HTTPBearer(auto_error=False, description="An API key from `crossforce coordinator "
+                    "users add` (or POST /v1/users): `Authorization: Bearer cf_…`.")
+
+
+class ApiError(Exception):
+    """An answer other than 2xx: status, a short code and a one-line message."""
+
+    def __init__(self, status: int, code: str, message: str,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.headers = headers or {}
+
+
+@dataclass(frozen=True)
+class Caller:
+    user: User
+    purpose: str
+    justification: str
+
+
+class RateLimit:
+    """Token buckets per (user, kind): ``per_minute`` requests, bursting to the same."""
+
+    def __init__(self, per_minute: float) -> None:
+        self.rate = per_minute / 60.0
+        self.capacity = max(1.0, per_minute)
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, who: str) -> float:
+        """0 if allowed, else the seconds to wait."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(who, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - last) * self.rate)
+            if tokens >= 1.0:
+                self._buckets[who] = (tokens - 1.0, now)
+                return 0.0
+            self._buckets[who] = (tokens, now)
+            return (1.0 - tokens) / self.rate
+
+
+class Gate:
+    """Authentication, authorisation and the audit entry of every request."""
+
+    def __init__(self, served: ServedStore, *, requests_per_minute: float = 600.0,
+                 lookups_per_minute: float = 60.0) -> None:
+        self.served = served
+        self.requests = RateLimit(requests_per_minute)
+        self.lookups = RateLimit(lookups_per_minute)
+        self._keys: dict[str, tuple[User, float]] = {}
+        self._keys_lock = threading.Lock()
+
+    # -- the parts
+    def identify(self, credentials: HTTPAuthorizationCredentials | None) -> User:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise ApiError(401, "unauthenticated", "send an API key: Authorization: Bearer "
+                           "cf_…", {"WWW-Authenticate": "Bearer"})
+        digest = hashlib.sha256(credentials.credentials.encode()).hexdigest()
+        now = time.monotonic()
+        with self._keys_lock:
+            cached = self._keys.get(digest)
+        if cached is not None and now - cached[1] < KEY_CACHE_S:
+            user = cached[0]
+            if user.state() == "active":
+                return user
+        try:
+            user = check_key(self.served.reader(), credentials.credentials)
+        except BadKey:
+            raise ApiError(401, "unauthenticated", "not a valid API key (unknown, revoked or "
+                           "expired)", {"WWW-Authenticate": "Bearer"}) from None
+        with self._keys_lock:
+            self._keys[digest] = (user, now)
+        return user
+
+    def forget(self, name: str) -> None:
+        """Drop cached keys of a user (revoked through the API)."""
+        with self._keys_lock:
+            for digest in [d for d, (u, _) in self._keys.items() if u.name == name]:
+                del self._keys[digest]
+
+    def allow(self, *roles: str, lookup: bool = False) -> Callable[..., Caller]:
+        """A dependency admitting only ``roles``; ``lookup`` also applies the per-user
+        lookup rate. A refusal is logged before it is raised."""
+        def admit(request: Request,
+                  credentials: Annotated[HTTPAuthorizationCredentials | None,
+                                         Depends(bearer)],
+                  x_purpose: Annotated[str | None, Header(
+                      pattern=PURPOSE.pattern,
+                      description="Purpose code the request serves (e.g. TOEX-CSE); data "
+                      "endpoints answer from data shared under it only.")] = None,
+                  x_justification: Annotated[str | None, Header(
+                      pattern=r"^[ -~]{10,500}$",
+                      description="Why you ask (10-500 characters), for the ledger.")] = None,
+                  ) -> Caller:
+            user = None
+            try:
+                user = self.identify(credentials)
+                request.state.user = user
+                purpose, why = (x_purpose or "").strip(), (x_justification or "").strip()
+                if not PURPOSE.match(purpose):
+                    raise ApiError(400, "purpose", "send a purpose code in the X-Purpose "
+                                   "header (2-64 letters, digits, '-', '_', '.', ':')")
+                if not JUSTIFICATION.match(why):
+                    raise ApiError(400, "justification", "send why you ask in the "
+                                   "X-Justification header (10-500 characters, one line)")
+                caller = Caller(user, purpose, why)
+                request.state.caller = caller
+                if user.role not in roles:
+                    raise ApiError(403, "forbidden", f"the {user.role} role may not use this "
+                                   "endpoint")
+                limit = self.lookups if lookup else self.requests
+                wait = limit.take(user.name)
+                if wait:
+                    raise ApiError(429, "rate_limited", f"too many requests; try again in "
+                                   f"{wait:.0f} s", {"Retry-After": str(max(1, round(wait)))})
+                return caller
+            except ApiError as exc:
+                self.log(request, exc.status, 0)
+                request.state.logged = True
+                raise
+        return admit
+
+    # -- the ledger entry
+    def log(self, request: Request, status: int, results: int) -> None:
+        """One consultation entry for this request (refused or answered)."""
+        caller: Caller | None = getattr(request.state, "caller", None)
+        user: User | None = getattr(request.state, "user", None)
+        if user is None:  # refused before the gate ran (bad input): still name the caller
+            scheme, _, key = request.headers.get("authorization", "").partition(" ")
+            try:
+                user = self.identify(HTTPAuthorizationCredentials(scheme=scheme,
+                                                                  credentials=key.strip()))
+            except (ApiError, ValueError):
+                user = None
+        if caller is not None:
+            actor, purpose, why = (f"api:{caller.user.name} ({caller.user.role_spec})",
+                                   caller.purpose, caller.justification)
+        else:
+            actor = (f"api:{user.name} ({user.role_spec})" if user else
+                     f"api:unauthenticated ({request.client.host if request.client else '?'})")
+            purpose, why = "none", "refused before a purpose was given"
+        self.served.record(
+            action="consultation", actor=actor, purpose=purpose,
+            justification=consultation_text(request.method, request.url.path,
+                                            fingerprint(request), why),
+            counts={"status": status, "results": results},
+            force=caller.user.force if caller and caller.user.force else None)
+
+
+def fingerprint(request: Request) -> str:
+    """SHA-256 of method, path, sorted query and body: the same question, the same print."""
+    query = "&".join(sorted(f"{k}={v}" for k, v in request.query_params.multi_items()))
+    body = request.scope.get("state", {}).get("body_sha256", "")
+    return hashlib.sha256(f"{request.method} {request.url.path}?{query}#{body}".encode()
+                          ).hexdigest()
+
+
+def answer(request: Request, gate: Gate, body: Any, results: int) -> Any:
+    """Log the answered request, then send its body as JSON. Sent as a ready response, so
+    FastAPI does not validate it again against the endpoint's model (the schemathesis
+    test holds every answer to that model instead): the queries build the bodies to it."""
+    gate.log(request, 200, results)
+    request.state.logged = True
+    if hasattr(body, "model_dump"):
+        body = body.model_dump(mode="json")
+    return JSONResponse(body)

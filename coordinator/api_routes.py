@@ -1,0 +1,286 @@
+"""The `/v1` endpoints, each with the roles it serves (need-to-know, enforced here).
+
+| endpoint | analyst | liaison:FORCE | auditor | admin |
+|---|---|---|---|---|
+| GET /me | yes | yes | yes | yes |
+| GET /networks, /networks/{id}, /entities/{id}, /entities/{id}/forces, /force-pairs | yes | | | |
+| GET /aggregates | yes | | yes | |
+| POST /lookups, GET /hits | | its own force | | |
+| GET /submissions, /ledger, /ledger/verify, /consultations | | | yes | |
+| GET, POST /users, DELETE /users/{name} | | | | yes |
+
+Data endpoints answer from the data shared under the request's purpose (X-Purpose) only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+
+from coordinator import api_audit as audit
+from coordinator import api_queries as q
+from coordinator.api_gate import ApiError, Caller, Gate, answer
+from coordinator.api_models import (
+    AggregateRow,
+    Consultation,
+    EntityDetail,
+    EntityForces,
+    ErrorBody,
+    ForcePair,
+    Hit,
+    LedgerCheck,
+    LedgerRow,
+    LookupAnswer,
+    LookupRequest,
+    Me,
+    NetworkDetail,
+    NetworkSummary,
+    NewUser,
+    Page,
+    Revoked,
+    Submission,
+    UserCreated,
+    UserOut,
+)
+from coordinator.graph import LINK_KINDS
+from federation.errors import CrossforceError
+
+Limit = Annotated[int, Query(ge=1, le=500, description="page size")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+EntityId = Annotated[int, Path(ge=0, le=2**62)]
+Name = Annotated[str | None, Query(min_length=1, max_length=80)]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 429)}
+
+
+def _held(con: Any, purpose: str) -> None:
+    """A data request names a purpose something was shared under."""
+    held = [r[0] for r in con.execute("SELECT DISTINCT purpose FROM submissions "
+                                      "WHERE superseded_by IS NULL ORDER BY 1").fetchall()]
+    if purpose not in held:
+        raise ApiError(404, "purpose", f"nothing is held under purpose {purpose!r}; held: "
+                       f"{', '.join(held) or 'none'}")
+
+
+def routes(gate: Gate) -> APIRouter:
+    served = gate.served
+    r = APIRouter(responses=ERRORS)
+    analyst = Depends(gate.allow("analyst"))
+    liaison = Depends(gate.allow("liaison"))
+    liaison_lookup = Depends(gate.allow("liaison", lookup=True))
+    auditor = Depends(gate.allow("auditor"))
+    readers = Depends(gate.allow("analyst", "auditor"))
+    admin = Depends(gate.allow("admin"))
+    anyone = Depends(gate.allow("analyst", "liaison", "auditor", "admin"))
+
+    @r.get("/health", tags=["service"], summary="Is the service up (no key needed)")
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "linking": "yes" if served.linking.is_set() else "no"}
+
+    @r.get("/me", tags=["service"], summary="Who this key belongs to")
+    def me(request: Request, caller: Caller = anyone) -> Me:
+        u = caller.user
+        return answer(request, gate, Me(name=u.name, role=u.role, force=u.force,
+                                        expires_at=u.as_dict()["expires_at"]), 1)
+
+    # -- analyst
+    @r.get("/networks", tags=["analyst"], summary="Cross-force networks, filtered, paged")
+    def networks(
+        request: Request, caller: Caller = analyst,
+        min_forces: Annotated[int, Query(ge=2, le=100, description="span at least this "
+                                         "many forces")] = 2,
+        force: Name = None,
+        min_persons: Annotated[int, Query(ge=0, le=10**9)] = 0,
+        max_persons: Annotated[int | None, Query(ge=0, le=10**9)] = None,
+        active_from: dt.date | None = None, active_to: dt.date | None = None,
+        link_kind: Annotated[str | None, Query(pattern="^(" + "|".join(LINK_KINDS) + ")$")]
+        = None,
+        limit: Limit = 50, offset: Offset = 0,
+    ) -> Page[NetworkSummary]:
+        con = served.reader()
+        q.check_linked(con, served.ready)
+        _held(con, caller.purpose)
+        total, items = q.networks_page(
+            con, caller.purpose, min_forces=min_forces, force=force, min_persons=min_persons,
+            max_persons=max_persons, active_from=active_from, active_to=active_to,
+            link_kind=link_kind, limit=limit, offset=offset)
+        return answer(request, gate, {"items": items, "total": total, "limit": limit,
+                                      "offset": offset}, len(items))
+
+    @r.get("/networks/{network_id}", tags=["analyst"],
+           summary="One network: members, edges, brokers, key players, Cytoscape.js elements")
+    def network(request: Request, network_id: EntityId, caller: Caller = analyst
+                ) -> NetworkDetail:
+        con = served.reader()
+        q.check_linked(con, served.ready)
+        found = _found(q.network_detail(con, caller.purpose, network_id),
+                       f"no network {network_id} under purpose {caller.purpose}")
+        return answer(request, gate, found, len(found["members"]))
+
+    @r.get("/entities/{entity_id}", tags=["analyst"],
+           summary="One entity: the forces holding it, its network, its links")
+    def entity(request: Request, entity_id: EntityId, caller: Caller = analyst
+               ) -> EntityDetail:
+        con = served.reader()
+        q.check_linked(con, served.ready)
+        found = _found(q.entity_detail(con, caller.purpose, entity_id),
+                       f"no entity {entity_id} to show under purpose {caller.purpose}")
+        return answer(request, gate, found, 1 + len(found["links"]))
+
+    @r.get("/entities/{entity_id}/forces", tags=["analyst"],
+           summary="Which forces hold entity X")
+    def entity_forces(request: Request, entity_id: EntityId, caller: Caller = analyst
+                      ) -> EntityForces:
+        con = served.reader()
+        q.check_linked(con, served.ready)
+        found = _found(q.entity_detail(con, caller.purpose, entity_id, with_links=False),
+                       f"no entity {entity_id} to show under purpose {caller.purpose}")
+        return answer(request, gate, {"entity_id": entity_id, "forces": found["forces"]},
+                      len(found["forces"]))
+
+    @r.get("/force-pairs", tags=["analyst"],
+           summary="Shared entities and networks between each pair of forces")
+    def pairs(request: Request, caller: Caller = analyst, force: Name = None
+              ) -> list[ForcePair]:
+        con = served.reader()
+        q.check_linked(con, served.ready)
+        _held(con, caller.purpose)
+        rows = q.force_pairs(con, caller.purpose, force)
+        return answer(request, gate, rows, len(rows))
+
+    @r.get("/aggregates", tags=["analyst", "auditor"],
+           summary="National aggregates (sums of released counts) for the purpose")
+    def aggregates(request: Request, caller: Caller = readers,
+                   table: Name = None,
+                   method: Annotated[str | None, Query(pattern="^(share-sets|secure-sum)$")]
+                   = None) -> list[AggregateRow]:
+        from coordinator.aggregates import national_aggregates, rows_for_reading
+
+        con = served.reader()
+        rows = rows_for_reading(national_aggregates(con, purpose=caller.purpose, table=table,
+                                                    method=method))
+        return answer(request, gate, rows, len(rows))
+
+    # -- force liaison
+    @r.post("/lookups", tags=["liaison"],
+            summary="Hit / no-hit: is this identifier known to other forces?")
+    def lookups(request: Request, body: LookupRequest, caller: Caller = liaison_lookup
+                ) -> LookupAnswer:
+        con = served.reader()
+        q.check_linked(con, served.ready)
+        tokens = [(t.kind, bytes.fromhex(t.token)) for t in body.tokens]
+        results = q.lookup(con, caller.purpose, caller.user.force or "", tokens)
+        return answer(request, gate, {"force": caller.user.force, "purpose": caller.purpose,
+                                      "results": results}, sum(r["hit"] for r in results))
+
+    @r.get("/hits", tags=["liaison"],
+           summary="Your own force's hits: your references others know too")
+    def hits(request: Request, caller: Caller = liaison) -> list[Hit]:
+        from coordinator.hits import hits_as_json, hits_for_force
+
+        con = served.reader()
+        q.check_linked(con, served.ready)
+        force = caller.user.force or ""
+        known = con.execute("SELECT 1 FROM entity_view v WHERE list_contains(open_forces, ?)"
+                            " LIMIT 1", [force]).fetchone()
+        rows = hits_as_json(force, hits_for_force(con, force, purpose=caller.purpose)
+                            )["hits"] if known else []
+        return answer(request, gate, rows, len(rows))
+
+    # -- auditor
+    @r.get("/submissions", tags=["auditor"], summary="Payloads received (metadata only)")
+    def submissions(request: Request, caller: Caller = auditor, force: Name = None,
+                    purpose: Name = None, limit: Limit = 50, offset: Offset = 0
+                    ) -> Page[Submission]:
+        total, items = audit.submissions_page(served.reader(), force=force, purpose=purpose,
+                                              limit=limit, offset=offset)
+        return answer(request, gate, {"items": items, "total": total, "limit": limit,
+                                      "offset": offset}, len(items))
+
+    @r.get("/ledger", tags=["auditor"], summary="The coordinator's ledger, newest first")
+    def ledger(request: Request, caller: Caller = auditor,
+               action: Annotated[str | None, Query(
+                   pattern="^(collection|alteration|consultation|disclosure|combination|"
+                   "erasure|genesis)$")] = None,
+               actor: Name = None, since: dt.datetime | None = None,
+               until: dt.datetime | None = None, limit: Limit = 50, offset: Offset = 0
+               ) -> Page[LedgerRow]:
+        total, items = audit.ledger_page(served.reader(), action=action, actor=actor,
+                                         since=_naive(since), until=_naive(until),
+                                         limit=limit, offset=offset)
+        return answer(request, gate, {"items": items, "total": total, "limit": limit,
+                                      "offset": offset}, len(items))
+
+    @r.get("/ledger/verify", tags=["auditor"],
+           summary="Check the ledger's hash chain and signatures")
+    def verify(request: Request, caller: Caller = auditor) -> LedgerCheck:
+        from federation.ledger import verify_ledger
+
+        store = served.store
+        report = verify_ledger(served.reader(), store.keys.signer.public_key)
+        body = {"ok": report.ok, "entries": report.entries, "head": report.head,
+                "problems": [str(p) for p in report.problems][:50]}
+        return answer(request, gate, body, report.entries)
+
+    @r.get("/consultations", tags=["auditor"],
+           summary="Who asked what, when and why (requests to this service)")
+    def consultations(request: Request, caller: Caller = auditor, user: Name = None,
+                      since: dt.datetime | None = None, until: dt.datetime | None = None,
+                      limit: Limit = 50, offset: Offset = 0) -> Page[Consultation]:
+        total, items = audit.consultations_page(served.reader(), user=user,
+                                                since=_naive(since), until=_naive(until),
+                                                limit=limit, offset=offset)
+        return answer(request, gate, {"items": items, "total": total, "limit": limit,
+                                      "offset": offset}, len(items))
+
+    # -- admin
+    @r.get("/users", tags=["admin"], summary="Users and the state of their keys")
+    def users(request: Request, caller: Caller = admin) -> list[UserOut]:
+        from coordinator.users import list_users
+
+        rows = [u.as_dict() for u in list_users(served.reader())]
+        return answer(request, gate, rows, len(rows))
+
+    @r.post("/users", tags=["admin"], summary="Add a user; the key is shown once")
+    def add(request: Request, body: NewUser, caller: Caller = admin) -> UserCreated:
+        from coordinator.users import add_user
+
+        try:
+            with served.writing():  # the store's one writer connection
+                user, key = add_user(served.store.con, served.store.ledger, body.name,
+                                     body.role, days=body.days,
+                                     actor=f"api:{caller.user.name} (admin)")
+        except CrossforceError as exc:
+            raise ApiError(400, "bad_user", str(exc)) from None
+        return answer(request, gate, {"user": user.as_dict(), "key": key}, 1)
+
+    @r.delete("/users/{name}", tags=["admin"], summary="Revoke every active key of a user")
+    def revoke(request: Request, name: Annotated[str, Path(max_length=80)],
+               caller: Caller = admin) -> Revoked:
+        from coordinator.users import revoke_user
+
+        try:
+            with served.writing():
+                n = revoke_user(served.store.con, served.store.ledger, name,
+                                actor=f"api:{caller.user.name} (admin)")
+        except CrossforceError as exc:
+            raise ApiError(404, "not_found", str(exc)) from None
+        gate.forget(name)
+        return answer(request, gate, {"name": name, "revoked": n}, n)
+
+    return r
+
+
+def _found(found: dict[str, Any] | None, missing: str) -> dict[str, Any]:
+    if found is None:
+        raise ApiError(404, "not_found", missing)
+    return found
+
+
+def _naive(t: dt.datetime | None) -> dt.datetime | None:
+    """The ledger stores UTC without a zone."""
+    if t is None or t.tzinfo is None:
+        return t
+    return t.astimezone(dt.UTC).replace(tzinfo=None)

@@ -1,0 +1,185 @@
+"""The coordinator store while `crossforce coordinator serve` runs: one owner, many readers.
+
+DuckDB lets one process open the file (DESIGN.md §12), so the service is its only owner
+while it runs, and everything goes through it:
+
+- **reads** run on a cursor per thread; DuckDB's MVCC gives each its own snapshot, so a
+  read never waits for a write;
+- **link** runs in one transaction on its own cursor and commits entities, networks and the
+  read-side views (views.py) at once: readers see the old set until the commit, then the
+  new one — a long link never blocks them. Its ledger entry (combination) is appended right
+  after the commit: the ledger is a hash chain, and an entry written inside a transaction
+  opened before other entries were appended would fork it;
+- **ledger entries** of requests are *group-committed*: each request queues its entry and
+  waits until a writer thread has appended and committed it with whatever else was queued
+  (one commit for many concurrent requests), so every answer is logged before it is sent;
+- **a federation round** started while the service runs hands it payloads instead of
+  opening the file: `open_service` (the ServerApp's factory) finds ``DIR/service/serve.json``
+  and returns a ``RemoteCoordinator`` that calls the service's internal API.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from coordinator.consult import check_something_to_link, link_tables, purposes
+from coordinator.serve_state import INTERNAL_HEADER, internal_secret
+from coordinator.service import CoordinatorStoreService
+from federation.duckdb_files import transaction
+from federation.errors import CrossforceError
+
+
+@dataclass
+class _Pending:
+    entry: dict[str, Any]
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+
+class ServedStore(CoordinatorStoreService):
+    """The service's hold on the store: the round's calls (submit, link, hits, aggregates,
+    inherited — serialised on the write lock) plus per-thread readers, a link that never
+    blocks readers, and group-committed consultation entries."""
+
+    def __init__(self, directory: Path, **kwargs: Any) -> None:
+        super().__init__(Path(directory), actor="coordinator-service", **kwargs)
+        self._local = threading.local()
+        self._link_lock = threading.Lock()
+        self._queue: queue.Queue[_Pending | None] = queue.Queue()
+        self._writer = threading.Thread(target=self._write_entries, name="ledger-writer",
+                                        daemon=True)
+        self._writer.start()
+        self.linking = threading.Event()
+        #: what the API found in place once (e.g. "linked": the read-side views exist)
+        self.ready: set[str] = set()
+
+    # -- reads
+    def reader(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor (its own snapshot per statement)."""
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self.store.con.cursor()
+            cur.execute("SET TimeZone = 'UTC'")
+            self._local.cursor = cur
+        return cur
+
+    def writing(self) -> threading.Lock:
+        """Hold while writing on the store's own connection (users, the round's calls)."""
+        return self._lock
+
+    # -- the ledger, group-committed
+    def record(self, **entry: Any) -> None:
+        """Append one ledger entry (``Ledger.append`` keywords) and return once committed."""
+        pending = _Pending(entry)
+        self._queue.put(pending)
+        pending.done.wait()
+        if pending.error is not None:
+            raise pending.error
+
+    def _write_entries(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < 256:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)
+                    break
+                batch.append(item)
+            try:
+                with self._lock, transaction(self.store.con):
+                    self.store.ledger.append_many([p.entry for p in batch])
+            except BaseException as exc:  # noqa: BLE001 — handed to every waiting request
+                for p in batch:
+                    p.error = exc
+            for p in batch:
+                p.done.set()
+
+    # -- link into a new snapshot
+    def link(self) -> dict[str, Any]:
+        return self.link_now(justification="federation round: link all held payloads")
+
+    def link_now(self, *, actor: str | None = None, justification: str,
+                 progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+        """Link on a cursor of its own, commit, then log the combination."""
+        with self._link_lock:
+            self.linking.set()
+            cur = self.store.con.cursor()
+            try:
+                check_something_to_link(cur, self.store.dir)
+                with transaction(cur):
+                    summary = link_tables(cur, linkage=self.linkage, networks=self.networks,
+                                          progress=progress)
+                self.record(action="combination", actor=actor or self.actor,
+                            purpose=purposes(cur), justification=justification,
+                            counts=summary.counts)
+            finally:
+                cur.close()
+                self.linking.clear()
+        return summary.as_dict()
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._writer.join(10)
+        super().close()
+
+
+# --------------------------------------------------------------------------- remote client
+
+class RemoteCoordinator:
+    """The CoordinatorService protocol over the running service's internal API, for a
+    ServerApp on the same machine (it must not open the store the service holds)."""
+
+    def __init__(self, directory: Path, state: Mapping[str, Any]) -> None:
+        import httpx
+
+        self.url = str(state["url"]).rstrip("/") + "/internal/v1"
+        verify: Any = state.get("cafile") or True
+        self._client = httpx.Client(
+            headers={INTERNAL_HEADER: internal_secret(directory)}, verify=verify,
+            timeout=httpx.Timeout(1800.0, connect=10.0))
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        reply = self._client.request(method, self.url + path, **kwargs)
+        if reply.status_code >= 400:
+            try:
+                message = reply.json()["error"]["message"]
+            except (ValueError, KeyError, TypeError):
+                message = reply.text[:300]
+            raise CrossforceError(f"coordinator service: {message}")
+        return reply
+
+    def submit(self, payload: bytes, sender: str) -> dict[str, Any]:
+        return self._call("POST", "/submit", content=payload,
+                          params={"sender": sender}).json()
+
+    def link(self) -> dict[str, Any]:
+        return self._call("POST", "/link").json()
+
+    def hits_for(self, force: str, purpose: str | None = None) -> bytes:
+        params = {"force": force, **({"purpose": purpose} if purpose else {})}
+        return self._call("GET", "/hits", params=params).content
+
+    def national_aggregates(self, purpose: str) -> dict[str, Any]:
+        return self._call("POST", "/aggregates", params={"purpose": purpose}).json()
+
+    def record_secure_sum(self, purpose: str, epoch: int, cells: Any, counts: Any,
+                          contributors: int) -> dict[str, Any]:
+        body = {"purpose": purpose, "epoch": epoch, "cells": [list(c) for c in cells],
+                "counts": [int(c) for c in counts], "contributors": contributors}
+        return self._call("POST", "/secure-sum", json=body).json()
+
+    def close(self) -> None:
+        self._client.close()
