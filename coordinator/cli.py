@@ -317,7 +317,7 @@ def hits(
     """
     from rich.table import Table
 
-    from coordinator.consult import hits_table, log
+    from coordinator.consult import head, hits_table, log
     from coordinator.hits import hits_arrow_bytes, hits_as_json, sign_hits
     from coordinator.store import open_store
 
@@ -326,8 +326,9 @@ def hits(
         data = None
         if out is not None:  # signed: a node accepts hits only under the coordinator's key
             data = sign_hits((json.dumps(hits_as_json(force, table), indent=1) + "\n"
-                              ).encode(), force, store.keys.signer) \
-                if out.suffix == ".json" else hits_arrow_bytes(force, table, store.keys.signer)
+                              ).encode(), force, store.keys.signer, head(store)) \
+                if out.suffix == ".json" else hits_arrow_bytes(force, table, store.keys.signer,
+                                                               head(store))
         log(store, "consultation", actor=_actor(),
             justification=justification or _default_justification(f"hits --force {force}"),
             counts={"hits": table.num_rows}, force=force,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import duckdb
 
+from federation.checkpoint import ANCHORS_DDL
 from federation.duckdb_files import Migration
 from federation.duckdb_files import migrate as apply_migrations
 
@@ -322,6 +323,22 @@ CREATE OR REPLACE VIEW communication_events AS
     FROM messages;
 """
 
+# Governance (issue #18): the coordinator's signed ledger heads (federation/checkpoint.py),
+# when each ref last left (its retention runs from then), and this force's withdrawals.
+_GOVERNANCE = f"""
+{ANCHORS_DDL};
+ALTER TABLE egress_refs ADD COLUMN last_shared_at TIMESTAMP;
+UPDATE egress_refs SET last_shared_at = created_at;
+CREATE TABLE withdrawals (
+    withdrawal_id VARCHAR PRIMARY KEY,
+    purposes VARCHAR[] NOT NULL,        -- ['*']: everything this force sent
+    withdrawal_hash VARCHAR NOT NULL,   -- SHA-256 of the signed request (both ledgers)
+    created_at TIMESTAMP NOT NULL,
+    acknowledged_at TIMESTAMP,          -- when the coordinator's acknowledgement came
+    erased VARCHAR                      -- its counts, canonical JSON
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "pole store", (_POLE,)),
     Migration(2, "egress refs and received hits", (_EGRESS,)),
@@ -329,6 +346,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "resolution of the force's own duplicate records", (_RESOLUTION,)),
     Migration(5, "seized-phone extractions: regions, times, parties, chats, locations",
               (_EXTRACTIONS,)),
+    Migration(6, "governance: ledger heads, ref retention, withdrawals", (_GOVERNANCE,)),
 )
 
 #: The tables that hold ingested rows (each has ``source_file``), in layout load order.
