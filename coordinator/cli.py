@@ -524,3 +524,8 @@ def _recording(directory: Path, purpose: str | None, as_json: bool,
 from coordinator.run_cli import register as _register_run  # noqa: E402
 
 _register_run(app)
+
+# `coordinator withdraw | purge | checkpoint` (governance, issue #18) plug in here.
+from coordinator.governance_cli import register as _register_governance  # noqa: E402
+
+_register_governance(app)
