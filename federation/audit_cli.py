@@ -161,21 +161,12 @@ def _print(report: VerifyReport, db: Path) -> None:
 
 def _verify_federation(nodes: list[Path], coordinator: Path | None, federation: Path | None,
                        ledgers: list[Path], as_json: bool) -> None:
-    from federation.audit.sources import discover
     from federation.audit.verify_all import verify_federation
 
-    others = list(ledgers)
-    if federation is not None:
-        found_nodes, found_coordinator, found_others = discover(federation)
-        nodes = nodes + [n for n in found_nodes if n not in nodes]
-        coordinator = coordinator or found_coordinator
-        others += found_others
-    if not nodes and coordinator is None:
+    if not nodes and coordinator is None and federation is None:
         raise CrossforceError("nothing to verify: give a DB file with --public-key, or "
                               "--node DIR ... --coordinator DIR, or --federation DIR")
-    for folder in (*nodes, *([coordinator] if coordinator else [])):
-        if not folder.is_dir():
-            raise CrossforceError(f"{folder}: no such folder")
+    nodes, coordinator, others = _folders(nodes, coordinator, federation, ledgers)
     report = verify_federation(nodes, coordinator, others, progress=_progress(as_json))
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2, default=str))
@@ -194,3 +185,122 @@ def _progress(quiet: bool):  # noqa: ANN202 - a callable or None
 
     console = Console(stderr=True)
     return lambda step: console.print(f"[dim]checking {step}…[/dim]")
+
+
+def _folders(nodes: list[Path] | None, coordinator: Path | None, federation: Path | None,
+             ledgers: list[Path] | None = None) -> tuple[list[Path], Path | None, list[Path]]:
+    """The node folders, coordinator folder and other ledgers an audit command covers."""
+    from federation.audit.sources import discover
+
+    nodes, others = list(nodes or []), list(ledgers or [])
+    if federation is not None:
+        found_nodes, found_coordinator, found_others = discover(federation)
+        nodes += [n for n in found_nodes if n not in nodes]
+        coordinator = coordinator or found_coordinator
+        others += found_others
+    if not nodes and coordinator is None:
+        raise CrossforceError("nothing to read: give --node DIR ... --coordinator DIR, or "
+                              "--federation DIR")
+    for folder in (*nodes, *([coordinator] if coordinator else [])):
+        if not folder.is_dir():
+            raise CrossforceError(f"{folder}: no such folder")
+    return nodes, coordinator, others
+
+
+PeriodOption = typer.Option(
+    None, "--period", help="YYYY-MM, YYYY-MM-DD..YYYY-MM-DD, last-month, this-month or all "
+    "(default: all).")
+
+
+@app.command()
+def report(
+    nodes: list[Path] | None = NodesOption,
+    coordinator: Path | None = CoordinatorOption,
+    federation: Path | None = FederationOption,
+    period: str | None = PeriodOption,
+    fmt: str = typer.Option("md", "--format", help="md, html (charts, opens offline) or "
+                            "csv."),
+    out: Path | None = typer.Option(None, "--out", help="Write here (default: print md and "
+                                    "csv; html needs --out)."),
+) -> None:
+    """Report the data flows of a period: per force, kind, purpose and month.
+
+    Sections: flows (identifier kinds, links and aggregates each force sent, hits it got
+    back), consultations per actor and purpose, refusals, erasures, and the result of
+    `audit verify`. The HTML page has a chart of flows over time and a force →
+    coordinator flow diagram, drawn with plotly and inlined so it opens offline."""
+    from federation.audit.period import parse_period
+    from federation.audit.report import build_report, to_csv, to_markdown, write_report
+
+    if fmt not in ("md", "html", "csv"):
+        raise CrossforceError(f"--format {fmt!r}: give md, html or csv")
+    if fmt == "html" and out is None:
+        raise CrossforceError("--format html needs --out FILE.html")
+    chosen = parse_period(period)
+    folders = _folders(nodes, coordinator, federation)
+    made = build_report(*folders, chosen)
+    if out is None:
+        typer.echo(to_markdown(made) if fmt == "md" else to_csv(made), nl=False)
+        return
+    write_report(made, fmt, out)
+    typer.echo(f"wrote the {fmt} report for {chosen.label} to {out} "
+               f"({sum(len(r) for r in made.sections.values())} rows; verification: "
+               f"{'ok' if made.verification.ok else 'FAILED'})")
+
+
+@app.command()
+def export(
+    ico: bool = typer.Option(False, "--ico", help="The s.62 log for the ICO (the one "
+                             "export there is; required)."),
+    nodes: list[Path] | None = NodesOption,
+    coordinator: Path | None = CoordinatorOption,
+    federation: Path | None = FederationOption,
+    period: str | None = PeriodOption,
+    out: Path | None = typer.Option(None, "--out", help="The CSV file (default: print)."),
+) -> None:
+    """Export the s.62 log of a period as CSV, one row per logged action.
+
+    Columns: action, at_utc, actor, force, log, purpose, justification, recipients,
+    counts, payload_hash, policy_hash, entry_id, entry_hash (the README documents each).
+    Never content: counts, hashes and names only."""
+    from federation.audit.flows import entry_rows
+    from federation.audit.ico import ico_csv
+    from federation.audit.period import parse_period
+    from federation.audit.sources import open_ledgers
+
+    if not ico:
+        raise CrossforceError("say which export: --ico (the s.62 log for the ICO)")
+    chosen = parse_period(period)
+    with open_ledgers(*_folders(nodes, coordinator, federation)) as ledgers:
+        text, rows = ico_csv(entry_rows(ledgers), chosen)
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {rows:,} logged action(s) for {chosen.label} to {out}")
+
+
+@app.command()
+def dpia(
+    nodes: list[Path] | None = NodesOption,
+    coordinator: Path | None = CoordinatorOption,
+    federation: Path | None = FederationOption,
+    out: Path | None = typer.Option(None, "--out", help="Write the Markdown here (default: "
+                                    "print)."),
+) -> None:
+    """Describe the processing for a DPIA, as Markdown to complete.
+
+    From the sharing policies of the nodes and the coordinator's registry: what flows,
+    from whom, for which purpose, under which lawful basis, retention and safeguards;
+    the risk and measures sections are left for a person (DPA 2018 s.64)."""
+    from federation.audit.dpia import dpia_markdown
+
+    folders, coord, _others = _folders(nodes, coordinator, federation)
+    text = dpia_markdown(folders, coord)
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote the DPIA description to {out}")

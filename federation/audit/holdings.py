@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import duckdb
 
 from federation.audit.findings import Finding
-from federation.audit.sources import POLICY_FILE, Ledgered, has_table
+from federation.audit.sources import Ledgered, has_table, node_policy
 
 #: coordinator tables that record payloads rather than hold their content
 PAYLOAD_REGISTERS = ("submissions", "seen_payloads")
@@ -21,8 +21,6 @@ PAYLOAD_REGISTERS = ("submissions", "seen_payloads")
 AUDIT_TABLES = ("ledger", "ledger_anchors", "forces", "submissions", "seen_payloads",
                 "withdrawals")
 COORD = "coordinator"
-#: default retention when a node has no policy file (the default policy's)
-DEFAULT_POLICY = "cse-national"
 
 
 def _columns(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
@@ -98,19 +96,11 @@ def coordinator_retention(coord: Ledgered, as_of: dt.datetime) -> tuple[int, lis
                for pid, force, purpose, days, at in rows]
 
 
-def node_retention_days(node: Ledgered) -> int:
-    from policies.model import default_policy, load_policy
-
-    path = node.folder / POLICY_FILE
-    policy = load_policy(path) if path.exists() else default_policy(DEFAULT_POLICY)
-    return policy.retention.days
-
-
 def node_retention(node: Ledgered, as_of: dt.datetime) -> tuple[int, list[Finding]]:
     con = node.con
     if not has_table(con, "egress_refs"):
         return 0, []
-    days = node_retention_days(node)
+    days = node_policy(node.folder)[0].retention.days
     cutoff = as_of - dt.timedelta(days=days)
     shared = ("coalesce(last_shared_at, created_at)" if "last_shared_at" in
               _columns(con).get("egress_refs", {}) else "created_at")

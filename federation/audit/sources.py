@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -25,10 +26,15 @@ from federation.errors import CrossforceError
 from federation.keys import PUBLIC_FILE, fingerprint, load_public_key
 from federation.ledger import LedgerEntry, read_entries
 
+if TYPE_CHECKING:
+    from policies.model import SharePolicy
+
 NODE_CONFIG, NODE_STORE = "node.toml", "node.duckdb"
 COORDINATOR_STORE, COORDINATOR = "coordinator.duckdb", "coordinator"
 KEYS, TRUSTED_COORDINATOR_KEY = "keys", "coordinator.json"
 POLICY_FILE = "policy.toml"
+#: the policy a node without a policy file runs under (node/store.py DEFAULT_POLICY)
+DEFAULT_POLICY = "cse-national"
 #: folders a search for ledgers does not go into
 _SKIP = {"keys", "logs", "flower", "scenario", "__pycache__"}
 
@@ -79,6 +85,16 @@ def open_read_only(db: Path) -> duckdb.DuckDBPyConnection:
 def _own_key(folder: Path) -> bytes | None:
     path = folder / KEYS / PUBLIC_FILE
     return load_public_key(path) if path.exists() else None
+
+
+def node_policy(folder: Path) -> tuple[SharePolicy, str]:
+    """The sharing policy a node folder runs under, and where it came from."""
+    from policies.model import default_policy, load_policy
+
+    path = folder / POLICY_FILE
+    if path.exists():
+        return load_policy(path), str(path)
+    return default_policy(DEFAULT_POLICY), f"default '{DEFAULT_POLICY}' (no {POLICY_FILE})"
 
 
 def node_force(folder: Path) -> str:
