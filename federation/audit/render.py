@@ -12,13 +12,12 @@ def print_verification(report: AuditReport) -> None:
     from rich.table import Table
 
     console = Console(width=min(Console().width, WIDTH), highlight=False)
-    ledgers = Table(title="ledgers checked", expand=False)
-    for column, width in (("ledger", 16), ("entries", 7), ("checked with key", 44),
-                          ("head", 16)):
-        ledgers.add_column(column, max_width=width, overflow="fold")
+    ledgers = Table(title="ledgers checked")
+    for column in ("ledger", "entries", "key", "key pinned by", "head"):
+        ledgers.add_column(column, no_wrap=True, min_width=18 if column == "ledger" else None)
     for item in report.ledgers:
-        ledgers.add_row(f"{item['owner']} ({item['role']})", str(item["entries"]),
-                        f"{item['key']}, {item['key_source']}", str(item["head"])[:16] + "…")
+        ledgers.add_row(str(item["owner"]), str(item["entries"]), str(item["key"])[:16] + "…",
+                        str(item["key_source"]), str(item["head"])[:12] + "…")
     console.print(ledgers)
     console.print("checks: " + ", ".join(f"{name} {n:,}" for name, n in report.checks.items()))
     if report.ok:
