@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Annotated
@@ -76,16 +75,9 @@ def purge(
     federation round does this before it links."""
     from coordinator.retention import purge_expired
     from coordinator.store import open_store
+    from federation.audit.period import parse_as_of
 
-    when = None
-    if as_of is not None:
-        if not dry_run:
-            raise CrossforceError("--as-of only goes with --dry-run: a real purge erases what "
-                                  "is past retention now")
-        try:
-            when = dt.datetime.fromisoformat(as_of)
-        except ValueError:
-            raise CrossforceError(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)") from None
+    when = parse_as_of(as_of, dry_run)
     with open_store(directory) as store:
         result = purge_expired(store, actor=_actor(), as_of=when, dry_run=dry_run)
     if as_json:

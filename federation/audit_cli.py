@@ -273,12 +273,7 @@ def export(
     chosen = parse_period(period)
     with open_ledgers(*_folders(nodes, coordinator, federation)) as ledgers:
         text, rows = ico_csv(entry_rows(ledgers), chosen)
-    if out is None:
-        typer.echo(text, nl=False)
-        return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
-    typer.echo(f"wrote {rows:,} logged action(s) for {chosen.label} to {out}")
+    _emit(text, out, f"wrote {rows:,} logged action(s) for {chosen.label} to {out}")
 
 
 @app.command()
@@ -298,9 +293,14 @@ def dpia(
 
     folders, coord, _others = _folders(nodes, coordinator, federation)
     text = dpia_markdown(folders, coord)
+    _emit(text, out, f"wrote the DPIA description to {out}")
+
+
+def _emit(text: str, out: Path | None, done: str) -> None:
+    """Print ``text``, or write it to ``out`` and say so."""
     if out is None:
         typer.echo(text, nl=False)
         return
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
-    typer.echo(f"wrote the DPIA description to {out}")
+    typer.echo(done)

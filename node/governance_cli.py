@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Annotated
@@ -72,17 +71,10 @@ def purge(
 
     A ref goes when it has not left in a share set for `[retention] days`, a hits batch's
     resolved rows when it was received that long ago; logged as one erasure (counts)."""
+    from federation.audit.period import parse_as_of
     from node.retention import purge_node
 
-    when = None
-    if as_of is not None:
-        if not dry_run:
-            raise CrossforceError("--as-of only goes with --dry-run: a real purge erases what "
-                                  "is past retention now")
-        try:
-            when = dt.datetime.fromisoformat(as_of)
-        except ValueError:
-            raise CrossforceError(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)") from None
+    when = parse_as_of(as_of, dry_run)
     done = purge_node(dir, as_of=when, dry_run=dry_run)
     if as_json:
         typer.echo(json.dumps(done.as_dict(), indent=1))

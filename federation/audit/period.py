@@ -55,3 +55,17 @@ def parse_period(text: str | None, today: dt.date | None = None) -> Period:
                 return Period(start, last + dt.timedelta(days=1), f"{a} to {b}")
     raise CrossforceError(f"--period {text!r}: give YYYY-MM, YYYY-MM-DD..YYYY-MM-DD, "
                           "last-month, this-month or all")
+
+
+def parse_as_of(text: str | None, dry_run: bool) -> dt.datetime | None:
+    """A purge's ``--as-of`` date: only for a dry run (a real purge erases what is past
+    retention now)."""
+    if text is None:
+        return None
+    if not dry_run:
+        raise CrossforceError("--as-of only goes with --dry-run: a real purge erases what is "
+                              "past retention now")
+    try:
+        return dt.datetime.strptime(text, _DAY)
+    except ValueError:
+        raise CrossforceError(f"--as-of {text!r} is not a date (YYYY-MM-DD)") from None
