@@ -327,7 +327,7 @@ def hits(
     """
     from rich.table import Table
 
-    from coordinator.consult import hits_table, log
+    from coordinator.consult import head, hits_table, log
     from coordinator.hits import hits_arrow_bytes, hits_as_json, sign_hits
     from coordinator.store import open_store
 
@@ -336,8 +336,9 @@ def hits(
         data = None
         if out is not None:  # signed: a node accepts hits only under the coordinator's key
             data = sign_hits((json.dumps(hits_as_json(force, table), indent=1) + "\n"
-                              ).encode(), force, store.keys.signer) \
-                if out.suffix == ".json" else hits_arrow_bytes(force, table, store.keys.signer)
+                              ).encode(), force, store.keys.signer, head(store)) \
+                if out.suffix == ".json" else hits_arrow_bytes(force, table, store.keys.signer,
+                                                               head(store))
         log(store, "consultation", actor=_actor(),
             justification=justification or _default_justification(f"hits --force {force}"),
             counts={"hits": table.num_rows}, force=force,
@@ -557,3 +558,9 @@ from coordinator.serve_cli import register as _register_serve  # noqa: E402
 
 _register_run(app)
 _register_serve(app)
+
+
+# `coordinator withdraw | purge | checkpoint` (governance, issue #18) plug in here.
+from coordinator.governance_cli import register as _register_governance  # noqa: E402
+
+_register_governance(app)

@@ -21,8 +21,9 @@ from coordinator.hits import HIT_SCHEMA, hits_arrow_bytes, hits_for_force
 from coordinator.linkage import link
 from coordinator.networks import NetworkSettings, find_networks
 from coordinator.settings import LinkageSettings
-from coordinator.store import CoordinatorStore, table_counts
+from coordinator.store import OWNER, CoordinatorStore, table_counts
 from coordinator.views import build_views
+from federation.checkpoint import Checkpoint, checkpoint
 from federation.duckdb_files import transaction
 from federation.errors import CrossforceError
 from federation.ledger import Action
@@ -36,6 +37,11 @@ def purposes(store: CoordinatorStore | duckdb.DuckDBPyConnection) -> str:
     rows = con.execute("SELECT DISTINCT purpose FROM submissions "
                              "WHERE superseded_by IS NULL ORDER BY purpose").fetchall()
     return ",".join(r[0] for r in rows) or "none"
+
+
+def head(store: CoordinatorStore) -> Checkpoint:
+    """The coordinator's signed ledger head, for the other side to keep."""
+    return checkpoint(store.con, store.keys.signer, OWNER)
 
 
 def log(store: CoordinatorStore, action: Action, *, actor: str, justification: str,
@@ -157,7 +163,8 @@ def disclose_hits(store: CoordinatorStore, force: str, *, actor: str,
                   justification: str, purpose: str | None = None) -> bytes:
     """The force's hits as bytes, logged as a disclosure to that force with their hash."""
     table = hits_table(store, force, for_force=True, purpose=purpose)
-    data = hits_arrow_bytes(force, table, store.keys.signer)  # nodes accept signed hits only
+    # nodes accept signed hits only; the head lets the node catch this ledger cut short
+    data = hits_arrow_bytes(force, table, store.keys.signer, head(store))
     log(store, "disclosure", actor=actor, justification=justification,
         counts={"hits": table.num_rows}, force=force, recipients=(force,),
         payload_hash=hashlib.sha256(data).hexdigest())

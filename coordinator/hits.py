@@ -39,6 +39,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from coordinator.graph import build_reference_table, check_graph_inputs, table_exists
+from federation.checkpoint import Checkpoint
 from federation.errors import CrossforceError
 from federation.keys import Signer
 from federation.ledger import Ledger, canonical_json
@@ -239,16 +240,21 @@ def hits_as_json(force: str, table: pa.Table) -> dict[str, object]:
     return {"schema": HITS_SCHEMA_VERSION, "force": force, "hits": rows}
 
 
-def sign_hits(data: bytes, force: str, signer: Signer) -> bytes:
+def sign_hits(data: bytes, force: str, signer: Signer,
+              ledger_head: Checkpoint | None = None) -> bytes:
     """Hits bytes (Arrow or JSON) for ``force`` in a signed envelope:
     ``MAGIC``, one header line (canonical JSON: version, force, body SHA-256, signing key
-    fingerprint, time), one line with the Ed25519 signature (hex) over MAGIC and that
-    header line, then the body unchanged. The SHA-256 of the whole envelope is the batch
-    hash both ledgers record."""
-    header = canonical_json({
+    fingerprint, time and, when given, the coordinator's signed ledger head, which the node
+    keeps), one line with the Ed25519 signature (hex) over MAGIC and that header line, then
+    the body unchanged. The SHA-256 of the whole envelope is the batch hash both ledgers
+    record."""
+    fields = {
         "version": HITS_ENVELOPE_VERSION, "force": force,
         "body_sha256": hashlib.sha256(data).hexdigest(), "signer": signer.fingerprint,
-        "signed_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
+        "signed_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    if ledger_head is not None:
+        fields["ledger_head"] = ledger_head.as_dict()
+    header = canonical_json(fields)
     signature = signer.sign(HITS_ENVELOPE_MAGIC + header)
     return HITS_ENVELOPE_MAGIC + header + b"\n" + signature.hex().encode() + b"\n" + data
 
@@ -286,7 +292,8 @@ def read_hits(path: Path) -> tuple[str, pa.Table]:
         raise CrossforceError(f"{path}: cannot read hits file: {exc}") from None
 
 
-def hits_arrow_bytes(force: str, table: pa.Table, signer: Signer | None = None) -> bytes:
+def hits_arrow_bytes(force: str, table: pa.Table, signer: Signer | None = None,
+                     ledger_head: Checkpoint | None = None) -> bytes:
     """One force's hits as an Arrow IPC file (what `read_hits` reads), force in metadata;
     with ``signer``, in a signed envelope (``sign_hits``) — the form a node accepts."""
     schema = table.schema.with_metadata({"schema": HITS_SCHEMA_VERSION, "force": force})
@@ -294,7 +301,7 @@ def hits_arrow_bytes(force: str, table: pa.Table, signer: Signer | None = None) 
     with ipc.new_file(sink, schema) as writer:
         writer.write_table(table.replace_schema_metadata(schema.metadata))
     data = sink.getvalue().to_pybytes()
-    return sign_hits(data, force, signer) if signer is not None else data
+    return sign_hits(data, force, signer, ledger_head) if signer is not None else data
 
 
 def _write_arrow(path: Path, force: str, table: pa.Table,

@@ -19,6 +19,7 @@ from typing import Any
 from coordinator.aggregates import record_secure_sum, summarise
 from coordinator.consult import disclose_hits, link_store, log
 from coordinator.networks import NetworkSettings
+from coordinator.retention import purge_expired
 from coordinator.settings import LinkageSettings
 from coordinator.store import CoordinatorStore, open_existing
 from coordinator.submit import submit_payload
@@ -50,7 +51,9 @@ class CoordinatorStoreService:
         return {**receipt.as_dict(), "message": receipt.message()}
 
     def link(self) -> dict[str, Any]:
+        """Purge what is past retention (every run does), then link what is held."""
         with self._lock:
+            purge_expired(self.store, actor=self.actor, relink=False)
             summary = link_store(self.store, actor=self.actor,
                                  justification="federation round: link all held payloads",
                                  linkage=self.linkage, networks=self.networks)

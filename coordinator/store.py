@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 
 from coordinator.schema import ENTITIES_DDL
+from federation.checkpoint import ANCHORS_DDL
 from federation.duckdb_files import Migration
 from federation.duckdb_files import connect as open_duckdb
 from federation.duckdb_files import migrate as apply_migrations
@@ -142,9 +143,30 @@ _V3 = [
 ]
 
 
+_V4 = [
+    # governance (issue #18): the nodes' signed ledger heads (federation/checkpoint.py),
+    # each submission's retention period (its force's policy) and when its content was
+    # erased (withdrawn or past retention), and the withdrawals received
+    ANCHORS_DDL,
+    "ALTER TABLE submissions ADD COLUMN retention_days INTEGER",  # NULL: none declared
+    "ALTER TABLE submissions ADD COLUMN erased_at TIMESTAMP",
+    """CREATE TABLE withdrawals (
+        withdrawal_id   VARCHAR PRIMARY KEY,
+        force           VARCHAR NOT NULL,
+        purposes        VARCHAR[] NOT NULL,  -- ['*']: everything the force sent
+        withdrawal_hash VARCHAR NOT NULL,    -- SHA-256 of the signed request (both ledgers)
+        created_at      VARCHAR NOT NULL,    -- as the node stamped it
+        received_at     TIMESTAMP NOT NULL,
+        erased          VARCHAR NOT NULL,    -- canonical JSON {table: rows}; counts only
+        acknowledgement VARCHAR NOT NULL)    -- the signed acknowledgement sent back""",
+]
+
+
 MIGRATIONS: tuple[Migration, ...] = (Migration(1, "national store", tuple(_V1)),
                                      Migration(2, "national secure sums", tuple(_V2)),
-                                     Migration(3, "service users", tuple(_V3)))
+                                     Migration(3, "service users", tuple(_V3)),
+                                     Migration(4, "governance: ledger heads, retention, "
+                                               "withdrawals", tuple(_V4)))
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> int:

@@ -31,6 +31,7 @@ import pyarrow as pa
 
 from coordinator.registry import registered_forces
 from coordinator.store import CONTENT_TABLES, CoordinatorStore
+from federation.checkpoint import Checkpoint, record_anchor
 from federation.duckdb_files import transaction
 from federation.keys import BadSignature, Verifier
 from federation.payload import (
@@ -162,11 +163,13 @@ def submit_payload(store: CoordinatorStore, data: bytes, *, sender: str | None =
         counts = _insert(store, verified.share_set, h)
         con.execute(
             "INSERT INTO submissions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-            "NULL)",
+            "NULL, ?, NULL)",
             [h.payload_id, h.force, h.purpose, h.epoch, h.policy_hash, h.content_hash,
              h.signer, h.created_at, dt.datetime.now(dt.UTC).replace(tzinfo=None), via,
              verified.size, h.encryption is not None, counts["items"], counts["tokens"],
-             counts["links"], counts["aggregates"]])
+             counts["links"], counts["aggregates"], h.retention_days])
+        if h.ledger_head is not None:  # the node's signed ledger head (audit: truncation)
+            record_anchor(con, Checkpoint.from_dict(h.ledger_head), h.payload_id)
         ledger = store.ledger
         if superseded:
             ledger.append("erasure", actor=actor, purpose=h.purpose,
@@ -245,8 +248,8 @@ def _supersede(store: CoordinatorStore, h: SubmissionHeader) -> tuple[list[str],
         row = con.execute(f"DELETE FROM {table} WHERE payload_id IN (SELECT unnest($ids))",
                           {"ids": ids}).fetchone()
         removed[table] = int(row[0]) if row else 0
-    con.execute("UPDATE submissions SET superseded_by = $new WHERE payload_id IN "
-                "(SELECT unnest($ids))", {"new": h.payload_id, "ids": ids})
+    con.execute("UPDATE submissions SET superseded_by = $new, erased_at = now()::TIMESTAMP "
+                "WHERE payload_id IN (SELECT unnest($ids))", {"new": h.payload_id, "ids": ids})
     return ids, removed
 
 

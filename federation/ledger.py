@@ -294,7 +294,7 @@ def read_entries(con: duckdb.DuckDBPyConnection) -> list[LedgerEntry]:
 # --------------------------------------------------------------------------- verify
 
 ProblemKind = Literal["changed", "bad_signature", "removed", "reordered", "inserted",
-                      "unmatched"]
+                      "unmatched", "truncated"]
 
 
 @dataclass(frozen=True)

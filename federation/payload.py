@@ -33,7 +33,7 @@ import threading
 import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
@@ -44,6 +44,7 @@ from Crypto.Protocol.DH import import_x25519_public_key, key_agreement
 from Crypto.Protocol.KDF import HKDF
 from Crypto.PublicKey import ECC
 
+from federation.checkpoint import BadCheckpoint, Checkpoint
 from federation.errors import CrossforceError
 from federation.keys import BadSignature, EncryptionKey, Signer, Verifier, fingerprint
 
@@ -324,11 +325,17 @@ class SubmissionHeader:
     encryption: dict[str, str] | None = None
     #: the disclosure rule the aggregates were released under: {"threshold", "rounding"}
     disclosure: dict[str, int] | None = None
+    #: days the coordinator may keep it (the force's policy [retention]); None: undeclared
+    retention_days: int | None = None
+    #: the sender's signed ledger head when sealed (federation/checkpoint.py): kept by the
+    #: coordinator so a node ledger cut short at its end is caught
+    ledger_head: dict[str, Any] | None = None
 
     def to_bytes(self) -> bytes:
         fields = dict(self.__dict__)
-        if fields["disclosure"] is None:  # absent, so payloads without it keep their bytes
-            del fields["disclosure"]
+        for optional in ("disclosure", "retention_days", "ledger_head"):
+            if fields[optional] is None:  # absent, so payloads without it keep their bytes
+                del fields[optional]
         return json.dumps(fields, sort_keys=True, separators=(",", ":"),
                           ensure_ascii=True).encode()
 
@@ -359,6 +366,19 @@ class SubmissionHeader:
                         for v in rule.values())):
             raise CorruptPayload(f"payload {header.payload_id}: header disclosure rule is not "
                                  '{"threshold": int >= 1, "rounding": int >= 1}')
+        days = header.retention_days
+        if days is not None and (isinstance(days, bool) or not isinstance(days, int)
+                                 or days < 1):
+            raise CorruptPayload(f"payload {header.payload_id}: retention_days is not a "
+                                 "whole number of days >= 1")
+        if header.ledger_head is not None:
+            try:
+                head = Checkpoint.from_dict(header.ledger_head, f"payload {header.payload_id}")
+            except BadCheckpoint as exc:
+                raise CorruptPayload(str(exc)) from None
+            if head.owner != header.force:
+                raise CorruptPayload(f"payload {header.payload_id}: its ledger head is "
+                                     f"{head.owner!r}'s, not {header.force!r}'s")
         return header
 
 
@@ -380,9 +400,11 @@ class Submission:
 
     @classmethod
     def seal(cls, share_set: ShareSet, signer: Signer, *, encrypt_to: bytes | None = None,
-             payload_id: str | None = None, created_at: dt.datetime | None = None
+             payload_id: str | None = None, created_at: dt.datetime | None = None,
+             retention_days: int | None = None, ledger_head: Checkpoint | None = None
              ) -> Submission:
-        """Serialise, hash, optionally encrypt (to a raw X25519 public key), and sign."""
+        """Serialise, hash, optionally encrypt (to a raw X25519 public key), and sign;
+        with the sender's retention period and signed ledger head in the header."""
         plain = share_set.to_ipc()
         content_hash = hashlib.sha256(plain).hexdigest()
         payload_id = payload_id or uuid.uuid4().hex
@@ -398,7 +420,9 @@ class Submission:
             body_bytes=len(body), counts=share_set.counts(), signer=signer.fingerprint,
             encryption=encryption,
             disclosure=None if share_set.disclosure is None else {
-                "threshold": share_set.disclosure[0], "rounding": share_set.disclosure[1]})
+                "threshold": share_set.disclosure[0], "rounding": share_set.disclosure[1]},
+            retention_days=retention_days,
+            ledger_head=None if ledger_head is None else ledger_head.as_dict())
         hbytes = header.to_bytes()
         return cls(header, body, signer.sign(_signed_part(hbytes)))
 

@@ -57,6 +57,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from federation.checkpoint import checkpoint
 from federation.duckdb_files import transaction
 from federation.errors import CrossforceError
 from federation.keys import LinkageSecret, NodeKeys
@@ -296,7 +297,9 @@ def _egress_in_transaction(con: duckdb.DuckDBPyConnection, config: NodeConfig,
         if dry_run:
             con.execute("ROLLBACK")
             return result
-        submission = Submission.seal(gated, keys.signer, encrypt_to=encrypt_to)
+        submission = Submission.seal(
+            gated, keys.signer, encrypt_to=encrypt_to, retention_days=policy.retention.days,
+            ledger_head=checkpoint(con, keys.signer, config.force))
         payload = submission.to_bytes()
         entry = Ledger(con, keys.signer, config.force).append(
             "disclosure", actor=actor(), purpose=policy.purpose.code,
@@ -666,12 +669,19 @@ def _refs(con: duckdb.DuckDBPyConnection, purpose: str, epoch: int) -> None:
         con.register("eg_new_refs", new.append_column("ref", refs))
         try:
             con.execute("""
-                INSERT INTO egress_refs
+                INSERT INTO egress_refs (purpose, epoch, kind, local_id, ref, created_at)
                 SELECT $purpose, $epoch, kind, local_id, ref, $now FROM eg_new_refs""",
                         {"purpose": purpose, "epoch": epoch,
                          "now": dt.datetime.now(dt.UTC).replace(tzinfo=None)})
         finally:
             con.unregister("eg_new_refs")
+    # retention of a ref at this node runs from the last time it left (node/retention.py)
+    con.execute("""
+        UPDATE egress_refs r SET last_shared_at = $now FROM eg_items i
+        WHERE r.purpose = $purpose AND r.epoch = $epoch AND r.kind = i.kind
+          AND r.local_id = i.local_id""",
+                {"purpose": purpose, "epoch": epoch,
+                 "now": dt.datetime.now(dt.UTC).replace(tzinfo=None)})
     con.execute("""
         CREATE OR REPLACE TEMP TABLE eg_refs AS
         SELECT i.*, r.ref FROM eg_items i JOIN egress_refs r

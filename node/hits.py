@@ -30,6 +30,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from federation.checkpoint import Checkpoint, record_anchor
 from federation.duckdb_files import transaction
 from federation.errors import CrossforceError
 from federation.keys import BadSignature, NodeKeys, Verifier
@@ -126,6 +127,22 @@ def open_signed_hits(data: bytes, coordinator_key: bytes, force: str,
     return body
 
 
+def signed_hits_head(data: bytes, source: str = "hits") -> Checkpoint | None:
+    """The coordinator's ledger head in a signed hits envelope (check the envelope with
+    ``open_signed_hits`` first), or None when it carries none."""
+    header = data[len(HITS_ENVELOPE_MAGIC):].partition(b"\n")[0]
+    try:
+        raw = json.loads(header).get("ledger_head")
+    except (ValueError, AttributeError):
+        return None
+    if raw is None:
+        return None
+    try:
+        return Checkpoint.from_dict(raw, source)
+    except CrossforceError as exc:
+        raise BadHits(f"{exc}; nothing was recorded") from None
+
+
 def read_hits_bytes(data: bytes, source: str = "hits") -> tuple[str | None, pa.Table]:
     """(force named in the hits or None, table) from Arrow IPC file/stream or JSON bytes."""
     force: str | None = None
@@ -206,6 +223,7 @@ def receive_hits(con: duckdb.DuckDBPyConnection, config: NodeConfig, data: bytes
                           f"{config.coordinator_key_path.name} in the node's keys folder); "
                           "nothing was recorded") from None
     body = open_signed_hits(data, key, config.force, source)
+    head = signed_hits_head(data, source)
     hits_force, table = read_hits_bytes(body, source)
     if hits_force and hits_force != config.force:
         raise BadHits(f"{source}: these hits are for {hits_force!r}, not this node's force "
@@ -242,6 +260,8 @@ def receive_hits(con: duckdb.DuckDBPyConnection, config: NodeConfig, data: bytes
             con.execute("""INSERT INTO received_hits
                            SELECT ?, * FROM hits_resolved WHERE local_id IS NOT NULL""",
                         [batch])
+            if head is not None:  # the coordinator's ledger head (audit: truncation)
+                record_anchor(con, head, batch)
             con.execute("INSERT INTO hit_batches VALUES (?, ?, ?, ?, ?, ?)",
                         [batch, dt.datetime.now(dt.UTC).replace(tzinfo=None), source,
                          receipt.hits, receipt.resolved, receipt.unknown_refs])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import duckdb
 
+from federation.checkpoint import ANCHORS_DDL
 from federation.duckdb_files import Migration
 from federation.duckdb_files import migrate as apply_migrations
 
@@ -367,6 +368,22 @@ CREATE TABLE translations (
 );
 """
 
+# Governance (issue #18): the coordinator's signed ledger heads (federation/checkpoint.py),
+# when each ref last left (its retention runs from then), and this force's withdrawals.
+_GOVERNANCE = f"""
+{ANCHORS_DDL};
+ALTER TABLE egress_refs ADD COLUMN last_shared_at TIMESTAMP;
+UPDATE egress_refs SET last_shared_at = created_at;
+CREATE TABLE withdrawals (
+    withdrawal_id VARCHAR PRIMARY KEY,
+    purposes VARCHAR[] NOT NULL,        -- ['*']: everything this force sent
+    withdrawal_hash VARCHAR NOT NULL,   -- SHA-256 of the signed request (both ledgers)
+    created_at TIMESTAMP NOT NULL,
+    acknowledged_at TIMESTAMP,          -- when the coordinator's acknowledgement came
+    erased VARCHAR                      -- its counts, canonical JSON
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "pole store", (_POLE,)),
     Migration(2, "egress refs and received hits", (_EGRESS,)),
@@ -376,6 +393,7 @@ MIGRATIONS: tuple[Migration, ...] = (
               (_EXTRACTIONS,)),
     Migration(6, "key service PRF outputs per epoch", (_PRF_OUTPUTS,)),
     Migration(7, "message languages and translations", (_LANGUAGES,)),
+    Migration(8, "governance: ledger heads, ref retention, withdrawals", (_GOVERNANCE,)),
 )
 
 #: The tables that hold ingested rows (each has ``source_file``), in layout load order.

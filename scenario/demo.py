@@ -441,6 +441,20 @@ class Demo:
             rows += [{**row, "force": force} for row in got["rows"]]
         return rows
 
+    def exchange_heads(self) -> None:
+        """Each side keeps the other's signed ledger head (`node checkpoint`, `coordinator
+        checkpoint`), so `crossforce audit verify --federation DIR` catches any ledger of
+        the demo cut short at its end, even after the last round's messages."""
+        heads = self.root / "heads"
+        for force, node in self.nodes.items():
+            crossforce("node", "checkpoint", "--dir", node, "--out", heads / f"{force}.json")
+        crossforce("coordinator", "checkpoint", "--dir", self.coordinator, "--out",
+                   heads / "coordinator.json",
+                   *(a for f in self.nodes for a in ("--record", heads / f"{f}.json")))
+        for node in self.nodes.values():
+            crossforce("node", "checkpoint", "--dir", node, "--record",
+                       heads / "coordinator.json")
+
     def verify_ledgers(self) -> None:
         """``audit verify`` of every ledger (chain and signatures), then, per node, the
         flow check: its disclosures against the coordinator's entries by content hash."""
@@ -547,6 +561,7 @@ class Demo:
                 self.read_aggregates()
             progress.advance(task)
             with stage("ledgers: verifying every chain and matching flows"):
+                self.exchange_heads()
                 self.verify_ledgers()
             progress.advance(task)
             with stage("scores: against the planted truth"):
