@@ -65,8 +65,14 @@ def rederive(con: duckdb.DuckDBPyConnection, linkage: LinkageSettings | None = N
     if items:
         result = link(con, linkage, own_transaction=False)
         found = find_networks(con, networks, own_transaction=False)
-        return {**result.counts(), "networks": len(found)}
-    for table in DERIVED_TABLES:
-        if table_exists(con, table):
-            con.execute(f"DELETE FROM {table}")
-    return {"entities": 0, "networks": 0}
+        counts = {**result.counts(), "networks": len(found)}
+    else:
+        for table in DERIVED_TABLES:
+            if table_exists(con, table):
+                con.execute(f"DELETE FROM {table}")
+        counts = {"entities": 0, "networks": 0}
+    if table_exists(con, "entity_view"):  # the service's read-side tables, built again
+        from coordinator.views import build_views
+
+        build_views(con)
+    return counts

@@ -40,6 +40,9 @@ KEPT: dict[str, str] = {
     "secure_sums": "national sums of a SecAgg+ round: no force's part was ever seen, so "
                    "none can be taken out",
     "store_migrations": "schema versions",
+    "api_users": "who may call the coordinator service (a liaison's account names its "
+                 "force): accounts, not data the force sent; revoke them with "
+                 "`coordinator users revoke`",
 }
 
 

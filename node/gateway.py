@@ -40,14 +40,16 @@ class NodeGateway:
     """``share(purpose, epoch) -> bytes``, ``aggregates(purpose, epoch, layout) -> dict``
     and ``receive_hits(data) -> dict`` for one node."""
 
-    def __init__(self, node_dir: Path, *, policy: str | Sequence[str] | None = None,
+    def __init__(self, node_dir: Path, *,
+                 policy: str | SharePolicy | Sequence[str | SharePolicy] | None = None,
                  encrypt_to: bytes | None = None, wait_s: float | None = None,
                  coordinator_key: bytes | None = None, tokens: str | None = None) -> None:
         self.node_dir = Path(node_dir)
         self.config = load_config(self.node_dir)
         #: the policies this force shares under, one per purpose (default: the node's own)
-        self.policies: tuple[str | None, ...] = (
-            (policy,) if policy is None or isinstance(policy, str) else tuple(policy)) or (None,)
+        self.policies: tuple[str | SharePolicy | None, ...] = (
+            (policy,) if policy is None or isinstance(policy, (str, SharePolicy))
+            else tuple(policy)) or (None,)
         self.encrypt_to = encrypt_to
         self.wait_s = wait_s
         #: the coordinator's signing key hits must verify under (default: the node's

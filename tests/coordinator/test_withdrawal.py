@@ -54,6 +54,8 @@ def rows_naming(db: Path, force: str) -> dict[str, int]:
             elif entity_cols:  # derived from entities: every id must be a live entity
                 where = " OR ".join(f"{c} NOT IN (SELECT entity_id FROM entities)"
                                     for c in entity_cols)
+            elif "network_id" in cols:  # derived from networks: every id must be live
+                where = "network_id NOT IN (SELECT network_id FROM networks)"
             else:
                 pytest.fail(f"coordinator table {table} has no force or entity column: "
                             "erase it on withdrawal and teach this test, or declare it in "
