@@ -64,10 +64,26 @@ def serve_consoles(root: Path, nodes: Mapping[str, Path], purpose: str,
     except KeyboardInterrupt:
         console.print("consoles stopped")
     finally:
+        _stop(processes)
+
+
+def _stop(processes: list[Any]) -> None:
+    """Stop every console; a second Ctrl-C or SIGTERM meanwhile (a terminal or a wrapper
+    signalling the whole group) must not leave any behind."""
+    import signal
+    import threading
+
+    main = threading.current_thread() is threading.main_thread()
+    saved = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)
+             } if main else {}
+    try:
         for p in processes:
             p.terminate()
         for p in processes:
             p.stop()
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler)
 
 
 def _wait(processes: list[Any], forces: list[str]
