@@ -62,6 +62,7 @@ def test_an_analyst_opens_a_network_and_the_page_counts_its_members_as_the_api_d
     page = console.page("ana")
     assert page.url.endswith("/console/networks")
     # two networks, each a link to its chart
+    page.wait_for_selector("table.networks a")
     links = page.locator("table.networks a")
     assert links.count() == 2
     north = console.network_of(LANCS, KYLE)

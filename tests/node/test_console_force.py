@@ -1,7 +1,7 @@
 # ruff: noqa: F811  (cse_node is a fixture imported from cse_cases)
 """The force console in a real browser (issue #17): `crossforce node serve-console` over a
-node holding the hand-built CSE cases (tests/node/cse_cases.py, with the hits batch of
-test_cse_review: S2 and X1 in national network 7) and a planted handover.
+node holding the hand-built CSE cases (tests/node/cse_cases.py, with its hits batch:
+S2 and X1 in national network 7) and a planted handover.
 
 The handover: seized phones HD1 (person H1) and HD2 (person H2) call 07700 900801 every
 day from 1 to 10 January 2023 at 10:00 and 11:00, then 07700 900802 every day from 13 to
@@ -19,7 +19,7 @@ import duckdb
 import httpx
 import pytest
 from analysis_nodes import calls, days
-from cse_cases import cse_node  # noqa: F401  (a fixture)
+from cse_cases import add_hits, cse_node  # noqa: F401  (a fixture)
 
 from tests.console_browser import browser, click_entity, drawn_pixels, error_text, log_in
 from tests.spawned import start, stop_all
@@ -46,14 +46,7 @@ def _plant(node: Path, folder: Path) -> None:
     (folder / "contacts.csv").write_text("device_id,contact_id,name,number\n"
                                          f"HD1,K1,Ali,{OLD}\nHD1,K2,Ali new,{NEW}\n")
     assert main(["node", "ingest", "--dir", str(node), str(folder)]) == 0
-    con = duckdb.connect(str(node / "node.duckdb"))
-    con.execute("""INSERT INTO received_hits VALUES
-        ('b1', '\\x01'::BLOB, 'TOEX-CSE', 1, 'person', 'S2', NULL, 11, 7,
-         ['Northshire', 'Westshire'], 0.9, 'match keys'),
-        ('b1', '\\x02'::BLOB, 'TOEX-CSE', 1, 'person', 'X1', NULL, 12, 7,
-         ['Northshire'], 0.8, 'match keys')""")
-    con.execute("INSERT INTO hit_batches VALUES ('b1', now(), 'test hits file', 2, 2, 0)")
-    con.close()
+    add_hits(node)
 
 
 @pytest.fixture(scope="module")

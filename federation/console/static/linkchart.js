@@ -114,5 +114,24 @@ const LinkChart = (() => {
     return fresh.length;
   }
 
-  return {draw, findPath, expand, shape};
+  // The page's "from / to / Find path / Clear" tools (#path-a, #path-b, #find-path,
+  // #clear, #path-result) on the chart ``chart()`` returns; ``ref`` turns what was typed
+  // into a node id.
+  function pathTools(chart, ref = (v) => v.trim()) {
+    const out = document.getElementById("path-result");
+    document.getElementById("find-path").addEventListener("click", () => {
+      try {
+        const path = findPath(chart(), ref(document.getElementById("path-a").value),
+                              ref(document.getElementById("path-b").value));
+        out.textContent = path.length ? `${path.map((p) => p.label).join(" → ")} ` +
+                                        `(${path.length - 1} link(s))` : "no path";
+      } catch (err) { out.textContent = err.message; }
+    });
+    document.getElementById("clear").addEventListener("click", () => {
+      chart().elements().removeClass("path faded"); chart().fit();
+      out.textContent = "";
+    });
+  }
+
+  return {draw, findPath, expand, shape, pathTools};
 })();

@@ -35,19 +35,7 @@
     history.replaceState(null, "", `?around=${encodeURIComponent(form.around.value)}`);
     draw().catch(CF.fail);
   });
-  document.getElementById("find-path").addEventListener("click", () => {
-    const out = document.getElementById("path-result");
-    try {
-      const path = LinkChart.findPath(cy, document.getElementById("path-a").value.trim(),
-                                      document.getElementById("path-b").value.trim());
-      out.textContent = path.length ? `${path.map((p) => p.label).join(" → ")} ` +
-                                      `(${path.length - 1} link(s))` : "no path";
-    } catch (err) { out.textContent = err.message; }
-  });
-  document.getElementById("clear").addEventListener("click", () => {
-    cy.elements().removeClass("path faded"); cy.fit();
-    document.getElementById("path-result").textContent = "";
-  });
+  LinkChart.pathTools(() => cy);
   form.around.value = CF.param("around") || "";
   if (form.around.value) draw().catch(CF.fail);
 })();

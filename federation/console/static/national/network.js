@@ -51,19 +51,6 @@
       legend: document.getElementById("legend")});
   }
 
-  document.getElementById("find-path").addEventListener("click", () => {
-    const out = document.getElementById("path-result");
-    try {
-      const ref = (v) => `e${v.trim().replace(/^e/, "")}`;
-      const path = LinkChart.findPath(cy, ref(document.getElementById("path-a").value),
-                                      ref(document.getElementById("path-b").value));
-      out.textContent = path.length ? `${path.map((p) => p.label).join(" → ")} ` +
-                                      `(${path.length - 1} link(s))` : "no path";
-    } catch (err) { out.textContent = err.message; }
-  });
-  document.getElementById("clear").addEventListener("click", () => {
-    cy.elements().removeClass("path faded"); cy.fit();
-    document.getElementById("path-result").textContent = "";
-  });
+  LinkChart.pathTools(() => cy, (v) => `e${v.trim().replace(/^e/, "")}`);
   show().catch(CF.fail);
 })();
