@@ -1009,18 +1009,20 @@ def demo(
         try:
             result = run_demo(settings, tmp / "demo", draw=False)
             _show(result, as_json, console)
-            _then_serve(result, serve, console)
+            _then_serve(result, serve, as_json)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return
     result = run_demo(settings, out, draw=True)
     _show(result, as_json, console)
-    _then_serve(result, serve, console)
+    _then_serve(result, serve, as_json)
 
 
-def _then_serve(result: DemoResult, serve: bool, console: Console) -> None:
-    """Serve the web consoles over the demo (--serve), or say how to."""
+def _then_serve(result: DemoResult, serve: bool, as_json: bool) -> None:
+    """Serve the web consoles over the demo (--serve), or say how to (never into the
+    JSON on stdout: with --json, on stderr)."""
     root = result.root
+    console = Console(stderr=as_json)
     if not serve:
         console.print("to browse it: crossforce demo --out DIR --serve (both web consoles "
                       "on loopback, a login per role)", style="dim", highlight=False)
