@@ -6,7 +6,21 @@ STAMP  := $(VENV)/.installed
 # Debian's Chromium: tests/scenario/test_networks_browser.py opens networks.html in it.
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test bench lint clean libsodium
+.PHONY: demo test bench lint clean libsodium console
+
+# The web console's JavaScript libraries (Cytoscape.js, vis-timeline; versions pinned in
+# package-lock.json), from the npm registry into federation/console/node_modules, which
+# both consoles serve (no CDN at run time). Reinstalled when the lock file changes.
+CONSOLE       := federation/console
+CONSOLE_STAMP := $(CONSOLE)/node_modules/.installed
+
+$(CONSOLE_STAMP): $(CONSOLE)/package.json $(CONSOLE)/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm is missing; the web console's" \
+		"libraries are installed with it (Node 20: apt-get install nodejs npm)" >&2; exit 1; }
+	cd $(CONSOLE) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+console: $(CONSOLE_STAMP)
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,14 +45,15 @@ $(STAMP): pyproject.toml | $(PY) libsodium
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) $(CONSOLE_STAMP)
 	$(VENV)/bin/crossforce demo
+	@echo "to browse the results in the web consoles: $(VENV)/bin/crossforce demo --out DIR --serve"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check federation node coordinator policies scenario tests bench
 	$(VENV)/bin/lint-imports
 
-test: lint $(CHROMIUM)
+test: lint $(CHROMIUM) $(CONSOLE_STAMP)
 	CROSSFORCE_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -n 2 -q
 
 # A file target: nothing runs when the browser is already there. Root (CI) installs it;
@@ -61,4 +76,4 @@ bench: $(STAMP)
 	@for f in bench/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info $(CONSOLE)/node_modules

@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from coordinator.api_gate import ApiError, Gate
 from coordinator.served import ServedStore
 from federation.asgi import replay
+from federation.console import CSP as CONSOLE_CSP
 from federation.errors import CrossforceError
 
 log = logging.getLogger("crossforce.api")
@@ -105,7 +106,9 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        csp = DOCS_CSP if scope["path"] in ("/docs", "/docs/oauth2-redirect") else API_CSP
+        path = scope["path"]
+        csp = (DOCS_CSP if path in ("/docs", "/docs/oauth2-redirect") else
+               CONSOLE_CSP if path == "/console" or path.startswith("/console/") else API_CSP)
         extra = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
                  (b"referrer-policy", b"no-referrer"), (b"cache-control", b"no-store"),
                  (b"content-security-policy", csp.encode()),
@@ -125,8 +128,9 @@ class SecurityHeaders:
 
 
 def create_app(served: ServedStore, settings: ApiSettings | None = None,
-               internal_secret: str | None = None) -> FastAPI:
-    """The whole service over one served store."""
+               internal_secret: str | None = None, console: bool = False) -> FastAPI:
+    """The whole service over one served store; with ``console``, the national web
+    console at /console (pages that call this API with the user's own key)."""
     from coordinator.api_internal import internal_router
     from coordinator.api_routes import routes
 
@@ -144,6 +148,10 @@ def create_app(served: ServedStore, settings: ApiSettings | None = None,
     app.include_router(routes(gate), prefix="/v1")
     if internal_secret:
         app.include_router(internal_router(served, internal_secret), prefix="/internal/v1")
+    if console:
+        from federation.console import add_console
+
+        add_console(app, "national")
 
     def request_id(request: Request) -> str:
         return str(request.scope.get("state", {}).get("request_id", ""))

@@ -253,3 +253,45 @@ class UserCreated(Strict):
 class Revoked(Strict):
     name: str
     revoked: int
+
+
+class FlowRow(Strict):
+    day: str
+    force: str
+    flow: Literal["sent by node", "received by coordinator", "hits sent to force"]
+    payloads: int
+    items: int
+    links: int
+    aggregates: int
+    bytes: int
+
+
+class ConsultationCount(Strict):
+    actor: str
+    purpose: str
+    consultations: int
+    first: str
+    last: str
+
+
+class Flows(Strict):
+    first: str
+    last: str
+    daily: list[FlowRow]
+    consultations: list[ConsultationCount]
+
+
+class RecordingRow(Strict):
+    force: str
+    suppressed: list[str]
+    r3_cases: int | None
+    r3_flagged: int | None
+    r3_not_flagged: int | None
+    flagged_failing_r1: int | None
+    r3_suspect_ethnicity: int | None
+    r3_suspect_ethnicity_blank: int | None
+    r3_suspect_nationality: int | None
+    r3_suspect_nationality_blank: int | None
+    recording_accuracy: float | None
+    r3_suspect_ethnicity_blank_rate: float | None
+    r3_suspect_nationality_blank_rate: float | None

@@ -4,9 +4,9 @@
 |---|---|---|---|---|
 | GET /me | yes | yes | yes | yes |
 | GET /networks, /networks/{id}, /entities/{id}, /entities/{id}/forces, /force-pairs | yes | | | |
-| GET /aggregates | yes | | yes | |
+| GET /aggregates, /recording | yes | | yes | |
 | POST /lookups, GET /hits | | its own force | | |
-| GET /submissions, /ledger, /ledger/verify, /consultations | | | yes | |
+| GET /submissions, /ledger, /ledger/verify, /consultations, /flows | | | yes | |
 | GET, POST /users, DELETE /users/{name} | | | | yes |
 
 Data endpoints answer from the data shared under the request's purpose (X-Purpose) only.
@@ -28,6 +28,7 @@ from coordinator.api_models import (
     EntityDetail,
     EntityForces,
     ErrorBody,
+    Flows,
     ForcePair,
     Hit,
     LedgerCheck,
@@ -39,6 +40,7 @@ from coordinator.api_models import (
     NetworkSummary,
     NewUser,
     Page,
+    RecordingRow,
     Revoked,
     Submission,
     UserCreated,
@@ -163,6 +165,14 @@ def routes(gate: Gate) -> APIRouter:
                                                     method=method))
         return answer(request, gate, rows, len(rows))
 
+    @r.get("/recording", tags=["analyst", "auditor"],
+           summary="Recording consistency under the national CSE definition, per force")
+    def recording(request: Request, caller: Caller = readers) -> list[RecordingRow]:
+        from coordinator.aggregates import recording_consistency
+
+        rows = recording_consistency(served.reader(), caller.purpose)
+        return answer(request, gate, rows, len(rows))
+
     # -- force liaison
     @r.post("/lookups", tags=["liaison"],
             summary="Hit / no-hit: is this identifier known to other forces?")
@@ -234,6 +244,16 @@ def routes(gate: Gate) -> APIRouter:
                                                 limit=limit, offset=offset)
         return answer(request, gate, {"items": items, "total": total, "limit": limit,
                                       "offset": offset}, len(items))
+
+    @r.get("/flows", tags=["auditor"],
+           summary="Data flows per force and day (sent, received, hits) and consultations")
+    def data_flows(request: Request, caller: Caller = auditor,
+                   last: dt.date | None = None,
+                   days: Annotated[int, Query(ge=1, le=366)] = 30) -> Flows:
+        from coordinator.api_flows import flows
+
+        body = flows(served.reader(), last=last or dt.datetime.now(dt.UTC).date(), days=days)
+        return answer(request, gate, body, len(body["daily"]))
 
     # -- admin
     @r.get("/users", tags=["admin"], summary="Users and the state of their keys")

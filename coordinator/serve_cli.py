@@ -60,8 +60,12 @@ def serve(
         "minute.")] = 600.0,
     max_body_kb: Annotated[int, typer.Option(
         "--max-body-kb", min=1, max=10_240, help="Largest request body on /v1 (KB).")] = 64,
+    no_console: Annotated[bool, typer.Option(
+        "--no-console", help="Serve the API only, without the national web console at "
+        "/console (which needs `make console` to have installed its libraries).")] = False,
 ) -> None:
-    """Serve the coordinator's HTTP API (OpenAPI at /docs) until Ctrl-C.
+    """Serve the coordinator's HTTP API (OpenAPI at /docs) and the national web console
+    (/console, same keys and roles) until Ctrl-C.
 
     The service holds the store while it runs: a federation round on this machine hands
     its payloads to it, and a `link` never blocks readers. Every request needs a key
@@ -83,6 +87,10 @@ def serve(
         if path is not None and not path.is_file():
             raise CrossforceError(f"TLS file {path} not found")
     tls = certfile is not None
+    if not no_console:
+        from federation.console import check_assets
+
+        check_assets()  # before the port and the store: say at once what to install
     if not tls and not _loopback(host) and not insecure_http:
         raise CrossforceError(f"--host {host} is not loopback: give --certfile and --keyfile "
                               "(or --insecure-http to send keys in the clear)")
@@ -99,7 +107,8 @@ def serve(
                                requests_per_minute=requests_per_minute,
                                lookups_per_minute=lookups_per_minute,
                                cors_origins=tuple(cors_origin or ()), tls=tls)
-        app = create_app(served, settings, internal_secret(directory))
+        app = create_app(served, settings, internal_secret(directory),
+                         console=not no_console)
         bound = sock.getsockname()[1]
         shown = f"[{host}]" if ":" in host else host
         url = f"{'https' if tls else 'http'}://{shown}:{bound}"
@@ -108,7 +117,8 @@ def serve(
                                 ssl_certfile=str(certfile) if certfile else None,
                                 ssl_keyfile=str(keyfile) if keyfile else None,
                                 timeout_keep_alive=30, server_header=False)
-        typer.echo(f"listening on {url}  (API /v1, OpenAPI {url}/docs; Ctrl-C stops)")
+        typer.echo(f"listening on {url}  (API /v1, OpenAPI {url}/docs"
+                   + ("" if no_console else f", console {url}/console") + "; Ctrl-C stops)")
         # uvicorn stops gracefully on SIGTERM, then raises it again: end as on Ctrl-C, so
         # the store is closed and serve.json removed
         signal.signal(signal.SIGTERM, _exit_quietly)

@@ -137,6 +137,7 @@ def status(
 
 # Command modules of other parts of the node plug in here (each adds its commands).
 from node.analyse_cli import register as _register_analyse  # noqa: E402
+from node.console_cli import register as _register_console  # noqa: E402
 from node.egress_cli import register as _register_egress  # noqa: E402
 from node.governance_cli import register as _register_governance  # noqa: E402
 from node.lookup_cli import register as _register_lookup  # noqa: E402
@@ -150,5 +151,5 @@ _register_lookup(app)
 _register_serve(app)
 _register_analyse(app)
 _register_translate(app)
-
 _register_governance(app)
+_register_console(app)

@@ -997,6 +997,10 @@ def demo(
         False, "--secure-aggregation", help="Every force releases its aggregate counts only "
         "inside a national sum made with Flower SecAgg+ (the coordinator never sees one "
         "force's counts); adds about 45-55 s with the Deployment Engine."),
+    serve: bool = typer.Option(
+        False, "--serve", help="At the end, serve both web consoles on loopback until "
+        "Ctrl-C — the national one (`coordinator serve`) and each force's (`node "
+        "serve-console`) — and print their addresses and a login for each role."),
 ) -> None:
     """Run a synthetic multi-force scenario through crossforce, end to end, and score it.
 
@@ -1020,11 +1024,30 @@ def demo(
         try:
             result = run_demo(settings, tmp / "demo", draw=False)
             _show(result, as_json, console)
+            _then_serve(result, serve, as_json)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return
     result = run_demo(settings, out, draw=True)
     _show(result, as_json, console)
+    _then_serve(result, serve, as_json)
+
+
+def _then_serve(result: DemoResult, serve: bool, as_json: bool) -> None:
+    """Serve the web consoles over the demo (--serve), or say how to (never into the
+    JSON on stdout: with --json, on stderr)."""
+    root = result.root
+    console = Console(stderr=as_json)
+    if not serve:
+        console.print("to browse it: crossforce demo --out DIR --serve (both web consoles "
+                      "on loopback, a login per role)", style="dim", highlight=False)
+        return
+    from scenario.serve import serve_consoles
+
+    forces = result.scenario.get("forces", [])
+    with _sigterm_as_interrupt():
+        serve_consoles(root, {f: root / "nodes" / f for f in forces},
+                       result.purposes[0]["purpose"] if result.purposes else "", console)
 
 
 def _purposes(given: str, engine: str) -> tuple[str, ...]:

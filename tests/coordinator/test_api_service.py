@@ -251,6 +251,8 @@ def endpoints(service: Service) -> list[tuple[str, str, object, set[str]]]:
         ("GET", f"/v1/entities/{kyle}/forces", None, {"analyst"}),
         ("GET", "/v1/force-pairs", None, {"analyst"}),
         ("GET", "/v1/aggregates", None, {"analyst", "auditor"}),
+        ("GET", "/v1/recording", None, {"analyst", "auditor"}),
+        ("GET", "/v1/flows", None, {"auditor"}),
         ("POST", "/v1/lookups", body, {"liaison"}),
         ("GET", "/v1/hits", None, {"liaison"}),
         ("GET", "/v1/submissions", None, {"auditor"}),
@@ -300,6 +302,30 @@ def test_an_auditor_lists_who_asked_what_when_and_why(service: Service) -> None:
     assert len(last["query_fingerprint"]) == 16 and last["at"].endswith("Z")
     check = service.as_("aud").get("/v1/ledger/verify").json()
     assert check["ok"] and check["problems"] == []
+
+
+def test_an_auditor_sees_per_force_and_day_what_each_node_sent_and_what_arrived(
+        service: Service) -> None:
+    import datetime as dt
+
+    flows = service.as_("aud").get("/v1/flows", days=2).json()
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    assert flows["last"] == today
+    rows = {(r["force"], r["flow"]): r for r in flows["daily"] if r["day"] == today}
+    # each of the four forces sealed one payload today and the coordinator accepted it:
+    # what left and what arrived are the same counts; no hits were sent back yet
+    for force in (LANCS, WYP, CUMBRIA, GMP):
+        sent, got = rows[(force, "sent by node")], rows[(force, "received by coordinator")]
+        assert sent["payloads"] == got["payloads"] == 1
+        assert (sent["items"], sent["links"]) == (got["items"], got["links"])
+        assert sent["items"] > 0
+    assert len(rows) == 8
+    # consultations by actor and purpose: this very question is among them
+    assert {"api:aud (auditor)"} <= {c["actor"] for c in flows["consultations"]}
+    # counts only: no token, reference or entity anywhere in the answer
+    text = json.dumps(flows)
+    for own in service.two.own.values():
+        assert not any(ref in text for ref in own)
 
 
 def test_an_admin_adds_and_revokes_a_user_and_the_revoked_key_stops_at_once(

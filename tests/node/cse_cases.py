@@ -206,6 +206,22 @@ def write_cases(folder: Path) -> Path:
     return folder
 
 
+def add_hits(node: Path) -> Path:
+    """The node after a hits batch (as `node hits` records one) named S2 (with Northshire
+    and Westshire) and X1 (with Northshire), both in national network 7."""
+    import duckdb
+
+    con = duckdb.connect(str(node / "node.duckdb"))
+    con.execute("""INSERT INTO received_hits VALUES
+        ('b1', '\\x01'::BLOB, 'TOEX-CSE', 1, 'person', 'S2', NULL, 11, 7,
+         ['Northshire', 'Westshire'], 0.9, 'match keys'),
+        ('b1', '\\x02'::BLOB, 'TOEX-CSE', 1, 'person', 'X1', NULL, 12, 7,
+         ['Northshire'], 0.8, 'match keys')""")
+    con.execute("INSERT INTO hit_batches VALUES ('b1', now(), 'a hits file', 2, 2, 0)")
+    con.close()
+    return node
+
+
 @pytest.fixture(scope="module")
 def cse_node(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A node holding these cases (built once per test module)."""

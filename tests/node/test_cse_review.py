@@ -15,9 +15,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
 import pytest
-from cse_cases import cse_node  # noqa: F401  (a fixture)
+from cse_cases import add_hits, cse_node  # noqa: F401  (a fixture)
 
 NEW_EVIDENCE = "new evidence since closure (one line each, with its weight)"
 RANKED = "closed cases eligible for review, most new evidence first"
@@ -25,15 +24,8 @@ RANKED = "closed cases eligible for review, most new evidence first"
 
 @pytest.fixture(scope="module")
 def hits_node(cse_node: Path) -> Path:
-    """The node after a hits batch (as `node hits` records one) named S2 and X1."""
-    con = duckdb.connect(str(cse_node / "node.duckdb"))
-    con.execute("""INSERT INTO received_hits VALUES
-        ('b1', '\\x01'::BLOB, 'TOEX-CSE', 1, 'person', 'S2', NULL, 11, 7,
-         ['Northshire', 'Westshire'], 0.9, 'match keys'),
-        ('b1', '\\x02'::BLOB, 'TOEX-CSE', 1, 'person', 'X1', NULL, 12, 7,
-         ['Northshire'], 0.8, 'match keys')""")
-    con.close()
-    return cse_node
+    """The node after a hits batch named S2 and X1 (cse_cases.add_hits)."""
+    return add_hits(cse_node)
 
 
 def _review(cli, node: Path, *args: object) -> dict:
