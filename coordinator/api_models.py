@@ -222,11 +222,23 @@ class Consultation(Strict):
     entry_id: str
 
 
+class FederationCheck(Strict):
+    """The last whole-federation check (`crossforce audit verify --federation D
+    --record`): every node's ledger and this one, and the flows between them."""
+
+    verified_at: str
+    ok: bool
+    nodes: list[str]
+    checks: dict[str, Any]
+    findings: list[dict[str, Any]]
+
+
 class LedgerCheck(Strict):
     ok: bool
     entries: int
     head: str
     problems: list[str]
+    federation: FederationCheck | None = None
 
 
 class UserOut(Strict):

@@ -226,12 +226,18 @@ def routes(gate: Gate) -> APIRouter:
     @r.get("/ledger/verify", tags=["auditor"],
            summary="Check the ledger's hash chain and signatures")
     def verify(request: Request, caller: Caller = auditor) -> LedgerCheck:
+        from federation.audit.verify_all import recorded_verification
         from federation.ledger import verify_ledger
 
         store = served.store
         report = verify_ledger(served.reader(), store.keys.signer.public_key)
         body = {"ok": report.ok, "entries": report.entries, "head": report.head,
                 "problems": [str(p) for p in report.problems][:50]}
+        kept = recorded_verification(store.dir)
+        if kept is not None:  # the nodes' ledgers too, as `audit verify --record` left it
+            body["federation"] = {k: kept.get(k) for k in (
+                "verified_at", "ok", "nodes", "checks")} | {
+                "findings": (kept.get("findings") or [])[:50]}
         return answer(request, gate, body, report.entries)
 
     @r.get("/consultations", tags=["auditor"],

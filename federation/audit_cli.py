@@ -75,6 +75,10 @@ def verify(
         help="The coordinator's public key (needed with --receipts; its ledger is verified "
              "too)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    record: bool = typer.Option(
+        False, "--record", help="With a coordinator folder: also keep the result in "
+        "COORDINATOR/audit/verified.json (counts and findings, never content), where the "
+        "national console's auditor page shows it beside the coordinator's own check."),
 ) -> None:
     """Verify the ledgers and every data flow, at both ends.
 
@@ -92,7 +96,8 @@ def verify(
     Exit code 0 when everything checks, 1 on any finding, 2 on bad input.
     """
     if db is None:
-        _verify_federation(nodes or [], coordinator, federation, ledgers or [], as_json)
+        _verify_federation(nodes or [], coordinator, federation, ledgers or [], as_json,
+                           record)
         return
     if public_key is None:
         raise CrossforceError("give --public-key with a DB file, or check a whole federation "
@@ -160,14 +165,21 @@ def _print(report: VerifyReport, db: Path) -> None:
 
 
 def _verify_federation(nodes: list[Path], coordinator: Path | None, federation: Path | None,
-                       ledgers: list[Path], as_json: bool) -> None:
-    from federation.audit.verify_all import verify_federation
+                       ledgers: list[Path], as_json: bool, record: bool = False) -> None:
+    from federation.audit.verify_all import record_verification, verify_federation
 
     if not nodes and coordinator is None and federation is None:
         raise CrossforceError("nothing to verify: give a DB file with --public-key, or "
                               "--node DIR ... --coordinator DIR, or --federation DIR")
     nodes, coordinator, others = _folders(nodes, coordinator, federation, ledgers)
     report = verify_federation(nodes, coordinator, others, progress=_progress(as_json))
+    if record:
+        if coordinator is None:
+            raise CrossforceError("--record keeps the result in the coordinator folder: give "
+                                  "--coordinator DIR or a --federation folder holding one")
+        kept = record_verification(report, coordinator, nodes)
+        if not as_json:
+            typer.echo(f"result kept in {kept}")
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2, default=str))
     else:

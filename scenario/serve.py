@@ -44,6 +44,9 @@ def serve_consoles(root: Path, nodes: Mapping[str, Path], purpose: str,
 
     coordinator = root / "coordinator"
     users = logins(coordinator, next(iter(nodes)))
+    # both ends verified once, for the auditor page (the nodes' ledgers and this one)
+    crossforce_json("audit", "verify", "--federation", root, "--record", "--json",
+                    allow=(0, 1))
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
     logs = root / "logs"
     logs.mkdir(parents=True, exist_ok=True)

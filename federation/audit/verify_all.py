@@ -153,3 +153,38 @@ def _withdrawals(node: Ledgered, coord: Ledgered) -> tuple[int, list[Finding]]:
                                  f"withdrawal {h[:16]}… of {node.owner}, which "
                                  f"{node.owner}'s ledger never asked for", e.seq, e.entry_id))
     return len(asked) + len(erased), found
+
+
+#: where `audit verify --record` keeps its last result, inside the coordinator folder
+RECORD = Path("audit") / "verified.json"
+
+
+def record_verification(report: AuditReport, coordinator: Path, nodes: Sequence[Path]
+                        ) -> Path:
+    """Keep the result of a whole-federation check beside the coordinator's store (what
+    the national console's auditor page shows): when, over which ledgers, each check's
+    count and the findings — never content. Written whole or not at all."""
+    import json
+
+    path = Path(coordinator) / RECORD
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = {"verified_at": dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(
+                timespec="seconds") + "Z",
+            "nodes": [Path(n).name for n in nodes], **report.as_dict()}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(body, indent=1, default=str) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def recorded_verification(coordinator: Path) -> dict | None:
+    """The last result `audit verify --record` kept for this coordinator, if any."""
+    import json
+
+    path = Path(coordinator) / RECORD
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None

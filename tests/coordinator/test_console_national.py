@@ -178,3 +178,30 @@ def test_every_console_page_is_served_without_a_key_but_holds_no_data(
     assert anonymous.get("/console/vendor/cytoscape.min.js").status_code == 200
     assert anonymous.get("/console/static/../__init__.py").status_code == 404
     assert anonymous.get("/v1/networks").status_code == 401
+
+
+def test_the_auditor_page_says_whether_both_ends_were_verified(
+        console: Console) -> None:
+    """No `audit verify --record` yet: the page says the nodes' ledgers are unchecked (it
+    never implies more than the coordinator's own check)."""
+    page = console.page("aud")
+    page.wait_for_selector("#verify-federation")
+    assert "have not been checked against this one yet" in page.inner_text(
+        "#verify-federation")
+
+
+def test_a_recorded_federation_check_is_served_to_the_auditor(
+        cli, federation_template: Path, tmp_path: Path) -> None:  # noqa: F811
+    """`audit verify --record` keeps the whole-federation result in the coordinator folder;
+    the service shows it with its own ledger check (to the auditor only)."""
+    two = build(federation_template, tmp_path / "fed")
+    r = cli("audit", "verify", "--coordinator", two.dir, "--record")
+    assert r.code == 0 and "result kept in" in r.out, r
+    kept = two.dir / "audit" / "verified.json"
+    assert kept.exists()
+    key = add_user(two.dir, "aud2", "auditor")
+    with serving(two.dir) as url:
+        check = Api(url, key, purpose=PURPOSE).get("/v1/ledger/verify").json()
+    assert check["ok"] and check["federation"]["ok"]
+    assert check["federation"]["nodes"] == [] and check["federation"]["findings"] == []
+    assert check["federation"]["checks"]["chains"] > 0  # the coordinator ledger's entries

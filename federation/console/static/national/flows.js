@@ -19,6 +19,22 @@
       "Each node checks its own ledger and matches its disclosures with these receipts " +
       "(crossforce audit verify --receipts).");
     for (const problem of check.problems) v.append(CF.el("div", {class: "bad", text: problem}));
+    const fed = check.federation;
+    if (fed) {  // both ends: every node's ledger and this one, as `audit verify --record` kept it
+      const failed = fed.findings.length;
+      v.append(CF.el("div", {id: "verify-federation", class: fed.ok ? "ok" : "bad",
+        text: (fed.ok ? "all ledgers OK at both ends" :
+               `ledgers FAILED at both ends: ${failed} finding(s)`) +
+              ` — nodes ${fed.nodes.join(", ")} and the coordinator, checked ${fed.verified_at}` +
+              " (crossforce audit verify --federation --record)"}));
+      for (const f of fed.findings) {
+        v.append(CF.el("div", {class: "bad", text: Object.values(f).join(" · ")}));
+      }
+    } else {
+      v.append(CF.el("div", {id: "verify-federation", class: "bad",
+        text: "the nodes' ledgers have not been checked against this one yet: run " +
+              "crossforce audit verify --federation DIR --record"}));
+    }
     const of = (flow, key) => f.daily.filter((r) => r.flow === flow)
       .map((r) => ({day: r.day, series: r.force, value: r[key]}));
     document.getElementById("chart-sent").replaceChildren(CF.daily(
