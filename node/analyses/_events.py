@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import re
 from collections.abc import Iterator, Mapping, Sequence
 
 import duckdb
 import typer
 
 from federation.errors import CrossforceError
-from federation.normalise import normalise_email, normalise_handle, normalise_phone
+from federation.normalise import normalise_handle
 from node.analyses import Table, prepare_events
+from node.extraction.parties import kind_of, normalise_party
 
 DeviceOption = typer.Option([], "--device", help="A seized device (repeatable).")
 PersonOption = typer.Option([], "--person", help="A person: all devices attributed to any of "
@@ -28,36 +28,15 @@ PersonOption = typer.Option([], "--person", help="A person: all devices attribut
 FromOption = typer.Option(None, "--from", help="First day (device-local), YYYY-MM-DD.")
 ToOption = typer.Option(None, "--to", help="Last day (device-local), YYYY-MM-DD.")
 
-_JID = re.compile(r"\+?(\d{7,15})@(?:s\.whatsapp\.net|c\.us)")
-
-
-def party_of(raw: str | None, app: str | None) -> tuple[str | None, str]:
-    """One written party → (identifier as the node's records write it, kind). Kinds:
-    phone, email, handle (``platform:handle``, from the app), raw (kept as written)."""
-    if raw is None or not raw.strip():
-        return None, "raw"
-    text = raw.strip()
-    jid = _JID.fullmatch(text)
-    phone = normalise_phone("+" + jid.group(1)) if jid else normalise_phone(text)
-    if phone:
-        return phone, "phone"
-    email = normalise_email(text)
-    if email:
-        return email, "email"
-    if app and app.strip().lower() not in ("phone", "sms", "mms", "sim", "call", "facetime"):
-        handle = normalise_handle(app, text)
-        if handle:
-            return handle, "handle"
-    return text, "raw"
-
-
 def identifier_option(text: str) -> str:
     """An identifier the user typed → the form the store holds: E.164, lower-case e-mail,
     ``platform:handle`` (written so), else the text as typed."""
     platform, colon, handle = text.strip().partition(":")
     if colon and platform and not platform.startswith("+") and "@" not in text:
         return normalise_handle(platform, handle) or text.strip()
-    return party_of(text, None)[0] or text.strip()
+    typed = text.strip()
+    # what the analyst types is read as the force's own country writes it
+    return normalise_party(kind_of(typed), typed, "GB", None) or typed
 
 
 def define_parties(con: duckdb.DuckDBPyConnection) -> None:

@@ -50,7 +50,6 @@ from scipy.special import gammaln
 from scipy.stats import norm
 
 from federation.errors import CrossforceError
-from federation.normalise import normalise_phone
 from node.analyses import (
     CsvOption,
     DirOption,
@@ -66,6 +65,7 @@ from node.analyses import (
     resolve_devices,
 )
 from node.analyses import _handover_clues as hc
+from node.analyses._events import identifier_option
 
 COLUMNS = ["old", "new", "switch", "gap_days", "parallel_days", "old_events", "new_events",
            "old_contacts", "new_contacts", "shared", "jaccard", "weighted_jaccard", "order",
@@ -142,7 +142,7 @@ def _wanted_numbers(con: duckdb.DuckDBPyConnection, persons: list[str],
         return None
     wanted: set[str] = set()
     for raw in numbers:
-        n = normalise_phone(raw) or raw.strip()
+        n = identifier_option(raw)
         seen = con.execute("""SELECT count(*) FROM communication_events
                               WHERE coalesce(number_e164, trim(number)) = ?""",
                            [n]).fetchall()[0][0]

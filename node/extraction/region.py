@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -158,7 +157,3 @@ def _add(found: list[tuple[str, str]], region: str | None, source: str) -> None:
 def month_first(region: str | None) -> bool:
     """Slashed dates are month first on handsets of these regions."""
     return region in ("US", "PH", "FM", "MH", "PW", "AS", "GU", "MP", "PR", "VI", "CA")
-
-
-def first(values: Iterable[str | None]) -> str | None:
-    return next((v for v in values if v), None)
