@@ -26,12 +26,12 @@ from federation.errors import CrossforceError
 from federation.keys import NodeKeys
 from federation.layout import BY_NAME, FILE_ENDINGS, TABLES, Table, table_for_file
 from federation.ledger import Ledger
-from node.extraction import ENDINGS as UFDR_ENDINGS
+from node.extraction import ENDINGS as EXTRACTION_ENDINGS
 from node.extraction import LAYOUTS as EXTRACTION_LAYOUTS
 from node.extraction import bounded_memory, read_extraction
 from node.extraction import layout_of as extraction_layout_of
 from node.extraction import load as extraction
-from node.extraction.rows import LAYOUT_TABLES as UFDR_TABLES
+from node.extraction.rows import LAYOUT_TABLES as EXTRACTION_TABLES
 from node.language.settings import LanguageSettings, language_settings
 from node.migrations import DATA_TABLES
 from node.normalise_columns import (
@@ -104,14 +104,19 @@ class FileReport:
         return f"{name}: {self.status}" + (f" — {self.message}" if self.message else "")
 
 
+def device_id_of(path: Path) -> str:
+    """An extraction's device id: its file name without the ending."""
+    return path.name.rsplit(".", 1)[0]
+
+
 def _needs_region(con: duckdb.DuckDBPyConnection, layout: str, path: Path, loaded_from: str,
                   region: str | None) -> bool:
     """An extraction loaded before without a country, loaded again from the same path with
     ``--region``: it is read again (its numbers can now be read)."""
-    if not region or layout not in ("ufdr", "axiom") or loaded_from != str(path):
+    if not region or layout not in EXTRACTION_LAYOUTS.values() or loaded_from != str(path):
         return False
     found = con.execute("SELECT region FROM devices WHERE device_id = ?",
-                        [path.name.rsplit(".", 1)[0]]).fetchall()
+                        [device_id_of(path)]).fetchall()
     return bool(found) and found[0][0] is None
 
 
@@ -149,10 +154,10 @@ def _device_flags(flags: dict[str, dict[str, int]]) -> str:
     if flags.get("region", {}).get("unknown"):
         parts.append(f"{flags['region']['unknown']} device(s) of unknown country: numbers "
                      "without a country code kept raw")
-    header = [f"{f} {words.get(k, k)}" for f, c in sorted(flags.items())
-              if f in ("extraction_date",) for k in c]
+    header = flags.get("extraction_date", {})
     if header:
-        parts.append("header kept raw: " + ", ".join(header))
+        parts.append("header kept raw: " + ", ".join(
+            f"extraction_date {words.get(k, k)}" for k in sorted(header)))
     return "".join(f"; {p}" for p in parts)
 
 
@@ -202,7 +207,7 @@ def discover(paths: Sequence[Path]) -> list[Path]:
         if p.is_dir():
             files.extend(f for f in sorted(p.iterdir()) if f.is_file()
                          and not f.name.startswith(".")
-                         and f.name.lower().endswith((*FILE_ENDINGS, *UFDR_ENDINGS)))
+                         and f.name.lower().endswith((*FILE_ENDINGS, *EXTRACTION_ENDINGS)))
         else:
             files.append(p)
     order = {t.name: i for i, t in enumerate(TABLES)} | dict.fromkeys(
@@ -266,8 +271,8 @@ def _load_file(con: duckdb.DuckDBPyConnection, ledger: Ledger, config: NodeConfi
             _forget(con, int(old[0]))
         flags: dict[str, dict[str, int]] = {}
         if layout in EXTRACTION_LAYOUTS.values():
-            rows, unnorm, quarantined = _load_ufdr(con, path, file_id, quarantine, step,
-                                                   flags, region)
+            rows, unnorm, quarantined = _load_extraction(con, path, file_id, quarantine,
+                                                         step, flags, region)
         else:
             rows, unnorm, quarantined = _load_table(con, path, BY_NAME[layout], file_id,
                                                     quarantine, old is not None, step, flags)
@@ -404,21 +409,21 @@ def _check_dependants(con: duckdb.DuckDBPyConnection, tables: Iterable[Table]) -
             raise Rejected(problems)
 
 
-def _load_ufdr(con: duckdb.DuckDBPyConnection, path: Path, file_id: int, quarantine: bool,
-               step: Step, flags: dict[str, dict[str, int]], region: str | None = None
-               ) -> tuple[dict[str, int], int, int]:
+def _load_extraction(con: duckdb.DuckDBPyConnection, path: Path, file_id: int,
+                     quarantine: bool, step: Step, flags: dict[str, dict[str, int]],
+                     region: str | None = None) -> tuple[dict[str, int], int, int]:
     """An extraction, loaded with DuckDB's memory capped (``bounded_memory``)."""
     with bounded_memory(con):
-        return _load_extraction(con, path, file_id, quarantine, step, flags, region)
+        return _extraction_rows(con, path, file_id, quarantine, step, flags, region)
 
 
-def _load_extraction(con: duckdb.DuckDBPyConnection, path: Path, file_id: int,
+def _extraction_rows(con: duckdb.DuckDBPyConnection, path: Path, file_id: int,
                      quarantine: bool, step: Step, flags: dict[str, dict[str, int]],
                      region: str | None = None) -> tuple[dict[str, int], int, int]:
     """An extraction: stream it, finish its times and chats, then stage and check the
     layout tables as any file, and insert the tables only extractions fill. ``region``
     (given by the analyst) applies when the report itself says no country."""
-    device_id = path.name.rsplit(".", 1)[0]
+    device_id = device_id_of(path)
     step("read")
     device = read_extraction(con, path, device_id)
     if region and not device.get("region"):
@@ -438,7 +443,7 @@ def _load_extraction(con: duckdb.DuckDBPyConnection, path: Path, file_id: int,
                         [device["region"], device.get("region_source"), device_id])
     rows: dict[str, int] = {}
     unnorm = quarantined = 0
-    for name in UFDR_TABLES:
+    for name in EXTRACTION_TABLES:
         table = BY_NAME[name]
         step("check")
         staged = stage_relation(con, path, table, f"stg_{name}", extraction.layout_source(name),
@@ -457,7 +462,7 @@ def _load_extraction(con: duckdb.DuckDBPyConnection, path: Path, file_id: int,
 
         for fld, flag in json.loads(header).items():
             _flag(flags, fld, {flag: 1})
-    return {k: v for k, v in rows.items() if v or k in UFDR_TABLES}, unnorm, quarantined
+    return {k: v for k, v in rows.items() if v or k in EXTRACTION_TABLES}, unnorm, quarantined
 
 
 def _finish_device_tables(con: duckdb.DuckDBPyConnection, file_id: int,
