@@ -56,3 +56,35 @@ def test_a_language_off_the_national_list_is_counted_as_other(world: Path) -> No
     cells = {json.loads(r["cell"])["language"]: r["count"] for r in named
              if r["name"] == TABLE}
     assert cells == {"other": 1, "pl": 3, "ur-Latn": 2}
+
+
+def test_no_message_text_leaves_in_the_sealed_share_set(cli, world: Path,
+                                                        tmp_path: Path) -> None:
+    """Privacy canary: the share set sealed under a policy naming `language` holds the
+    counts, and no message body — as written, lower-cased or as its digest."""
+    import hashlib
+
+    from egress_nodes import secret_file
+    from test_egress_canary import _uncompressed
+
+    from node.egress import egress
+
+    assert cli("node", "keys", "import-secret", "--dir", world,
+               secret_file(tmp_path)).code == 0
+
+    with open_store(world) as (_, con):
+        bodies = [b for (b,) in con.execute(
+            "SELECT DISTINCT body FROM messages WHERE body IS NOT NULL "
+            "AND length(trim(body)) >= 4").fetchall()]
+    assert len(bodies) >= 6, "the world must hold the foreign messages counted above"
+    result = egress(world, policy=_policy(True), out=tmp_path / "share.cfsub")
+    assert result.payload is not None
+    from federation.payload import Submission
+
+    sent = Submission.from_bytes(result.payload).open().aggregates.column("name").to_pylist()
+    assert TABLE in sent  # the counts did leave, so their bodies' absence means something
+    for blob in (result.payload, _uncompressed(result.payload)):
+        for body in bodies:
+            for form in {body, body.lower(), body.strip()}:
+                assert form.encode() not in blob, body
+            assert hashlib.sha256(body.encode()).digest() not in blob, body
