@@ -51,7 +51,7 @@ def _full_name(rows: Rows) -> list[str | None]:
 
 def _phones(rows: Rows) -> list[str | None]:
     """(number, device region) → E.164 read in the device's region (never a guessed one)."""
-    return phones_in_region([(r[0], r[1]) for r in rows])
+    return phones_in_region(rows)  # type: ignore[arg-type]  # rows are (number, region)
 
 
 def _identifier(rows: Rows) -> list[str | None]:

@@ -93,10 +93,9 @@ class DeviceState:
             getattr(self.evidence, _EVIDENCE[col]).append(text)
             if col == "locale":
                 return
-        if self.device.get(col) or self.device.get("extraction_date_raw") and \
-                col == "extraction_date":
+        if self.device.get(col):
             return
-        if col == "extraction_date":
+        if col == "extraction_date":  # the first one written wins, read or not
             self.set_extraction_date(text, stamp(text, None, self.month_first))
             return
         self.device[col] = text
