@@ -45,8 +45,10 @@ def write_calls(path: Path, rows: int) -> None:
                  i % 50 = 0 AS deleted
           FROM range({rows}) t(i)
         ) TO '{path}' (HEADER)""")
+    # a force's device export says which country its phones dial in (without it national
+    # numbers stay raw, and the bench would skip the normalising it is meant to measure)
     (path.parent / "devices.csv").write_text(
-        "device_id\n" + "".join(f"DEV{i}\n" for i in range(DEVICES)))
+        "device_id,region\n" + "".join(f"DEV{i},GB\n" for i in range(DEVICES)))
 
 
 def bare(path: Path, work: Path) -> None:

@@ -132,14 +132,21 @@ def finish_parties(con: duckdb.DuckDBPyConnection, table: str, file_id: int
                    ) -> dict[str, int]:
     """Kind, normalised form and number flag of each party in ``table`` (calls, messages,
     contacts, event_parties, device_accounts) for one file; returns number-flag counts.
-    Each distinct (kind, value, region, app) is normalised once."""
+
+    A number ingest already read as E.164 (``number_e164``, in its device's region) is a
+    phone and that is its normalised form: set in SQL. Only the rest — e-mails, app ids,
+    web addresses, values no normaliser read — goes through Python, each distinct
+    (kind, value, region, app) once."""
     value, kind_col, norm_col, app = _PARTY_COLUMNS[table]
+    numbers = table in ("calls", "messages", "contacts")
     joins = _EVENT_APPS if table == "event_parties" else ""
+    rest = (f"AND (t.number_e164 IS NULL OR coalesce(t.{kind_col}, 'phone') <> 'phone')"
+            if numbers else "")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE party_src AS
         SELECT t.rowid AS rid, t.{kind_col} AS k, {value} AS v, d.region AS r, {app} AS a
         FROM {table} t LEFT JOIN devices d ON d.device_id = t.device_id {joins}
-        WHERE t.source_file = $f AND {value} IS NOT NULL""", {"f": file_id})
+        WHERE t.source_file = $f AND {value} IS NOT NULL {rest}""", {"f": file_id})
     distinct = con.execute("SELECT DISTINCT k, v, r, a FROM party_src").fetchall()
     if distinct:
         kinds = [k or kind_of(v, None, a) for k, v, _, a in distinct]
@@ -164,17 +171,21 @@ def finish_parties(con: duckdb.DuckDBPyConnection, table: str, file_id: int
         con.execute(f"""UPDATE event_parties t SET is_owner = true FROM devices d
                         WHERE t.source_file = {int(file_id)} AND d.device_id = t.device_id
                           AND t.party_norm = d.owner_number_e164""")
-    if table not in ("calls", "messages", "contacts"):
+    if not numbers:
         return {}
+    # one pass: the phones' kind and normalised form, and why each other number stayed raw
+    phone = f"t.number_e164 IS NOT NULL AND coalesce(t.{kind_col}, 'phone') = 'phone'"
     flag = number_flag_sql("t.number", "t.number_e164", "d.region")
-    con.execute(f"""UPDATE {table} t SET number_flag = {flag}
-                    FROM (SELECT device_id, region FROM devices) d
-                    WHERE t.source_file = {int(file_id)} AND d.device_id = t.device_id
-                      AND coalesce(t.{kind_col}, 'phone') = 'phone'""")
-    con.execute(f"UPDATE {table} SET number_flag = 'no_region' WHERE source_file = "
-                f"{int(file_id)} AND device_id NOT IN (SELECT device_id FROM devices) AND "
-                "number IS NOT NULL AND number_e164 IS NULL AND number_flag IS NULL AND "
-                f"coalesce({kind_col}, 'phone') = 'phone'")
+    con.execute(f"""
+        UPDATE {table} t SET
+            {kind_col} = CASE WHEN {phone} THEN 'phone' ELSE t.{kind_col} END,
+            {norm_col} = CASE WHEN {phone} THEN t.number_e164 ELSE t.{norm_col} END,
+            number_flag = CASE WHEN coalesce(t.{kind_col}, 'phone') = 'phone'
+                               THEN {flag} END
+        FROM (SELECT t2.rowid AS rid, d2.region FROM {table} t2
+              LEFT JOIN devices d2 ON d2.device_id = t2.device_id
+              WHERE t2.source_file = {int(file_id)}) d
+        WHERE t.rowid = d.rid""")
     return {f: int(n) for f, n in con.execute(
         f"SELECT number_flag, count(*) FROM {table} WHERE source_file = ? AND number_flag "
         "IS NOT NULL GROUP BY 1 ORDER BY 1", [file_id]).fetchall()}
