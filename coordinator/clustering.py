@@ -41,6 +41,7 @@ def accept_person_links(con: duckdb.DuckDBPyConnection, settings: LinkageSetting
         return con.execute("SELECT count(*) FROM lk_accepted").fetchone()[0]
     con.execute("""CREATE OR REPLACE TEMP TABLE lk_accepted
                    (node_a INTEGER, node_b INTEGER, match_probability DOUBLE)""")
+    con.execute("CREATE OR REPLACE TEMP TABLE lk_candidates_all AS FROM lk_candidates")
     # pairs inside one force (already held to within_force_weight) are a force's own
     # duplicates: the rule is about partners in OTHER forces; so are strong pairs, if the
     # settings exempt them (a force may hold one person twice)
@@ -72,7 +73,37 @@ def accept_person_links(con: duckdb.DuckDBPyConnection, settings: LinkageSetting
         if not added:
             break
         _drop_taken(con)
+    if settings.one_to_one_sibling_weight is not None:
+        _accept_siblings(con, settings.one_to_one_sibling_weight)
     return con.execute("SELECT count(*) FROM lk_accepted").fetchone()[0]
+
+
+def _accept_siblings(con: duckdb.DuckDBPyConnection, weight: float) -> None:
+    """A force may hold one person twice, its resolution having left the two records
+    apart. A left-over candidate (a, b) links after all when a already took a partner b'
+    in b's force and b and b' are, by their own pair's strict weight, the same person as
+    likely as not (at least `weight` bits): two records of one person there, not a
+    namesake (a namesake's pair with b' has a date of birth or a name against it)."""
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE lk_left AS
+        SELECT c.node_a, c.node_b, c.match_probability, c.force_a, c.force_b
+        FROM lk_candidates_all c ANTI JOIN lk_accepted a USING (node_a, node_b)
+        WHERE c.force_a <> c.force_b""")
+    con.execute(f"""
+        INSERT INTO lk_accepted
+        WITH taken AS (  -- node -> a partner it took, in the partner's force
+            SELECT a.node_a AS node, a.node_b AS partner FROM lk_accepted a
+            UNION ALL SELECT a.node_b, a.node_a FROM lk_accepted a),
+        twin AS (  -- two references of one force scored as one person
+            SELECT s.node_a AS x, s.node_b AS y FROM lk_scored s
+            JOIN lk_nodes na ON na.node = s.node_a JOIN lk_nodes nb ON nb.node = s.node_b
+            WHERE na.force_id = nb.force_id AND s.strict_weight >= {weight}),
+        sibling AS (SELECT x, y FROM twin UNION ALL SELECT y, x FROM twin)
+        SELECT DISTINCT l.node_a, l.node_b, l.match_probability FROM lk_left l
+        WHERE EXISTS (SELECT 1 FROM taken t JOIN sibling s ON s.x = t.partner
+                      WHERE t.node = l.node_a AND s.y = l.node_b)
+           OR EXISTS (SELECT 1 FROM taken t JOIN sibling s ON s.x = t.partner
+                      WHERE t.node = l.node_b AND s.y = l.node_a)""")
 
 
 def _drop_taken(con: duckdb.DuckDBPyConnection) -> None:

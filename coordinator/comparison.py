@@ -52,9 +52,10 @@ COMPARISONS: tuple[Comparison, ...] = (
     # nw: the same name words, split otherwise between given and family name (scored, like
     # a swap, on the given name); fn_can: one is a nickname of the other (willie, william)
     _c("given_name", ("exact", {"fn"}), ("swapped", {"nm", "nw"}), ("nickname", {"fn_can"}),
-       ("phonetic", {"fn_mp", "fn_ny"}), ("initial", {"fi", "ini"})),
+       ("typo", {"fn_d1"}), ("phonetic", {"fn_mp", "fn_ny"}), ("initial", {"fi", "ini"})),
     # a swap of given and family name is one event: the given-name comparison scores it
-    _c("family_name", ("exact", {"sn", "nm", "nw"}), ("phonetic", {"sn_mp", "sn_ny"}),
+    _c("family_name", ("exact", {"sn", "nm", "nw"}), ("typo", {"sn_d1"}),
+       ("phonetic", {"sn_mp", "sn_ny"}),
        ("initial", {"ini"})),
     _c("dob", ("exact", {"dob"}), ("day_month_swapped", {"dob_dm"}),
        ("year_month", {"ym"}), ("month_day", {"md"}), ("year", {"yob"})),
@@ -68,8 +69,8 @@ COMPARISONS: tuple[Comparison, ...] = (
 #: field -> the fields its agreement implies (equal names have equal phonetic codes and
 #: initials; an equal date has equal year, year+month, month+day and day/month pair).
 IMPLIES: dict[str, frozenset[str]] = {
-    "fn": frozenset({"fn_mp", "fn_ny", "fi", "fn_can"}),
-    "sn": frozenset({"sn_mp", "sn_ny"}),
+    "fn": frozenset({"fn_mp", "fn_ny", "fi", "fn_can", "fn_d1"}),
+    "sn": frozenset({"sn_mp", "sn_ny", "sn_d1"}),
     "dob": frozenset({"yob", "ym", "md", "dob_dm"}),
     "ym": frozenset({"yob"}),
     "dob_dm": frozenset({"yob"}),
@@ -156,3 +157,61 @@ def independent_keys(kinds: Sequence[str], agree_mask: np.ndarray,
                 and (closure[k] != closure[j] or rank[j] < rank[k])]
         counted[:, k] = agree[:, k] & ~agree[:, over].any(1)
     return counted
+
+
+#: for counting chance only: agreeing on the unordered name pair, or on every name word,
+#: is (nearly) agreeing on both names, whichever field holds which
+COVERS: dict[str, frozenset[str]] = {"nm": frozenset({"fn", "sn"}),
+                                     "nw": frozenset({"fn", "sn"})}
+
+
+def field_bits(kinds: Sequence[str], u: np.ndarray) -> dict[str, float]:
+    """Chance evidence per key field (bits), fitted so a key's bits are the sum of its
+    fields' (``-log2 u(fn+dob) ≈ y(fn) + y(dob)``): non-negative least squares over every
+    key. It prices what a key adds to keys already counted, field by field."""
+    from scipy.optimize import nnls
+
+    fields = sorted(set().union(*(key_fields(k) for k in kinds)))
+    a = np.array([[f in key_fields(k) for f in fields] for k in kinds], dtype=np.float64)
+    y, _ = nnls(a, -np.log2(np.asarray(u, dtype=np.float64)))
+    return dict(zip(fields, y.tolist(), strict=True))
+
+
+def chance_bits(kinds: Sequence[str], agree_mask: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Bits of chance evidence per pattern, each chance agreement counted once.
+
+    Agreeing keys are taken rarest first: the first counts its own u in full; each later
+    one counts only the fields the keys before it have not already shown, at their fitted
+    bits (`field_bits`), and a coarser field already shown (``yob`` after ``dob``, ``fn_mp``
+    after ``fn``) counts nothing — or only the difference, for a finer one (``ym`` after
+    ``yob``). So ``fn+sn`` and ``fn_mp+sn_mp+yob`` agreeing are a name and a birth year,
+    not a name twice and a year: two strangers named Chloe White born in 1933 do not add
+    up to a match."""
+    masks = np.asarray(agree_mask, dtype=np.int64)
+    u = np.asarray(u, dtype=np.float64)
+    if not len(kinds) or not len(masks):  # no match keys shared: no chance evidence
+        return np.zeros(len(masks))
+    bits_of = field_bits(kinds, u)
+    fields = [key_fields(k) for k in kinds]
+    order = np.argsort(u, kind="stable")
+    out = np.zeros(len(masks))
+    for i, mask in enumerate(masks.tolist()):
+        shown: set[str] = set()
+        total = 0.0
+        for k in order.tolist():
+            if not (mask >> k) & 1:
+                continue
+            if not shown:
+                total += -np.log2(u[k])
+            else:
+                for f in fields[k]:
+                    if f in shown:
+                        continue
+                    known = [bits_of[g] for g in (IMPLIES.get(f, frozenset()) & shown)
+                             if g in bits_of]
+                    total += max(bits_of[f] - max(known, default=0.0), 0.0)
+            shown |= _closure(fields[k])
+            for f in fields[k]:
+                shown |= _closure(COVERS.get(f, frozenset()))
+        out[i] = total
+    return out

@@ -40,6 +40,7 @@ import pyarrow as pa
 from coordinator.comparison import (
     COMPARISONS,
     Comparison,
+    chance_bits,
     field_levels,
     independent_keys,
     mask_bits,
@@ -159,6 +160,15 @@ def _chance_keys(settings: LinkageSettings, kinds: list[str] | tuple[str, ...],
     return every, independent_keys(kinds, masks, u)[back.reshape(-1)]
 
 
+def _chance_log_u(settings: LinkageSettings, kinds: list[str] | tuple[str, ...],
+                  agree_mask: np.ndarray, u: np.ndarray, agree: np.ndarray) -> np.ndarray:
+    """log u (natural) of each pattern's chance agreements, as the settings count them."""
+    if settings.count_implied_keys or settings.chance == "per_key":
+        return agree @ np.log(u)
+    masks, back = np.unique(agree_mask, return_inverse=True)
+    return -chance_bits(kinds, masks, u)[back.reshape(-1)] * np.log(2.0)
+
+
 def _log_m(onehot: list[np.ndarray], m: list[np.ndarray]) -> np.ndarray:
     return sum((oh @ np.log(mc) for oh, mc in zip(onehot, m, strict=True)),
                start=np.zeros(len(onehot[0])))
@@ -178,11 +188,12 @@ def estimate_weights(con: duckdb.DuckDBPyConnection, settings: LinkageSettings,
     gamma = field_levels(kinds, pat["agree_mask"], pat["has_a"], pat["has_b"], comparisons)
     u = _key_u(con, "entity" if entities else "fp")
     agree = _chance_keys(settings, kinds, pat["agree_mask"], u)[1].astype(np.float64)
+    log_u = _chance_log_u(settings, kinds, pat["agree_mask"], u, agree)
     count = pat["n"].astype(np.float64)
     others = max(_comparable_pairs(con) - count.sum(), 0.0)
     if others:  # every pair blocking did not form: agrees on no key, every field "else"
         gamma = np.vstack([gamma, [[len(c.labels) - 1 for c in comparisons]]]).astype(np.int8)
-        agree = np.vstack([agree, np.zeros((1, len(kinds)))])
+        log_u = np.r_[log_u, 0.0]
         count = np.r_[count, others]
     sizes = [len(c.labels) for c in comparisons]
     onehot = [np.stack([gamma[:, ci] == lv for lv in range(n)], axis=1).astype(np.float64)
@@ -192,7 +203,7 @@ def estimate_weights(con: duckdb.DuckDBPyConnection, settings: LinkageSettings,
     prior = settings.prior_match_rate or 1e-4
     it = 0
     for it in range(1, settings.em_iterations + 1):  # noqa: B007 — `it` is reported
-        logit = (np.log(prior) - np.log1p(-prior) + _log_m(onehot, m) - agree @ np.log(u))
+        logit = (np.log(prior) - np.log1p(-prior) + _log_m(onehot, m) - log_u)
         r = 1.0 / (1.0 + np.exp(-np.clip(logit, -700, 700)))
         rm = count * r
         # a few pseudo-pairs at the starting m, so a level no true pair showed (yet) is
@@ -225,13 +236,15 @@ def score_pairs(con: duckdb.DuckDBPyConnection, settings: LinkageSettings,
         g = gamma[:, ci]
         bits += np.where(g >= 0, np.log2(mc)[np.maximum(g, 0)], 0.0)
     base = bits.copy()
-    bits -= agree @ np.log2(weights.u)
+    bits -= _chance_log_u(settings, weights.kinds, pat["agree_mask"], weights.u,
+                          agree.astype(np.float64)) / np.log(2.0)
     # the strict weight counts each chance agreement once (`independent_keys`) whatever
     # `count_implied_keys` says: pairs inside one force and the veto are judged on it, so
     # namesakes whose birth dates disagree are neither joined in a force nor chained
     masks, back = np.unique(pat["agree_mask"], return_inverse=True)  # it needs only the mask
     once = independent_keys(weights.kinds, masks, weights.u)[back.reshape(-1)]
-    strict = base - once @ np.log2(weights.u)
+    strict = base - (once @ np.log2(weights.u) if settings.strict_chance == "per_key" else
+                     -chance_bits(weights.kinds, masks, weights.u)[back.reshape(-1)])
     # term-frequency bits are summed over every agreeing key in blocking; keep the share
     # that belongs to the keys counted here (an implied key's token is as common as the
     # key implying it, so its correction is dropped with its u)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -96,13 +96,14 @@ class LinkageSettings(Settings):
         "join one entity (at within_force_weight); FEBRL3 split in 3 forces F1 0.69 -> "
         "0.95, raw fake_1000 0.41 -> 0.47")
     within_force_weight: float = Field(
-        60.0, description="a pair of references of ONE force links only when its strict "
+        10.0, description="a pair of references of ONE force links only when its strict "
         "weight (each chance agreement counted once) is at least this (bits): a force "
         "resolves its own duplicates first, so the pairs it left apart need strong "
-        "evidence, and namesakes in one force are not joined. FEBRL4 (no duplicates in a "
-        "file) joins namesakes born in the same year at up to ~51 bits with the current "
-        "match keys, so 60 keeps its precision at 1.0; 15 gives FEBRL3 0.98 instead of 0.95 "
-        "but FEBRL4 precision 0.998")
+        "evidence, and namesakes in one force are not joined. Counted key by key, FEBRL4's "
+        "namesakes born in one year reached ~51 bits and this stood at 60; counted "
+        "conditionally (strict_chance) they stay far lower, and 0-40 measure alike on the "
+        "3-force splits (bench_linkage_real) except fake_1000, whose precision falls at 0 "
+        "(0.90 -> 0.86)")
     one_to_one: bool = Field(
         True, description="a reference links to at most one reference of each other force "
         "(a force holds one nominal per person); off = any pair above threshold links")
@@ -111,6 +112,10 @@ class LinkageSettings(Settings):
         "says: a force may hold one person twice, and each record may then link to the "
         "same record elsewhere; None (default) = no exemption: at 20 bits FEBRL4 precision "
         "fell 1.0 -> 0.996 (namesakes score high when implied keys count)")
+    one_to_one_sibling_weight: float | None = Field(
+        0.0, description="after the one-to-one rounds, a reference takes a further partner "
+        "in a force where it already has one when the two partners' own pair scores at "
+        "least this (bits, strict): the force holds that person twice; None = never")
     one_to_one_rounds: int = Field(
         4, ge=1, le=20, description="rounds of mutual-best assignment when one_to_one is on")
     identifier_kinds: tuple[str, ...] = Field(
@@ -133,6 +138,21 @@ class LinkageSettings(Settings):
         "have dates of birth a decade out). On FEBRL4 as two whole files, every record its "
         "own reference, it costs recall 0.9971 -> 0.9959. Pairs inside one force and the "
         "veto always use the strict count")
+    chance: Literal["conditional", "per_key"] = Field(
+        "per_key", description="how agreeing keys add up on the chance (u) side of the "
+        "match weight when count_implied_keys is off. per_key (default): every key no "
+        "other agreeing key implies counts its whole u. conditional: rarest key first in "
+        "full, each later key only for the fields not yet shown (fitted bits per field), "
+        "so a name and a birth year are not a name twice plus a year. Measured "
+        "(bench_linkage_real, seed 42, F1 per_key/conditional): FEBRL4 0.994/0.990, "
+        "FEBRL3 0.988/0.991, fake_1000 0.816/0.859, scenario 0.746/0.581 — EM on the "
+        "scenario's few true pairs among many namesakes learns too little from the "
+        "conditional count, so it is not the default")
+    strict_chance: Literal["conditional", "per_key"] = Field(
+        "conditional", description="the same choice for the strict weight, which judges "
+        "pairs inside a force, the veto and a second partner in one force: conditional "
+        "(default) keeps namesakes from chaining (with per_key, a second partner in one "
+        "force took fake_1000's precision from 0.90 to 0.70)")
     em_iterations: int = Field(100, ge=1, le=10_000)
     em_tolerance: float = Field(1e-7, gt=0.0)
     prior_match_rate: float | None = Field(

@@ -67,6 +67,11 @@ FIELDS: dict[str, str] = {
     # the given and family initials in either order
     "ini": "CASE WHEN fn IS NOT NULL AND sn IS NOT NULL "
            "THEN least(left(fn, 1), left(sn, 1)) || greatest(left(fn, 1), left(sn, 1)) END",
+    # a name and every form of it with one letter left out (its deletion neighbourhood,
+    # of its first TYPO_LETTERS letters): two names one typo apart (a letter wrong, missing,
+    # added or two swapped) share one of these forms. Several rows per person.
+    "fn_d1": "fn_d1",
+    "sn_d1": "sn_d1",
     "sn": "sn",            # family name, normalised, spaces removed (van der berg = vanderberg)
     "fn_mp": "fn_mp",      # metaphone of first given name
     "sn_mp": "sn_mp",
@@ -145,6 +150,10 @@ NAME_DOB_KEYS: tuple[MatchKey, ...] = (
     _k("ini", "md"),
     _k("fn_mp", "yob"),
     _k("sn_mp", "yob"),
+    # one typo in one name, the date exact (a typo key beside the other name alone makes
+    # look-alikes of namesakes: Mohammed and Mohamed Davidson, born 20 years apart)
+    _k("fn_d1", "dob"),
+    _k("sn_d1", "dob"),
 )
 
 #: Keys that add where the person lives (postcode, street, house number, locality).
@@ -174,7 +183,11 @@ _BATCHES = 16
 _MIN_BATCH = 2048
 _OPTIONAL = ("postcode", "address", "locality", "dob_precision")
 #: Fields with several rows per person, each from its own (row, field) table.
-_MULTI = {"street": "mk_streets", "fn_can": "mk_fn_can"}
+_MULTI = {"street": "mk_streets", "fn_can": "mk_fn_can", "fn_d1": "mk_fn_d1",
+          "sn_d1": "mk_sn_d1"}
+#: Letters of a name whose deletion neighbourhood is keyed: bounds the forms per person
+#: (at most TYPO_LETTERS + 1), so their number says little about the name's length.
+TYPO_LETTERS = 8
 
 
 def _prepare(con: duckdb.DuckDBPyConnection, persons: pa.Table) -> None:
@@ -233,6 +246,23 @@ def _prepare(con: duckdb.DuckDBPyConnection, persons: pa.Table) -> None:
     _register_chunked(con, "mk_streets", streets)
     # each first given name's canonical forms: (row, fn_can), several rows per person
     _register_chunked(con, "mk_fn_can", canonical_rows(con, "mk_people"))
+    for field, name in (("fn_d1", "fn"), ("sn_d1", "sn")):
+        _register_chunked(con, _MULTI[field], _typo_forms(con, name, field))
+
+
+def _typo_forms(con: duckdb.DuckDBPyConnection, name: str, field: str) -> pa.Table:
+    """(row, form): a name of three letters or more (its first TYPO_LETTERS) and each form
+    of it with one letter left out; each distinct name expanded once, in SQL."""
+    return con.sql(f"""
+        WITH names AS (SELECT DISTINCT {name} AS w FROM mk_people
+                       WHERE length({name}) >= 3),
+        forms AS (
+            SELECT w, unnest(list_distinct(list_value(left(w, {TYPO_LETTERS})) || list_transform(
+                range(1, least(length(w), {TYPO_LETTERS}) + 1),
+                lambda i: left(w, i - 1) || substr(left(w, {TYPO_LETTERS}), i + 1)))) AS form
+            FROM names)
+        SELECT p.row, f.form AS {field} FROM mk_people p JOIN forms f ON f.w = p.{name}
+        ORDER BY p.row, f.form""").to_arrow_table()
 
 
 def _register_chunked(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:

@@ -137,7 +137,8 @@ def test_same_identifier_token_means_same_entity():
 
 def test_within_force_duplicates_join_unless_settings_say_they_are_the_forces_business():
     dup = {**WORLD[10], "family_name": typo(WORLD[10]["family_name"], random.Random(1))}
-    forces = {"force a": WORLD[:100] + [dup], "force b": WORLD[200:300]}
+    # force B shares 50 people with A, so the learnt share of matches is not zero
+    forces = {"force a": WORLD[:100] + [dup], "force b": WORLD[50:150]}
     con = duckdb.connect()
     labels = encode(con, forces)
     link(con, LinkageSettings(cross_force_only=True))
@@ -152,7 +153,7 @@ def test_one_partner_per_force_unless_settings_allow_more():
     forces = {"force a": WORLD[:100] + [dict(p)], "force b": WORLD[50:150] + [dict(p)]}
     con = duckdb.connect()
     encode(con, forces)
-    link(con)
+    link(con, LinkageSettings(one_to_one_sibling_weight=None))
     partners = "SELECT count(*) FROM person_links WHERE force_b = 'force b'"
     one = con.execute(partners).fetchone()[0]
     link(con, LinkageSettings(one_to_one=False))

@@ -116,3 +116,23 @@ def test_counted_twice_the_namesakes_link(namesakes_and_slips):
     link(con, TWICE)
     entity = entity_of(con, labels)
     assert entity["lancashire/300"] == entity["south-yorkshire/300"]
+
+
+def test_a_name_and_a_birth_year_count_as_a_name_and_a_year_not_a_name_twice():
+    """Chloe White and Chloe White, born in 1933 on different days: ``fn+sn`` and
+    ``fn_mp+sn_mp+yob`` agree. Counted key by key that is two rare events (16 + 21 bits);
+    counted once, the second adds only what the year adds."""
+    from coordinator.comparison import chance_bits, field_bits
+
+    mask = np.array([(1 << KINDS.index("mk:fn+sn")) | (1 << KINDS.index("mk:fn_mp+sn_mp+yob"))])
+    bits = chance_bits(KINDS, mask, U)[0]
+    each = -np.log2(U[KINDS.index("mk:fn+sn")]) - np.log2(U[KINDS.index("mk:fn_mp+sn_mp+yob")])
+    rarest = -np.log2(U[KINDS.index("mk:fn_mp+sn_mp+yob")])  # counted first, in full
+    fitted = field_bits(KINDS, U)
+    # then fn+sn adds only what the exact names add to their phonetic codes
+    extra = sum(max(fitted[f] - fitted[f"{f}_mp"], 0.0) for f in ("fn", "sn"))
+    assert bits == pytest.approx(rarest + extra)
+    assert bits < each - 10
+    # alone, a key counts its own u in full
+    alone = chance_bits(KINDS, np.array([1 << KINDS.index("mk:fn+dob")]), U)[0]
+    assert alone == pytest.approx(-np.log2(1e-7))

@@ -59,7 +59,8 @@ def test_several_references_of_one_person_in_one_force_join_one_entity():
 
 def test_cross_force_only_keeps_a_forces_duplicates_apart_unless_another_force_joins_them():
     dean = WORLD[8]
-    forces = {"force a": WORLD[:100] + _slips(dean, 4)[:2], "force b": WORLD[200:300]}
+    # force B shares 50 people with A, so the learnt share of matches is not zero
+    forces = {"force a": WORLD[:100] + _slips(dean, 4)[:2], "force b": WORLD[50:150]}
     con = duckdb.connect()
     labels = encode(con, forces)
     link(con, LinkageSettings(cross_force_only=True))
@@ -209,3 +210,31 @@ def test_the_round_reads_its_linkage_settings_from_the_coordinator_folder(
     path.write_text("match_probability = 0.8\n")
     with open_service(folder) as service:
         assert service.linkage.match_probability == 0.8
+
+
+def test_a_force_holding_one_person_twice_gives_the_other_force_two_partners_not_a_namesake():
+    """Force B's resolution left two records of Kyle apart (a surname typo, no address on
+    one). Force A's one record of Kyle takes both as partners — one-to-one would have let
+    it take only the better — while a namesake in force B (same names, another date of
+    birth and home) is no second partner: his pair with Kyle's record has a date against it."""
+    kyle = WORLD[30]
+    rng = random.Random(5)
+    twice = [dict(kyle), {**kyle, "family_name": typo(kyle["family_name"], rng),
+                          "postcode": None, "address": None}]
+    namesake = {**WORLD[31], "given_names": kyle["given_names"],
+                "family_name": kyle["family_name"]}
+    forces = {"force a": WORLD[:100] + [kyle],                 # a/100
+              "force b": WORLD[200:300] + twice + [namesake]}  # b/100, b/101, b/102
+    con = duckdb.connect()
+    labels = encode(con, forces)
+    link(con)
+    entity = entity_of(con, labels)
+    assert entity["force a/100"] == entity["force b/100"] == entity["force b/101"]
+    assert entity["force b/102"] != entity["force a/100"]
+    con2 = duckdb.connect()
+    labels2 = encode(con2, forces)
+    link(con2, LinkageSettings(one_to_one_sibling_weight=None, within_force_weight=1000))
+    entity2 = entity_of(con2, labels2)
+    # without the rule (and no pair inside a force linking), one-to-one leaves one of
+    # force B's records out
+    assert len({entity2[k] for k in ("force a/100", "force b/100", "force b/101")}) == 2

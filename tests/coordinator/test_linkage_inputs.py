@@ -74,4 +74,6 @@ def test_default_settings_are_the_documented_ones():
     s = LinkageSettings.parse({})
     assert (s.match_probability, s.cross_force_only, s.one_to_one) == (0.5, False, True)
     assert (s.within_force_weight, s.veto_weight, s.passes, s.count_implied_keys,
-            s.one_to_one_exempt_weight) == (60.0, -10.0, 2, False, None)
+            s.one_to_one_exempt_weight) == (10.0, -10.0, 2, False, None)
+    assert (s.chance, s.strict_chance, s.one_to_one_sibling_weight) == (
+        "per_key", "conditional", 0.0)

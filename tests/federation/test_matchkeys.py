@@ -256,3 +256,39 @@ def test_a_date_known_to_the_day_keeps_every_date_key():
 def test_the_nickname_and_split_name_tokens_are_the_tokens_of_their_values():
     assert_each_row_has_the_token_of_its_value(pa.Table.from_pylist(
         [person("Willie", "Smith"), person("Mary Ann", "Smith"), person("UNK", "UNK")]))
+
+
+# --------------------------------------------------------------------------- typos
+
+
+@pytest.mark.parametrize(("a", "b", "kind"), [
+    (("Jamie", "Hoffman"), ("Jajie", "Hoffman"), "mk:fn_d1+dob"),    # a letter wrong
+    (("Portia", "Coumans"), ("Porti", "Coumans"), "mk:fn_d1+dob"),   # a letter missing
+    (("Beau", "Vincent"), ("Baeu", "Vincent"), "mk:fn_d1+dob"),      # two letters swapped
+    (("Chelsea", "Morrison"), ("Chelsea", "Morrson"), "mk:sn_d1+dob"),
+    (("Madison", "Dixon"), ("Madison", "Dixson"), "mk:sn_d1+dob"),   # a letter added
+])
+def test_one_typo_in_a_name_still_shares_a_typo_key_with_the_date(a, b, kind):
+    assert kind in shared_kinds(person(*a), person(*b))
+
+
+def test_names_two_typos_apart_share_no_typo_key():
+    assert not {"mk:fn_d1+dob", "mk:sn_d1+dob"} & shared_kinds(
+        person("Jamie", "Hoffman"), person("Jxmxe", "Hxffmxn"))
+
+
+def test_a_typo_key_never_stands_on_a_name_alone():
+    """Beside the other name alone, a typo key makes look-alikes of namesakes (Mohammed and
+    Mohamed Davidson born 20 years apart): every typo key carries the full date of birth."""
+    typo_keys = [k for k in DEFAULT_KEYS if {"fn_d1", "sn_d1"} & set(k.fields)]
+    assert typo_keys and all("dob" in k.fields for k in typo_keys)
+
+
+def test_the_typo_forms_of_a_name_are_bounded_so_their_number_hides_its_length():
+    from federation.matchkeys import TYPO_LETTERS
+
+    (short,), (long,) = (all_values(person(n, "Lee")) for n in ("Ann", "Maximiliana"))
+    count = {name: sum(k == "mk:fn_d1+dob" for k, _ in keys)
+             for name, keys in (("short", short), ("long", long))}
+    assert count["short"] == 3                      # ann, nn, an (twice): distinct forms
+    assert count["long"] == TYPO_LETTERS + 1        # only the first letters are expanded
