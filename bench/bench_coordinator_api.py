@@ -64,7 +64,9 @@ def build_store(directory: Path, forces: int, persons: int, seed: int) -> dict[s
                 INSERT INTO forces SELECT DISTINCT force, '\\x00'::BLOB, 'bench', [1],
                        now()::TIMESTAMP, now()::TIMESTAMP FROM i""")
             con.execute("""
-                INSERT INTO submissions
+                INSERT INTO submissions (payload_id, force, purpose, epoch, policy_hash,
+                       content_hash, signer, created_at, received_at, via, size_bytes,
+                       encrypted, n_items, n_tokens, n_links, n_aggregates, superseded_by)
                 SELECT 'p-' || force, force, $purpose, 1, 'sha256:bench', 'sha256:bench',
                        'bench', '2026-01-01T00:00:00Z', now()::TIMESTAMP, 'file', 0, false,
                        count(*), 0, 0, 0, NULL
