@@ -25,6 +25,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from coordinator.api_docs import CSP as DOCS_CSP
+from coordinator.api_docs import docs_router
 from coordinator.api_gate import ApiError, Gate, Logged, encode
 from coordinator.served import ServedStore
 from federation.asgi import replay
@@ -33,9 +35,6 @@ from federation.errors import CrossforceError
 
 log = logging.getLogger("crossforce.api")
 API_VERSION = "1"
-DOCS_CSP = ("default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-            "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: "
-            "https://fastapi.tiangolo.com; connect-src 'self'; frame-ancestors 'none'")
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 
 
@@ -113,7 +112,7 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        csp = (DOCS_CSP if path in ("/docs", "/docs/oauth2-redirect") else
+        csp = (DOCS_CSP if path == "/docs" or path.startswith("/docs/") else
                CONSOLE_CSP if path == "/console" or path.startswith("/console/") else API_CSP)
         extra = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
                  (b"referrer-policy", b"no-referrer"), (b"cache-control", b"no-store"),
@@ -157,8 +156,9 @@ def create_app(served: ServedStore, settings: ApiSettings | None = None,
         "force pairs (analyst); hit / no-hit lookups (force liaison); submissions, ledger "
         "and consultations (auditor); users (admin). Every request needs an API key, an "
         "X-Purpose and an X-Justification header, and becomes a ledger consultation.",
-        docs_url="/docs", redoc_url=None, openapi_url="/openapi.json")
+        docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     app.state.gate = gate
+    app.include_router(docs_router(app.title))  # /docs: Swagger UI served from here
     app.include_router(routes(gate), prefix="/v1")
     if internal_secret:
         app.include_router(internal_router(served, internal_secret), prefix="/internal/v1")
