@@ -133,16 +133,16 @@ class Gate:
         """A dependency admitting only ``roles``; ``lookup`` also applies the per-user
         lookup rate. A refusal is logged before it is raised."""
         async def admit(request: Request,
-                  credentials: Annotated[HTTPAuthorizationCredentials | None,
-                                         Depends(bearer)],
-                  x_purpose: Annotated[str | None, Header(
-                      pattern=PURPOSE.pattern,
-                      description="Purpose code the request serves (e.g. TOEX-CSE); data "
-                      "endpoints answer from data shared under it only.")] = None,
-                  x_justification: Annotated[str | None, Header(
-                      pattern=r"^[ -~]{10,500}$",
-                      description="Why you ask (10-500 characters), for the ledger.")] = None,
-                  ) -> Caller:
+                        credentials: Annotated[HTTPAuthorizationCredentials | None,
+                                               Depends(bearer)],
+                        x_purpose: Annotated[str | None, Header(
+                            pattern=PURPOSE.pattern,
+                            description="Purpose code the request serves (e.g. TOEX-CSE); data "
+                            "endpoints answer from data shared under it only.")] = None,
+                        x_justification: Annotated[str | None, Header(
+                            pattern=r"^[ -~]{10,500}$",
+                            description="Why you ask (10-500 characters), for the ledger.")] = None,
+                        ) -> Caller:
             # on the event loop (no worker thread for what a dict look-up answers): only
             # a key not checked lately goes to a thread, for scrypt
             try:
