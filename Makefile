@@ -8,7 +8,8 @@ CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: demo test bench lint clean libsodium console
 
-# The web console's JavaScript libraries (Cytoscape.js, vis-timeline; versions pinned in
+# The web console's JavaScript libraries (Cytoscape.js, vis-timeline, and Swagger UI for the
+# coordinator API's /docs; versions pinned in
 # package-lock.json), from the npm registry into federation/console/node_modules, which
 # both consoles serve (no CDN at run time). Reinstalled when the lock file changes.
 CONSOLE       := federation/console
@@ -17,7 +18,7 @@ CONSOLE_STAMP := $(CONSOLE)/node_modules/.installed
 $(CONSOLE_STAMP): $(CONSOLE)/package.json $(CONSOLE)/package-lock.json
 	@command -v npm >/dev/null || { echo "error: npm is missing; the web console's" \
 		"libraries are installed with it (Node 20: apt-get install nodejs npm)" >&2; exit 1; }
-	cd $(CONSOLE) && npm ci --no-audit --no-fund --loglevel=error
+	cd $(CONSOLE) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
 console: $(CONSOLE_STAMP)

@@ -13,16 +13,21 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from coordinator.api_gate import ApiError, Gate
+from coordinator.api_docs import CSP as DOCS_CSP
+from coordinator.api_docs import docs_router
+from coordinator.api_gate import ApiError, Gate, Logged, encode
 from coordinator.served import ServedStore
 from federation.asgi import replay
 from federation.console import CSP as CONSOLE_CSP
@@ -30,9 +35,6 @@ from federation.errors import CrossforceError
 
 log = logging.getLogger("crossforce.api")
 API_VERSION = "1"
-DOCS_CSP = ("default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-            "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: "
-            "https://fastapi.tiangolo.com; connect-src 'self'; frame-ancestors 'none'")
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 
 
@@ -44,6 +46,9 @@ class ApiSettings:
     lookups_per_minute: float = 60.0
     cors_origins: tuple[str, ...] = ()
     tls: bool = False
+    #: threads for sync endpoints and dependencies (reads on a cursor each); an answer
+    #: waits for its ledger entry on the event loop, not in one of these (``Logged``)
+    worker_threads: int = 48
 
 
 def error_body(status: int, code: str, message: str, request_id: str) -> dict[str, Any]:
@@ -107,7 +112,7 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        csp = (DOCS_CSP if path in ("/docs", "/docs/oauth2-redirect") else
+        csp = (DOCS_CSP if path == "/docs" or path.startswith("/docs/") else
                CONSOLE_CSP if path == "/console" or path.startswith("/console/") else API_CSP)
         extra = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
                  (b"referrer-policy", b"no-referrer"), (b"cache-control", b"no-store"),
@@ -137,14 +142,23 @@ def create_app(served: ServedStore, settings: ApiSettings | None = None,
     s = settings or ApiSettings()
     gate = Gate(served, requests_per_minute=s.requests_per_minute,
                 lookups_per_minute=s.lookups_per_minute)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        import anyio.to_thread
+
+        anyio.to_thread.current_default_thread_limiter().total_tokens = s.worker_threads
+        yield
+
     app = FastAPI(
-        title="crossforce coordinator", version=API_VERSION,
+        lifespan=lifespan, title="crossforce coordinator", version=API_VERSION,
         description="Cross-border queries of the national coordinator: networks, entities, "
         "force pairs (analyst); hit / no-hit lookups (force liaison); submissions, ledger "
         "and consultations (auditor); users (admin). Every request needs an API key, an "
         "X-Purpose and an X-Justification header, and becomes a ledger consultation.",
-        docs_url="/docs", redoc_url=None, openapi_url="/openapi.json")
+        docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     app.state.gate = gate
+    app.include_router(docs_router(app.title))  # /docs: Swagger UI served from here
     app.include_router(routes(gate), prefix="/v1")
     if internal_secret:
         app.include_router(internal_router(served, internal_secret), prefix="/internal/v1")
@@ -156,36 +170,40 @@ def create_app(served: ServedStore, settings: ApiSettings | None = None,
     def request_id(request: Request) -> str:
         return str(request.scope.get("state", {}).get("request_id", ""))
 
-    def refuse(request: Request, status: int, code: str, message: str,
-               headers: dict[str, str] | None = None) -> JSONResponse:
-        if request.url.path.startswith("/v1/") and request.url.path != "/v1/health" \
-                and not getattr(request.state, "logged", False):
-            try:
-                gate.log(request, status, 0)
+    async def refuse(request: Request, status: int, code: str, message: str,
+                     headers: dict[str, str] | None = None) -> Response:
+        """The error answer; under /v1 it waits for its ledger entry like any answer."""
+        body = error_body(status, code, message, request_id(request))
+        if not request.url.path.startswith("/v1/") or request.url.path == "/v1/health":
+            return JSONResponse(body, status, headers=headers)
+        pending = getattr(request.state, "logged", None)  # the gate logged it already
+        if pending is None:
+            try:  # in a thread: naming the caller may check their key (scrypt)
+                pending = await run_in_threadpool(gate.log, request, status, 0)
             except Exception:  # noqa: BLE001 — never let logging turn a 4xx into a 500
                 log.exception("could not log refused request %s", request_id(request))
-        return JSONResponse(error_body(status, code, message, request_id(request)), status,
-                            headers=headers)
+                return JSONResponse(body, status, headers=headers)
+        return Logged(encode(body), status, pending, headers)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return refuse(request, exc.status, exc.code, exc.message, exc.headers)
+        return await refuse(request, exc.status, exc.code, exc.message, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def bad_input(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         message = f"{where}: {first.get('msg', 'invalid')}" if where else "invalid request"
-        return refuse(request, 400, "bad_request", message[:300])
+        return await refuse(request, 400, "bad_request", message[:300])
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http")
-        return refuse(request, exc.status_code, code, str(exc.detail)[:300])
+        return await refuse(request, exc.status_code, code, str(exc.detail)[:300])
 
     @app.exception_handler(CrossforceError)
     async def state_error(request: Request, exc: CrossforceError) -> JSONResponse:
-        return refuse(request, 409, "not_ready", str(exc).splitlines()[0][:300])
+        return await refuse(request, 409, "not_ready", str(exc).splitlines()[0][:300])
 
     @app.exception_handler(Exception)
     async def failure(request: Request, exc: Exception) -> JSONResponse:

@@ -10,17 +10,22 @@ endpoint, query fingerprint, status and result count (``api_audit.consultation_t
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
 import re
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
 from coordinator.api_audit import consultation_text
 from coordinator.served import ServedStore
@@ -86,18 +91,29 @@ class Gate:
         self._keys_lock = threading.Lock()
 
     # -- the parts
-    def identify(self, credentials: HTTPAuthorizationCredentials | None) -> User:
+    def known(self, credentials: HTTPAuthorizationCredentials | None) -> User | None:
+        """The active user of a key checked in the last KEY_CACHE_S, else None (check it
+        with ``identify``); no key at all is refused at once."""
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise ApiError(401, "unauthenticated", "send an API key: Authorization: Bearer "
                            "cf_…", {"WWW-Authenticate": "Bearer"})
         digest = hashlib.sha256(credentials.credentials.encode()).hexdigest()
-        now = time.monotonic()
         with self._keys_lock:
             cached = self._keys.get(digest)
-        if cached is not None and now - cached[1] < KEY_CACHE_S:
+        if cached is not None and time.monotonic() - cached[1] < KEY_CACHE_S:
             user = cached[0]
             if user.state() == "active":
                 return user
+        return None
+
+    def identify(self, credentials: HTTPAuthorizationCredentials | None) -> User:
+        """The active user of the key (scrypt unless checked lately); 401 otherwise."""
+        user = self.known(credentials)
+        if user is not None:
+            return user
+        assert credentials is not None  # known() refused a missing key
+        digest = hashlib.sha256(credentials.credentials.encode()).hexdigest()
+        now = time.monotonic()
         try:
             user = check_key(self.served.reader(), credentials.credentials)
         except BadKey:
@@ -116,20 +132,23 @@ class Gate:
     def allow(self, *roles: str, lookup: bool = False) -> Callable[..., Caller]:
         """A dependency admitting only ``roles``; ``lookup`` also applies the per-user
         lookup rate. A refusal is logged before it is raised."""
-        def admit(request: Request,
-                  credentials: Annotated[HTTPAuthorizationCredentials | None,
-                                         Depends(bearer)],
-                  x_purpose: Annotated[str | None, Header(
-                      pattern=PURPOSE.pattern,
-                      description="Purpose code the request serves (e.g. TOEX-CSE); data "
-                      "endpoints answer from data shared under it only.")] = None,
-                  x_justification: Annotated[str | None, Header(
-                      pattern=r"^[ -~]{10,500}$",
-                      description="Why you ask (10-500 characters), for the ledger.")] = None,
-                  ) -> Caller:
-            user = None
+        async def admit(request: Request,
+                        credentials: Annotated[HTTPAuthorizationCredentials | None,
+                                               Depends(bearer)],
+                        x_purpose: Annotated[str | None, Header(
+                            pattern=PURPOSE.pattern,
+                            description="Purpose code the request serves (e.g. TOEX-CSE); data "
+                            "endpoints answer from data shared under it only.")] = None,
+                        x_justification: Annotated[str | None, Header(
+                            pattern=r"^[ -~]{10,500}$",
+                            description="Why you ask (10-500 characters), for the ledger.")] = None,
+                        ) -> Caller:
+            # on the event loop (no worker thread for what a dict look-up answers): only
+            # a key not checked lately goes to a thread, for scrypt
             try:
-                user = self.identify(credentials)
+                user = self.known(credentials)
+                if user is None:
+                    user = await run_in_threadpool(self.identify, credentials)
                 request.state.user = user
                 purpose, why = (x_purpose or "").strip(), (x_justification or "").strip()
                 if not PURPOSE.match(purpose):
@@ -150,17 +169,19 @@ class Gate:
                                    f"{wait:.0f} s", {"Retry-After": str(max(1, round(wait)))})
                 return caller
             except ApiError as exc:
+                request.state.identified = True  # whoever it is, the log need not ask again
                 self.log(request, exc.status, 0)
-                request.state.logged = True
                 raise
         return admit
 
     # -- the ledger entry
-    def log(self, request: Request, status: int, results: int) -> None:
-        """One consultation entry for this request (refused or answered)."""
+    def log(self, request: Request, status: int, results: int) -> Future[Any]:
+        """Queue one consultation entry for this request (refused or answered); kept on
+        ``request.state.logged``, the future the answer must wait for (``Logged``)."""
         caller: Caller | None = getattr(request.state, "caller", None)
         user: User | None = getattr(request.state, "user", None)
-        if user is None:  # refused before the gate ran (bad input): still name the caller
+        if user is None and not getattr(request.state, "identified", False):
+            # refused before the gate ran (bad input): still name the caller
             scheme, _, key = request.headers.get("authorization", "").partition(" ")
             try:
                 user = self.identify(HTTPAuthorizationCredentials(scheme=scheme,
@@ -174,12 +195,14 @@ class Gate:
             actor = (f"api:{user.name} ({user.role_spec})" if user else
                      f"api:unauthenticated ({request.client.host if request.client else '?'})")
             purpose, why = "none", "refused before a purpose was given"
-        self.served.record(
+        pending = self.served.record_later(
             action="consultation", actor=actor, purpose=purpose,
             justification=consultation_text(request.method, request.url.path,
                                             fingerprint(request), why),
             counts={"status": status, "results": results},
             force=caller.user.force if caller and caller.user.force else None)
+        request.state.logged = pending
+        return pending
 
 
 def fingerprint(request: Request) -> str:
@@ -190,12 +213,36 @@ def fingerprint(request: Request) -> str:
                           ).hexdigest()
 
 
-def answer(request: Request, gate: Gate, body: Any, results: int) -> Any:
-    """Log the answered request, then send its body as JSON. Sent as a ready response, so
-    FastAPI does not validate it again against the endpoint's model (the schemathesis
-    test holds every answer to that model instead): the queries build the bodies to it."""
-    gate.log(request, 200, results)
-    request.state.logged = True
+def answer(request: Request, gate: Gate, body: Any, results: int) -> Logged:
+    """Queue the answered request's ledger entry and answer with ``body`` as JSON once it
+    is committed. Sent as a ready response, so FastAPI does not validate it again against
+    the endpoint's model (the schemathesis test holds every answer to that model instead):
+    the queries build the bodies to it. ``body`` may be JSON already encoded (bytes: a kept
+    answer, serve_cache.py)."""
     if hasattr(body, "model_dump"):
         body = body.model_dump(mode="json")
-    return JSONResponse(body)
+    return Logged(body if isinstance(body, bytes) else encode(body), 200,
+                  gate.log(request, 200, results))
+
+
+def encode(body: Any) -> bytes:
+    """JSON as Starlette's JSONResponse writes it."""
+    return json.dumps(body, ensure_ascii=False, allow_nan=False, indent=None,
+                      separators=(",", ":")).encode()
+
+
+class Logged(Response):
+    """A JSON answer released only once its ledger entry is committed (group commit,
+    serve_journal.py): the wait is on the event loop, so no worker thread is held for it.
+    If the entry cannot be written, the answer is never sent (the failure is a 500)."""
+
+    media_type = "application/json"
+
+    def __init__(self, content: bytes, status_code: int, pending: Future[Any],
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(content, status_code, headers)
+        self.pending = pending
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await asyncio.wrap_future(self.pending)
+        await super().__call__(scope, receive, send)

@@ -201,32 +201,50 @@ def force_pairs(con: duckdb.DuckDBPyConnection, purpose: str,
 
 # --------------------------------------------------------------------------- lookups
 
+LookupRow = tuple[int | None, list[str] | None, bool | None, bool | None, int | None,
+                  list[str] | None]
+NO_ROW: LookupRow = (None, None, None, None, None, None)
+
+
 def lookup(con: duckdb.DuckDBPyConnection, purpose: str, own_force: str,
            tokens: list[tuple[str, bytes]]) -> list[dict[str, Any]]:
-    """Hit / no-hit for each (kind, token) a force's liaison sent.
+    """Hit / no-hit for each (kind, token) a force's liaison sent (see ``lookup_answer``)."""
+    return lookup_answer(own_force, tokens,
+                         [lookup_row(con, purpose, kind, token) for kind, token in tokens])
+
+
+def lookup_row(con: duckdb.DuckDBPyConnection, purpose: str, kind: str,
+               token: bytes) -> LookupRow:
+    """What the store holds for one token: (entity, forces holding it openly, hidden, hub,
+    network, the network's forces) — the same for every force asking, so it may be kept
+    per snapshot; ``lookup_answer`` cuts it down to what the asking force may learn.
+
+    A point query: lookup_index is sorted by token and entity_view by entity id, so their
+    zone maps skip all but one row group (a join over many tokens would scan them whole)."""
+    found = con.execute("""
+        SELECT v.entity_id, v.open_forces, v.hidden, v.hub, v.network_id, n.forces
+        FROM (SELECT entity_id FROM lookup_index
+              WHERE token = $token AND token_kind = $kind AND purpose = $purpose
+              LIMIT 1) x
+        JOIN entity_view v ON v.entity_id = x.entity_id
+        LEFT JOIN networks n ON n.network_id = v.network_id""",
+        {"token": token, "kind": kind, "purpose": purpose}).fetchall()
+    return found[0] if found else NO_ROW
+
+
+def lookup_answer(own_force: str, tokens: list[tuple[str, bytes]],
+                  rows: list[LookupRow]) -> list[dict[str, Any]]:
+    """Hit / no-hit for each (kind, token), from its ``lookup_row``.
 
     A hit names the entity, its network and the *other* forces holding it openly or in
     its network — never a reference, token or attribute of theirs. A force holding the
     entity only as a victim's is never named (so nobody can learn who holds a number by
     looking it up); a stop-listed hub is a no-hit; a no-hit says nothing more.
     """
-    rows = []
-    # one point query per token: lookup_index is sorted by token and entity_view by entity
-    # id, so their zone maps skip all but one row group (a join would scan them whole)
-    for i, (kind, token) in enumerate(tokens):
-        found = con.execute("""
-            SELECT v.entity_id, v.open_forces, v.hidden, v.hub, v.network_id, n.forces
-            FROM (SELECT entity_id FROM lookup_index
-                  WHERE token = $token AND token_kind = $kind AND purpose = $purpose
-                  LIMIT 1) x
-            JOIN entity_view v ON v.entity_id = x.entity_id
-            LEFT JOIN networks n ON n.network_id = v.network_id""",
-            {"token": token, "kind": kind, "purpose": purpose}).fetchone()
-        rows.append((i, *(found or (None, None, None, None, None, None))))
     out = []
-    for i, entity_id, open_forces, hidden, hub, network_id, network_forces in rows:
-        kind, token = tokens[i]
-        holders = set() if entity_id is None or hub else set(open_forces) - {own_force}
+    for (kind, token), row in zip(tokens, rows, strict=True):
+        entity_id, open_forces, hidden, hub, network_id, network_forces = row
+        holders = set() if entity_id is None or hub else set(open_forces or ()) - {own_force}
         in_network = network_id is not None and not hidden
         others = holders | (set(network_forces or ()) - {own_force} if in_network else set())
         hit = bool(others)

@@ -15,13 +15,14 @@ Data endpoints answer from the data shared under the request's purpose (X-Purpos
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from coordinator import api_audit as audit
 from coordinator import api_queries as q
-from coordinator.api_gate import ApiError, Caller, Gate, answer
+from coordinator.api_gate import ApiError, Caller, Gate, answer, encode
 from coordinator.api_models import (
     AggregateRow,
     Consultation,
@@ -47,6 +48,7 @@ from coordinator.api_models import (
     UserOut,
 )
 from coordinator.graph import LINK_KINDS
+from coordinator.served import ServedStore
 from federation.errors import CrossforceError
 
 Limit = Annotated[int, Query(ge=1, le=500, description="page size")]
@@ -57,10 +59,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 429)}
 
 
-def _held(con: Any, purpose: str) -> None:
+def _held(served: ServedStore, purpose: str) -> None:
     """A data request names a purpose something was shared under."""
-    held = [r[0] for r in con.execute("SELECT DISTINCT purpose FROM submissions "
-                                      "WHERE superseded_by IS NULL ORDER BY 1").fetchall()]
+    held = served.cache.get(("held purposes",), lambda: [r[0] for r in served.reader().execute(
+        "SELECT DISTINCT purpose FROM submissions WHERE superseded_by IS NULL ORDER BY 1"
+    ).fetchall()], lambda v: 64 * (len(v) + 1))
     if purpose not in held:
         raise ApiError(404, "purpose", f"nothing is held under purpose {purpose!r}; held: "
                        f"{', '.join(held) or 'none'}")
@@ -76,6 +79,20 @@ def routes(gate: Gate) -> APIRouter:
     readers = Depends(gate.allow("analyst", "auditor"))
     admin = Depends(gate.allow("admin"))
     anyone = Depends(gate.allow("analyst", "liaison", "auditor", "admin"))
+
+    def kept(request: Request, caller: Caller,
+             build: Callable[[], tuple[Any, int]]) -> tuple[bytes, int]:
+        """(JSON body, result count) of a graph endpoint, kept per snapshot of the store:
+        the key is what the answer depends on — path, purpose, parameters — never who
+        asks (every analyst sees the same)."""
+        key = (request.url.path, caller.purpose,
+               tuple(sorted(request.query_params.multi_items())))
+
+        def encoded() -> tuple[bytes, int]:
+            body, results = build()
+            return encode(body), results
+
+        return served.cache.get(key, encoded, lambda v: len(v[0]) + 200)
 
     @r.get("/health", tags=["service"], summary="Is the service up (no key needed)")
     async def health() -> dict[str, str]:
@@ -101,56 +118,71 @@ def routes(gate: Gate) -> APIRouter:
         = None,
         limit: Limit = 50, offset: Offset = 0,
     ) -> Page[NetworkSummary]:
-        con = served.reader()
-        q.check_linked(con, served.ready)
-        _held(con, caller.purpose)
-        total, items = q.networks_page(
-            con, caller.purpose, min_forces=min_forces, force=force, min_persons=min_persons,
-            max_persons=max_persons, active_from=active_from, active_to=active_to,
-            link_kind=link_kind, limit=limit, offset=offset)
-        return answer(request, gate, {"items": items, "total": total, "limit": limit,
-                                      "offset": offset}, len(items))
+        q.check_linked(served.reader(), served.ready)
+        _held(served, caller.purpose)
+
+        def build() -> tuple[Any, int]:
+            total, items = q.networks_page(
+                served.reader(), caller.purpose, min_forces=min_forces, force=force,
+                min_persons=min_persons, max_persons=max_persons, active_from=active_from,
+                active_to=active_to, link_kind=link_kind, limit=limit, offset=offset)
+            return ({"items": items, "total": total, "limit": limit, "offset": offset},
+                    len(items))
+
+        return answer(request, gate, *kept(request, caller, build))
 
     @r.get("/networks/{network_id}", tags=["analyst"],
            summary="One network: members, edges, brokers, key players, Cytoscape.js elements")
     def network(request: Request, network_id: EntityId, caller: Caller = analyst
                 ) -> NetworkDetail:
-        con = served.reader()
-        q.check_linked(con, served.ready)
-        found = _found(q.network_detail(con, caller.purpose, network_id),
-                       f"no network {network_id} under purpose {caller.purpose}")
-        return answer(request, gate, found, len(found["members"]))
+        q.check_linked(served.reader(), served.ready)
+
+        def build() -> tuple[Any, int]:
+            found = _found(q.network_detail(served.reader(), caller.purpose, network_id),
+                           f"no network {network_id} under purpose {caller.purpose}")
+            return found, len(found["members"])
+
+        return answer(request, gate, *kept(request, caller, build))
 
     @r.get("/entities/{entity_id}", tags=["analyst"],
            summary="One entity: the forces holding it, its network, its links")
     def entity(request: Request, entity_id: EntityId, caller: Caller = analyst
                ) -> EntityDetail:
-        con = served.reader()
-        q.check_linked(con, served.ready)
-        found = _found(q.entity_detail(con, caller.purpose, entity_id),
-                       f"no entity {entity_id} to show under purpose {caller.purpose}")
-        return answer(request, gate, found, 1 + len(found["links"]))
+        q.check_linked(served.reader(), served.ready)
+
+        def build() -> tuple[Any, int]:
+            found = _found(q.entity_detail(served.reader(), caller.purpose, entity_id),
+                           f"no entity {entity_id} to show under purpose {caller.purpose}")
+            return found, 1 + len(found["links"])
+
+        return answer(request, gate, *kept(request, caller, build))
 
     @r.get("/entities/{entity_id}/forces", tags=["analyst"],
            summary="Which forces hold entity X")
     def entity_forces(request: Request, entity_id: EntityId, caller: Caller = analyst
                       ) -> EntityForces:
-        con = served.reader()
-        q.check_linked(con, served.ready)
-        found = _found(q.entity_detail(con, caller.purpose, entity_id, with_links=False),
-                       f"no entity {entity_id} to show under purpose {caller.purpose}")
-        return answer(request, gate, {"entity_id": entity_id, "forces": found["forces"]},
-                      len(found["forces"]))
+        q.check_linked(served.reader(), served.ready)
+
+        def build() -> tuple[Any, int]:
+            found = _found(q.entity_detail(served.reader(), caller.purpose, entity_id,
+                                           with_links=False),
+                           f"no entity {entity_id} to show under purpose {caller.purpose}")
+            return {"entity_id": entity_id, "forces": found["forces"]}, len(found["forces"])
+
+        return answer(request, gate, *kept(request, caller, build))
 
     @r.get("/force-pairs", tags=["analyst"],
            summary="Shared entities and networks between each pair of forces")
     def pairs(request: Request, caller: Caller = analyst, force: Name = None
               ) -> list[ForcePair]:
-        con = served.reader()
-        q.check_linked(con, served.ready)
-        _held(con, caller.purpose)
-        rows = q.force_pairs(con, caller.purpose, force)
-        return answer(request, gate, rows, len(rows))
+        q.check_linked(served.reader(), served.ready)
+        _held(served, caller.purpose)
+
+        def build() -> tuple[Any, int]:
+            rows = q.force_pairs(served.reader(), caller.purpose, force)
+            return rows, len(rows)
+
+        return answer(request, gate, *kept(request, caller, build))
 
     @r.get("/aggregates", tags=["analyst", "auditor"],
            summary="National aggregates (sums of released counts) for the purpose")
@@ -181,7 +213,13 @@ def routes(gate: Gate) -> APIRouter:
         con = served.reader()
         q.check_linked(con, served.ready)
         tokens = [(t.kind, bytes.fromhex(t.token)) for t in body.tokens]
-        results = q.lookup(con, caller.purpose, caller.user.force or "", tokens)
+        # what the store holds per token is kept per snapshot; what this force may learn
+        # of it (never its own force, never a victim's holder) is cut per request
+        rows = [served.cache.get(("lookup", caller.purpose, kind, token),
+                                 lambda k=kind, t=token: q.lookup_row(con, caller.purpose,
+                                                                      k, t),
+                                 lambda _: 256) for kind, token in tokens]
+        results = q.lookup_answer(caller.user.force or "", tokens, rows)
         return answer(request, gate, {"force": caller.user.force, "purpose": caller.purpose,
                                       "results": results}, sum(r["hit"] for r in results))
 

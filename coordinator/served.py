@@ -10,9 +10,12 @@ while it runs, and everything goes through it:
   new one — a long link never blocks them. Its ledger entry (combination) is appended right
   after the commit: the ledger is a hash chain, and an entry written inside a transaction
   opened before other entries were appended would fork it;
-- **ledger entries** of requests are *group-committed*: each request queues its entry and
-  waits until a writer thread has appended and committed it with whatever else was queued
-  (one commit for many concurrent requests), so every answer is logged before it is sent;
+- **ledger entries** of requests are *group-committed* (serve_journal.py): each request
+  queues its entry and its answer waits until a writer thread has appended and committed
+  it with whatever else was queued (one commit for many concurrent requests), so every
+  answer is logged before it is sent;
+- **answers** of the graph endpoints are kept per snapshot (serve_cache.py) until the next
+  link, submission or secure sum commits;
 - **a federation round** started while the service runs hands it payloads instead of
   opening the file: `open_service` (the ServerApp's factory) finds ``DIR/service/serve.json``
   and returns a ``RemoteCoordinator`` that calls the service's internal API.
@@ -20,42 +23,37 @@ while it runs, and everything goes through it:
 
 from __future__ import annotations
 
-import queue
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from coordinator.consult import check_something_to_link, link_tables, purposes
+from coordinator.serve_cache import SnapshotCache
+from coordinator.serve_journal import Journal, WriteLock
 from coordinator.serve_state import INTERNAL_HEADER, internal_secret
 from coordinator.service import CoordinatorStoreService
 from federation.duckdb_files import transaction
 from federation.errors import CrossforceError
-
-
-@dataclass
-class _Pending:
-    entry: dict[str, Any]
-    done: threading.Event = field(default_factory=threading.Event)
-    error: BaseException | None = None
+from federation.ledger import LedgerEntry
 
 
 class ServedStore(CoordinatorStoreService):
     """The service's hold on the store: the round's calls (submit, link, hits, aggregates,
     inherited — serialised on the write lock) plus per-thread readers, a link that never
-    blocks readers, and group-committed consultation entries."""
+    blocks readers, group-committed ledger entries (serve_journal.py) and answers kept per
+    snapshot (serve_cache.py)."""
 
     def __init__(self, directory: Path, **kwargs: Any) -> None:
         super().__init__(Path(directory), actor="coordinator-service", **kwargs)
+        self._lock = WriteLock()  # type: ignore[assignment]  # counts who wrote (journal)
         self._local = threading.local()
         self._link_lock = threading.Lock()
-        self._queue: queue.Queue[_Pending | None] = queue.Queue()
-        self._writer = threading.Thread(target=self._write_entries, name="ledger-writer",
-                                        daemon=True)
-        self._writer.start()
+        self.journal = Journal(self.store.con, self.store.ledger, self._lock)
+        self.cache = SnapshotCache()
         self.linking = threading.Event()
         #: what the API found in place once (e.g. "linked": the read-side views exist)
         self.ready: set[str] = set()
@@ -70,42 +68,31 @@ class ServedStore(CoordinatorStoreService):
             self._local.cursor = cur
         return cur
 
-    def writing(self) -> threading.Lock:
+    def writing(self) -> WriteLock:
         """Hold while writing on the store's own connection (users, the round's calls)."""
         return self._lock
 
     # -- the ledger, group-committed
     def record(self, **entry: Any) -> None:
         """Append one ledger entry (``Ledger.append`` keywords) and return once committed."""
-        pending = _Pending(entry)
-        self._queue.put(pending)
-        pending.done.wait()
-        if pending.error is not None:
-            raise pending.error
+        self.journal.record(entry)
 
-    def _write_entries(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < 256:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._queue.put(None)
-                    break
-                batch.append(item)
-            try:
-                with self._lock, transaction(self.store.con):
-                    self.store.ledger.append_many([p.entry for p in batch])
-            except BaseException as exc:  # noqa: BLE001 — handed to every waiting request
-                for p in batch:
-                    p.error = exc
-            for p in batch:
-                p.done.set()
+    def record_later(self, **entry: Any) -> Future[LedgerEntry]:
+        """Queue one ledger entry; the future completes once it is committed."""
+        return self.journal.submit(entry)
+
+    # -- writes that change what the API shows: kept answers go once each commits
+    def submit(self, payload: bytes, sender: str) -> dict[str, Any]:
+        try:
+            return super().submit(payload, sender)
+        finally:
+            self.cache.bump()
+
+    def record_secure_sum(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return super().record_secure_sum(*args, **kwargs)
+        finally:
+            self.cache.bump()
 
     # -- link into a new snapshot
     def link(self) -> dict[str, Any]:
@@ -119,9 +106,12 @@ class ServedStore(CoordinatorStoreService):
             cur = self.store.con.cursor()
             try:
                 check_something_to_link(cur, self.store.dir)
-                with transaction(cur):
-                    summary = link_tables(cur, linkage=self.linkage, networks=self.networks,
-                                          progress=progress)
+                try:
+                    with transaction(cur):
+                        summary = link_tables(cur, linkage=self.linkage,
+                                              networks=self.networks, progress=progress)
+                finally:
+                    self.cache.bump()
                 self.record(action="combination", actor=actor or self.actor,
                             purpose=purposes(cur), justification=justification,
                             counts=summary.counts)
@@ -131,8 +121,7 @@ class ServedStore(CoordinatorStoreService):
         return summary.as_dict()
 
     def close(self) -> None:
-        self._queue.put(None)
-        self._writer.join(10)
+        self.journal.close()
         super().close()
 
 

@@ -97,7 +97,12 @@ class Signer:
         if key.curve != "Ed25519" or not key.has_private():
             raise ValueError("Signer needs an Ed25519 private key")
         self._key = key
-        self._eddsa = eddsa.new(key, "rfc8032")
+        # OpenSSL's Ed25519 (the `cryptography` package): the same RFC 8032 signatures,
+        # byte for byte (they are deterministic), in ~40 µs instead of pycryptodome's ~2 ms
+        # — the coordinator signs one ledger entry per API request
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        self._fast = Ed25519PrivateKey.from_private_bytes(key.seed)
         self.public_key: bytes = key.public_key().export_key(format="raw")
         self.fingerprint: str = fingerprint(self.public_key)
 
@@ -119,7 +124,7 @@ class Signer:
 
     def sign(self, data: bytes) -> bytes:
         """64-byte signature over ``data``."""
-        return self._eddsa.sign(data)
+        return self._fast.sign(data)
 
     def __repr__(self) -> str:  # never print key material
         return f"Signer({self.fingerprint})"

@@ -201,18 +201,21 @@ class Ledger:
                             recipients=recipients, payload_hash=payload_hash,
                             policy_hash=policy_hash, force=force)
 
-    def append_many(self, entries: Sequence[Mapping[str, Any]]) -> list[LedgerEntry]:
+    def append_many(self, entries: Sequence[Mapping[str, Any]], *,
+                    after: LedgerEntry | None = None) -> list[LedgerEntry]:
         """Add several entries (``append`` keywords each) in order, reading the chain's head
         once and inserting them in one statement — what a service writing one entry per
         request needs (the per-entry head query dominates ``append``). No commit of its
-        own."""
+        own: outside a transaction the one INSERT commits by itself, all or nothing.
+
+        ``after``: the head the caller knows it appended last (a single writer keeping it
+        between batches), instead of reading it; if another entry followed it meanwhile,
+        the chain index refuses the insert (``LedgerForked``) and nothing is written."""
         for e in entries:
             if e.get("action") not in ACTIONS:
                 raise ValueError(f"ledger action {e.get('action')!r} is not one of "
                                  f"{', '.join(ACTIONS)}")
-        last = self.con.execute(
-            "SELECT seq, entry_hash FROM ledger ORDER BY seq DESC LIMIT 1").fetchone()
-        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+        seq, prev = (after.seq + 1, after.entry_hash) if after else _next(self.con)
         made = []
         for e in entries:
             entry = self._entry(seq=seq, prev=prev, **e)
@@ -222,9 +225,7 @@ class Ledger:
         return made
 
     def _append(self, action: str, **fields: Any) -> LedgerEntry:
-        last = self.con.execute(
-            "SELECT seq, entry_hash FROM ledger ORDER BY seq DESC LIMIT 1").fetchone()
-        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+        seq, prev = _next(self.con)
         entry = self._entry(seq=seq, prev=prev, action=action, **fields)
         self._insert([entry])
         return entry
@@ -281,9 +282,15 @@ class Ledger:
     def head(self) -> str:
         """Hash of the last entry: publish or keep it so a later check (``audit verify
         --expect-head``) can tell if the ledger was cut short at the end."""
-        last = self.con.execute(
-            "SELECT entry_hash FROM ledger ORDER BY seq DESC LIMIT 1").fetchone()
-        return last[0] if last else GENESIS
+        return _next(self.con)[1]
+
+
+def _next(con: duckdb.DuckDBPyConnection) -> tuple[int, str]:
+    """(seq, prev_hash) of the entry to append: after the last stored one. ``max(seq)``
+    then a point read, not a sort of the whole table (a busy service appends often)."""
+    last = con.execute("SELECT seq, entry_hash FROM ledger "
+                       "WHERE seq = (SELECT max(seq) FROM ledger) LIMIT 1").fetchall()
+    return (last[0][0] + 1, last[0][1]) if last else (1, GENESIS)
 
 
 def read_entries(con: duckdb.DuckDBPyConnection) -> list[LedgerEntry]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import stat
 from pathlib import Path
 
@@ -85,3 +86,23 @@ def test_secrets_never_appear_in_repr() -> None:
     secret = LinkageSecret.generate()
     assert secret.secret.hex() not in repr(secret)
     assert "SHA256:" in repr(Signer.generate())
+
+
+def test_signatures_are_rfc8032_byte_for_byte() -> None:
+    """The signer's fast path (OpenSSL) gives RFC 8032's own test vector (TEST 2) and the
+    same bytes as pycryptodome's Ed25519 for any key and message."""
+    from Crypto.Signature import eddsa
+
+    seed = bytes.fromhex("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb")
+    signer = Signer.from_seed(seed)
+    assert signer.public_key.hex() == ("3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd5"
+                                       "5f12af4660c")
+    assert signer.sign(bytes([0x72])).hex() == (
+        "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f"
+        "3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00")
+    for n in range(5):
+        other = Signer.generate()
+        message = secrets.token_bytes(n * 40)
+        slow = eddsa.new(eddsa.import_private_key(other._key.seed), "rfc8032")
+        assert other.sign(message) == slow.sign(message)
+        Verifier(other.public_key).verify(message, other.sign(message))

@@ -1,0 +1,69 @@
+"""Answers kept per snapshot of the served store, so a repeated question skips DuckDB.
+
+What the analyst endpoints show (networks, members, edges, entities, force pairs) and what
+a lookup finds for a token change only when the store does: a link, a submission, a
+secure sum. The service is the store's only writer, so it numbers those changes itself
+(``generation``, bumped after each commits); an answer is kept under the generation it was
+read in and everything is dropped at the next bump. A key holds everything the answer
+depends on (endpoint, purpose, parameters) and never the caller: answers that depend on
+who asks (a liaison's own force) are built from a kept row per request. Bounded by bytes,
+least recently used first out. Never kept: ledger, consultations, submissions, users.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class SnapshotCache:
+    """LRU of answers of the current generation, at most ``max_bytes`` (as the builder
+    sizes them)."""
+
+    def __init__(self, max_bytes: int = 128 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self.generation = 0
+        self.hits = self.misses = 0
+        self._items: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def bump(self) -> None:
+        """The store changed (call after the change committed): forget every answer."""
+        with self._lock:
+            self.generation += 1
+            self._items.clear()
+            self._bytes = 0
+
+    def get(self, key: Hashable, build: Callable[[], T], size: Callable[[T], int]) -> T:
+        """The kept value for ``key``, or ``build()`` kept under the generation current
+        *before* it ran (a change committing meanwhile makes it a key nobody asks again)."""
+        with self._lock:
+            generation = self.generation
+            found = self._items.get((generation, key))
+            if found is not None:
+                self._items.move_to_end((generation, key))
+                self.hits += 1
+                return found[0]
+            self.misses += 1
+        value = build()
+        n = size(value)
+        if n > self.max_bytes // 8:  # one huge answer would push out everything else
+            return value
+        with self._lock:
+            if generation == self.generation and (generation, key) not in self._items:
+                self._items[(generation, key)] = (value, n)
+                self._bytes += n
+                while self._bytes > self.max_bytes:
+                    _, (_, dropped) = self._items.popitem(last=False)
+                    self._bytes -= dropped
+        return value
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return {"generation": self.generation, "entries": len(self._items),
+                    "bytes": self._bytes, "hits": self.hits, "misses": self.misses}

@@ -1,0 +1,174 @@
+"""The service's ledger journal and kept answers: requests are logged in batches, the
+chain stays one verifiable chain whoever else writes, an answer is never sent before its
+entry is durable (checked by killing the service), a change of the store drops kept
+answers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from coordinator.serve_cache import SnapshotCache
+from coordinator.served import ServedStore
+from coordinator.store import open_store
+from coordinator.users import add_user as add_user_here
+from federation.ledger import read_entries, verify_ledger
+from tests.coordinator.coordinator_payloads import federation_template  # noqa: F401
+from tests.coordinator.served_api import LISTENING, add_user
+from tests.coordinator.two_networks import build
+from tests.spawned import start, stop_all
+
+
+@pytest.fixture(scope="module")
+def linked(tmp_path_factory: pytest.TempPathFactory, federation_template: Path  # noqa: F811
+           ) -> Path:
+    return build(federation_template, tmp_path_factory.mktemp("journal") / "fed").dir
+
+
+def consultation(n: int, actor: str = "api:tester (analyst)") -> dict[str, object]:
+    return {"action": "consultation", "actor": actor, "purpose": "op-test",
+            "justification": f"GET /v1/networks request {n}", "counts": {"status": 200,
+                                                                         "results": 1}}
+
+
+def test_entries_from_many_threads_commit_in_batches_into_one_verifiable_chain(
+        linked: Path, tmp_path: Path) -> None:
+    import shutil
+
+    directory = tmp_path / "copy"
+    shutil.copytree(linked, directory)
+    served = ServedStore(directory)
+    try:
+        def ask(n: int) -> None:
+            served.record_later(**consultation(n)).result(timeout=60)
+
+        def add_users() -> None:  # another writer on the same lock, between batches
+            for i in range(5):
+                with served.writing():
+                    add_user_here(served.store.con, served.store.ledger, f"user{i}",
+                                  "analyst", actor="test")
+
+        other = threading.Thread(target=add_users)
+        other.start()
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(ask, range(300)))
+        other.join()
+        assert served.journal.entries == 300
+        assert served.journal.batches < 300  # grouped: fewer commits than entries
+        con = served.reader()
+        report = verify_ledger(con, served.store.keys.signer.public_key)
+        assert report.ok, report.problems
+        asked = [e for e in read_entries(con) if e.action == "consultation"
+                 and e.actor == "api:tester (analyst)"]
+        assert sorted(e.justification for e in asked) == sorted(
+            f"GET /v1/networks request {n}" for n in range(300))
+        assert sum(e.actor == "test" for e in read_entries(con)) == 5  # the users' entries
+    finally:
+        served.close()
+
+
+def test_an_entry_the_ledger_refuses_fails_alone(linked: Path, tmp_path: Path) -> None:
+    import shutil
+
+    directory = tmp_path / "copy"
+    shutil.copytree(linked, directory)
+    served = ServedStore(directory)
+    try:
+        with served.writing():  # hold the writer back so they queue up together
+            good = [served.record_later(**consultation(n)) for n in range(5)]
+            bad = served.record_later(**consultation(99, actor=" "))
+            good += [served.record_later(**consultation(n)) for n in range(5, 10)]
+        with pytest.raises(ValueError, match="non-empty actor"):
+            bad.result(timeout=60)
+        assert [f.result(timeout=60).action for f in good] == ["consultation"] * 10
+        report = verify_ledger(served.reader(), served.store.keys.signer.public_key)
+        assert report.ok, report.problems
+    finally:
+        served.close()
+
+
+def test_every_answer_sent_before_a_crash_is_in_the_ledger(linked: Path,
+                                                          tmp_path: Path) -> None:
+    """Group commit: a batch's answers leave only after its commit, so killing the service
+    (SIGKILL: no shutdown, no flush) loses no entry of an answered request."""
+    import shutil
+
+    directory = tmp_path / "copy"
+    shutil.copytree(linked, directory)
+    key = add_user(directory, "crash-analyst", "analyst")
+    process = start([sys.executable, "-m", "federation.cli"], "coordinator", "serve",
+                    "--dir", directory, "--port", 0, "--no-console")
+    answered: list[str] = []
+    try:
+        url = ""
+        while not url:
+            line = process.stdout.readline() if process.stdout else ""
+            assert line or process.poll() is None, "coordinator serve did not start"
+            found = LISTENING.search(line)
+            url = found.group(1) if found else ""
+        stop = threading.Event()
+
+        def ask(n: int) -> None:
+            with httpx.Client(base_url=url, timeout=30.0) as client:
+                i = 0
+                while not stop.is_set():
+                    why = f"crash check {n}-{i}"
+                    try:
+                        reply = client.get("/v1/networks", headers={
+                            "Authorization": f"Bearer {key}", "X-Purpose": "op-test",
+                            "X-Justification": why})
+                    except httpx.HTTPError:
+                        return  # the service died mid-request: that one was never answered
+                    if reply.status_code == 200:
+                        answered.append(why)
+                    i += 1
+
+        threads = [threading.Thread(target=ask, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        while len(answered) < 60:
+            threading.Event().wait(0.05)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        stop.set()
+        for t in threads:
+            t.join()
+    finally:
+        stop_all([process])
+    with open_store(directory) as store:
+        report = verify_ledger(store.con, store.keys.signer.public_key)
+        assert report.ok, report.problems
+        logged = {e.justification.rsplit(": ", 1)[-1] for e in read_entries(store.con)
+                  if e.action == "consultation"}
+    missing = [why for why in answered if why not in logged]
+    assert len(answered) >= 60 and not missing
+
+
+def test_kept_answers_go_when_the_store_changes() -> None:
+    cache = SnapshotCache(max_bytes=1000)
+    built: list[int] = []
+
+    def build(value: int):  # noqa: ANN202
+        return lambda: built.append(value) or value
+
+    assert cache.get("k", build(1), lambda _: 10) == 1
+    assert cache.get("k", build(2), lambda _: 10) == 1  # kept
+    cache.bump()
+    assert cache.get("k", build(3), lambda _: 10) == 3  # the store changed: asked again
+
+    def racing() -> int:  # a change commits while the answer is built: not kept
+        cache.bump()
+        return 4
+
+    assert cache.get("r", racing, lambda _: 10) == 4
+    assert cache.get("r", build(5), lambda _: 10) == 5
+    for n in range(200):  # bounded by bytes, oldest out
+        cache.get(("n", n), build(n), lambda _: 10)
+    assert cache.stats()["bytes"] <= 1000 and built.count(0) == 1
