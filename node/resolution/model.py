@@ -181,7 +181,9 @@ def predict(features: pa.Table, *, threshold: float = 0.2, train: bool | None = 
                 _train(linker, n)
                 model = "trained"
             except Exception:  # noqa: BLE001 — too few pairs for a step: shipped model
-                linker, model = _default_linker(table, n), "default"
+                # a store big enough to train on, with too few duplicate pairs to learn
+                # from: its duplicates are rare, so count them
+                linker, model = _default_linker(table, n, _twins(con)), "default"
         else:
             linker, model = _default_linker(table, n), "default"
         if n < 2:
@@ -206,15 +208,30 @@ def predict(features: pa.Table, *, threshold: float = 0.2, train: bool | None = 
         con.close()
 
 
-def _default_linker(table: Any, n: int) -> Any:
+def _twins(con: duckdb.DuckDBPyConnection) -> int:
+    """Pairs of records with the same given name, family name and full date of birth: the
+    store's own evidence of how often it holds a person twice."""
+    return int(con.execute("""
+        SELECT coalesce(sum(c * (c - 1) / 2), 0) FROM (
+            SELECT count(*) AS c FROM rs_features
+            WHERE fn IS NOT NULL AND sn IS NOT NULL AND dob_s IS NOT NULL
+            GROUP BY fn, sn, dob_s)""").fetchall()[0][0])
+
+
+def _default_linker(table: Any, n: int, twins: int | None = None) -> Any:
     """The shipped parameters, without term frequencies (a few records say nothing about
     how common a name is, so an exact name counts as a common one: u = 0.01) and with the
-    match share of a force's store: about one duplicate pair per record over n²/2 pairs,
-    at most 1 in 100 (a small store must not merge on little evidence)."""
+    match share of a force's store. A small store: about one duplicate pair per record
+    over n²/2 pairs, at most 1 in 100 (it must not merge on little evidence). A store whose
+    training failed (`twins` given): as training estimates it — the pairs a strict rule
+    finds (same names and date of birth), taken as 70% of its duplicates, plus one; one
+    pair per record there merged 8 pairs of namesakes among FEBRL4's 5,000 distinct people."""
     from splink import Linker
 
     model = json.loads(DEFAULT_MODEL.read_text())
-    model["probability_two_random_records_match"] = min(0.01, max(1e-6, 1.1 / max(n, 1)))
+    share = (1.1 / max(n, 1) if twins is None
+             else (twins / 0.7 + 1) / max(n * (n - 1) / 2, 1.0))
+    model["probability_two_random_records_match"] = min(0.01, max(1e-9, share))
     return Linker(table, model, log_level=None)
 
 
