@@ -67,9 +67,10 @@ EXEC_SECRET = "superexec-secret"
 #: environment variable carrying a task token to ``run_task`` (not on the command line)
 TOKEN_ENV = "CROSSFORCE_RELAY_TOKEN"
 HASH = re.compile(r"^[0-9a-f]{64}$")
-#: how ``flower-supernode`` is started from a given interpreter
-SUPERNODE_BOOT = ("import sys; from flwr.supernode.cli import flower_supernode as main; "
-                  "sys.argv[0] = 'flower-supernode'; sys.exit(main())")
+#: how ``flower-supernode`` is started from a given interpreter (with shorter waits:
+#: ``federation.flower.supernode``)
+SUPERNODE_BOOT = ("import sys; from federation.flower.supernode import main; "
+                  "sys.exit(main())")
 
 
 # --------------------------------------------------------------------------- approval
@@ -179,8 +180,9 @@ def relay_environment(relay_dir: Path, *, pythonpath: str | None = None,
            "LANG": base.get("LANG", "C.UTF-8"), "TMPDIR": str(relay_dir / "tmp")}
     if pythonpath or base.get("PYTHONPATH"):
         env["PYTHONPATH"] = pythonpath or base["PYTHONPATH"]
-    if base.get("FLWR_SUPEREXEC_TASK_POLL_INTERVAL"):
-        env["FLWR_SUPEREXEC_TASK_POLL_INTERVAL"] = base["FLWR_SUPEREXEC_TASK_POLL_INTERVAL"]
+    for name in ("FLWR_SUPEREXEC_TASK_POLL_INTERVAL", "CROSSFORCE_SUPERNODE_POLL"):
+        if base.get(name):
+            env[name] = base[name]
     return env
 
 
