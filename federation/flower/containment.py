@@ -388,6 +388,7 @@ def preload_relay() -> None:
     import flwr.supernode.runtime.run_clientapp  # noqa: F401
 
     import federation.flower.clientapp  # noqa: F401
+    import federation.keys  # noqa: F401  (reading the relay secret: pycryptodome, ~0.1 CPU-s)
 
 
 def _fork_task(runtime_address: str, token: str, approved: frozenset[str]) -> int:
