@@ -8,7 +8,9 @@ Baseline (issue #12 item 5): what a competent user writes — a dictionary-memoi
 (``bench/memo_baseline.py``) over the SAME 1 M raw values: each distinct raw value
 normalised once with the product's own per-value ``normalise_phone``, each distinct
 E.164 value HMAC'd once; on one core against the product on one DuckDB thread, and in
-as many forked workers as the machine has cores against the product on all cores.
+as many forked workers as the machine has cores against the product on all cores. The
+headline ratio takes the faster of the two loops (forked workers touch every shared value
+and pay copy-on-write; on a busy machine one process can win), as a user would.
 Also shown: the memoised HMAC alone over the already-normalised values (how much of the
 win is normalisation). Every figure is the median of RUNS runs, the cases interleaved.
 
@@ -118,9 +120,9 @@ def main() -> None:
          **{f"{k}_per_s": v for k, v in rate.items()},
          "ratio_1core": rate["ours_1core"] / rate["memo_loop_1core"],
          "load_avg_1m": load_avg()},
-        rate["ours_all_cores"] / rate["memo_loop_all_cores"],
-        f"raw phone strings → tokens, ours on {cores} DuckDB threads / memoised normalise + "
-        f"HMAC loop in {cores} processes, same values, medians",
+        rate["ours_all_cores"] / max(rate["memo_loop_all_cores"], rate["memo_loop_1core"]),
+        f"raw phone strings → tokens, ours on {cores} DuckDB threads / the faster memoised "
+        f"normalise + HMAC loop (1 or {cores} processes), same values, medians",
         target="≥ 1.0 on the same cores",
     )
 
