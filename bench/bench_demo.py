@@ -7,7 +7,9 @@ code, no Flower processes). The ratio is what Flower's processes cost on top. A 
 adds `--secure-aggregation` (every force's counts only inside a SecAgg+ national sum) to
 show what the secure sum costs through the Deployment Engine.
 
-Deployment and in-process demos alternate, --runs times each (default 3); the figures are
+Both federate the same one purpose (``--purposes cse-national``: in-process the demo's
+default is one round for each of four purposes, which made earlier ratios unlike for
+like). Deployment and in-process demos alternate, --runs times each (default 3); the figures are
 medians, with the load average. Issue #12 item 2 asks for the deployed round within 1.5x
 the in-process round: ``round_ratio`` (the headline ratio stays the whole demo's wall time).
 Also the relay's CPU per message, from each relay executor's log (``wait4`` of each task).
@@ -36,10 +38,15 @@ TASK_DONE = re.compile(r"relay executor: task \S+ of run \S+ done: exit -?\d+, (
 CROSSFORCE = Path(sys.executable).parent / "crossforce"
 
 
+#: both engines federate the same purposes (in-process, the demo's default is all four)
+PURPOSES = "cse-national"
+
+
 def run_demo(engine: str, out: Path, *extra: str) -> tuple[float, dict[str, Any]]:
     t0 = time.perf_counter()
     done = subprocess.run([str(CROSSFORCE), "demo", "--engine", engine, "--json", "--out",
-                           str(out), *extra], capture_output=True, text=True, check=False)
+                           str(out), "--purposes", PURPOSES, *extra], capture_output=True,
+                          text=True, check=False)
     wall = time.perf_counter() - t0
     if done.returncode != 0:
         raise SystemExit(f"demo --engine {engine} failed:\n{done.stderr[-3000:]}")
