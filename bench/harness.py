@@ -56,3 +56,31 @@ def _fmt(v: Any) -> str:
     if isinstance(v, int):
         return f"{v:,}"
     return str(v)
+
+
+def median_of(fn: Callable[[], float], runs: int = 3) -> tuple[float, list[float]]:
+    """Median of ``runs`` calls of ``fn`` (each returns its own measure, e.g. seconds),
+    and the samples: benches quote medians of >= 3 runs, not best cases."""
+    import statistics
+
+    samples = [float(fn()) for _ in range(runs)]
+    return statistics.median(samples), samples
+
+
+def median_timed(fn: Callable[[], Any], runs: int = 3) -> tuple[float, float, Any]:
+    """Median wall and median CPU seconds (this process, all threads) of ``runs`` calls
+    of ``fn``, and the last result."""
+    import statistics
+
+    walls, cpus, result = [], [], None
+    for _ in range(runs):
+        c0, t0 = time.process_time(), time.perf_counter()
+        result = fn()
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return statistics.median(walls), statistics.median(cpus), result
+
+
+def load_avg() -> float:
+    """The 1-minute load average now (the machine is shared: quote it with every figure)."""
+    return os.getloadavg()[0]

@@ -15,15 +15,25 @@ legacy fit result. The mod masks them before anything leaves; a refusal raises, 
 node drops out of the sum (which SecAgg+ tolerates above its threshold). Before the sum,
 ``query.aggregates`` asks whether the force would contribute at all (its gateway checks
 purpose and dimensions, releases nothing), so the sum is run only among those that will.
+
+Light by design (issue #12): the relay talks to the gateway with the standard library's
+``http.client`` (no HTTP client library, no TLS context built per message: the gateway is
+on loopback or a Unix socket) and imports nothing of the node — no DuckDB, Arrow or pandas.
+In deployment each message's task is forked from the force's relay executor, which has
+imported this module and Flower once (``containment.preload_relay``).
 """
 
 from __future__ import annotations
 
+import http.client
+import json
+import socket
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
 import numpy as np
 from flwr.app import ConfigRecord, Context, Message, RecordDict
 from flwr.client.mod import secaggplus_mod
@@ -90,22 +100,88 @@ class SumQuery:
                    cells=int(config["cells"]), max_count=int(config["max_count"]))
 
 
-def _client(context: Context) -> httpx.Client:
+@dataclass(frozen=True)
+class GatewayAnswer:
+    """The gateway's HTTP answer: status and body."""
+
+    status_code: int
+    content: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    """HTTP over the gateway's Unix socket."""
+
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("gateway", timeout=timeout)
+        self.socket_path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self.socket_path)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+class GatewayClient:
+    """One connection to the node gateway, the relay secret on every call."""
+
+    def __init__(self, gateway: str, secret: str, timeout: float) -> None:
+        self.gateway = gateway
+        self.headers = {SECRET_HEADER: secret}
+        if gateway.startswith("unix:"):
+            self.connection: http.client.HTTPConnection = _UnixConnection(
+                gateway[len("unix:"):], timeout)
+            return
+        url = urlsplit(gateway)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise GatewayUnavailable(f"{GATEWAY_KEY}={gateway!r}: give http://HOST:PORT or "
+                                     "unix:/path/gateway.sock")
+        kind = (http.client.HTTPSConnection if url.scheme == "https"
+                else http.client.HTTPConnection)
+        self.connection = kind(url.hostname, url.port, timeout=timeout)
+
+    def post(self, path: str, *, json_body: Any = None, content: bytes | None = None
+             ) -> GatewayAnswer:
+        headers = dict(self.headers)
+        if json_body is not None:
+            content = json.dumps(json_body).encode()
+            headers["content-type"] = "application/json"
+        else:
+            headers["content-type"] = "application/octet-stream"
+        try:
+            self.connection.request("POST", path, body=content or b"", headers=headers)
+            response = self.connection.getresponse()
+            return GatewayAnswer(response.status, response.read())
+        except (OSError, http.client.HTTPException) as exc:
+            raise GatewayUnavailable(f"could not reach the node gateway at {self.gateway}: "
+                                     f"{type(exc).__name__}: {exc}") from None
+
+    def __enter__(self) -> GatewayClient:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.connection.close()
+
+
+def _client(context: Context) -> GatewayClient:
     config = context.node_config
     if GATEWAY_KEY not in config or SECRET_FILE_KEY not in config:
         raise GatewayUnavailable(
             f"SuperNode --node-config must set {GATEWAY_KEY}=... and {SECRET_FILE_KEY}=...")
-    gateway = str(config[GATEWAY_KEY])
     secret = read_relay_secret(Path(str(config[SECRET_FILE_KEY])))
     timeout = float(config.get(TIMEOUT_KEY, DEFAULT_TIMEOUT))
-    headers = {SECRET_HEADER: secret}
-    if gateway.startswith("unix:"):
-        return httpx.Client(transport=httpx.HTTPTransport(uds=gateway[len("unix:"):]),
-                            base_url="http://gateway", headers=headers, timeout=timeout)
-    return httpx.Client(base_url=gateway, headers=headers, timeout=timeout)
+    return GatewayClient(str(config[GATEWAY_KEY]), secret, timeout)
 
 
-def _refusal_or_raise(response: httpx.Response) -> str:
+def _refusal_or_raise(response: GatewayAnswer) -> str:
     """A 403 is a refusal the coordinator may read; anything else is a gateway failure."""
     if response.status_code == 403:
         return str(response.json().get("refusal", "refused"))
@@ -115,7 +191,8 @@ def _refusal_or_raise(response: httpx.Response) -> str:
 def relay_share(query: Query, context: Context) -> bytes | str:
     """The gateway's signed payload (bytes) or its refusal reason (str)."""
     with _client(context) as client:
-        response = client.post("/share", json={"purpose": query.purpose, "epoch": query.epoch})
+        response = client.post("/share", json_body={"purpose": query.purpose,
+                                                     "epoch": query.epoch})
     if response.status_code == 200:
         return response.content
     return _refusal_or_raise(response)
@@ -124,8 +201,7 @@ def relay_share(query: Query, context: Context) -> bytes | str:
 def relay_hits(data: bytes, context: Context) -> dict[str, object] | str:
     """The gateway's receipt for the hits, or its refusal reason."""
     with _client(context) as client:
-        response = client.post("/hits", content=data,
-                               headers={"content-type": "application/octet-stream"})
+        response = client.post("/hits", content=data)
     if response.status_code == 200:
         return dict(response.json())
     return _refusal_or_raise(response)
@@ -146,9 +222,9 @@ def hits(msg: Message, context: Context) -> Message:
     return Message(content, reply_to=msg)
 
 
-def _post_aggregates(query: SumQuery, context: Context, *, check: bool) -> httpx.Response:
+def _post_aggregates(query: SumQuery, context: Context, *, check: bool) -> GatewayAnswer:
     with _client(context) as client:
-        return client.post("/aggregates", json={
+        return client.post("/aggregates", json_body={
             "purpose": query.purpose, "epoch": query.epoch, "tables": list(query.tables),
             "years": list(query.years), "check": check})
 

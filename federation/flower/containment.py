@@ -67,9 +67,10 @@ EXEC_SECRET = "superexec-secret"
 #: environment variable carrying a task token to ``run_task`` (not on the command line)
 TOKEN_ENV = "CROSSFORCE_RELAY_TOKEN"
 HASH = re.compile(r"^[0-9a-f]{64}$")
-#: how ``flower-supernode`` is started from a given interpreter
-SUPERNODE_BOOT = ("import sys; from flwr.supernode.cli import flower_supernode as main; "
-                  "sys.argv[0] = 'flower-supernode'; sys.exit(main())")
+#: how ``flower-supernode`` is started from a given interpreter (with shorter waits:
+#: ``federation.flower.supernode``)
+SUPERNODE_BOOT = ("import sys; from federation.flower.supernode import main; "
+                  "sys.exit(main())")
 
 
 # --------------------------------------------------------------------------- approval
@@ -179,8 +180,9 @@ def relay_environment(relay_dir: Path, *, pythonpath: str | None = None,
            "LANG": base.get("LANG", "C.UTF-8"), "TMPDIR": str(relay_dir / "tmp")}
     if pythonpath or base.get("PYTHONPATH"):
         env["PYTHONPATH"] = pythonpath or base["PYTHONPATH"]
-    if base.get("FLWR_SUPEREXEC_TASK_POLL_INTERVAL"):
-        env["FLWR_SUPEREXEC_TASK_POLL_INTERVAL"] = base["FLWR_SUPEREXEC_TASK_POLL_INTERVAL"]
+    for name in ("FLWR_SUPEREXEC_TASK_POLL_INTERVAL", "CROSSFORCE_SUPERNODE_POLL"):
+        if base.get(name):
+            env[name] = base[name]
     return env
 
 
@@ -257,10 +259,12 @@ def close_node_folder(node_dir: Path) -> bool:
 
 
 def executor_argv(python: str, runtime_address: str, approved: Iterable[str],
-                  exec_secret: Path) -> list[str]:
+                  exec_secret: Path, *, spawn: bool = False) -> list[str]:
+    """The relay executor; ``spawn``: a fresh interpreter per task (the default forks
+    each task from the preloaded executor)."""
     argv = [python, "-m", "federation.flower.containment", "executor",
             "--runtime-api-address", runtime_address, "--superexec-secret-file",
-            str(exec_secret)]
+            str(exec_secret)] + (["--spawn"] if spawn else [])
     for digest in sorted(approved):
         argv += ["--approve", digest]
     return argv
@@ -370,11 +374,81 @@ def _runtime_client(address: str, interceptors: list[Any]) -> Any:
         interceptors=interceptors, retry_invoker=make_simple_http_retry_invoker())
 
 
+def preload_relay() -> None:
+    """Import, once in the executor, everything a relay task runs — Flower's runtime and
+    the installed relay module — so each task forked from it starts with them loaded:
+    the ~1 CPU-s of imports is paid once per node, not once per message."""
+    import flwr.app  # noqa: F401
+    import flwr.cli.install  # noqa: F401
+    import flwr.clientapp.utils  # noqa: F401
+    import flwr.common.constant  # noqa: F401
+    import flwr.supercore.app_utils  # noqa: F401
+    import flwr.supercore.heartbeat  # noqa: F401
+    import flwr.supercore.interceptors  # noqa: F401
+    import flwr.supernode.runtime.run_clientapp  # noqa: F401
+
+    import federation.flower.clientapp  # noqa: F401
+    import federation.keys  # noqa: F401  (reading the relay secret: pycryptodome, ~0.1 CPU-s)
+
+
+def _fork_task(runtime_address: str, token: str, approved: frozenset[str]) -> int:
+    """Run one task in a child forked from this (preloaded) executor; its pid. The child
+    shares nothing with the next task: it exits when its task is done."""
+    parent = os.getpid()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        code = run_task(runtime_address, token, approved, parent)
+    except BaseException as exc:  # noqa: BLE001 - the child must never return to the loop
+        print(f"relay task failed: {type(exc).__name__}: {exc}", flush=True)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)  # no atexit or finalisers of the parent's objects in the child
+
+
+@dataclass
+class _Running:
+    """A task process the executor started, until it is reaped."""
+
+    task: str
+    started: float
+    popen: subprocess.Popen[bytes] | None = None
+
+
+def _reap(children: dict[int, _Running]) -> None:
+    """Collect finished tasks and log each one's exit code, CPU and wall seconds."""
+    import time
+
+    for pid, running in list(children.items()):
+        try:
+            done, status, usage = os.wait4(pid, os.WNOHANG)
+        except ChildProcessError:
+            done, status, usage = pid, 0, None
+        if done == 0:
+            continue
+        del children[pid]
+        cpu = f"{usage.ru_utime + usage.ru_stime:.3f}" if usage is not None else "?"
+        code = os.waitstatus_to_exitcode(status) if usage is not None else "?"
+        if running.popen is not None:
+            running.popen.returncode = code if isinstance(code, int) else None
+        print(f"relay executor: task {running.task} done: exit {code}, {cpu} CPU-s, "
+              f"{time.monotonic() - running.started:.2f} s", flush=True)
+
+
 def run_executor(runtime_address: str, approved: frozenset[str], exec_secret: bytes,
-                 poll_interval: float = 0.1) -> None:
+                 poll_interval: float = 0.1, *, fork: bool = True) -> None:
     """Flower's SuperExec, narrowed: take each ClientApp task from the local SuperNode and
     run it as :func:`run_task` (this user, this interpreter) — never Flower's own
-    ``flwr-clientapp``, which would run any bundle the SuperLink names."""
+    ``flwr-clientapp``, which would run any bundle the SuperLink names.
+
+    With ``fork`` (default where the OS has it) each task runs in a child forked from
+    this process after :func:`preload_relay`; otherwise in a fresh interpreter
+    (``python -m federation.flower.containment task``), paying all imports per message."""
     import time
 
     from flwr.proto.runtime_pb2 import AcquireTaskRequest  # pylint: disable=E0611
@@ -384,6 +458,9 @@ def run_executor(runtime_address: str, approved: frozenset[str], exec_secret: by
         SuperExecAuthHttpInterceptor,
     )
 
+    fork = fork and hasattr(os, "fork")
+    if fork:
+        preload_relay()
     client = _runtime_client(runtime_address, [
         RuntimeVersionHttpInterceptor(component_name="SuperExec"),
         SuperExecAuthHttpInterceptor(master_secret=exec_secret, protected_methods=frozenset(
@@ -392,17 +469,23 @@ def run_executor(runtime_address: str, approved: frozenset[str], exec_secret: by
             "--runtime-api-address", runtime_address, "--parent-pid", str(os.getpid())]
     for digest in sorted(approved):
         argv += ["--approve", digest]
-    print(f"relay executor: approved relay apps {', '.join(sorted(approved))}", flush=True)
-    children: list[subprocess.Popen[bytes]] = []
+    print(f"relay executor ({'fork' if fork else 'spawn'} per task): approved relay apps "
+          f"{', '.join(sorted(approved))}", flush=True)
+    children: dict[int, _Running] = {}
     while True:
         response = client.AcquireTask(AcquireTaskRequest(
             supported_task_types=[TaskType.CLIENT_APP.value], agentapp_fab_hashes=[]))
         if response.HasField("task") and response.token:
-            print(f"relay executor: task {response.task.task_id} of run "
-                  f"{response.task.run_id}", flush=True)
-            children.append(subprocess.Popen(argv, env={**os.environ,
-                                                       TOKEN_ENV: response.token}))
-        children = [c for c in children if c.poll() is None]
+            task = f"{response.task.task_id} of run {response.task.run_id}"
+            print(f"relay executor: task {task}", flush=True)
+            if fork:
+                children[_fork_task(runtime_address, response.token, approved)] = _Running(
+                    task, time.monotonic())
+            else:
+                popen = subprocess.Popen(argv, env={**os.environ, TOKEN_ENV: response.token})
+                children[popen.pid] = _Running(task, time.monotonic(), popen)
+            continue  # another task may be waiting: ask again at once
+        _reap(children)
         time.sleep(poll_interval)
 
 
@@ -480,6 +563,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("--approve", action="append", default=[])
         p.add_argument("--superexec-secret-file")
         p.add_argument("--parent-pid", type=int)
+        p.add_argument("--spawn", action="store_true",
+                       help="start a fresh interpreter per task instead of forking")
     p = sub.add_parser("probe")
     p.add_argument("spec")
     args = parser.parse_args(argv)
@@ -490,7 +575,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "executor":
         secret = Path(args.superexec_secret_file).read_bytes()
         run_executor(args.runtime_api_address, approved, secret,
-                     float(os.environ.get("FLWR_SUPEREXEC_TASK_POLL_INTERVAL", "0.1")))
+                     float(os.environ.get("FLWR_SUPEREXEC_TASK_POLL_INTERVAL", "0.1")),
+                     fork=not args.spawn)
         return 0
     token = os.environ.pop(TOKEN_ENV, "")
     if not token:

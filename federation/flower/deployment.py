@@ -53,6 +53,11 @@ CONNECTION = "crossforce"
 APP_NAME = "crossforce-app"
 BIN = Path(sys.executable).parent
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+#: ``1``: relay executors start a fresh interpreter per task instead of forking
+RELAY_SPAWN_ENV = "CROSSFORCE_RELAY_SPAWN"
+#: what a relay executor logs when a task ends (its CPU seconds, from ``wait4``)
+TASK_DONE = re.compile(r"relay executor: task \S+ of run \S+ done: exit (-?\d+), "
+                       r"([\d.]+) CPU-s, ([\d.]+) s")
 
 # The run-config keys the ServerApp reads, with defaults (flwr run only accepts
 # overrides of keys declared in the app's pyproject.toml).
@@ -273,7 +278,10 @@ class LoopbackDeployment:
     force to the OS user its SuperNode and relay run as (root only; the relay folders then
     live in a fresh folder under ``relay_root``, default the system temp folder, made
     reachable but not listable); ``relay_python`` is the interpreter they run (default
-    this one; it must be one the relay users can execute).
+    this one; it must be one the relay users can execute). Each relay executor forks
+    every task from itself with Flower and the relay already imported; ``relay_spawn``
+    (default: environment ``CROSSFORCE_RELAY_SPAWN=1``) starts a fresh interpreter per
+    task instead, as Flower's own SuperExec does (for comparison).
     """
 
     def __init__(self, workdir: Path, forces: Mapping[str, NodeConfig], *,
@@ -282,7 +290,8 @@ class LoopbackDeployment:
                  approved: Mapping[str, Iterable[str]] | None = None,
                  relay_users: Mapping[str, str] | None = None,
                  relay_python: Path | str | None = None,
-                 relay_root: Path | None = None) -> None:
+                 relay_root: Path | None = None,
+                 relay_spawn: bool | None = None) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.forces = dict(forces)
@@ -306,6 +315,8 @@ class LoopbackDeployment:
         self.relay_users = dict(relay_users or {})
         self.relay_python = str(relay_python or sys.executable)
         self._relay_root_parent = relay_root
+        self.relay_spawn = (os.environ.get(RELAY_SPAWN_ENV) == "1" if relay_spawn is None
+                            else relay_spawn)
         self._relay_root: Path | None = None
         #: force → the relay folder its SuperNode and relay read from
         self.relay_dirs: dict[str, Path] = {}
@@ -371,7 +382,8 @@ class LoopbackDeployment:
             self.relay_python, self.address, files, port=port), env=env, user=user,
             cwd=relay_dir)
         self._spawn(f"relay-{force}", executor_argv(
-            self.relay_python, f"127.0.0.1:{port}", approved, files.exec_secret),
+            self.relay_python, f"127.0.0.1:{port}", approved, files.exec_secret,
+            spawn=self.relay_spawn),
             env=env, user=user, cwd=relay_dir)
 
     def _contained_root(self) -> Path:
@@ -529,6 +541,12 @@ class LoopbackDeployment:
                     _signal_group(call.pid, signal.SIGKILL)
                     call.wait()
         return node_ids
+
+    def relay_task_cpu(self) -> list[float]:
+        """CPU seconds of every relay task so far (all forces), as each executor logged
+        it: what one message costs on the force's side, Flower's SuperNode aside."""
+        return [float(m.group(2)) for p in self.processes if p.name.startswith("relay-")
+                for m in TASK_DONE.finditer(p.log.read_text(errors="replace"))]
 
     def online(self) -> set[str]:
         """The forces whose SuperNode is connected now (asks the SuperLink)."""

@@ -51,3 +51,9 @@ def test_a_federation_runs_through_a_real_superlink(tmp_path: Path) -> None:
     assert nodes["north"].received[0].column("other_forces").to_pylist() == [["south"]]
     assert forces.calls["south"] == [("/share", "shared"), ("/hits", "received")]
     assert any("notify: north: delivered" in line for line in lines)  # progress streamed
+    # each relay task was forked from its force's preloaded executor, and was reaped
+    assert len(deployment.relay_task_cpu()) == 4  # share + hits, two forces
+    for force in ("north", "south"):
+        log = (tmp_path / "flower" / "logs" / f"relay-{force}.log").read_text()
+        assert "relay executor (fork per task)" in log
+        assert log.count("done: exit 0,") == 2, log

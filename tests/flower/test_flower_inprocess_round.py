@@ -81,7 +81,9 @@ def test_a_node_whose_gateway_is_down_is_an_error_not_a_crash(forces: Forces,
     with InProcessGrid(configs) as grid:
         report = run_federation(grid, forces.coordinator(tmp_path / "c"), SETTINGS)
     assert report.forces["east"].share == "error"
-    assert "ConnectError" in report.forces["east"].detail
+    detail = report.forces["east"].detail
+    assert "could not reach the node gateway at http://127.0.0.1:9" in detail, detail
+    assert "ConnectionRefusedError" in detail
     assert report.shared() == ["north", "south"]
 
 

@@ -76,3 +76,29 @@ def test_a_share_reply_holds_the_payload_and_nothing_else(tmp_path: Path) -> Non
     assert list(content.keys()) == ["share"]
     assert list(content["share"].keys()) == ["payload"]
     assert content["share"]["payload"].data == node.payload
+
+
+def test_payloads_cross_a_unix_socket_gateway_byte_for_byte(tmp_path: Path) -> None:
+    """The relay's own HTTP client (standard library) over the gateway's Unix socket."""
+    node, coordinator = BlobNode(), Recorder()
+    secret_file = tmp_path / "secret"
+    secret = create_relay_secret(secret_file)
+    with running_gateway(node, secret, uds=tmp_path / "gateway.sock") as gateway, \
+            InProcessGrid({"north": {"gateway": gateway.url,
+                                     "gateway-secret-file": str(secret_file)}}) as grid:
+        report = run_federation(grid, coordinator, RoundSettings("op-x", 1))
+    assert gateway.url.startswith("unix:")
+    assert coordinator.submitted == [(node.payload, "north")]
+    assert node.hits == [coordinator.hits]
+    assert report.forces["north"].hits == "delivered"
+
+
+def test_a_gateway_address_that_is_not_one_is_a_clear_error(tmp_path: Path) -> None:
+    secret_file = tmp_path / "secret"
+    create_relay_secret(secret_file)
+    with InProcessGrid({"north": {"gateway": "127.0.0.1:8080",
+                                  "gateway-secret-file": str(secret_file)}}) as grid:
+        report = run_federation(grid, Recorder(), RoundSettings("op-x", 1))
+    assert report.forces["north"].share == "error"
+    assert "gateway='127.0.0.1:8080': give http://HOST:PORT or unix:" in \
+        report.forces["north"].detail
