@@ -4,7 +4,8 @@ Targets, per force, against the scenario's truth (truth/cases.csv):
 - R3 against truly group-based CSE cases: recall >= 0.95, precision >= 0.90;
 - the recording-accuracy figure within 2 points of the generator's (flagged correctly /
   group-based cases);
-- R7 eligibility exactly the generator's;
+- R7 eligibility exactly the generator's (every group-based child sexual offence closed
+  NFA in the window, whether or not the force recorded it as CSE);
 - once hits have arrived, the eligible cases of a planted cross-force network rank in the
   top 10%: fewer than 10% of the force's eligible cases rank above (or level with) them,
   not counting the other cases of planted networks.
@@ -20,6 +21,7 @@ CSE (ratio = R3 recall / flag recall), and the review ranking before any hit arr
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -148,6 +150,7 @@ def main() -> None:
                                                     for m in ms),
         "analyse_s_per_force": sum(m["seconds"] for m in ms) / len(ms),
         "flag_recall": flag_recall,
+        "load_average_1m": os.getloadavg()[0],
     }
     report("bench_cse", figures, recall / max(flag_recall, 1e-9),
            "R3 recall / the forces' own flags' recall on truly group-based CSE",

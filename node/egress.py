@@ -541,6 +541,12 @@ def _scope(con: duckdb.DuckDBPyConnection, policy: SharePolicy) -> None:
     conditions = [f"coalesce(flag_{c}, false)" for c in scope.categories]
     if scope.offence_codes:
         conditions.append("list_contains($codes, ho_offence_code)")
+    if scope.national_definition and conditions:
+        from node.analyses._cse_rules import evaluate
+        from policies.definition import national_definition
+
+        evaluate(con, national_definition(), person_map="eg_person_map")
+        conditions.append("crime_id IN (SELECT crime_id FROM cse_cases WHERE group_based)")
     where = [f"({' OR '.join(conditions)})"] if conditions else []
     if scope.date_from:
         where.append("coalesce(date_to, date_from) >= $date_from")

@@ -131,7 +131,10 @@ def summary_lines(policy: SharePolicy) -> list[str]:
     lines += [
         "Which records:",
         f"  crime categories: {', '.join(scope.categories) or 'any'}; offence codes: "
-        f"{', '.join(scope.offence_codes) or 'any'}; crimes from {dates}",
+        f"{', '.join(scope.offence_codes) or 'any'}"
+        + ("; and every crime the national definition of group-based CSE finds "
+           "group-based, whatever its flags" if scope.national_definition else "")
+        + f"; crimes from {dates}",
         f"  identifiers linked to more than {policy.stop_list.max_distinct_contacts} others "
         "are stop-listed (never link endpoints)",
         "  intelligence: only handling code P; C-coded intelligence never auto-shares",

@@ -195,6 +195,10 @@ class Scope(_Section):
 
     categories: list[str] = Field(default_factory=list)
     offence_codes: list[str] = Field(default_factory=list)
+    # also the crimes the national definition of group-based CSE (policies/definitions/
+    # cse.toml) finds group-based -- R1 and R3's group test -- whatever the force's flags
+    # say: flags alone miss most mis-recorded cases, and with them the suspects' hits
+    national_definition: bool = False
     date_from: dt.date | None = None
     date_to: dt.date | None = None
 

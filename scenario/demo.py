@@ -690,8 +690,10 @@ def shared_scope(scenario: Path, nodes: Mapping[str, Path], policy_name: str, *,
 
     The node offers no command listing the persons it shared, so this recomputes them
     from the scenario files with the node's policy, as egress selects them: a role the
-    policy shares (victims when it matches them) on a crime in the policy's scope; and
-    every other record the node resolved into one of those persons."""
+    policy shares (victims when it matches them) on a crime in the policy's scope (with
+    ``national_definition``, also the crimes the national CSE definition finds group-based
+    on the node's store); and every other record the node resolved into one of those
+    persons."""
     import duckdb
 
     from policies.model import load_policy, resolve_policy
@@ -709,6 +711,10 @@ def shared_scope(scenario: Path, nodes: Mapping[str, Path], policy_name: str, *,
                           for c in scope.categories]
             if scope.offence_codes:
                 conditions.append("list_contains($codes, ho_offence_code)")
+            group = (_group_based_crimes(node)
+                     if scope.national_definition and conditions else None)
+            if group is not None:
+                conditions.append("list_contains($group, crime_id)")
             where = [f"({' OR '.join(conditions)})"] if conditions else ["true"]
             if scope.date_from:
                 where.append("CAST(coalesce(date_to, date_from) AS DATE) >= $date_from")
@@ -718,6 +724,8 @@ def shared_scope(scenario: Path, nodes: Mapping[str, Path], policy_name: str, *,
                                       "shown": sorted(policy.roles_shown)}
             if scope.offence_codes:
                 params["codes"] = list(scope.offence_codes)
+            if group is not None:
+                params["group"] = group
             if scope.date_from:
                 params["date_from"] = scope.date_from
             if scope.date_to:
@@ -738,6 +746,26 @@ def shared_scope(scenario: Path, nodes: Mapping[str, Path], policy_name: str, *,
     return (pa.concat_tables(parts), "recomputed from the scenario files with each node's "
             "policy (roles it shares on crimes in its scope); the node has no command that "
             "lists the persons it shared")
+
+
+def _group_based_crimes(node: Path) -> list[str] | None:
+    """The crimes the national CSE definition finds group-based on the node's store (what
+    a policy with ``[scope] national_definition`` also shares); None without a store."""
+    import duckdb
+
+    from node.analyses._cse_rules import evaluate
+    from policies.definition import national_definition
+
+    store = node / "node.duckdb"
+    if not store.exists():
+        return None
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        evaluate(con, national_definition())
+        return [r[0] for r in con.execute(
+            "SELECT crime_id FROM cse_cases WHERE group_based").fetchall()]
+    finally:
+        con.close()
 
 
 def _with_resolved_records(con: Any, force: str, node: Path, records: pa.Table) -> pa.Table:

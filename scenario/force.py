@@ -661,10 +661,15 @@ class ForceGenerator:
                flag_online=flag_online, flag_group=flag_group, exchange_indicator=exch,
                previously_reviewed=prev)
         crimes = tb.build().take(pa.array(np.argsort(crime_no)))
-        # truth: review eligibility (Beaconport R7, with the real deceased status)
+        # truth: review eligibility (Beaconport R7). "Believed alive" is what the force
+        # believes: a suspect counts as dead when any of the force's records of that
+        # person records the death; a death no record holds cannot exclude a case.
         sus = np.isin(self.role_name.astype(str), ["suspect"])
         n_sus = np.bincount(self.role_crime[sus], minlength=n)
-        dead = np.array(self.people.deceased, dtype=bool)
+        _, person_of = np.unique(np.array(self.people.real_id, dtype=object),
+                                 return_inverse=True)
+        recorded = np.array([v is True for v in self.people.deceased_rec], dtype=float)
+        dead = np.bincount(person_of, weights=recorded)[person_of] > 0
         any_dead = np.bincount(self.role_crime[sus], weights=dead[self.role_person[sus]],
                                minlength=n) > 0
         in_window = (out_day >= dates.day(cat.review_from)) & (out_day <= dates.day(cat.review_to))

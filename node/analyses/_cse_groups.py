@@ -1,6 +1,6 @@
-"""R3 and R4: is a CSE candidate group-based? Who counts, and how are they associated?
+"""R3 and R4: is a child sexual offence group-based? Who counts, how are they associated?
 
-For every crime that meets R2 the *candidates* are the persons with a counting role on it
+For every crime that meets R1 the *candidates* are the persons with a counting role on it
 (``[r3] roles``: suspects, offenders and, by R4, facilitators even when they abused no one)
 and — with ``[r3] same_victim`` — the persons with a counting role on the force's other
 child sexual offences against the same victim (offenders recorded on separate crimes are
@@ -10,6 +10,10 @@ between the same two persons) or beside a strong link (a weak link to someone al
 the group). The case is group-based when the group around its own suspects has at least
 ``[r3] min_persons`` persons. Identifiers, addresses and vehicles linked to more than
 ``[hubs] max_distinct`` persons or devices (taxi firms, takeaways, hotels) associate no one.
+
+R3 is this group test on an R2 case. The test runs on every R1 case because Beaconport
+review (R7) takes group-based child sexual abuse *and* exploitation, whether or not the
+force recorded what makes it CSE (R2).
 
 Temp tables left: ``cse_cand``, ``cse_links`` (a, b, kind, strength, detail),
 ``cse_group_size`` (crime_id, size), ``cse_group_evidence`` (crime_id, line).
@@ -82,7 +86,7 @@ _STRENGTH = {"strong": "strong", "weak": "weak"}
 
 
 def build_groups(con: duckdb.DuckDBPyConnection, d: CseDefinition) -> None:
-    """Candidates, association links and group sizes of every R2 case (see module doc)."""
+    """Candidates, association links and group sizes of every R1 case (see module doc)."""
     params = {"roles": d.r3.roles}
     con.execute("""
         CREATE OR REPLACE TEMP TABLE cse_roles AS
@@ -101,13 +105,13 @@ def build_groups(con: duckdb.DuckDBPyConnection, d: CseDefinition) -> None:
              vb ON vb.who = va.who AND vb.crime_id <> a.crime_id
         JOIN cse_cases b ON b.crime_id = vb.crime_id AND b.r1
         JOIN cse_roles r ON r.crime_id = b.crime_id
-        WHERE a.r2 AND r.who NOT IN (SELECT who FROM cse_roles x WHERE x.crime_id = a.crime_id)
+        WHERE a.r1 AND r.who NOT IN (SELECT who FROM cse_roles x WHERE x.crime_id = a.crime_id)
         GROUP BY a.crime_id, r.who""" if d.r3.same_victim else "")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE cse_cand AS
         SELECT crime_id, who, true AS direct, any_value(unidentified) AS unidentified,
                string_agg(DISTINCT role, '/' ORDER BY role) AS via
-        FROM cse_roles WHERE crime_id IN (SELECT crime_id FROM cse_cases WHERE r2)
+        FROM cse_roles WHERE crime_id IN (SELECT crime_id FROM cse_cases WHERE r1)
         GROUP BY crime_id, who
         {victim_cases}""")
     con.execute("""

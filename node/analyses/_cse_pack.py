@@ -44,10 +44,10 @@ def write_pack(con: duckdb.DuckDBPyConnection, folder: Path, crime_id: str, rank
                force: str, definition: str) -> Path:
     """Write ``folder/<crime_id>.html`` for one case of ``cse_review``; returns its path."""
     ((ref, code, desc, date_from, outcome, closed, score, window, suspects_ok, alive,
-      not_reviewed, child),) = con.execute("""
+      not_reviewed, child, recorded),) = con.execute("""
         SELECT r.crime_ref, r.ho_offence_code, c.offence_description, r.date_from,
                r.outcome_code, r.outcome_date, r.score, r.in_window, r.enough_suspects,
-               r.alive, r.not_reviewed, r.child_victim
+               r.alive, r.not_reviewed, r.child_victim, r.recorded_cse
         FROM cse_review r JOIN crimes c USING (crime_id) WHERE r.crime_id = ?""",
         [crime_id]).fetchall()
     new = con.execute("SELECT weight, line FROM cse_new WHERE crime_id = ? "
@@ -77,12 +77,15 @@ def write_pack(con: duckdb.DuckDBPyConnection, folder: Path, crime_id: str, rank
         _table(["weight", "evidence"], new),
         "<h2>Operation Beaconport eligibility (R7)</h2>",
         _table(["criterion", "met"], [
+            ("a group-based child sexual offence (R1 and R3's group test)", True),
+            ("recorded as CSE (R2: a CSE flag, an exchange or a CSE-specific offence; not "
+             "required, Beaconport reviews abuse and exploitation)", recorded),
             ("closed with no further action inside the review window", window),
             ("two or more suspects", suspects_ok), ("suspects believed alive", alive),
             ("not previously reviewed", not_reviewed),
             ("a victim under 18 (UNVERIFIED criterion: shown, applied only when the "
              "definition turns it on)", child)]),
-        f"<h2>Why it is group-based CSE ({html.escape(definition)})</h2>",
+        f"<h2>Why it is group-based ({html.escape(definition)})</h2>",
         _table(["rule", "evidence"], rules),
         "<h2>Persons on the case</h2>",
         _table(["role", "person", "name", "date of birth", "sex",

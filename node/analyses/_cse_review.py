@@ -1,18 +1,31 @@
 """R7 (Operation Beaconport eligibility) and the ranking of eligible closed cases by the
 evidence that has appeared *since* each was closed — in SQL, after ``_cse_rules.evaluate``.
 
+Beaconport reviews group-based child sexual abuse *and* exploitation closed with no further
+action, so a case is in scope when it is a group-based child sexual offence (R1 and R3's
+group test, ``cse_cases.group_based``) whether or not the force recorded what makes it CSE
+(R2: a CSE flag, an exchange, a CSE-specific offence). A missing flag is the recording
+failure the review exists to look past; ``recorded_cse`` says which cases lack it.
+
 Temp tables left:
 
-``cse_review``    one row per group-based (R3) case closed with no further action: each R7
+``cse_review``    one row per group-based case closed with no further action: each R7
                   criterion's outcome, ``eligible``, and ``score`` (the sum of the weights);
 ``cse_new``       (crime_id, kind, weight, line): one line per piece of new evidence.
 
 Weights (:data:`WEIGHTS`) are the node's, stated beside every line, so a reviewer sees why a
 case ranks where it does; they are not part of the national definition (ranking is a work
-queue, not a finding).
+queue, not a finding). A hit whose reason is ``network`` only (the suspect sits in a
+cross-force network but no other force holds the suspect or their identifiers) weighs far
+less than a direct one: the coordinator does not say how far away the other forces' part
+is, and on the generated scenario it is often reached through a chain of one force's own
+calls. Shared evidence — a later case, an intelligence report, a network — counts once per
+case, naming every suspect it concerns, not once per suspect.
 """
 
 from __future__ import annotations
+
+import re
 
 import duckdb
 
@@ -20,13 +33,19 @@ from policies.definition import CseDefinition
 
 #: weight of one piece of new evidence, by kind
 WEIGHTS = {
-    "cross_force": 10,     # per other force named in a hit the node received
-    "network": 1,          # per other record of the force in the same national network
-    "later_case": 2,       # a suspect is a suspect on a case recorded after the closure
-    "later_group_case": 1,  # ... and that case meets R3 (a network in the force)
+    "cross_force": 10,     # per suspect, per other force holding the suspect or their
+                           # identifiers (a direct hit: reason entity or entity+network)
+    "network_member": 2,   # per other force of a national network the case's suspects sit
+                           # in without any direct hit in it (a network-only hit)
+    "network": 1,          # per other person of this force in a national network where a
+                           # suspect of the case has a direct hit (its size, as seen here)
+    "later_case": 2,       # suspects of the case are suspects on a case recorded after
+                           # the closure (once per later case)
+    "later_group_case": 1,  # ... and that case is group-based (a network in the force)
     "device": 2,           # a suspect's phone extracted after the closure
     "shared_identifier": 1,  # a suspect's phone now held by a person in another case
-    "intelligence": 1,     # intelligence dated after the closure links a suspect
+    "intelligence": 1,     # intelligence dated after the closure links a suspect (once
+                           # per report)
 }
 SUSPECT_ROLES = ("suspect", "offender")
 
@@ -49,14 +68,15 @@ def build_review(con: duckdb.DuckDBPyConnection, d: CseDefinition) -> None:
         v AS (SELECT crime_id, bool_or(coalesce(child, false)) AS child FROM cse_victims
               GROUP BY crime_id)
         SELECT c.crime_id, c.crime_ref, c.ho_offence_code, c.date_from, c.outcome_code,
-               c.outcome_date, coalesce(s.suspects, 0) AS suspects,
+               c.outcome_date, coalesce(c.r2, false) AS recorded_cse,
+               coalesce(s.suspects, 0) AS suspects,
                c.outcome_date BETWEEN $from AND $to AS in_window,
                coalesce(s.suspects, 0) >= $min AS enough_suspects,
                NOT coalesce(s.any_deceased, false) AS alive,
                NOT coalesce(c.previously_reviewed, false) AS not_reviewed,
                coalesce(v.child, false) AS child_victim
         FROM cse_cases c LEFT JOIN s USING (crime_id) LEFT JOIN v USING (crime_id)
-        WHERE c.r3 AND list_contains($nfa, c.outcome_code)""",
+        WHERE c.group_based AND list_contains($nfa, c.outcome_code)""",
                 {"from": r7.closed_from, "to": r7.closed_to, "min": r7.min_suspects,
                  "nfa": r7.nfa_outcomes})
     victim = "AND child_victim" if r7.victim_criterion else ""
@@ -78,39 +98,54 @@ def _new_evidence(con: duckdb.DuckDBPyConnection) -> None:
         SELECT r.crime_id, r.outcome_date AS closed, s.who, p.person_id
         FROM cse_review r JOIN cse_review_suspects s USING (crime_id)
         JOIN cse_who p ON p.who = s.who WHERE r.eligible""")
+    # every hit on an eligible case's suspect (their person record or an identifier);
+    # direct: another force holds it, not only the network it sits in
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE cse_review_hits AS
+        SELECT DISTINCT x.crime_id, x.who, h.network_id, h.other_forces,
+               coalesce(h.reason, '') <> 'network' AS direct
+        FROM (SELECT DISTINCT crime_id, who, person_id FROM cse_review_people) x
+        JOIN received_hits h ON h.kind = 'person' AND h.local_id = x.person_id
+                             OR list_contains(h.person_ids, x.person_id)""")
     parts = {
         "cross_force": """
-            SELECT x.crime_id, 'cross_force', $w_cross_force * len(h.forces),
-                   x.who || ': cross-force hit (network ' || coalesce(h.network_id::VARCHAR,
-                   'none') || ') with ' || array_to_string(h.forces, ', ')
-            FROM (SELECT DISTINCT crime_id, who FROM cse_review_people) x
-            JOIN (SELECT p.who, any_value(h.network_id) AS network_id,
-                         list_sort(list_distinct(flatten(list(h.other_forces)))) AS forces
-                  FROM received_hits h JOIN cse_who p
-                    ON p.person_id = h.local_id AND h.kind = 'person'
-                    OR list_contains(h.person_ids, p.person_id)
-                  GROUP BY p.who) h ON h.who = x.who""",
+            SELECT crime_id, 'cross_force', $w_cross_force * len(forces),
+                   who || ': cross-force hit (network ' || coalesce(network_id::VARCHAR,
+                   'none') || ') with ' || array_to_string(forces, ', ')
+            FROM (SELECT crime_id, who, any_value(network_id) AS network_id,
+                         list_sort(list_distinct(flatten(list(other_forces)))) AS forces
+                  FROM cse_review_hits WHERE direct GROUP BY crime_id, who)""",
+        "network_member": """
+            SELECT crime_id, 'network_member', $w_network_member * len(forces),
+                   array_to_string(whos, ', ') || ': in national network ' || network_id
+                   || ' with ' || array_to_string(forces, ', ') || ', though no other force '
+                   || 'holds them or their identifiers (linked through other records)'
+            FROM (SELECT crime_id, network_id, list(DISTINCT who ORDER BY who) AS whos,
+                         list_sort(list_distinct(flatten(list(other_forces)))) AS forces
+                  FROM cse_review_hits WHERE network_id IS NOT NULL
+                  GROUP BY crime_id, network_id HAVING NOT bool_or(direct))""",
         "network": """
-            SELECT x.crime_id, 'network', $w_network * count(DISTINCT o.local_id),
-                   x.who || ': ' || count(DISTINCT o.local_id) || ' other record(s) of this '
-                   || 'force in the same national network ' || any_value(h.network_id)
-            FROM (SELECT DISTINCT crime_id, who FROM cse_review_people) x
-            JOIN cse_who p ON p.who = x.who
-            JOIN received_hits h ON h.network_id IS NOT NULL
-             AND (h.kind = 'person' AND h.local_id = p.person_id
-                  OR list_contains(h.person_ids, p.person_id))
-            JOIN received_hits o ON o.network_id = h.network_id AND o.kind = 'person'
-             AND o.local_id NOT IN (SELECT person_id FROM cse_who WHERE who = x.who)
-            GROUP BY x.crime_id, x.who""",
+            SELECT n.crime_id, 'network', $w_network * count(DISTINCT o.who),
+                   'national network ' || n.network_id || ': ' || count(DISTINCT o.who)
+                   || ' other person(s) of this force in it'
+            FROM (SELECT DISTINCT crime_id, network_id FROM cse_review_hits
+                  WHERE direct AND network_id IS NOT NULL) n
+            JOIN received_hits h ON h.network_id = n.network_id AND h.kind = 'person'
+            JOIN cse_who o ON o.person_id = h.local_id
+            WHERE o.who NOT IN (SELECT who FROM cse_review_people x
+                                WHERE x.crime_id = n.crime_id)
+            GROUP BY n.crime_id, n.network_id""",
         "later_case": """
             SELECT x.crime_id, 'later_case',
-                   $w_later_case + CASE WHEN c.r3 THEN $w_later_group_case ELSE 0 END,
-                   x.who || ': suspect on ' || c.crime_id || ' (' || c.ho_offence_code || ', '
+                   $w_later_case + CASE WHEN c.group_based THEN $w_later_group_case ELSE 0 END,
+                   string_agg(DISTINCT x.who, ', ' ORDER BY x.who) || ': suspect(s) on '
+                   || c.crime_id || ' (' || c.ho_offence_code || ', '
                    || strftime(c.date_from, '%Y-%m-%d') || ')'
-                   || CASE WHEN c.r3 THEN ', a group-based case' ELSE '' END
+                   || CASE WHEN c.group_based THEN ', a group-based case' ELSE '' END
             FROM (SELECT DISTINCT crime_id, closed, who FROM cse_review_people) x
             JOIN cse_review_suspects s ON s.who = x.who AND s.crime_id <> x.crime_id
-            JOIN cse_cases c ON c.crime_id = s.crime_id AND c.date_from > x.closed""",
+            JOIN cse_cases c ON c.crime_id = s.crime_id AND c.date_from > x.closed
+            GROUP BY x.crime_id, c.crime_id, c.ho_offence_code, c.date_from, c.group_based""",
         "device": """
             SELECT x.crime_id, 'device', $w_device,
                    x.who || ': phone ' || d.device_id || ' extracted '
@@ -130,16 +165,17 @@ def _new_evidence(con: duckdb.DuckDBPyConnection) -> None:
             JOIN crimes c ON c.crime_id = r.crime_id AND c.date_from > x.closed
             GROUP BY x.crime_id, x.who, i.value_norm, o.who""",
         "intelligence": """
-            SELECT DISTINCT x.crime_id, 'intelligence', $w_intelligence,
-                   x.who || ': intelligence ' || i.intel_id || ' of '
-                   || strftime(i.report_date, '%Y-%m-%d') || ' (graded '
-                   || i.intelligence_assessment || ')'
+            SELECT x.crime_id, 'intelligence', $w_intelligence,
+                   string_agg(DISTINCT x.who, ', ' ORDER BY x.who) || ': intelligence '
+                   || i.intel_id || ' of ' || strftime(i.report_date, '%Y-%m-%d')
+                   || ' (graded ' || i.intelligence_assessment || ')'
             FROM cse_review_people x JOIN intel_links l ON l.person_id = x.person_id
             JOIN intel i USING (intel_id)
-            WHERE i.report_date > x.closed AND i.intelligence_assessment <> 'E'""",
+            WHERE i.report_date > x.closed AND i.intelligence_assessment <> 'E'
+            GROUP BY x.crime_id, i.intel_id, i.report_date, i.intelligence_assessment""",
     }
     con.execute("CREATE OR REPLACE TEMP TABLE cse_new (crime_id VARCHAR, kind VARCHAR, "
                 "weight INTEGER, line VARCHAR)")
     for sql in parts.values():
-        con.execute(f"INSERT INTO cse_new {sql}",
-                    {k: v for k, v in w.items() if f"${k}" in sql})
+        named = set(re.findall(r"\$(\w+)", sql))
+        con.execute(f"INSERT INTO cse_new {sql}", {k: v for k, v in w.items() if k in named})

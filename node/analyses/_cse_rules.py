@@ -10,7 +10,9 @@ read; R3's associations are built by ``_cse_groups``. Every crime is evaluated:
                   the offence's first day — from the date of birth, else the age range,
                   else the age the offence code implies — and why none could be found;
 ``cse_cases``     one row per crime: r1 / r2 / r3 (NULL: cannot evaluate), ``reason`` for a
-                  crime that cannot be evaluated, group size, flags and the mis-flag (R5);
+                  crime that cannot be evaluated, group size, ``group_based`` (R1 and R3's
+                  group test without R2: what Beaconport reviews), flags and the mis-flag
+                  (R5);
 ``cse_evidence``  (crime_id, rule, line): one readable line per piece of evidence.
 """
 
@@ -171,16 +173,21 @@ def _finish(con: duckdb.DuckDBPyConnection, d: CseDefinition) -> None:
     """R3 from the groups, R5's mis-flags, and the evidence lines of R1, R2 and R5."""
     con.execute("""
         ALTER TABLE cse_cases ADD COLUMN group_size INTEGER;
+        ALTER TABLE cse_cases ADD COLUMN group_based BOOLEAN;
         ALTER TABLE cse_cases ADD COLUMN r3 BOOLEAN;
         ALTER TABLE cse_cases ADD COLUMN misflag VARCHAR;""")
     con.execute("""
         UPDATE cse_cases c SET group_size = g.size
         FROM (SELECT crime_id, max(size) AS size FROM cse_group_size GROUP BY crime_id) g
         WHERE g.crime_id = c.crime_id""")
+    # group_based: R1 and R3's group test, whatever R2 says (what R7 reviews); R3 adds R2
     con.execute(f"""
         UPDATE cse_cases SET
-            r3 = CASE WHEN r2 IS NULL THEN NULL
-                      ELSE r2 AND coalesce(group_size, 0) >= {int(d.r3.min_persons)} END""")
+            group_based = CASE WHEN r1 IS NULL THEN NULL
+                               ELSE r1 AND coalesce(group_size, 0) >= {int(d.r3.min_persons)}
+                               END""")
+    con.execute("UPDATE cse_cases SET r3 = CASE WHEN r2 IS NULL THEN NULL "
+                "ELSE r2 AND group_based END")
     con.execute(f"""
         UPDATE cse_cases SET misflag = CASE WHEN r3 AND NOT flagged THEN '{NOT_FLAGGED}'
                                             WHEN any_flag AND r1 = false
@@ -208,7 +215,12 @@ def _finish(con: duckdb.DuckDBPyConnection, d: CseDefinition) -> None:
         FROM cse_cases WHERE r1 AND r2_code
         UNION ALL
         SELECT crime_id, 'R3', line FROM cse_group_evidence
-        WHERE crime_id IN (SELECT crime_id FROM cse_cases WHERE r2)
+        WHERE crime_id IN (SELECT crime_id FROM cse_cases WHERE r2 OR group_based)
+        UNION ALL
+        SELECT crime_id, 'R3', 'group-based, but not R3: R2 fails (no ' || $flags
+               || ' flag, exchange or CSE-specific offence recorded); still a group-based '
+               || 'child sexual offence for Beaconport review (R7)'
+        FROM cse_cases WHERE group_based AND NOT r2
         UNION ALL
         SELECT crime_id, 'R5', misflag || ' (flags: ' || $r5 || ' = '
                || concat_ws('/', CASE WHEN flagged THEN 'all set' WHEN any_flag

@@ -1,6 +1,7 @@
-"""`crossforce node analyse review`: Operation Beaconport — which closed group-based CSE
-cases are eligible for review (R7), ranked by the evidence that appeared since closure,
-each explained line by line, with an HTML review pack per case."""
+"""`crossforce node analyse review`: Operation Beaconport — which closed group-based child
+sexual abuse and exploitation cases are eligible for review (R7), ranked by the evidence
+that appeared since closure, each explained line by line, with an HTML review pack per
+case."""
 
 from __future__ import annotations
 
@@ -31,11 +32,13 @@ def command(
 ) -> None:
     """Closed cases eligible for Beaconport review (R7), ranked by new evidence.
 
-    Eligible: group-based (R3), closed with no further action in the review window,
-    two or more suspects, all believed alive, not previously reviewed. Ranked by
-    evidence since closure: cross-force hits received (other forces, network), the
-    suspects' later cases, phones extracted after closure, their phones now held by
-    persons in other cases, later intelligence. Each line shows its weight.
+    Eligible: a group-based child sexual offence (R1 and R3's group test; recorded as
+    CSE or not, R2), closed with no further action in the review window, two or more
+    suspects, all believed alive, not previously reviewed. Ranked by evidence since
+    closure: cross-force hits received (suspects another force holds; suspects only in a
+    cross-force network count far less), the network's size, the suspects' later cases,
+    phones extracted after closure, their phones now held by persons in other cases,
+    later intelligence. Each line shows its weight.
     """
     d, named = definition_for(definition)
     if victim_criterion:
@@ -69,22 +72,31 @@ def _result(con, named: str, params: dict) -> Result:
                            ORDER BY crime_id, weight DESC, line""").fetchall()
     evidence = sorted(((rank[c], c, w, line) for c, w, line in lines if c in rank),
                       key=lambda r: (r[0], -r[2], r[3]))
-    ((closed, window, suspects, alive, reviewed, child),) = con.execute("""
+    ((closed, window, suspects, alive, reviewed, child, unrecorded),) = con.execute("""
         SELECT count(*), count(*) FILTER (WHERE NOT in_window),
                count(*) FILTER (WHERE NOT enough_suspects), count(*) FILTER (WHERE NOT alive),
-               count(*) FILTER (WHERE NOT not_reviewed), count(*) FILTER (WHERE NOT child_victim)
+               count(*) FILTER (WHERE NOT not_reviewed), count(*) FILTER (WHERE NOT child_victim),
+               count(*) FILTER (WHERE eligible AND NOT recorded_cse)
         FROM cse_review""").fetchall()
     summary = {"definition": named, "closed_group_cases": closed, "eligible": len(ranked),
                "outside_window": window, "fewer_suspects": suspects,
                "suspect_deceased": alive, "previously_reviewed": reviewed,
+               "eligible_not_recorded_as_cse": unrecorded,
                "with_new_evidence": sum(1 for r in ranked if r[5] > 0)}
     notes = [
-        "Eligible (R7): meets R3, closed with a no-further-action outcome inside the review "
-        "window, 2+ suspects, none recorded deceased, not previously reviewed. The victim "
+        "Eligible (R7): a group-based child sexual offence (R1 and R3's group test; "
+        "Beaconport reviews abuse and exploitation, so R2's CSE flag or exchange is not "
+        f"required: {unrecorded} eligible case(s) record neither), closed with a "
+        "no-further-action outcome inside the review window, 2+ suspects, none recorded "
+        "deceased, not previously reviewed. The victim "
         "criterion is UNVERIFIED and off by default (--victim-criterion turns it on; "
         f"{child} closed case(s) have no victim shown under 18).",
         "Weights: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in WEIGHTS.items())
-        + ". A ranking is a work queue for reviewers, never a finding.",
+        + ". A cross-force hit counts per suspect another force holds (the suspect or an "
+        "identifier); a suspect only in a cross-force network, held by no other force, "
+        "counts at the network-member weight, once per case. A later case, a report or a "
+        "network counts once per case. A ranking is a work queue for reviewers, never a "
+        "finding.",
     ]
     return Result("review", params, [
         Table("closed cases eligible for review, most new evidence first",

@@ -208,15 +208,16 @@ def write_cases(folder: Path) -> Path:
 
 def add_hits(node: Path) -> Path:
     """The node after a hits batch (as `node hits` records one) named S2 (with Northshire
-    and Westshire) and X1 (with Northshire), both in national network 7."""
+    and Westshire) and X1 (with Northshire), both held by another force (reason entity +
+    network) and in national network 7."""
     import duckdb
 
     con = duckdb.connect(str(node / "node.duckdb"))
     con.execute("""INSERT INTO received_hits VALUES
         ('b1', '\\x01'::BLOB, 'TOEX-CSE', 1, 'person', 'S2', NULL, 11, 7,
-         ['Northshire', 'Westshire'], 0.9, 'match keys'),
+         ['Northshire', 'Westshire'], 0.9, 'entity+network'),
         ('b1', '\\x02'::BLOB, 'TOEX-CSE', 1, 'person', 'X1', NULL, 12, 7,
-         ['Northshire'], 0.8, 'match keys')""")
+         ['Northshire'], 0.8, 'entity+network')""")
     con.execute("INSERT INTO hit_batches VALUES ('b1', now(), 'a hits file', 2, 2, 0)")
     con.close()
     return node

@@ -117,7 +117,7 @@ def test_the_review_list_shows_each_line_of_new_evidence(console: dict) -> None:
     assert "eligible: 2" in text
     for line in ("S2: cross-force hit (network 7) with Northshire, Westshire",
                  "S1: phone DS1 extracted 2024-02-01, after the closure",
-                 "S2: 1 other record(s) of this force in the same national network 7"):
+                 "national network 7: 1 other person(s) of this force in it"):
         assert line in text
 
 

@@ -7,7 +7,14 @@ W2A and W3A each have one suspect on the crime (the others are a facilitator, or
 on other crimes against the same victim), so each criterion excludes: 3, 1 and 1.
 Eligible: GCOSUS and GUNID. New evidence for GCOSUS, closed 2024-01-10: S1's phone DS1
 extracted 2024-02-01 (weight 2); a hit naming S2 with two other forces (10 x 2 = 20) in
-national network 7, which also holds X1 (one other record: 1). Score 23; GUNID 0.
+national network 7, which also holds X1 (one other person: 1). Score 23; GUNID 0.
+
+A second node (``beaconport_node``) adds what eligibility and ranking must tell apart:
+GCSA, a group of two co-suspects closed OC16 that records no CSE flag and no exchange
+(R2 fails, so not R3) — still eligible, Beaconport reviews abuse and exploitation; GNET,
+whose suspects N1 and N2 are only in national network 9 (hit reason "network": no other
+force holds them), with three other persons of the force in it; and LATER, a group-based
+case after GCOSUS's closure with both S1 and S2 suspects on it.
 """
 
 from __future__ import annotations
@@ -16,7 +23,9 @@ import json
 from pathlib import Path
 
 import pytest
-from cse_cases import add_hits, cse_node  # noqa: F401  (a fixture)
+from cse_cases import FILES, add_hits, cse_node, write_cases  # noqa: F401  (a fixture)
+
+from federation.cli import main
 
 NEW_EVIDENCE = "new evidence since closure (one line each, with its weight)"
 RANKED = "closed cases eligible for review, most new evidence first"
@@ -48,7 +57,7 @@ def test_cases_rank_by_new_evidence_each_line_with_its_weight(cli, hits_node):
     assert lines == [
         (20, "S2: cross-force hit (network 7) with Northshire, Westshire"),
         (2, "S1: phone DS1 extracted 2024-02-01, after the closure"),
-        (1, "S2: 1 other record(s) of this force in the same national network 7"),
+        (1, "national network 7: 1 other person(s) of this force in it"),
     ]
 
 
@@ -70,3 +79,93 @@ def test_a_review_pack_is_one_self_contained_readable_page_per_case(cli, hits_no
     assert "Operation Beaconport eligibility (R7)" in page
     assert "S1 + S2: suspects together on GCOSUS (strong)" in page
     assert "Sam Onslow" in page                              # persons on the case
+
+
+# the second node: cse_cases plus these rows
+MORE = {
+    "persons.csv": """VQ,Quinn,Recorded,2008-02-02,true,,,,,,
+Q1,Quentin,Askew,1972-01-01,true,,,,,,
+Q2,Quincy,Barlow,1973-02-02,true,,,,,,
+VN2,Nia,Netherton,2008-03-03,true,,,,,,
+N1,Ned,Northwood,1974-03-03,true,,,,,,
+N2,Nat,Newbold,1975-04-04,true,,,,,,
+O1,Olly,Other,1976-05-05,true,,,,,,
+O2,Otto,Other,1977-06-06,true,,,,,,
+O3,Owen,Other,1978-07-07,true,,,,,,
+VL,Lia,Later,2009-04-04,true,,,,,,
+""",
+    "crimes.csv": """GCSA,22,2023-06-15,,OC16,2024-01-10,,,,false
+GNET,22,2023-06-15,,OC16,2024-01-10,,,gift,false
+LATER,22,2024-06-01,,,,,,gift,
+""",
+    "roles.csv": """GCSA,VQ,victim
+GCSA,Q1,suspect
+GCSA,Q2,suspect
+GNET,VN2,victim
+GNET,N1,suspect
+GNET,N2,suspect
+LATER,VL,victim
+LATER,S1,suspect
+LATER,S2,suspect
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def beaconport_node(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import duckdb
+
+    root = tmp_path_factory.mktemp("beaconport")
+    folder = write_cases(root / "in")
+    for name, rows in MORE.items():
+        (folder / name).write_text(FILES[name] + rows)
+    node = root / "node"
+    assert main(["node", "init", "--force", "Testshire", "--dir", str(node)]) == 0
+    assert main(["node", "ingest", "--dir", str(node), str(folder)]) == 0
+    add_hits(node)
+    con = duckdb.connect(str(node / "node.duckdb"))
+    con.execute("""INSERT INTO received_hits
+        SELECT 'b2', ('\\x1' || i)::BLOB, 'TOEX-CSE', 1, 'person', p, NULL, 20 + i, 9,
+               ['Northshire'], 1.0, 'network'
+        FROM (VALUES (1, 'N1'), (2, 'N2'), (3, 'O1'), (4, 'O2'), (5, 'O3')) AS t(i, p)""")
+    con.execute("INSERT INTO hit_batches VALUES ('b2', now(), 'a hits file', 5, 5, 0)")
+    con.close()
+    return node
+
+
+def test_a_group_case_recorded_without_cse_evidence_is_still_eligible(cli, beaconport_node,
+                                                                      tmp_path):
+    result = _review(cli, beaconport_node, "--pack", tmp_path)
+    s = result["summary"]
+    assert (s["closed_group_cases"], s["eligible"]) == (7, 4)
+    assert s["eligible_not_recorded_as_cse"] == 1
+    assert "GCSA" in [r["case"] for r in result["tables"][RANKED]]
+    page = (tmp_path / "GCSA.html").read_text()
+    assert "recorded as CSE (R2: a CSE flag, an exchange or a CSE-specific offence" in page
+    assert "Q1 + Q2: suspects together on GCSA (strong)" in page
+    # ... while the definition still says it is not group-based CSE (R2 fails), and why
+    r = cli("node", "analyse", "cse", "--dir", beaconport_node, "--case", "GCSA", "--json")
+    assert r.code == 0, r
+    (table,) = json.loads(r.out)["tables"].values()
+    rows = [(row["rule"], row["met"], row["evidence (suggestion for analyst confirmation)"])
+            for row in table]
+    assert ("R3", "no", "Q1 + Q2: suspects together on GCSA (strong)") in rows
+    assert any(rule == "R3" and met == "no" and line.startswith("group-based, but not R3: "
+               "R2 fails") for rule, met, line in rows)
+
+
+def test_a_suspect_another_force_holds_outranks_one_only_in_its_network(cli,
+                                                                         beaconport_node):
+    result = _review(cli, beaconport_node)
+    ranked = [(r["case"], r["score"]) for r in result["tables"][RANKED]]
+    # GCOSUS: S2 held by two forces (20), S1's phone (2), network 7's X1 (1), LATER (3);
+    # GNET: network 9 with Northshire, once for the case (2); its size is not counted
+    assert ranked == [("GCOSUS", 26), ("GNET", 2), ("GCSA", 0), ("GUNID", 0)]
+    lines = [(r["case"], r["weight"], r["evidence"])
+             for r in result["tables"][NEW_EVIDENCE]]
+    assert ("GNET", 2, "N1, N2: in national network 9 with Northshire, though no other "
+            "force holds them or their identifiers (linked through other records)") in lines
+    # a later case both suspects are on counts once, naming both
+    assert ("GCOSUS", 3, "S1, S2: suspect(s) on LATER (22, 2024-06-01), a group-based "
+            "case") in lines
+    assert [c for c, _w, _line in lines].count("GNET") == 1

@@ -110,6 +110,25 @@ def test_review_eligible_cases_are_closed_nfa_group_cases_in_the_beaconport_wind
         assert str(when) <= "2025-03-31" and reviewed is not True
 
 
+def test_review_eligibility_follows_the_deaths_the_force_recorded(db):
+    """R7's "believed alive": a death no record of the force holds excludes nothing."""
+    rows = db.execute("""
+        WITH dead AS (SELECT DISTINCT tp.force, tp.real_id FROM persons p
+                      JOIN truth_persons tp USING (force, person_id) WHERE p.deceased),
+        s AS (SELECT r.force, r.crime_id, count(*) AS suspects,
+                     bool_or(d.real_id IS NOT NULL) AS any_dead
+              FROM roles r JOIN truth_persons tp USING (force, person_id)
+              LEFT JOIN dead d ON d.force = r.force AND d.real_id = tp.real_id
+              WHERE r.role = 'suspect' GROUP BY r.force, r.crime_id)
+        SELECT t.review_eligible, s.any_dead
+        FROM truth_cases t JOIN crimes c USING (force, crime_id) JOIN s USING (force, crime_id)
+        WHERE t.group_cse AND c.outcome_code IN ('OC14', 'OC15', 'OC16', 'OC18')
+          AND c.outcome_date BETWEEN DATE '2010-01-01' AND DATE '2025-03-31'
+          AND c.previously_reviewed IS NOT TRUE AND s.suspects >= 2""").fetchall()
+    assert rows
+    assert [(eligible, dead) for eligible, dead in rows if eligible == dead] == []
+
+
 def test_seized_devices_show_a_burner_handover(db):
     """A contact saved as 'X' and 'X new': the old number stops before the new one starts."""
     rows = db.execute("""
