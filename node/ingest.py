@@ -28,10 +28,11 @@ from federation.layout import BY_NAME, FILE_ENDINGS, TABLES, Table, table_for_fi
 from federation.ledger import Ledger
 from node.extraction import ENDINGS as EXTRACTION_ENDINGS
 from node.extraction import LAYOUTS as EXTRACTION_LAYOUTS
-from node.extraction import bounded_memory, read_extraction
+from node.extraction import bounded_memory, ingest_memory, read_extraction
 from node.extraction import layout_of as extraction_layout_of
 from node.extraction import load as extraction
 from node.extraction.rows import LAYOUT_TABLES as EXTRACTION_TABLES
+from node.extraction.scratch import Scratch
 from node.language.settings import LanguageSettings, language_settings
 from node.migrations import DATA_TABLES
 from node.normalise_columns import (
@@ -412,35 +413,44 @@ def _check_dependants(con: duckdb.DuckDBPyConnection, tables: Iterable[Table]) -
 def _load_extraction(con: duckdb.DuckDBPyConnection, path: Path, file_id: int,
                      quarantine: bool, step: Step, flags: dict[str, dict[str, int]],
                      region: str | None = None) -> tuple[dict[str, int], int, int]:
-    """An extraction, loaded with DuckDB's memory capped (``bounded_memory``)."""
-    with bounded_memory(con):
-        return _extraction_rows(con, path, file_id, quarantine, step, flags, region)
+    """An extraction, loaded with DuckDB's memory capped (``bounded_memory``), read first
+    into a scratch file beside the store (``Scratch``), removed whatever happens."""
+    scratch = Scratch(con, ingest_memory())
+    try:
+        with bounded_memory(con):
+            return _extraction_rows(con, scratch, path, file_id, quarantine, step, flags,
+                                    region)
+    finally:
+        scratch.remove()
 
 
-def _extraction_rows(con: duckdb.DuckDBPyConnection, path: Path, file_id: int,
-                     quarantine: bool, step: Step, flags: dict[str, dict[str, int]],
-                     region: str | None = None) -> tuple[dict[str, int], int, int]:
-    """An extraction: stream it, finish its times and chats, then stage and check the
-    layout tables as any file, and insert the tables only extractions fill. ``region``
-    (given by the analyst) applies when the report itself says no country."""
+def _extraction_rows(con: duckdb.DuckDBPyConnection, scratch: Scratch, path: Path,
+                     file_id: int, quarantine: bool, step: Step,
+                     flags: dict[str, dict[str, int]], region: str | None = None
+                     ) -> tuple[dict[str, int], int, int]:
+    """An extraction: stream it into ``scratch``, finish its times and chats there, then
+    stage and check the layout tables as any file, and insert the tables only extractions
+    fill. ``region`` (given by the analyst) applies when the report itself says no country."""
     device_id = device_id_of(path)
-    step("read")
-    device = read_extraction(con, path, device_id)
-    if region and not device.get("region"):
-        device["region"], device["region_source"] = region, "given at ingest (--region)"
-        con.execute("UPDATE x_devices SET region = ?, region_source = ?",
-                    [region, device["region_source"]])
     # A device already described by a devices file keeps that row (owner attribution), and
     # its zone; the extraction's region fills a region that row left unknown.
     known = con.execute("SELECT timezone, region FROM devices WHERE device_id = ?",
                         [device_id]).fetchall()
-    extraction.finish_times(con, (known[0][0] if known else None) or device.get("timezone"))
-    extraction.link_chats(con)
-    if known:
-        con.execute("DELETE FROM x_devices")
-        if not known[0][1] and device.get("region"):
-            con.execute("UPDATE devices SET region = ?, region_source = ? WHERE device_id = ?",
-                        [device["region"], device.get("region_source"), device_id])
+    step("read")
+    with scratch.writing() as sc:
+        device = read_extraction(sc, path, device_id, temp=False)
+        if region and not device.get("region"):
+            device["region"], device["region_source"] = region, "given at ingest (--region)"
+            sc.execute("UPDATE x_devices SET region = ?, region_source = ?",
+                       [region, device["region_source"]])
+        extraction.finish_times(sc, (known[0][0] if known else None) or device.get("timezone"))
+        extraction.link_chats(sc)
+        if known:
+            sc.execute("DELETE FROM x_devices")
+    scratch.attach(con)
+    if known and not known[0][1] and device.get("region"):
+        con.execute("UPDATE devices SET region = ?, region_source = ? WHERE device_id = ?",
+                    [device["region"], device.get("region_source"), device_id])
     rows: dict[str, int] = {}
     unnorm = quarantined = 0
     for name in EXTRACTION_TABLES:

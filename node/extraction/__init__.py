@@ -38,14 +38,20 @@ def layout_of(path: Path) -> str | None:
 INGEST_MEMORY = "1GB"
 
 
-@contextlib.contextmanager
-def bounded_memory(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Cap DuckDB's memory for the load (an extraction's rows can outgrow RAM), then
-    restore the store's setting."""
+def ingest_memory() -> str:
+    """DuckDB's memory limit while an extraction loads (``CROSSFORCE_INGEST_MEMORY``)."""
     limit = os.environ.get("CROSSFORCE_INGEST_MEMORY", INGEST_MEMORY).strip().replace(" ", "")
     if not re.fullmatch(r"\d+(\.\d+)?(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", limit, re.IGNORECASE):
         raise CrossforceError(f"CROSSFORCE_INGEST_MEMORY={limit!r}: write a size such as "
                               "1GB or 512MB")
+    return limit
+
+
+@contextlib.contextmanager
+def bounded_memory(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Cap DuckDB's memory for the load (an extraction's rows can outgrow RAM), then
+    restore the store's setting."""
+    limit = ingest_memory()
     before = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
     con.execute(f"SET memory_limit = '{limit}'")
     try:
@@ -54,12 +60,13 @@ def bounded_memory(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         con.execute(f"SET memory_limit = '{before}'")
 
 
-def read_extraction(con: duckdb.DuckDBPyConnection, path: Path, device_id: str
-                    ) -> dict[str, str | None]:
-    """Stream ``path`` into the ``x_<table>`` temp tables with its tool's reader (a ZIP
+def read_extraction(con: duckdb.DuckDBPyConnection, path: Path, device_id: str,
+                    temp: bool = True) -> dict[str, str | None]:
+    """Stream ``path`` into the ``x_<table>`` tables (temp tables, or with ``temp=False``
+    the tables of the scratch file ``con`` is connected to) with its tool's reader (a ZIP
     holding report.xml: Cellebrite; an XML file with ``<Artifact name=...>``: Magnet
     AXIOM); returns the device row."""
-    rows = Rows(con)
+    rows = Rows(con, temp)
     if layout_of(path) == "axiom":
         from node.extraction.axiom import is_axiom_report, read_axiom
 

@@ -1,5 +1,5 @@
-"""From an extraction's temp tables (``x_<table>``) to the store, and the finishing steps
-every device file takes, extraction or generic layout alike.
+"""From an extraction's scratch tables (``x_<table>``, ``scratch``) to the store, and the
+finishing steps every device file takes, extraction or generic layout alike.
 
 - ``finish_times``: a time written without an offset is placed in the device's time zone
   (flag ``device_zone``), or kept as UTC when the zone is unknown (``assumed_utc``);
@@ -26,6 +26,7 @@ from node.extraction.parties import (
 )
 from node.extraction.region import RegionEvidence, derive_region
 from node.extraction.rows import EXTRA, OWN, PREFIX, columns
+from node.extraction.scratch import DB as SCRATCH
 from node.extraction.times import zone_of
 from node.language.settings import LanguageSettings
 
@@ -34,6 +35,8 @@ _TYPES = {"started_utc": "TIMESTAMP", "last_activity_utc": "TIMESTAMP",
           "participants": "INTEGER", "messages": "INTEGER", "deleted": "BOOLEAN",
           "is_owner": "BOOLEAN", "timestamp_utc": "TIMESTAMP", "latitude": "DOUBLE",
           "longitude": "DOUBLE", "accuracy_m": "DOUBLE"}
+#: messages whose bodies are detected at once (finish_languages)
+LANGUAGE_PART = 100_000
 #: tables whose rows carry device-local times to place
 _TIMED = ("calls", "messages", "device_locations")
 
@@ -69,7 +72,8 @@ def link_chats(con: duckdb.DuckDBPyConnection) -> None:
 def layout_source(table: str) -> str:
     """SQL for ``stage_relation``: the layout table's columns and its stored extras."""
     cols = [c for c in columns(table) if not c.startswith("_")]
-    return f"(SELECT {', '.join(_ident(c) for c in cols)}, _where FROM {PREFIX}{table})"
+    return (f"(SELECT {', '.join(_ident(c) for c in cols)}, _where "
+            f"FROM {SCRATCH}.{PREFIX}{table})")
 
 
 def stored_extra(table: str) -> tuple[str, ...]:
@@ -77,7 +81,8 @@ def stored_extra(table: str) -> tuple[str, ...]:
 
 
 def insert_own(con: duckdb.DuckDBPyConnection, file_id: int) -> dict[str, int]:
-    """Insert the extraction-only tables; returns rows per table."""
+    """Insert the extraction-only tables from the attached scratch file; returns rows per
+    table."""
     out: dict[str, int] = {}
     for t, cols in OWN.items():
         keep = [c for c in cols if not c.startswith("_")]
@@ -85,7 +90,7 @@ def insert_own(con: duckdb.DuckDBPyConnection, file_id: int) -> dict[str, int]:
             f"TRY_CAST({_ident(c)} AS {_TYPES[c]})" if c in _TYPES else _ident(c)
             for c in keep)
         con.execute(f"INSERT INTO {t} ({', '.join(_ident(c) for c in keep)}, source_file) "
-                    f"SELECT {select}, {int(file_id)} FROM {PREFIX}{t}")
+                    f"SELECT {select}, {int(file_id)} FROM {SCRATCH}.{PREFIX}{t}")
         out[t] = int(con.execute(f"SELECT count(*) FROM {t} WHERE source_file = ?",
                                  [file_id]).fetchall()[0][0])
     return out
@@ -193,10 +198,26 @@ def finish_parties(con: duckdb.DuckDBPyConnection, table: str, file_id: int
 
 def finish_languages(con: duckdb.DuckDBPyConnection, file_id: int,
                      settings: LanguageSettings) -> dict[str, int]:
-    """Detect the language of the file's messages; messages per language."""
+    """Detect the language of the file's messages; messages per language. The bodies are
+    taken in parts of about ``LANGUAGE_PART`` messages (by a hash of the body, so one body
+    is in one part), so the Python lists detection holds stay the same size however many
+    messages a file brings."""
     from node.language.store import detect_messages
 
-    return detect_messages(con, settings, "source_file = $f", {"f": int(file_id)})
+    f = int(file_id)
+    waiting = int(con.execute("SELECT count(*) FROM messages WHERE source_file = ? AND "
+                              "language IS NULL", [f]).fetchall()[0][0])
+    parts = max(1, -(-waiting // LANGUAGE_PART))
+    if parts == 1:
+        return detect_messages(con, settings, "source_file = $f", {"f": f})
+    counts: dict[str, int] = {}
+    for part in range(parts):
+        found = detect_messages(con, settings, "source_file = $f AND "
+                                "coalesce(hash(messages.body), 0) % $parts = $part",
+                                {"f": f, "parts": parts, "part": part})
+        for lang, n in found.items():
+            counts[lang] = counts.get(lang, 0) + n
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def time_flags(con: duckdb.DuckDBPyConnection, table: str, file_id: int) -> dict[str, int]:
