@@ -461,6 +461,8 @@ def _extraction_rows(con: duckdb.DuckDBPyConnection, scratch: Scratch, path: Pat
         quarantined += _check(con, staged, path, file_id, quarantine)
         step("write")
         n, u = insert_normalised(con, name, staged.name, staged.present, file_id)
+        for t in (staged.name, f"{staged.name}_raw"):  # stored now: free before the next
+            con.execute(f'DROP TABLE IF EXISTS temp."{t}"')
         rows[name], unnorm = n, unnorm + u
         if name == "devices":
             _flag(flags, "region", extraction.finish_devices(con, file_id))
