@@ -39,6 +39,7 @@ class Scratch:
         self.path = Path(f"{store}.extraction-{os.getpid()}-{next(_SEQ)}.duckdb")
         self.memory_limit = memory_limit
         self.attached_to: duckdb.DuckDBPyConnection | None = None
+        _sweep(Path(store))
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -68,12 +69,35 @@ class Scratch:
 
     def remove_files(self) -> None:
         for p in (self.path, Path(f"{self.path}.wal"), Path(f"{self.path}.tmp")):
-            if p.is_dir():
-                import shutil
+            _delete(p)
 
-                shutil.rmtree(p, ignore_errors=True)
-            else:
-                p.unlink(missing_ok=True)
+
+def _sweep(store: Path) -> None:
+    """Remove the scratch files of loads whose process died (kill -9, power cut)."""
+    prefix = f"{store.name}.extraction-"
+    for p in store.parent.glob(f"{prefix}*"):
+        pid = p.name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            _delete(p)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _delete(p: Path) -> None:
+    if p.is_dir():
+        import shutil
+
+        shutil.rmtree(p, ignore_errors=True)
+    else:
+        p.unlink(missing_ok=True)
 
 
 def _literal(text: str) -> str:

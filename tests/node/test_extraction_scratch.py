@@ -108,3 +108,54 @@ def test_languages_detected_in_parts_match_one_pass(
     assert report["flags"]["language"] == {"pl": 2, "en": 1, "ur-Latn": 1, "und": 1}
     assert query(node, "SELECT message_id, language FROM messages ORDER BY 1") == [
         ("x0", "pl"), ("x1", "ur-Latn"), ("x2", "pl"), ("x3", "en"), ("x4", "und")]
+
+
+#: the real ingest of one extraction, frozen once its rows are in the scratch file
+_LOADER = """
+import sys, time
+from pathlib import Path
+from node.ingest import ingest
+from node.store import open_store
+
+node_dir, path, marker = map(Path, sys.argv[1:4])
+
+def progress(p):
+    def step(stage):
+        if stage == "write":
+            marker.write_text("read into scratch, staged, not stored")
+            time.sleep(600)
+    return step
+
+with open_store(node_dir) as (config, con):
+    ingest(con, config, [path], progress=progress)
+"""
+
+
+def test_kill_9_mid_extraction_leaves_the_store_and_the_next_load_sweeps_the_scratch(
+        cli, node: Path, make_ufdr, status, query, tmp_path: Path) -> None:  # noqa: ANN001
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    before = status(node)["tables"]
+    marker = tmp_path / "marker"
+    proc = subprocess.Popen([sys.executable, "-c", _LOADER, str(node), str(
+        make_ufdr("EXH-5.ufdr", calls=_calls(300), messages=[], contacts=[])), str(marker)])
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert proc.poll() is None, "loader ended before staging"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert _leftovers(node)  # the scratch file, beside the store
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert status(node)["tables"] == before
+    r = cli("node", "ingest", "--dir", node,
+            make_ufdr("EXH-6.ufdr", calls=_calls(2), messages=[], contacts=[]))
+    assert r.code == 0, r
+    assert _leftovers(node) == []  # the dead load's scratch file went with the next load
+    assert query(node, "SELECT device_id, count(*) FROM calls GROUP BY 1") == [("EXH-6", 2)]
