@@ -28,7 +28,7 @@ from federation.layout import BY_NAME, FILE_ENDINGS, TABLES, Table, table_for_fi
 from federation.ledger import Ledger
 from node.extraction import ENDINGS as EXTRACTION_ENDINGS
 from node.extraction import LAYOUTS as EXTRACTION_LAYOUTS
-from node.extraction import bounded_memory, ingest_memory, read_extraction
+from node.extraction import bounded_memory, read_extraction
 from node.extraction import layout_of as extraction_layout_of
 from node.extraction import load as extraction
 from node.extraction.rows import LAYOUT_TABLES as EXTRACTION_TABLES
@@ -415,7 +415,7 @@ def _load_extraction(con: duckdb.DuckDBPyConnection, path: Path, file_id: int,
                      region: str | None = None) -> tuple[dict[str, int], int, int]:
     """An extraction, loaded with DuckDB's memory capped (``bounded_memory``), read first
     into a scratch file beside the store (``Scratch``), removed whatever happens."""
-    scratch = Scratch(con, ingest_memory())
+    scratch = Scratch(con)
     try:
         with bounded_memory(con):
             return _extraction_rows(con, scratch, path, file_id, quarantine, step, flags,

@@ -157,20 +157,20 @@ def finish_parties(con: duckdb.DuckDBPyConnection, table: str, file_id: int
         kinds = [k or kind_of(v, None, a) for k, v, _, a in distinct]
         norms = [normalise_party(k, v, r, a) for k, (_, v, r, a) in zip(kinds, distinct,
                                                                          strict=True)]
-        con.register("party_map", pa.table({
+        # read by name (a replacement scan): a registered table lives until COMMIT
+        party_map = pa.table({  # noqa: F841
             "k": pa.array([d[0] for d in distinct], pa.string()),
             "k2": pa.array(kinds, pa.string()),
             "v": pa.array([d[1] for d in distinct], pa.string()),
             "r": pa.array([d[2] for d in distinct], pa.string()),
             "a": pa.array([d[3] for d in distinct], pa.string()),
-            "n": pa.array(norms, pa.string())}))
+            "n": pa.array(norms, pa.string())})
         con.execute(f"""
             UPDATE {table} t SET {kind_col} = m.k2, {norm_col} = m.n
             FROM party_src s JOIN party_map m
               ON m.k IS NOT DISTINCT FROM s.k AND m.v = s.v
              AND m.r IS NOT DISTINCT FROM s.r AND m.a IS NOT DISTINCT FROM s.a
             WHERE t.rowid = s.rid""")
-        con.unregister("party_map")
     con.execute("DROP TABLE party_src")
     if table == "event_parties":  # a plain-field party that is the device's own number
         con.execute(f"""UPDATE event_parties t SET is_owner = true FROM devices d

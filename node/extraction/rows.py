@@ -82,11 +82,10 @@ class Rows:
             if not rows:
                 continue
             names = (*columns(t), "_where")
-            batch = pa.table({n: pa.array([r[i] for r in rows], pa.string())
-                              for i, n in enumerate(names)})
-            self.con.register("x_batch", batch)
+            # read by name (a replacement scan): a registered table lives until COMMIT
+            x_batch = pa.table({n: pa.array([r[i] for r in rows], pa.string())  # noqa: F841
+                                for i, n in enumerate(names)})
             self.con.execute(f"INSERT INTO {PREFIX}{t} SELECT * FROM x_batch")
-            self.con.unregister("x_batch")
             rows.clear()
 
 

@@ -23,13 +23,15 @@ import duckdb
 
 #: the name the store's connection attaches the scratch file under
 DB = "extraction_scratch"
+#: DuckDB's memory while the reader appends (and two UPDATEs run): the rows go to disk
+WRITER_MEMORY = "64MB"
 _SEQ = itertools.count()
 
 
 class Scratch:
     """One extraction's scratch file, beside the store ``con`` is connected to."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, memory_limit: str) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         store = con.execute("SELECT path FROM duckdb_databases() "
                             "WHERE database_name = current_database()").fetchall()[0][0]
         if not store:  # an in-memory store (tests): a temporary file of the process
@@ -37,7 +39,6 @@ class Scratch:
 
             store = str(Path(tempfile.gettempdir()) / "crossforce-memory-store")
         self.path = Path(f"{store}.extraction-{os.getpid()}-{next(_SEQ)}.duckdb")
-        self.memory_limit = memory_limit
         self.attached_to: duckdb.DuckDBPyConnection | None = None
         _sweep(Path(store))
 
@@ -46,7 +47,7 @@ class Scratch:
         """A connection of its own to the scratch file (every statement commits on its
         own), closed on leaving so the store's connection can attach the file."""
         self.remove_files()
-        sc = duckdb.connect(str(self.path), config={"memory_limit": self.memory_limit})
+        sc = duckdb.connect(str(self.path), config={"memory_limit": WRITER_MEMORY})
         try:
             yield sc
             sc.execute("CHECKPOINT")  # updates written out, the WAL folded in
