@@ -273,7 +273,7 @@ def _load_file(con: duckdb.DuckDBPyConnection, ledger: Ledger, config: NodeConfi
         flags: dict[str, dict[str, int]] = {}
         if layout in EXTRACTION_LAYOUTS.values():
             rows, unnorm, quarantined = _load_extraction(con, path, file_id, quarantine,
-                                                         step, flags, region)
+                                                         step, flags, region, languages)
         else:
             rows, unnorm, quarantined = _load_table(con, path, BY_NAME[layout], file_id,
                                                     quarantine, old is not None, step, flags)
@@ -412,23 +412,26 @@ def _check_dependants(con: duckdb.DuckDBPyConnection, tables: Iterable[Table]) -
 
 def _load_extraction(con: duckdb.DuckDBPyConnection, path: Path, file_id: int,
                      quarantine: bool, step: Step, flags: dict[str, dict[str, int]],
-                     region: str | None = None) -> tuple[dict[str, int], int, int]:
+                     region: str | None = None, languages: LanguageSettings | None = None
+                     ) -> tuple[dict[str, int], int, int]:
     """An extraction, loaded with DuckDB's memory capped (``bounded_memory``), read first
     into a scratch file beside the store (``Scratch``), removed whatever happens."""
     scratch = Scratch(con)
     try:
         with bounded_memory(con):
             return _extraction_rows(con, scratch, path, file_id, quarantine, step, flags,
-                                    region)
+                                    region, languages or LanguageSettings())
     finally:
         scratch.remove()
 
 
 def _extraction_rows(con: duckdb.DuckDBPyConnection, scratch: Scratch, path: Path,
                      file_id: int, quarantine: bool, step: Step,
-                     flags: dict[str, dict[str, int]], region: str | None = None
+                     flags: dict[str, dict[str, int]], region: str | None = None,
+                     languages: LanguageSettings | None = None
                      ) -> tuple[dict[str, int], int, int]:
-    """An extraction: stream it into ``scratch``, finish its times and chats there, then
+    """An extraction: stream it into ``scratch``, finish its times, chats and message
+    languages there, then
     stage and check the layout tables as any file, and insert the tables only extractions
     fill. ``region`` (given by the analyst) applies when the report itself says no country."""
     device_id = device_id_of(path)
@@ -445,6 +448,7 @@ def _extraction_rows(con: duckdb.DuckDBPyConnection, scratch: Scratch, path: Pat
                        [region, device["region_source"]])
         extraction.finish_times(sc, (known[0][0] if known else None) or device.get("timezone"))
         extraction.link_chats(sc)
+        extraction.detect_languages(sc, languages or LanguageSettings())
         if known:
             sc.execute("DELETE FROM x_devices")
     scratch.attach(con)
@@ -468,6 +472,7 @@ def _extraction_rows(con: duckdb.DuckDBPyConnection, scratch: Scratch, path: Pat
             _flag(flags, "region", extraction.finish_devices(con, file_id))
     rows.update(extraction.insert_own(con, file_id))
     unnorm += _finish_device_tables(con, file_id, flags)
+    _flag(flags, "language", extraction.language_counts(con, file_id))
     header = device.get("metadata_flags")
     if header and not known:
         import json

@@ -196,6 +196,45 @@ def finish_parties(con: duckdb.DuckDBPyConnection, table: str, file_id: int
         "IS NOT NULL GROUP BY 1 ORDER BY 1", [file_id]).fetchall()}
 
 
+def detect_languages(sc: duckdb.DuckDBPyConnection, settings: LanguageSettings) -> None:
+    """Detect the language of every message in the scratch file (``x_messages``), before
+    the store's transaction: each part of about ``LANGUAGE_PART`` messages (by a hash of
+    the body, so one body is in one part) commits on its own, so neither the bodies held
+    in Python nor DuckDB's record of the updates grows with the report."""
+    from node.language.detection import Detector
+
+    waiting = int(sc.execute(f"SELECT count(*) FROM {PREFIX}messages").fetchall()[0][0])
+    parts = max(1, -(-waiting // LANGUAGE_PART))
+    detector = Detector(settings.expected)
+    part_of = "coalesce(hash(x.body), 0) % $parts = $part"
+    for part in range(parts):
+        at = {"parts": parts, "part": part}
+        bodies = [r[0] for r in sc.execute(
+            f"SELECT DISTINCT body FROM {PREFIX}messages x WHERE {part_of}", at).fetchall()]
+        found = detector.detect_many(bodies)
+        # read by name (a replacement scan), as language.store does
+        lang_found = pa.table({  # noqa: F841
+            "body": pa.array(bodies, pa.string()),
+            "language": pa.array([d.language for d in found], pa.string()),
+            "language_script": pa.array([d.script for d in found], pa.string()),
+            "language_confidence": pa.array([d.confidence for d in found], pa.float64()),
+            "language_method": pa.array([d.method for d in found], pa.string())})
+        sc.execute(f"""UPDATE {PREFIX}messages x SET language = l.language,
+                           language_script = l.language_script,
+                           language_confidence = l.language_confidence::VARCHAR,
+                           language_method = l.language_method
+                       FROM lang_found l
+                       WHERE x.body IS NOT DISTINCT FROM l.body AND {part_of}""", at)
+
+
+def language_counts(con: duckdb.DuckDBPyConnection, file_id: int) -> dict[str, int]:
+    """Messages per language of one file, as stored (detected before the store's
+    transaction by ``detect_languages``)."""
+    return {str(k): int(n) for k, n in con.execute(
+        "SELECT language, count(*) FROM messages WHERE source_file = ? AND language IS NOT "
+        "NULL GROUP BY 1 ORDER BY 2 DESC, 1", [int(file_id)]).fetchall()}
+
+
 def finish_languages(con: duckdb.DuckDBPyConnection, file_id: int,
                      settings: LanguageSettings) -> dict[str, int]:
     """Detect the language of the file's messages; messages per language. The bodies are

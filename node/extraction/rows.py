@@ -28,7 +28,8 @@ EXTRA: dict[str, tuple[str, ...]] = {
     "calls": ("status", "timestamp_raw", "utc_offset_min", "time_flag", "party_kind",
               "_ts_local"),
     "messages": ("status", "timestamp_raw", "utc_offset_min", "time_flag", "party_kind",
-                 "kind", "subject", "_ts_local", "_chat_ref"),
+                 "kind", "subject", "language", "language_script", "language_confidence",
+                 "language_method", "_ts_local", "_chat_ref"),
     "contacts": ("entry_kind", "entry_value"),
 }
 #: tables only extractions fill: their columns (all but source_file)
