@@ -5,9 +5,10 @@ DuckDB keeps the Arrow batches appended to a table in an open transaction alive,
 temp table's uncommitted rows with them, so a 1 GB report needed 2 GB of memory whatever
 ``memory_limit`` said (bench/RESULTS.md, 2026-12-02). The reader therefore writes into a
 DuckDB file of its own, beside the store (the node's data never leaves its folder),
-committing batch by batch on its own connection, so DuckDB can leave the rows on disk.
-The store's transaction then attaches that file read-only and stages from it, as from any
-source. The store is written only inside its own transaction, so a load that fails half
+committing batch by batch on its own connection, so DuckDB can leave the rows on disk;
+times, chat ids and message languages are finished there too, a committed step at a time
+(``load``). The store's transaction then attaches that file read-only and stages from it,
+as from any source. The store is written only inside its own transaction, so a load that fails half
 way still leaves it as it was; the scratch file is removed either way.
 """
 
