@@ -1,9 +1,11 @@
 """A large Cellebrite report loads with flat memory (issue #21): `node ingest` of a generated
 UFDR whose report.xml is ~1 GB, against the same ingest of a report a third the size. The
-parser keeps only the element it reads, and DuckDB's memory is capped during the load
-(CROSSFORCE_INGEST_MEMORY, default 1GB; the rest spills to disk), so once both reports
-are past the cap the memory ratio stays near 1. The speed is compared with a bare
-streaming parse of the same XML (what reading the models costs over walking the XML).
+parser keeps only the element it reads, the rows wait in a scratch file on disk (not in
+the store's open transaction), language detection takes the bodies in parts, and DuckDB's
+memory is capped during the load (CROSSFORCE_INGEST_MEMORY, default 256MB; the rest spills
+to disk), so once both reports are past the cap the memory ratio stays near 1. The speed
+is compared with a bare streaming parse of the same XML (what reading the models costs
+over walking the XML).
 
     python -m bench.bench_extraction [--mb 1000] [--small-mb 300]
 

@@ -32,6 +32,7 @@ from node.extraction import bounded_memory, read_extraction
 from node.extraction import layout_of as extraction_layout_of
 from node.extraction import load as extraction
 from node.extraction.rows import LAYOUT_TABLES as EXTRACTION_TABLES
+from node.extraction.scratch import Scratch
 from node.language.settings import LanguageSettings, language_settings
 from node.migrations import DATA_TABLES
 from node.normalise_columns import (
@@ -272,7 +273,7 @@ def _load_file(con: duckdb.DuckDBPyConnection, ledger: Ledger, config: NodeConfi
         flags: dict[str, dict[str, int]] = {}
         if layout in EXTRACTION_LAYOUTS.values():
             rows, unnorm, quarantined = _load_extraction(con, path, file_id, quarantine,
-                                                         step, flags, region)
+                                                         step, flags, region, languages)
         else:
             rows, unnorm, quarantined = _load_table(con, path, BY_NAME[layout], file_id,
                                                     quarantine, old is not None, step, flags)
@@ -411,36 +412,49 @@ def _check_dependants(con: duckdb.DuckDBPyConnection, tables: Iterable[Table]) -
 
 def _load_extraction(con: duckdb.DuckDBPyConnection, path: Path, file_id: int,
                      quarantine: bool, step: Step, flags: dict[str, dict[str, int]],
-                     region: str | None = None) -> tuple[dict[str, int], int, int]:
-    """An extraction, loaded with DuckDB's memory capped (``bounded_memory``)."""
-    with bounded_memory(con):
-        return _extraction_rows(con, path, file_id, quarantine, step, flags, region)
+                     region: str | None = None, languages: LanguageSettings | None = None
+                     ) -> tuple[dict[str, int], int, int]:
+    """An extraction, loaded with DuckDB's memory capped (``bounded_memory``), read first
+    into a scratch file beside the store (``Scratch``), removed whatever happens."""
+    scratch = Scratch(con)
+    try:
+        with bounded_memory(con):
+            return _extraction_rows(con, scratch, path, file_id, quarantine, step, flags,
+                                    region, languages or LanguageSettings())
+    finally:
+        scratch.remove()
 
 
-def _extraction_rows(con: duckdb.DuckDBPyConnection, path: Path, file_id: int,
-                     quarantine: bool, step: Step, flags: dict[str, dict[str, int]],
-                     region: str | None = None) -> tuple[dict[str, int], int, int]:
-    """An extraction: stream it, finish its times and chats, then stage and check the
-    layout tables as any file, and insert the tables only extractions fill. ``region``
-    (given by the analyst) applies when the report itself says no country."""
+def _extraction_rows(con: duckdb.DuckDBPyConnection, scratch: Scratch, path: Path,
+                     file_id: int, quarantine: bool, step: Step,
+                     flags: dict[str, dict[str, int]], region: str | None = None,
+                     languages: LanguageSettings | None = None
+                     ) -> tuple[dict[str, int], int, int]:
+    """An extraction: stream it into ``scratch``, finish its times, chats and message
+    languages there, then
+    stage and check the layout tables as any file, and insert the tables only extractions
+    fill. ``region`` (given by the analyst) applies when the report itself says no country."""
     device_id = device_id_of(path)
-    step("read")
-    device = read_extraction(con, path, device_id)
-    if region and not device.get("region"):
-        device["region"], device["region_source"] = region, "given at ingest (--region)"
-        con.execute("UPDATE x_devices SET region = ?, region_source = ?",
-                    [region, device["region_source"]])
     # A device already described by a devices file keeps that row (owner attribution), and
     # its zone; the extraction's region fills a region that row left unknown.
     known = con.execute("SELECT timezone, region FROM devices WHERE device_id = ?",
                         [device_id]).fetchall()
-    extraction.finish_times(con, (known[0][0] if known else None) or device.get("timezone"))
-    extraction.link_chats(con)
-    if known:
-        con.execute("DELETE FROM x_devices")
-        if not known[0][1] and device.get("region"):
-            con.execute("UPDATE devices SET region = ?, region_source = ? WHERE device_id = ?",
-                        [device["region"], device.get("region_source"), device_id])
+    step("read")
+    with scratch.writing() as sc:
+        device = read_extraction(sc, path, device_id, temp=False)
+        if region and not device.get("region"):
+            device["region"], device["region_source"] = region, "given at ingest (--region)"
+            sc.execute("UPDATE x_devices SET region = ?, region_source = ?",
+                       [region, device["region_source"]])
+        extraction.finish_times(sc, (known[0][0] if known else None) or device.get("timezone"))
+        extraction.link_chats(sc)
+        extraction.detect_languages(sc, languages or LanguageSettings())
+        if known:
+            sc.execute("DELETE FROM x_devices")
+    scratch.attach(con)
+    if known and not known[0][1] and device.get("region"):
+        con.execute("UPDATE devices SET region = ?, region_source = ? WHERE device_id = ?",
+                    [device["region"], device.get("region_source"), device_id])
     rows: dict[str, int] = {}
     unnorm = quarantined = 0
     for name in EXTRACTION_TABLES:
@@ -451,11 +465,14 @@ def _extraction_rows(con: duckdb.DuckDBPyConnection, path: Path, file_id: int,
         quarantined += _check(con, staged, path, file_id, quarantine)
         step("write")
         n, u = insert_normalised(con, name, staged.name, staged.present, file_id)
+        for t in (staged.name, f"{staged.name}_raw"):  # stored now: free before the next
+            con.execute(f'DROP TABLE IF EXISTS temp."{t}"')
         rows[name], unnorm = n, unnorm + u
         if name == "devices":
             _flag(flags, "region", extraction.finish_devices(con, file_id))
     rows.update(extraction.insert_own(con, file_id))
     unnorm += _finish_device_tables(con, file_id, flags)
+    _flag(flags, "language", extraction.language_counts(con, file_id))
     header = device.get("metadata_flags")
     if header and not known:
         import json

@@ -34,18 +34,26 @@ def layout_of(path: Path) -> str | None:
 
 
 #: DuckDB's memory while an extraction loads (the rest spills to the store's temp folder),
-#: so a report of any size loads in bounded memory; CROSSFORCE_INGEST_MEMORY overrides it
-INGEST_MEMORY = "1GB"
+#: so a report of any size loads in bounded memory; CROSSFORCE_INGEST_MEMORY overrides it.
+#: Small on purpose: the rows wait in a scratch file on disk (``scratch``), so what DuckDB
+#: holds at once is staging and joins, and spilling those costs little (bench_extraction)
+INGEST_MEMORY = "256MB"
+
+
+def ingest_memory() -> str:
+    """DuckDB's memory limit while an extraction loads (``CROSSFORCE_INGEST_MEMORY``)."""
+    limit = os.environ.get("CROSSFORCE_INGEST_MEMORY", INGEST_MEMORY).strip().replace(" ", "")
+    if not re.fullmatch(r"\d+(\.\d+)?(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", limit, re.IGNORECASE):
+        raise CrossforceError(f"CROSSFORCE_INGEST_MEMORY={limit!r}: write a size such as "
+                              "1GB or 512MB")
+    return limit
 
 
 @contextlib.contextmanager
 def bounded_memory(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """Cap DuckDB's memory for the load (an extraction's rows can outgrow RAM), then
     restore the store's setting."""
-    limit = os.environ.get("CROSSFORCE_INGEST_MEMORY", INGEST_MEMORY).strip().replace(" ", "")
-    if not re.fullmatch(r"\d+(\.\d+)?(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", limit, re.IGNORECASE):
-        raise CrossforceError(f"CROSSFORCE_INGEST_MEMORY={limit!r}: write a size such as "
-                              "1GB or 512MB")
+    limit = ingest_memory()
     before = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
     con.execute(f"SET memory_limit = '{limit}'")
     try:
@@ -54,12 +62,13 @@ def bounded_memory(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         con.execute(f"SET memory_limit = '{before}'")
 
 
-def read_extraction(con: duckdb.DuckDBPyConnection, path: Path, device_id: str
-                    ) -> dict[str, str | None]:
-    """Stream ``path`` into the ``x_<table>`` temp tables with its tool's reader (a ZIP
+def read_extraction(con: duckdb.DuckDBPyConnection, path: Path, device_id: str,
+                    temp: bool = True) -> dict[str, str | None]:
+    """Stream ``path`` into the ``x_<table>`` tables (temp tables, or with ``temp=False``
+    the tables of the scratch file ``con`` is connected to) with its tool's reader (a ZIP
     holding report.xml: Cellebrite; an XML file with ``<Artifact name=...>``: Magnet
     AXIOM); returns the device row."""
-    rows = Rows(con)
+    rows = Rows(con, temp)
     if layout_of(path) == "axiom":
         from node.extraction.axiom import is_axiom_report, read_axiom
 

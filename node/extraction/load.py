@@ -1,5 +1,5 @@
-"""From an extraction's temp tables (``x_<table>``) to the store, and the finishing steps
-every device file takes, extraction or generic layout alike.
+"""From an extraction's scratch tables (``x_<table>``, ``scratch``) to the store, and the
+finishing steps every device file takes, extraction or generic layout alike.
 
 - ``finish_times``: a time written without an offset is placed in the device's time zone
   (flag ``device_zone``), or kept as UTC when the zone is unknown (``assumed_utc``);
@@ -26,6 +26,7 @@ from node.extraction.parties import (
 )
 from node.extraction.region import RegionEvidence, derive_region
 from node.extraction.rows import EXTRA, OWN, PREFIX, columns
+from node.extraction.scratch import DB as SCRATCH
 from node.extraction.times import zone_of
 from node.language.settings import LanguageSettings
 
@@ -34,6 +35,8 @@ _TYPES = {"started_utc": "TIMESTAMP", "last_activity_utc": "TIMESTAMP",
           "participants": "INTEGER", "messages": "INTEGER", "deleted": "BOOLEAN",
           "is_owner": "BOOLEAN", "timestamp_utc": "TIMESTAMP", "latitude": "DOUBLE",
           "longitude": "DOUBLE", "accuracy_m": "DOUBLE"}
+#: messages whose bodies are detected at once (finish_languages)
+LANGUAGE_PART = 100_000
 #: tables whose rows carry device-local times to place
 _TIMED = ("calls", "messages", "device_locations")
 
@@ -69,7 +72,8 @@ def link_chats(con: duckdb.DuckDBPyConnection) -> None:
 def layout_source(table: str) -> str:
     """SQL for ``stage_relation``: the layout table's columns and its stored extras."""
     cols = [c for c in columns(table) if not c.startswith("_")]
-    return f"(SELECT {', '.join(_ident(c) for c in cols)}, _where FROM {PREFIX}{table})"
+    return (f"(SELECT {', '.join(_ident(c) for c in cols)}, _where "
+            f"FROM {SCRATCH}.{PREFIX}{table})")
 
 
 def stored_extra(table: str) -> tuple[str, ...]:
@@ -77,7 +81,8 @@ def stored_extra(table: str) -> tuple[str, ...]:
 
 
 def insert_own(con: duckdb.DuckDBPyConnection, file_id: int) -> dict[str, int]:
-    """Insert the extraction-only tables; returns rows per table."""
+    """Insert the extraction-only tables from the attached scratch file; returns rows per
+    table."""
     out: dict[str, int] = {}
     for t, cols in OWN.items():
         keep = [c for c in cols if not c.startswith("_")]
@@ -85,7 +90,7 @@ def insert_own(con: duckdb.DuckDBPyConnection, file_id: int) -> dict[str, int]:
             f"TRY_CAST({_ident(c)} AS {_TYPES[c]})" if c in _TYPES else _ident(c)
             for c in keep)
         con.execute(f"INSERT INTO {t} ({', '.join(_ident(c) for c in keep)}, source_file) "
-                    f"SELECT {select}, {int(file_id)} FROM {PREFIX}{t}")
+                    f"SELECT {select}, {int(file_id)} FROM {SCRATCH}.{PREFIX}{t}")
         out[t] = int(con.execute(f"SELECT count(*) FROM {t} WHERE source_file = ?",
                                  [file_id]).fetchall()[0][0])
     return out
@@ -152,20 +157,20 @@ def finish_parties(con: duckdb.DuckDBPyConnection, table: str, file_id: int
         kinds = [k or kind_of(v, None, a) for k, v, _, a in distinct]
         norms = [normalise_party(k, v, r, a) for k, (_, v, r, a) in zip(kinds, distinct,
                                                                          strict=True)]
-        con.register("party_map", pa.table({
+        # read by name (a replacement scan): a registered table lives until COMMIT
+        party_map = pa.table({  # noqa: F841
             "k": pa.array([d[0] for d in distinct], pa.string()),
             "k2": pa.array(kinds, pa.string()),
             "v": pa.array([d[1] for d in distinct], pa.string()),
             "r": pa.array([d[2] for d in distinct], pa.string()),
             "a": pa.array([d[3] for d in distinct], pa.string()),
-            "n": pa.array(norms, pa.string())}))
+            "n": pa.array(norms, pa.string())})
         con.execute(f"""
             UPDATE {table} t SET {kind_col} = m.k2, {norm_col} = m.n
             FROM party_src s JOIN party_map m
               ON m.k IS NOT DISTINCT FROM s.k AND m.v = s.v
              AND m.r IS NOT DISTINCT FROM s.r AND m.a IS NOT DISTINCT FROM s.a
             WHERE t.rowid = s.rid""")
-        con.unregister("party_map")
     con.execute("DROP TABLE party_src")
     if table == "event_parties":  # a plain-field party that is the device's own number
         con.execute(f"""UPDATE event_parties t SET is_owner = true FROM devices d
@@ -191,12 +196,67 @@ def finish_parties(con: duckdb.DuckDBPyConnection, table: str, file_id: int
         "IS NOT NULL GROUP BY 1 ORDER BY 1", [file_id]).fetchall()}
 
 
+def detect_languages(sc: duckdb.DuckDBPyConnection, settings: LanguageSettings) -> None:
+    """Detect the language of every message in the scratch file (``x_messages``), before
+    the store's transaction: each part of about ``LANGUAGE_PART`` messages (by a hash of
+    the body, so one body is in one part) commits on its own, so neither the bodies held
+    in Python nor DuckDB's record of the updates grows with the report."""
+    from node.language.detection import Detector
+
+    waiting = int(sc.execute(f"SELECT count(*) FROM {PREFIX}messages").fetchall()[0][0])
+    parts = max(1, -(-waiting // LANGUAGE_PART))
+    detector = Detector(settings.expected)
+    part_of = "coalesce(hash(x.body), 0) % $parts = $part"
+    for part in range(parts):
+        at = {"parts": parts, "part": part}
+        bodies = [r[0] for r in sc.execute(
+            f"SELECT DISTINCT body FROM {PREFIX}messages x WHERE {part_of}", at).fetchall()]
+        found = detector.detect_many(bodies)
+        # read by name (a replacement scan), as language.store does
+        lang_found = pa.table({  # noqa: F841
+            "body": pa.array(bodies, pa.string()),
+            "language": pa.array([d.language for d in found], pa.string()),
+            "language_script": pa.array([d.script for d in found], pa.string()),
+            "language_confidence": pa.array([d.confidence for d in found], pa.float64()),
+            "language_method": pa.array([d.method for d in found], pa.string())})
+        sc.execute(f"""UPDATE {PREFIX}messages x SET language = l.language,
+                           language_script = l.language_script,
+                           language_confidence = l.language_confidence::VARCHAR,
+                           language_method = l.language_method
+                       FROM lang_found l
+                       WHERE x.body IS NOT DISTINCT FROM l.body AND {part_of}""", at)
+
+
+def language_counts(con: duckdb.DuckDBPyConnection, file_id: int) -> dict[str, int]:
+    """Messages per language of one file, as stored (detected before the store's
+    transaction by ``detect_languages``)."""
+    return {str(k): int(n) for k, n in con.execute(
+        "SELECT language, count(*) FROM messages WHERE source_file = ? AND language IS NOT "
+        "NULL GROUP BY 1 ORDER BY 2 DESC, 1", [int(file_id)]).fetchall()}
+
+
 def finish_languages(con: duckdb.DuckDBPyConnection, file_id: int,
                      settings: LanguageSettings) -> dict[str, int]:
-    """Detect the language of the file's messages; messages per language."""
+    """Detect the language of the file's messages; messages per language. The bodies are
+    taken in parts of about ``LANGUAGE_PART`` messages (by a hash of the body, so one body
+    is in one part), so the Python lists detection holds stay the same size however many
+    messages a file brings."""
     from node.language.store import detect_messages
 
-    return detect_messages(con, settings, "source_file = $f", {"f": int(file_id)})
+    f = int(file_id)
+    waiting = int(con.execute("SELECT count(*) FROM messages WHERE source_file = ? AND "
+                              "language IS NULL", [f]).fetchall()[0][0])
+    parts = max(1, -(-waiting // LANGUAGE_PART))
+    if parts == 1:
+        return detect_messages(con, settings, "source_file = $f", {"f": f})
+    counts: dict[str, int] = {}
+    for part in range(parts):
+        found = detect_messages(con, settings, "source_file = $f AND "
+                                "coalesce(hash(messages.body), 0) % $parts = $part",
+                                {"f": f, "parts": parts, "part": part})
+        for lang, n in found.items():
+            counts[lang] = counts.get(lang, 0) + n
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def time_flags(con: duckdb.DuckDBPyConnection, table: str, file_id: int) -> dict[str, int]:

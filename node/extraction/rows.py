@@ -5,7 +5,8 @@ the layout tables (devices, calls, messages, contacts) with the store's extra co
 the tables only extractions fill (event_parties, chats, device_locations, device_accounts,
 sim_data). Each row carries ``_where`` (the element it came from, for error messages).
 Columns starting with ``_`` are working columns the loader resolves and drops. Rows go to
-DuckDB in Arrow batches, so memory follows the batch size, not the report size.
+DuckDB in Arrow batches, so memory follows the batch size, not the report size (ingest
+writes them to a scratch file outside the store's transaction: ``scratch``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ EXTRA: dict[str, tuple[str, ...]] = {
     "calls": ("status", "timestamp_raw", "utc_offset_min", "time_flag", "party_kind",
               "_ts_local"),
     "messages": ("status", "timestamp_raw", "utc_offset_min", "time_flag", "party_kind",
-                 "kind", "subject", "_ts_local", "_chat_ref"),
+                 "kind", "subject", "language", "language_script", "language_confidence",
+                 "language_method", "_ts_local", "_chat_ref"),
     "contacts": ("entry_kind", "entry_value"),
 }
 #: tables only extractions fill: their columns (all but source_file)
@@ -55,16 +57,19 @@ def columns(table: str) -> tuple[str, ...]:
 
 
 class Rows:
-    """Per-table row buffers, flushed to ``x_<table>`` temp tables as Arrow batches."""
+    """Per-table row buffers, flushed to ``x_<table>`` tables as Arrow batches: temp
+    tables, or (``temp=False``) tables of the scratch file ``con`` is connected to, each
+    batch committed on its own (``node.extraction.scratch``)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, temp: bool = True) -> None:
         self.con = con
         self.cols = {t: columns(t) for t in TABLES}
         self.buf: dict[str, list[tuple[str | None, ...]]] = {t: [] for t in TABLES}
         self.count = dict.fromkeys(TABLES, 0)
         for t in TABLES:
             cols = ", ".join(f'"{c}" VARCHAR' for c in (*columns(t), "_where"))
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {PREFIX}{t} ({cols})")
+            con.execute(f"CREATE OR REPLACE {'TEMP ' if temp else ''}TABLE {PREFIX}{t} "
+                        f"({cols})")
 
     def add(self, table: str, row: dict[str, str | None], where: str) -> None:
         self.buf[table].append((*map(row.get, self.cols[table]), where))
@@ -78,11 +83,10 @@ class Rows:
             if not rows:
                 continue
             names = (*columns(t), "_where")
-            batch = pa.table({n: pa.array([r[i] for r in rows], pa.string())
-                              for i, n in enumerate(names)})
-            self.con.register("x_batch", batch)
+            # read by name (a replacement scan): a registered table lives until COMMIT
+            x_batch = pa.table({n: pa.array([r[i] for r in rows], pa.string())  # noqa: F841
+                                for i, n in enumerate(names)})
             self.con.execute(f"INSERT INTO {PREFIX}{t} SELECT * FROM x_batch")
-            self.con.unregister("x_batch")
             rows.clear()
 
 

@@ -41,17 +41,16 @@ def detect_messages(con: duckdb.DuckDBPyConnection, settings: LanguageSettings,
     """Give every message ``where`` selects that has no language yet its language, script,
     confidence and method; returns how many were detected, per language."""
     params = dict(params or {})
-    con.register("lang_found", _detections(con, settings, where, params))
-    try:
-        cond = (f"messages.body IS NOT DISTINCT FROM l.body AND messages.language IS NULL "
-                f"AND ({where})")
-        counts = {str(k): int(n) for k, n in con.execute(
-            f"SELECT l.language, count(*) FROM messages JOIN lang_found l ON {cond} "
-            "GROUP BY 1 ORDER BY 2 DESC, 1", params).fetchall()}
-        sets = ", ".join(f"{c} = l.{c}" for c in _COLUMNS)
-        con.execute(f"UPDATE messages SET {sets} FROM lang_found l WHERE {cond}", params)
-    finally:
-        con.unregister("lang_found")
+    # read by its local name (a replacement scan), not con.register: a registered Arrow
+    # table is kept until the transaction ends, so an ingest's parts would pile up
+    lang_found = _detections(con, settings, where, params)  # noqa: F841
+    cond = (f"messages.body IS NOT DISTINCT FROM l.body AND messages.language IS NULL "
+            f"AND ({where})")
+    counts = {str(k): int(n) for k, n in con.execute(
+        f"SELECT l.language, count(*) FROM messages JOIN lang_found l ON {cond} "
+        "GROUP BY 1 ORDER BY 2 DESC, 1", params).fetchall()}
+    sets = ", ".join(f"{c} = l.{c}" for c in _COLUMNS)
+    con.execute(f"UPDATE messages SET {sets} FROM lang_found l WHERE {cond}", params)
     return counts
 
 
