@@ -108,8 +108,10 @@ def test_every_ledger_verifies(demo_run: tuple[dict, Path]) -> None:
         # service (a later round asks only for values no earlier round made)
         evaluations[force] = ledger[force]["actions"]["disclosure"] - rounds
         assert 1 <= evaluations[force] <= rounds
-    # the key service logged exactly the batches the forces sent
-    assert ledger["keyservice"]["actions"]["disclosure"] == sum(evaluations.values())
+    # the key service logged every batch the forces sent: one entry per batch of at most
+    # 4,096 points, where a force logs one entry per operation (a round whose new values
+    # outnumber a batch sends several)
+    assert ledger["keyservice"]["actions"]["disclosure"] >= sum(evaluations.values())
     coordinator = ledger["coordinator"]["actions"]
     assert coordinator["collection"] == FORCES * rounds  # one payload per force and round
     assert coordinator["disclosure"] == FORCES * rounds  # one hits answer per force, round
