@@ -23,6 +23,7 @@ from federation.layout import NOT_STATED_CODES
 from federation.normalise import _DATE_FORMATS as DATE_FORMATS
 from federation.normalise import normalise_handle, normalise_many
 from node.extraction.parties import phones_in_region
+from node.party_columns import party_insert
 from node.sources import ident, q
 
 Rows = list[tuple[str | None, ...]]
@@ -146,8 +147,12 @@ def start_normalising(con: duckdb.DuckDBPyConnection, table: str, staging: str,
 
 def insert_normalised(con: duckdb.DuckDBPyConnection, table: str, staging: str,
                       present: Sequence[str], source_file: int,
-                      pending: list[PendingMap] | None = None) -> tuple[int, int]:
-    """INSERT the staged rows with their normalised columns; return (rows, kept raw)."""
+                      pending: list[PendingMap] | None = None,
+                      parties: bool = False) -> tuple[int, int]:
+    """INSERT the staged rows with their normalised columns; return (rows, kept raw).
+
+    ``parties`` (a layout file's calls, messages, contacts): the same INSERT writes each
+    party's kind, normalised form and number flag (``node.party_columns``)."""
     if pending is None:
         with ThreadPoolExecutor(1) as pool:
             pending = start_normalising(con, table, staging, present, pool)
@@ -179,6 +184,14 @@ def insert_normalised(con: duckdb.DuckDBPyConnection, table: str, staging: str,
             last = ident(spec.raw[-1])
             unnormalised_sql.append(f"count(*) FILTER ({last} IS NOT NULL AND "
                                     f"{ident(spec.target)} IS NULL)")
+        if parties and spec.target == "number_e164":
+            party = party_insert(con, table, staging, present, view, alias, joins[0],
+                                 _CONTEXT["_region"][0])
+            if party:
+                joins.append(party.join)
+                cols.extend(party.columns)
+                select.extend(party.select)
+                views.append(party.view)
     cols.append("source_file")
     select.append(str(int(source_file)))
     con.execute(f"INSERT INTO {table} ({', '.join(ident(c) for c in cols)}) "
