@@ -130,11 +130,19 @@ def _context_joins(specs: Sequence[NormColumn]) -> str:
 
 @dataclass
 class PendingMap:
-    """Distinct raw values of one NormColumn and their normalised forms, being computed."""
+    """Distinct raw values of one NormColumn and their normalised forms, being computed
+    into an Arrow table (``r0``.. the raw inputs, ``norm``) to join back in SQL."""
 
     spec: NormColumn
-    distinct: Rows
-    norms: Future[list[str | None]]
+    table: Future[pa.Table]
+
+
+def _map_table(spec: NormColumn, distinct: Rows) -> pa.Table:
+    """The normalised forms of ``distinct`` beside its raw inputs, as Arrow."""
+    arrays = {f"r{i}": pa.array([r[i] for r in distinct], pa.string())
+              for i in range(len(spec.raw))}
+    arrays["norm"] = pa.array(spec.compute(distinct), pa.string())
+    return pa.table(arrays)
 
 
 def start_normalising(con: duckdb.DuckDBPyConnection, table: str, staging: str,
@@ -142,7 +150,7 @@ def start_normalising(con: duckdb.DuckDBPyConnection, table: str, staging: str,
     """Pull distinct raw values now; normalise them on ``pool`` while DuckDB validates.
 
     The normaliser is Python and DuckDB releases the GIL while it runs a query, so the two
-    overlap instead of adding up.
+    overlap instead of adding up; the map is built as Arrow there too.
     """
     pending = []
     specs = NORM_COLUMNS.get(table, ())
@@ -152,7 +160,7 @@ def start_normalising(con: duckdb.DuckDBPyConnection, table: str, staging: str,
         distinct = [r for r in con.execute(
             f"SELECT DISTINCT {', '.join(raw)} FROM {staging} s {joins}").fetchall()
             if any(v is not None for v in r)]
-        pending.append(PendingMap(spec, distinct, pool.submit(spec.compute, distinct)))
+        pending.append(PendingMap(spec, pool.submit(_map_table, spec, distinct)))
     return pending
 
 
@@ -174,10 +182,7 @@ def insert_normalised(con: duckdb.DuckDBPyConnection, table: str, staging: str,
     views = []
     for n, p in enumerate(pending):
         spec, alias, view = p.spec, f"m{n}", f"normmap_{table}_{n}"
-        arrays = {f"r{i}": pa.array([r[i] for r in p.distinct], pa.string())
-                  for i in range(len(spec.raw))}
-        arrays["norm"] = pa.array(p.norms.result(), pa.string())
-        con.register(view, pa.table(arrays))
+        con.register(view, p.table.result())
         views.append(view)
         if len(spec.raw) == 1:  # NULL raw never matches, and needs no match
             on = f"{alias}.r0 = s.{ident(spec.raw[0])}::VARCHAR" if spec.raw[0] in present \
