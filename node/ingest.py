@@ -41,6 +41,7 @@ from node.normalise_columns import (
     parse_dob,
     start_normalising,
 )
+from node.party_columns import PARTY_COLUMNS, number_flags
 from node.sources import Problem, Staged, stage_csv, stage_json, stage_parquet, stage_relation
 from node.store import NodeConfig
 from node.validate import (
@@ -358,12 +359,13 @@ def _load_table(con: duckdb.DuckDBPyConnection, path: Path, table: Table, file_i
             present = parse_dob(con, staged.name, present)
             flags.update(data_quality(con, staged.name, present))
             flags.update(code_list_flags(con, staged.name, present))
+        parties = table.name in PARTY_COLUMNS
         rows, unnorm = insert_normalised(con, table.name, staged.name, present,
-                                         file_id, pending)
+                                         file_id, pending, parties=parties)
         if table.name == "devices":
             _flag(flags, "region", extraction.finish_devices(con, file_id))
-        elif table.name in ("calls", "messages", "contacts"):
-            counts = extraction.finish_parties(con, table.name, file_id)
+        elif parties:  # kinds and forms written by the INSERT; count why numbers stayed raw
+            counts = number_flags(con, table.name, file_id)
             _flag(flags, "number", counts)
             unnorm += sum(counts.values())
     if replacing:

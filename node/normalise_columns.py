@@ -19,10 +19,11 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
-from federation.layout import NOT_STATED_CODES
+from federation.layout import BY_NAME, NOT_STATED_CODES
 from federation.normalise import _DATE_FORMATS as DATE_FORMATS
 from federation.normalise import normalise_handle, normalise_many
 from node.extraction.parties import phones_in_region
+from node.party_columns import party_insert
 from node.sources import ident, q
 
 Rows = list[tuple[str | None, ...]]
@@ -111,6 +112,17 @@ def _raw(column: str, present: Sequence[str]) -> str:
     return "NULL::VARCHAR"
 
 
+def _stored(table: str, column: str) -> str:
+    """SQL of a staged column as the store keeps it. A time is staged with its zone
+    (TIMESTAMPTZ, UTC) and stored as UTC: its microseconds since the epoch are the same,
+    and reading them across is far cheaper than a cast through the calendar."""
+    layout = BY_NAME.get(table)
+    known = {c.name: c for c in layout.columns} if layout else {}
+    if column in known and known[column].type == "TIMESTAMP" and not known[column].kept_raw:
+        return f"make_timestamp(epoch_us(s.{ident(column)}))"
+    return f"s.{ident(column)}"
+
+
 def _context_joins(specs: Sequence[NormColumn]) -> str:
     return " ".join(join for name, (_, join) in _CONTEXT.items()
                     if any(name in spec.raw for spec in specs))
@@ -118,11 +130,19 @@ def _context_joins(specs: Sequence[NormColumn]) -> str:
 
 @dataclass
 class PendingMap:
-    """Distinct raw values of one NormColumn and their normalised forms, being computed."""
+    """Distinct raw values of one NormColumn and their normalised forms, being computed
+    into an Arrow table (``r0``.. the raw inputs, ``norm``) to join back in SQL."""
 
     spec: NormColumn
-    distinct: Rows
-    norms: Future[list[str | None]]
+    table: Future[pa.Table]
+
+
+def _map_table(spec: NormColumn, distinct: Rows) -> pa.Table:
+    """The normalised forms of ``distinct`` beside its raw inputs, as Arrow."""
+    arrays = {f"r{i}": pa.array([r[i] for r in distinct], pa.string())
+              for i in range(len(spec.raw))}
+    arrays["norm"] = pa.array(spec.compute(distinct), pa.string())
+    return pa.table(arrays)
 
 
 def start_normalising(con: duckdb.DuckDBPyConnection, table: str, staging: str,
@@ -130,7 +150,7 @@ def start_normalising(con: duckdb.DuckDBPyConnection, table: str, staging: str,
     """Pull distinct raw values now; normalise them on ``pool`` while DuckDB validates.
 
     The normaliser is Python and DuckDB releases the GIL while it runs a query, so the two
-    overlap instead of adding up.
+    overlap instead of adding up; the map is built as Arrow there too.
     """
     pending = []
     specs = NORM_COLUMNS.get(table, ())
@@ -140,28 +160,29 @@ def start_normalising(con: duckdb.DuckDBPyConnection, table: str, staging: str,
         distinct = [r for r in con.execute(
             f"SELECT DISTINCT {', '.join(raw)} FROM {staging} s {joins}").fetchall()
             if any(v is not None for v in r)]
-        pending.append(PendingMap(spec, distinct, pool.submit(spec.compute, distinct)))
+        pending.append(PendingMap(spec, pool.submit(_map_table, spec, distinct)))
     return pending
 
 
 def insert_normalised(con: duckdb.DuckDBPyConnection, table: str, staging: str,
                       present: Sequence[str], source_file: int,
-                      pending: list[PendingMap] | None = None) -> tuple[int, int]:
-    """INSERT the staged rows with their normalised columns; return (rows, kept raw)."""
+                      pending: list[PendingMap] | None = None,
+                      parties: bool = False) -> tuple[int, int]:
+    """INSERT the staged rows with their normalised columns; return (rows, kept raw).
+
+    ``parties`` (a layout file's calls, messages, contacts): the same INSERT writes each
+    party's kind, normalised form and number flag (``node.party_columns``)."""
     if pending is None:
         with ThreadPoolExecutor(1) as pool:
             pending = start_normalising(con, table, staging, present, pool)
     cols = list(present)
-    select = [f"s.{ident(c)}" for c in cols]
+    select = [_stored(table, c) for c in cols]
     joins: list[str] = [_context_joins([p.spec for p in pending])]
     unnormalised_sql: list[str] = []
     views = []
     for n, p in enumerate(pending):
         spec, alias, view = p.spec, f"m{n}", f"normmap_{table}_{n}"
-        arrays = {f"r{i}": pa.array([r[i] for r in p.distinct], pa.string())
-                  for i in range(len(spec.raw))}
-        arrays["norm"] = pa.array(p.norms.result(), pa.string())
-        con.register(view, pa.table(arrays))
+        con.register(view, p.table.result())
         views.append(view)
         if len(spec.raw) == 1:  # NULL raw never matches, and needs no match
             on = f"{alias}.r0 = s.{ident(spec.raw[0])}::VARCHAR" if spec.raw[0] in present \
@@ -179,6 +200,14 @@ def insert_normalised(con: duckdb.DuckDBPyConnection, table: str, staging: str,
             last = ident(spec.raw[-1])
             unnormalised_sql.append(f"count(*) FILTER ({last} IS NOT NULL AND "
                                     f"{ident(spec.target)} IS NULL)")
+        if parties and spec.target == "number_e164":
+            party = party_insert(con, table, staging, present, view, alias, joins[0],
+                                 _CONTEXT["_region"][0])
+            if party:
+                joins.append(party.join)
+                cols.extend(party.columns)
+                select.extend(party.select)
+                views.append(party.view)
     cols.append("source_file")
     select.append(str(int(source_file)))
     con.execute(f"INSERT INTO {table} ({', '.join(ident(c) for c in cols)}) "

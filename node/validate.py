@@ -33,6 +33,11 @@ CODE_LISTS: dict[str, tuple[str, ...]] = {
 ORDERED = (("date_from", "date_to"), ("valid_from", "valid_to"), ("first_seen", "last_seen"),
            ("age_min", "age_max"), ("date_from", "outcome_date"))
 
+#: the years a date may have (1880-2100, UTC), as bounds a column's min/max can answer
+#: without reading it (``year()`` of a time with a zone costs a calendar call per row)
+_EARLIEST = {"DATE": "DATE '1880-01-01'", "TIMESTAMP": "TIMESTAMPTZ '1880-01-01 00:00:00+00'"}
+_AFTER_LATEST = {"DATE": "DATE '2101-01-01'", "TIMESTAMP": "TIMESTAMPTZ '2101-01-01 00:00:00+00'"}
+
 ENTITY = {"persons": "person", "crimes": "crime", "devices": "device", "intel": "intel report"}
 
 
@@ -61,7 +66,8 @@ def _row_rules(staged: Staged) -> list[_Rule]:
         # a column kept raw (persons.dob) is staged as text and never refuses a row: its
         # impossible, out-of-range and future values are flagged at ingest instead
         if c.type in ("DATE", "TIMESTAMP") and not c.kept_raw:
-            rules.append(_Rule(c.name, f"year({col}) NOT BETWEEN 1880 AND 2100",
+            rules.append(_Rule(c.name, f"NOT ({col} >= {_EARLIEST[c.type]} AND "
+                                       f"{col} < {_AFTER_LATEST[c.type]})",
                                "impossible date '{value}' (year out of range)"))
     for early, late in ORDERED:
         if early in present and late in present:
@@ -121,8 +127,10 @@ def duplicate_problems(con: duckdb.DuckDBPyConnection, staged: Staged,
     as_text = ", ".join(f"{ident(k)}::VARCHAR" for k in table.key)
     label = ", ".join(table.key)
     out: list[Problem] = []
-    any_dup = con.execute(f"SELECT 1 FROM {staged.name} GROUP BY {keys} HAVING count(*) > 1 "
-                          f"LIMIT 1").fetchone()
+    # grouping by one hash of the key is cheaper than by its text; a repeated hash (a
+    # repeated key, or rarely a collision) sends the file to the exact query below
+    any_dup = con.execute(f"SELECT 1 FROM {staged.name} GROUP BY hash({keys}) "
+                          f"HAVING count(*) > 1 LIMIT 1").fetchall()
     dups = [] if not any_dup else con.execute(
         f"SELECT rowid, first_value(rowid) OVER w, [{as_text}] FROM {staged.name} "
         f"WINDOW w AS (PARTITION BY {keys} ORDER BY rowid) "
