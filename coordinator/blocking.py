@@ -26,7 +26,8 @@ Temp tables left on the connection (read by scoring and clustering):
     lk_held(kind_id, force_id, n)                  tokens of each key each force holds
     lk_kind_freq(kind_id, total, ubar)             ubar = P(two random references agree)
     lk_fp(node, fp)                                fingerprint of references sharing one
-    lk_people(kind_id, h, freq, people)            repeated tokens: references and people
+    lk_dup(kind_id, h, dups)                       repeats inside fingerprint groups
+    lk_people(kind_id, h, freq, people)            tokens too common to block on
     lk_shared(node, force_id, kind_id, h, t, tf)   tokens that block (t: the token as
                                                    UHUGEINT; tf fixed point)
     lk_person(node, has_mask)                      which usable match keys each person holds
@@ -98,11 +99,12 @@ def block_persons(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> 
         LEFT JOIN (SELECT kind_id, sum(freq)::DOUBLE AS repeated,
                           sum(freq::DOUBLE * freq) AS squares
                    FROM lk_freq GROUP BY kind_id) r USING (kind_id)""")
-    # The references holding a repeated token: every later step reads these, not lk_mk.
+    # The references holding a repeated token, with its count: every later step reads
+    # these, not lk_mk.
     con.execute("""
         CREATE OR REPLACE TEMP TABLE lk_rep AS
-        SELECT m.node, m.force_id, m.kind_id, m.h, m.t
-        FROM lk_mk m SEMI JOIN lk_freq f USING (kind_id, h)""")
+        SELECT m.node, m.force_id, m.kind_id, m.h, m.t, f.freq
+        FROM lk_mk m JOIN lk_freq f USING (kind_id, h)""")
     # A reference's fingerprint: its token of the most specific name+birth-date key.
     # References sharing one are (almost always) one person that a force recorded twice,
     # so token frequencies and chance agreements count fingerprints, not references: a
@@ -111,44 +113,46 @@ def block_persons(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> 
     _fingerprints(con)
     # Tokens worth blocking on: held by at most `cap` people and `hard` references.
     hard = max(settings.max_token_references, cap)
-    # people holding each repeated token = references - the repeats inside fingerprint
-    # groups; only references whose fingerprint another reference shares can repeat
+    # people holding a repeated token = references - the repeats inside fingerprint
+    # groups (`lk_dup`, only tokens with such repeats); only references whose fingerprint
+    # another reference shares can repeat
     con.execute("""
+        CREATE OR REPLACE TEMP TABLE lk_dup AS
+        SELECT kind_id, h, sum(n - 1)::BIGINT AS dups FROM (
+            SELECT r.kind_id, r.h, fp.fp, count(*) AS n
+            FROM lk_rep r JOIN lk_fp fp USING (node) GROUP BY ALL HAVING count(*) > 1)
+        GROUP BY kind_id, h""")
+    # lk_people: the tokens too common to block on (more than `cap` people or `hard`
+    # references); a token held `cap` times or fewer never is
+    con.execute(f"""
         CREATE OR REPLACE TEMP TABLE lk_people AS
-        WITH dup AS (
-            SELECT kind_id, h, sum(n - 1) AS dups FROM (
-                SELECT r.kind_id, r.h, fp.fp, count(*) AS n
-                FROM lk_rep r JOIN lk_fp fp USING (node) GROUP BY ALL HAVING count(*) > 1)
-            GROUP BY kind_id, h)
         SELECT f.kind_id, f.h, f.freq, (f.freq - coalesce(d.dups, 0))::BIGINT AS people
-        FROM lk_freq f LEFT JOIN dup d USING (kind_id, h)""")
+        FROM (SELECT * FROM lk_freq WHERE freq > {cap}) f LEFT JOIN lk_dup d USING (kind_id, h)
+        WHERE f.freq > {hard} OR f.freq - coalesce(d.dups, 0) > {cap}""")
     # people per reference of each key, so a token's share of people is on the scale of
     # ubar (which counts references): tf stays 0 on average, and a person's own repeats
     # of a token no longer make it look common
     con.execute("""
         CREATE OR REPLACE TEMP TABLE lk_kind_people AS
-        SELECT kf.kind_id, (kf.total - coalesce(sum(p.freq - p.people), 0)) / kf.total
-                   AS per_ref
-        FROM lk_kind_freq kf LEFT JOIN lk_people p USING (kind_id)
+        SELECT kf.kind_id, (kf.total - coalesce(sum(d.dups), 0)) / kf.total AS per_ref
+        FROM lk_kind_freq kf LEFT JOIN lk_dup d USING (kind_id)
         GROUP BY kf.kind_id, kf.total""")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE lk_shared AS
         SELECT r.node, r.force_id, r.kind_id, r.h, r.t,
                -- term-frequency adjustment: log2(ubar_k / share of this token), in
                -- fixed point so sums are exact whatever order threads add them in
-               round(log2(kf.ubar * kf.total * kp.per_ref / p.people) * {TF_SCALE})::BIGINT
+               round(log2(kf.ubar * kf.total * kp.per_ref
+                          / (r.freq - coalesce(d.dups, 0))::BIGINT) * {TF_SCALE})::BIGINT
                    AS tf
-        FROM lk_rep r
-        JOIN (SELECT * FROM lk_people WHERE people <= {cap} AND freq <= {hard}) p
-             USING (kind_id, h)
-        JOIN lk_kind_freq kf USING (kind_id) JOIN lk_kind_people kp USING (kind_id)""")
+        FROM lk_rep r LEFT JOIN lk_dup d USING (kind_id, h)
+        JOIN lk_kind_freq kf USING (kind_id) JOIN lk_kind_people kp USING (kind_id)
+        WHERE r.freq <= {hard} AND r.freq - coalesce(d.dups, 0) <= {cap}""")
     # Which usable keys (not over the cap) each person holds: "compared but not agreeing".
-    con.execute(f"""
+    con.execute("""
         CREATE OR REPLACE TEMP TABLE lk_person AS
         SELECT m.node, bit_or((1::BIGINT) << m.kind_id) AS has_mask
-        FROM lk_mk m
-        ANTI JOIN (SELECT kind_id, h FROM lk_people WHERE freq > {hard} OR people > {cap}
-                  ) o USING (kind_id, h)
+        FROM lk_mk m ANTI JOIN lk_people o USING (kind_id, h)
         GROUP BY m.node""")
     con.execute("DROP TABLE lk_mk")
     con.execute("DROP TABLE lk_rep")
