@@ -12,6 +12,13 @@ disagreement. Pairs inside one force are candidates unless `cross_force_only`.
 Term-frequency bits are summed in fixed point, so a run's sums do not depend on the
 order threads add them in.
 
+Scale (#12): every step is one pass over the tokens or over the repeated ones, on
+fixed-width keys. A 16-byte ref or token is read once, as its exact 128-bit integer
+(`blob::BIT::UHUGEINT`, big-endian, so integer order is byte order), and never joined or
+carried as a BLOB; only tokens held more than once (`lk_rep`) reach the later joins;
+pairs are grouped once, by pair, and the rare pair sharing two tokens of one key
+(aliases) is re-summed exactly. Same tables, byte for byte, as joining on the BLOBs.
+
 Temp tables left on the connection (read by scoring and clustering):
     lk_nodes(node, force_id, force, ref, kind)     every item, numbered
     lk_kinds(kind_id, token_kind)                  match-key kinds (bits of the masks)
@@ -19,8 +26,10 @@ Temp tables left on the connection (read by scoring and clustering):
     lk_held(kind_id, force_id, n)                  tokens of each key each force holds
     lk_kind_freq(kind_id, total, ubar)             ubar = P(two random references agree)
     lk_fp(node, fp)                                fingerprint of references sharing one
-    lk_people(kind_id, h, freq, people)            repeated tokens: references and people
-    lk_shared(node, force_id, kind_id, h, token, tf)   tokens that block (tf fixed point)
+    lk_dup(kind_id, h, dups)                       repeats inside fingerprint groups
+    lk_people(kind_id, h, freq, people)            tokens too common to block on
+    lk_shared(node, force_id, kind_id, h, t, tf)   tokens that block (t: the token as
+                                                   UHUGEINT; tf fixed point)
     lk_person(node, has_mask)                      which usable match keys each person holds
     lk_pairs(node_a, node_b, agree_mask, has_a, has_b, agreeing_keys, tf_bits, id_shared)
 """
@@ -43,8 +52,10 @@ def number_nodes(con: duckdb.DuckDBPyConnection) -> int:
         FROM (SELECT DISTINCT force FROM items)""")
     con.execute("""
         CREATE OR REPLACE TEMP TABLE lk_nodes AS
-        -- force ids follow force names, so this is (force, ref) order, sorted on an integer
-        SELECT (row_number() OVER (ORDER BY f.force_id, i.ref) - 1)::INTEGER AS node,
+        -- force ids follow force names, so this is (force, ref) order, sorted on integers
+        -- (refs are 16 bytes, checked first; as big-endian UHUGEINT they sort as bytes do)
+        SELECT (row_number() OVER (ORDER BY f.force_id, i.ref::BIT::UHUGEINT) - 1)::INTEGER
+                   AS node,
                f.force_id, i.force, i.ref, i.kind
         FROM items i JOIN lk_forces f USING (force)""")
     return con.execute("SELECT count(*) FROM lk_nodes").fetchone()[0]
@@ -63,19 +74,15 @@ def block_persons(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> 
         from federation.errors import CrossforceError
         raise CrossforceError(f"{n_kinds} match-key kinds; linkage supports at most "
                               f"{MAX_MATCH_KEYS}")
-    # Person match-key tokens on integer ids, with a 64-bit hash of the token for fast
-    # grouping (pairs are confirmed on the full 16 bytes below).
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE lk_mk AS
-        SELECT n.node, n.force_id, k.kind_id, t.token, hash(t.token) AS h
-        FROM tokens t
-        JOIN lk_nodes n ON n.force = t.force AND n.ref = t.ref AND n.kind = 'person'
-        JOIN lk_kinds k ON k.token_kind = t.token_kind""")
+    _match_key_tokens(con)
     # Only repeated tokens are kept: most tokens are held once and can neither block nor
-    # collide, and their share of ubar follows from the totals below.
+    # collide, and their share of ubar follows from the totals below. One 128-bit key
+    # (kind above the 64-bit hash) groups faster than two columns.
     con.execute("""
         CREATE OR REPLACE TEMP TABLE lk_freq AS
-        SELECT kind_id, h, count(*) AS freq FROM lk_mk GROUP BY ALL HAVING count(*) > 1""")
+        SELECT (kh >> 64)::INTEGER AS kind_id, (kh & 18446744073709551615)::UBIGINT AS h, freq
+        FROM (SELECT (kind_id::UHUGEINT << 64) | h AS kh, count(*) AS freq FROM lk_mk
+              GROUP BY kh HAVING count(*) > 1)""")
     # Tokens each force holds per key (few rows): the key totals, and the pairs inside
     # each force that u is measured on.
     con.execute("""
@@ -92,6 +99,12 @@ def block_persons(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> 
         LEFT JOIN (SELECT kind_id, sum(freq)::DOUBLE AS repeated,
                           sum(freq::DOUBLE * freq) AS squares
                    FROM lk_freq GROUP BY kind_id) r USING (kind_id)""")
+    # The references holding a repeated token, with its count: every later step reads
+    # these, not lk_mk.
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE lk_rep AS
+        SELECT m.node, m.force_id, m.kind_id, m.h, m.t, f.freq
+        FROM lk_mk m JOIN lk_freq f USING (kind_id, h)""")
     # A reference's fingerprint: its token of the most specific name+birth-date key.
     # References sharing one are (almost always) one person that a force recorded twice,
     # so token frequencies and chance agreements count fingerprints, not references: a
@@ -100,58 +113,50 @@ def block_persons(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> 
     _fingerprints(con)
     # Tokens worth blocking on: held by at most `cap` people and `hard` references.
     hard = max(settings.max_token_references, cap)
-    force_rule = "AND a.force_id <> b.force_id" if settings.cross_force_only else ""
-    # people holding each repeated token = references - the repeats inside fingerprint
-    # groups; only references whose fingerprint another reference shares can repeat
+    # people holding a repeated token = references - the repeats inside fingerprint
+    # groups (`lk_dup`, only tokens with such repeats); only references whose fingerprint
+    # another reference shares can repeat
     con.execute("""
+        CREATE OR REPLACE TEMP TABLE lk_dup AS
+        SELECT kind_id, h, sum(n - 1)::BIGINT AS dups FROM (
+            SELECT r.kind_id, r.h, fp.fp, count(*) AS n
+            FROM lk_rep r JOIN lk_fp fp USING (node) GROUP BY ALL HAVING count(*) > 1)
+        GROUP BY kind_id, h""")
+    # lk_people: the tokens too common to block on (more than `cap` people or `hard`
+    # references); a token held `cap` times or fewer never is
+    con.execute(f"""
         CREATE OR REPLACE TEMP TABLE lk_people AS
-        WITH dup AS (
-            SELECT kind_id, h, sum(n - 1) AS dups FROM (
-                SELECT m.kind_id, m.h, fp.fp, count(*) AS n
-                FROM lk_mk m JOIN lk_fp fp USING (node) GROUP BY ALL HAVING count(*) > 1)
-            GROUP BY kind_id, h)
         SELECT f.kind_id, f.h, f.freq, (f.freq - coalesce(d.dups, 0))::BIGINT AS people
-        FROM lk_freq f LEFT JOIN dup d USING (kind_id, h)""")
+        FROM (SELECT * FROM lk_freq WHERE freq > {cap}) f LEFT JOIN lk_dup d USING (kind_id, h)
+        WHERE f.freq > {hard} OR f.freq - coalesce(d.dups, 0) > {cap}""")
     # people per reference of each key, so a token's share of people is on the scale of
     # ubar (which counts references): tf stays 0 on average, and a person's own repeats
     # of a token no longer make it look common
     con.execute("""
         CREATE OR REPLACE TEMP TABLE lk_kind_people AS
-        SELECT kf.kind_id, (kf.total - coalesce(sum(p.freq - p.people), 0)) / kf.total
-                   AS per_ref
-        FROM lk_kind_freq kf LEFT JOIN lk_people p USING (kind_id)
+        SELECT kf.kind_id, (kf.total - coalesce(sum(d.dups), 0)) / kf.total AS per_ref
+        FROM lk_kind_freq kf LEFT JOIN lk_dup d USING (kind_id)
         GROUP BY kf.kind_id, kf.total""")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE lk_shared AS
-        SELECT m.node, m.force_id, m.kind_id, m.h, m.token,
+        SELECT r.node, r.force_id, r.kind_id, r.h, r.t,
                -- term-frequency adjustment: log2(ubar_k / share of this token), in
                -- fixed point so sums are exact whatever order threads add them in
-               round(log2(kf.ubar * kf.total * kp.per_ref / p.people) * {TF_SCALE})::BIGINT
+               round(log2(kf.ubar * kf.total * kp.per_ref
+                          / (r.freq - coalesce(d.dups, 0))::BIGINT) * {TF_SCALE})::BIGINT
                    AS tf
-        FROM lk_mk m
-        JOIN (SELECT * FROM lk_people WHERE people <= {cap} AND freq <= {hard}) p
-             USING (kind_id, h)
-        JOIN lk_kind_freq kf USING (kind_id) JOIN lk_kind_people kp USING (kind_id)""")
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE lk_agree AS
-        SELECT node_a, node_b, bit_or((1::BIGINT) << kind_id) AS agree_mask,
-               -- a kind may carry several tokens (aliases): count its best one once
-               sum(tf)::BIGINT AS tf_fixed
-        FROM (
-            SELECT a.node AS node_a, b.node AS node_b, a.kind_id, max(a.tf) AS tf
-            FROM lk_shared a JOIN lk_shared b
-              ON a.kind_id = b.kind_id AND a.h = b.h AND a.token = b.token
-             AND a.node < b.node {force_rule}
-            GROUP BY ALL)
-        GROUP BY node_a, node_b""")
+        FROM lk_rep r LEFT JOIN lk_dup d USING (kind_id, h)
+        JOIN lk_kind_freq kf USING (kind_id) JOIN lk_kind_people kp USING (kind_id)
+        WHERE r.freq <= {hard} AND r.freq - coalesce(d.dups, 0) <= {cap}""")
     # Which usable keys (not over the cap) each person holds: "compared but not agreeing".
-    con.execute(f"""
+    con.execute("""
         CREATE OR REPLACE TEMP TABLE lk_person AS
         SELECT m.node, bit_or((1::BIGINT) << m.kind_id) AS has_mask
-        FROM lk_mk m
-        ANTI JOIN (SELECT kind_id, h FROM lk_people WHERE freq > {hard} OR people > {cap}
-                  ) o USING (kind_id, h)
+        FROM lk_mk m ANTI JOIN lk_people o USING (kind_id, h)
         GROUP BY m.node""")
+    con.execute("DROP TABLE lk_mk")
+    con.execute("DROP TABLE lk_rep")
+    agree_pairs(con, settings.cross_force_only)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE lk_pairs AS
         SELECT g.node_a, g.node_b, g.agree_mask,
@@ -160,8 +165,59 @@ def block_persons(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> 
                g.tf_fixed / {TF_SCALE} AS tf_bits, 0::INTEGER AS id_shared
         FROM lk_agree g JOIN lk_person pa ON pa.node = g.node_a
                         JOIN lk_person pb ON pb.node = g.node_b""")
+    con.execute("DROP TABLE lk_agree")
     _count_shared_identifiers(con, settings)
     return con.execute("SELECT count(*) FROM lk_pairs").fetchone()[0]
+
+
+def _match_key_tokens(con: duckdb.DuckDBPyConnection) -> None:
+    """`lk_mk(node, force_id, kind_id, h, t)`: every person's match-key tokens on integer
+    ids: `h`, a 64-bit hash of the token, groups frequencies; `t`, the token itself as a
+    128-bit integer, confirms a shared token exactly without carrying the BLOB."""
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE lk_person_refs AS
+        SELECT node, force_id, force, ref::BIT::UHUGEINT AS r FROM lk_nodes
+        WHERE kind = 'person'""")
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE lk_mk AS
+        SELECT n.node, n.force_id, k.kind_id, hash(t.token) AS h,
+               t.token::BIT::UHUGEINT AS t
+        FROM tokens t
+        JOIN lk_kinds k ON k.token_kind = t.token_kind
+        JOIN lk_person_refs n ON n.force = t.force AND n.r = t.ref::BIT::UHUGEINT""")
+    con.execute("DROP TABLE lk_person_refs")
+
+
+def agree_pairs(con: duckdb.DuckDBPyConnection, cross_force_only: bool) -> None:
+    """`lk_agree(node_a, node_b, agree_mask, tf_fixed)`: pairs sharing a token, grouped once.
+
+    A key may carry several tokens (aliases) and counts its best one once: the plain sum
+    is right wherever each key agrees on one token (rows = bits of the mask); the few
+    pairs with more rows are summed again, best token per key.
+    """
+    force_rule = "AND a.force_id <> b.force_id" if cross_force_only else ""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE lk_agree AS
+        SELECT a.node AS node_a, b.node AS node_b,
+               bit_or((1::BIGINT) << a.kind_id) AS agree_mask,
+               sum(a.tf)::BIGINT AS tf_fixed, count(*) AS n_tokens
+        FROM lk_shared a JOIN lk_shared b
+          ON a.kind_id = b.kind_id AND a.t = b.t AND a.node < b.node {force_rule}
+        GROUP BY a.node, b.node""")
+    if not con.execute("SELECT count(*) FROM lk_agree WHERE n_tokens > bit_count(agree_mask)"
+                       ).fetchall()[0][0]:
+        return
+    con.execute("""
+        UPDATE lk_agree SET tf_fixed = x.tf_fixed FROM (
+            SELECT node_a, node_b, sum(tf)::BIGINT AS tf_fixed FROM (
+                SELECT d.node_a, d.node_b, a.kind_id, max(a.tf) AS tf
+                FROM (SELECT node_a, node_b FROM lk_agree
+                      WHERE n_tokens > bit_count(agree_mask)) d
+                JOIN lk_shared a ON a.node = d.node_a
+                JOIN lk_shared b ON b.node = d.node_b AND b.kind_id = a.kind_id AND b.t = a.t
+                GROUP BY ALL)
+            GROUP BY ALL) x
+        WHERE lk_agree.node_a = x.node_a AND lk_agree.node_b = x.node_b""")
 
 
 def _fingerprints(con: duckdb.DuckDBPyConnection) -> None:
