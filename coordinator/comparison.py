@@ -193,25 +193,28 @@ def chance_bits(kinds: Sequence[str], agree_mask: np.ndarray, u: np.ndarray) -> 
         return np.zeros(len(masks))
     bits_of = field_bits(kinds, u)
     fields = [key_fields(k) for k in kinds]
-    order = np.argsort(u, kind="stable")
-    out = np.zeros(len(masks))
-    for i, mask in enumerate(masks.tolist()):
-        shown: set[str] = set()
-        total = 0.0
-        for k in order.tolist():
-            if not (mask >> k) & 1:
-                continue
-            if not shown:
-                total += -np.log2(u[k])
-            else:
-                for f in fields[k]:
-                    if f in shown:
-                        continue
-                    known = [bits_of[g] for g in (IMPLIES.get(f, frozenset()) & shown)
-                             if g in bits_of]
-                    total += max(bits_of[f] - max(known, default=0.0), 0.0)
-            shown |= _closure(fields[k])
-            for f in fields[k]:
-                shown |= _closure(COVERS.get(f, frozenset()))
-        out[i] = total
-    return out
+    # what agreeing on each key shows: its fields, what they imply, what they cover
+    reach = [_closure(f).union(*(_closure(COVERS.get(x, frozenset())) for x in f))
+             for f in fields]
+    universe = sorted(set(bits_of).union(*reach))
+    col = {f: i for i, f in enumerate(universe)}
+    reach_row = np.array([[f in r for f in universe] for r in reach], dtype=bool)
+    agree = mask_bits(masks, len(kinds))
+    shown = np.zeros((len(masks), len(universe)), dtype=bool)
+    total = np.zeros(len(masks))
+    # one numpy pass per key, rarest first, over every pattern at once
+    for k in np.argsort(u, kind="stable").tolist():
+        active = agree[:, k]
+        if not active.any():
+            continue
+        first = active & ~shown.any(1)
+        total[first] += -np.log2(u[k])
+        later = active & ~first
+        for f in fields[k]:
+            known = np.zeros(len(masks))
+            for g in IMPLIES.get(f, frozenset()) & set(bits_of):
+                known = np.where(shown[:, col[g]], np.maximum(known, bits_of[g]), known)
+            fresh = later & ~shown[:, col[f]]
+            total += np.where(fresh, np.maximum(bits_of[f] - known, 0.0), 0.0)
+        shown[active] |= reach_row[k]
+    return total
