@@ -86,7 +86,7 @@ def _accept_siblings(con: duckdb.DuckDBPyConnection, weight: float) -> None:
     namesake (a namesake's pair with b' has a date of birth or a name against it)."""
     con.execute("""
         CREATE OR REPLACE TEMP TABLE lk_left AS
-        SELECT c.node_a, c.node_b, c.match_probability, c.force_a, c.force_b
+        SELECT c.node_a, c.node_b, c.match_probability
         FROM lk_candidates_all c ANTI JOIN lk_accepted a USING (node_a, node_b)
         WHERE c.force_a <> c.force_b""")
     con.execute(f"""

@@ -235,16 +235,18 @@ def score_pairs(con: duckdb.DuckDBPyConnection, settings: LinkageSettings,
     for ci, mc in enumerate(weights.m):
         g = gamma[:, ci]
         bits += np.where(g >= 0, np.log2(mc)[np.maximum(g, 0)], 0.0)
-    base = bits.copy()
-    bits -= _chance_log_u(settings, weights.kinds, pat["agree_mask"], weights.u,
-                          agree.astype(np.float64)) / np.log(2.0)
-    # the strict weight counts each chance agreement once (`independent_keys`) whatever
-    # `count_implied_keys` says: pairs inside one force and the veto are judged on it, so
+    # the strict weight counts each chance agreement once whatever `count_implied_keys`
+    # says (`strict_chance`): pairs inside one force and the veto are judged on it, so
     # namesakes whose birth dates disagree are neither joined in a force nor chained
     masks, back = np.unique(pat["agree_mask"], return_inverse=True)  # it needs only the mask
-    once = independent_keys(weights.kinds, masks, weights.u)[back.reshape(-1)]
-    strict = base - (once @ np.log2(weights.u) if settings.strict_chance == "per_key" else
-                     -chance_bits(weights.kinds, masks, weights.u)[back.reshape(-1)])
+    back = back.reshape(-1)
+    once = independent_keys(weights.kinds, masks, weights.u)[back]
+    per_key = settings.count_implied_keys or settings.chance == "per_key"
+    conditional = (chance_bits(weights.kinds, masks, weights.u)[back]
+                   if not per_key or settings.strict_chance == "conditional" else None)
+    strict = bits - (once @ np.log2(weights.u) if settings.strict_chance == "per_key"
+                     else -conditional)
+    bits -= agree @ np.log2(weights.u) if per_key else -conditional
     # term-frequency bits are summed over every agreeing key in blocking; keep the share
     # that belongs to the keys counted here (an implied key's token is as common as the
     # key implying it, so its correction is dropped with its u)

@@ -36,6 +36,9 @@ DEFAULT_MODEL = Path(__file__).with_name("default_model.json")
 #: fewer records than this: too few pairs to train on, use the shipped parameters
 MIN_RECORDS_TO_TRAIN = 400
 SEED = 20_240_601
+#: share of a store's duplicates the strict rule (same names and date of birth) finds, as
+#: training and the untrained fallback both assume it
+STRICT_RULE_RECALL = 0.7
 
 
 @dataclass(frozen=True)
@@ -150,7 +153,8 @@ def _train(linker: Any, n: int) -> None:
 
     linker.training.estimate_probability_two_random_records_match(
         [block_on("fn", "sn", "dob_s"), block_on("ids", "fn",
-                                                 arrays_to_explode=["ids"])], recall=0.7)
+                                                 arrays_to_explode=["ids"])],
+        recall=STRICT_RULE_RECALL)
     linker.training.estimate_u_using_random_sampling(
         max_pairs=min(5e6, max(1e5, n * 50.0)), seed=SEED)
     linker.training.estimate_parameters_using_expectation_maximisation(
@@ -224,13 +228,14 @@ def _default_linker(table: Any, n: int, twins: int | None = None) -> Any:
     match share of a force's store. A small store: about one duplicate pair per record
     over n²/2 pairs, at most 1 in 100 (it must not merge on little evidence). A store whose
     training failed (`twins` given): as training estimates it — the pairs a strict rule
-    finds (same names and date of birth), taken as 70% of its duplicates, plus one; one
-    pair per record there merged 8 pairs of namesakes among FEBRL4's 5,000 distinct people."""
+    finds (same names and date of birth), taken as STRICT_RULE_RECALL of its duplicates,
+    plus one; one pair per record there merged 8 pairs of namesakes among FEBRL4's 5,000
+    distinct people."""
     from splink import Linker
 
     model = json.loads(DEFAULT_MODEL.read_text())
     share = (1.1 / max(n, 1) if twins is None
-             else (twins / 0.7 + 1) / max(n * (n - 1) / 2, 1.0))
+             else (twins / STRICT_RULE_RECALL + 1) / max(n * (n - 1) / 2, 1.0))
     model["probability_two_random_records_match"] = min(0.01, max(1e-9, share))
     return Linker(table, model, log_level=None)
 
