@@ -27,6 +27,7 @@ from keyservice_running import running_keyservice
 from federation.errors import CrossforceError
 from federation.keyservice.store import KeyServiceDir
 from federation.ledger import read_entries
+from federation.matchkeys import match_key_values
 from federation.payload import Submission
 from node.egress import egress
 from node.store import open_store
@@ -121,6 +122,11 @@ def test_no_raw_value_prf_output_or_key_is_in_the_payload(
         seed = KeyServiceDir(ks.dir).seed(1)
     with open_store(node) as (_config, con):
         outputs = [bytes(y) for (y,) in con.execute("SELECT y FROM prf_outputs").fetchall()]
+        # every match-key value the node derives — name fragments of the typo keys
+        # (``amie|19900102``) included — is a raw quasi-identifier too
+        keys = match_key_values(con.sql("SELECT given_names, family_name, dob FROM persons"))
+    derived = keys.column("value").to_pylist()
+    assert "mk:fn_d1+dob" in set(keys.column("token_kind").to_pylist())
     share = Submission.from_bytes(payload).open()
     plain = io.BytesIO()
     for table in (share.items, share.tokens, share.links, share.aggregates):
@@ -133,6 +139,7 @@ def test_no_raw_value_prf_output_or_key_is_in_the_payload(
     for group in CANARY_RAW.values():
         for v in group:
             needles |= {v.encode(): v, v.lower().encode(): v, v.replace(" ", "").encode(): v}
+    needles |= {v.encode(): f"match-key value {v}" for v in derived}
     assert len(outputs) > 20 and share.tokens.num_rows > 20
     for blob in (payload, plain.getvalue()):
         leaked = sorted({label for needle, label in needles.items() if needle in blob})
