@@ -41,8 +41,8 @@ import duckdb
 from coordinator.settings import MATCH_KEY_PREFIX, LinkageSettings
 
 MAX_MATCH_KEYS = 62  # kinds are bits of a BIGINT mask
-TF_SCALE = 1 << 20
-ID_PREFIX = "id_"  # identifier kinds compared as keys: mk:id_email, mk:id_phone  # term-frequency bits in fixed point (exact, order-free sums)
+TF_SCALE = 1 << 20  # term-frequency bits in fixed point (exact, order-free sums)
+ID_PREFIX = "id_"  # identifier kinds compared as keys: mk:id_email, mk:id_phone
 
 
 def number_nodes(con: duckdb.DuckDBPyConnection) -> int:

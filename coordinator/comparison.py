@@ -28,7 +28,6 @@ import numpy as np
 
 from coordinator.settings import MATCH_KEY_PREFIX
 
-
 Disagreement = Literal["shown", "equal", "any"]
 
 
