@@ -42,6 +42,7 @@ from coordinator.settings import MATCH_KEY_PREFIX, LinkageSettings
 
 MAX_MATCH_KEYS = 62  # kinds are bits of a BIGINT mask
 TF_SCALE = 1 << 20  # term-frequency bits in fixed point (exact, order-free sums)
+ID_PREFIX = "id_"  # identifier kinds compared as keys: mk:id_email, mk:id_phone
 
 
 def number_nodes(con: duckdb.DuckDBPyConnection) -> int:
@@ -64,17 +65,22 @@ def number_nodes(con: duckdb.DuckDBPyConnection) -> int:
 def block_persons(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> int:
     """Build `lk_pairs`, the candidate person pairs; returns how many."""
     cap = settings.max_token_frequency
+    _person_identifiers(con, settings)
+    # identifiers recorded against persons are compared like a key (`identifier_keys`):
+    # `mk:id_email` holds the person's email tokens
+    ids = (f"""UNION SELECT DISTINCT '{MATCH_KEY_PREFIX}{ID_PREFIX}' || token_kind
+               FROM lk_person_ids""" if settings.identifier_keys else "")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE lk_kinds AS
         SELECT (row_number() OVER (ORDER BY token_kind) - 1)::INTEGER AS kind_id, token_kind
         FROM (SELECT DISTINCT token_kind FROM tokens
-              WHERE starts_with(token_kind, '{MATCH_KEY_PREFIX}'))""")
+              WHERE starts_with(token_kind, '{MATCH_KEY_PREFIX}') {ids})""")
     n_kinds = con.execute("SELECT count(*) FROM lk_kinds").fetchone()[0]
     if n_kinds > MAX_MATCH_KEYS:
         from federation.errors import CrossforceError
         raise CrossforceError(f"{n_kinds} match-key kinds; linkage supports at most "
                               f"{MAX_MATCH_KEYS}")
-    _match_key_tokens(con)
+    _match_key_tokens(con, settings)
     # Only repeated tokens are kept: most tokens are held once and can neither block nor
     # collide, and their share of ubar follows from the totals below. One 128-bit key
     # (kind above the 64-bit hash) groups faster than two columns.
@@ -170,7 +176,7 @@ def block_persons(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> 
     return con.execute("SELECT count(*) FROM lk_pairs").fetchone()[0]
 
 
-def _match_key_tokens(con: duckdb.DuckDBPyConnection) -> None:
+def _match_key_tokens(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> None:
     """`lk_mk(node, force_id, kind_id, h, t)`: every person's match-key tokens on integer
     ids: `h`, a 64-bit hash of the token, groups frequencies; `t`, the token itself as a
     128-bit integer, confirms a shared token exactly without carrying the BLOB."""
@@ -186,6 +192,14 @@ def _match_key_tokens(con: duckdb.DuckDBPyConnection) -> None:
         JOIN lk_kinds k ON k.token_kind = t.token_kind
         JOIN lk_person_refs n ON n.force = t.force AND n.r = t.ref::BIT::UHUGEINT""")
     con.execute("DROP TABLE lk_person_refs")
+    if settings.identifier_keys:
+        con.execute(f"""
+            INSERT INTO lk_mk
+            SELECT i.node, n.force_id, k.kind_id, hash(i.token) AS h,
+                   i.token::BIT::UHUGEINT AS t
+            FROM (SELECT DISTINCT node, token_kind, token FROM lk_person_ids) i
+            JOIN lk_nodes n USING (node)
+            JOIN lk_kinds k ON k.token_kind = '{MATCH_KEY_PREFIX}{ID_PREFIX}' || i.token_kind""")
 
 
 def agree_pairs(con: duckdb.DuckDBPyConnection, cross_force_only: bool) -> None:
@@ -242,8 +256,8 @@ def _fingerprints(con: duckdb.DuckDBPyConnection) -> None:
         QUALIFY count(*) OVER (PARTITION BY fp) > 1""")
 
 
-def _count_shared_identifiers(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> None:
-    """Supporting evidence: identifier tokens recorded against both persons of a pair.
+def _person_identifiers(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> None:
+    """`lk_person_ids(node, token_kind, token)`: the identifier tokens of each person.
 
     A person's identifier tokens are tokens of identifier kinds on the person's own ref, or
     on identifier items joined to it by a `person_identifier` link (when a links table exists).
@@ -267,7 +281,13 @@ def _count_shared_identifiers(con: duckdb.DuckDBPyConnection, settings: LinkageS
             WHERE l.kind = 'person_identifier' AND t.token_kind IN ({kinds})""")
     con.execute("CREATE OR REPLACE TEMP TABLE lk_person_ids AS "
                 + " UNION ".join(sources))
-    if not con.execute("SELECT count(*) FROM lk_person_ids").fetchone()[0]:
+
+
+def _count_shared_identifiers(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> None:
+    """Supporting evidence: identifier tokens recorded against both persons of a pair
+    (`lk_person_ids`), unless identifiers are compared as keys (`identifier_keys`)."""
+    if settings.identifier_keys or not con.execute(
+            "SELECT count(*) FROM lk_person_ids").fetchone()[0]:
         return
     con.execute("""
         UPDATE lk_pairs SET id_shared = s.n FROM (

@@ -22,10 +22,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from coordinator.settings import MATCH_KEY_PREFIX
+
+Disagreement = Literal["shown", "equal", "any"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ COMPARISONS: tuple[Comparison, ...] = (
     _c("street", ("exact", {"street"})),
     _c("house_number", ("exact", {"st_no"})),
     _c("locality", ("exact", {"loc"})),
+    # an identifier recorded against both (settings.identifier_keys)
+    _c("identifier", ("exact", {"id_phone", "id_email", "id_handle", "id_vrm", "id_imei"})),
 )
 
 
@@ -92,25 +97,78 @@ def mask_bits(masks: np.ndarray, n_kinds: int) -> np.ndarray:
 
 def field_levels(kinds: Sequence[str], agree_mask: np.ndarray, has_a: np.ndarray,
                  has_b: np.ndarray,
-                 comparisons: Sequence[Comparison] = COMPARISONS) -> np.ndarray:
+                 comparisons: Sequence[Comparison] = COMPARISONS, *,
+                 disagreement: Disagreement = "shown") -> np.ndarray:
     """Level index per comparison for each pattern: 0 = best level ... len(levels) = else,
-    -1 = not compared (missing on one side). Shape (patterns, comparisons), int8."""
+    -1 = not compared. Shape (patterns, comparisons), int8.
+
+    Which fields disagree (`LinkageSettings.disagreement`): a key both references hold
+    that does not agree says only that ONE of its fields differs. "shown" (default): it
+    counts against a field when every other field of the key agrees at some level (``fn+sn``
+    differs while ``fn_mp+yob`` agrees: the family names differ); "equal": only when every
+    other field is proven equal; "any": against every field of the key — a record whose
+    date of birth is wrong then also loses its given name (``fn+dob``), family name and
+    address, each counted as a fresh disagreement. A field no disagreement is laid on
+    stays unknown (neutral), as a missing one is."""
     k = len(kinds)
     fields = [key_fields(kind) for kind in kinds]
     agree = mask_bits(agree_mask.astype(np.int64), k)
     on_a = mask_bits(has_a.astype(np.int64), k) | agree
     on_b = mask_bits(has_b.astype(np.int64), k) | agree
-    out = np.empty((len(agree_mask), len(comparisons)), dtype=np.int8)
+    proves = [[np.array([bool(f & level) for f in fields], dtype=bool)
+               for _, level in comp.levels] for comp in comparisons]
+    # the best level each comparison reached, per pattern (len(levels) = none)
+    reached = np.empty((len(agree_mask), len(comparisons)), dtype=np.int8)
     for ci, comp in enumerate(comparisons):
-        holds = np.array([bool(f & comp.fields) for f in fields], dtype=bool)
-        compared = (on_a & holds).any(1) & (on_b & holds).any(1)
         level = np.full(len(agree_mask), len(comp.levels), dtype=np.int8)
         for li in range(len(comp.levels) - 1, -1, -1):  # best level last, so it wins
-            proves = np.array([bool(f & comp.levels[li][1]) for f in fields], dtype=bool)
-            level[(agree & proves).any(1)] = li
-        level[~compared] = -1
-        out[:, ci] = level
+            level[(agree & proves[ci][li]).any(1)] = li
+        reached[:, ci] = level
+    if disagreement != "any":
+        differs = on_a & on_b & ~agree
+        key_roots = [_roots(f) for f in fields]
+        homes = [frozenset(_ROOT.get(f, f) for f in c.fields if f not in COMPOSITE)
+                 for c in comparisons]
+        universe = sorted(set().union(*key_roots, *homes))
+        index = {r: i for i, r in enumerate(universe)}
+        # a root is shown equal where an agreeing key proves it (its closure holds it) ...
+        closure = np.zeros((k, len(universe)), dtype=np.int32)
+        for ki, f in enumerate(fields):
+            closure[ki, [index[x] for x in _closure(f) if x in index]] = 1
+        shown = (agree.astype(np.int32) @ closure) > 0  # (patterns, roots)
+        if disagreement == "shown":  # ... or, here, where its comparison reached any level
+            for ci, comp in enumerate(comparisons):
+                for r in homes[ci]:
+                    shown[:, index[r]] |= reached[:, ci] < len(comp.levels)
+    out = reached.copy()
+    for ci, comp in enumerate(comparisons):
+        if disagreement == "any":
+            holds = np.array([bool(f & comp.fields) for f in fields], dtype=bool)
+            compared = (on_a & holds).any(1) & (on_b & holds).any(1)
+        else:
+            holds = np.array([bool(r & homes[ci]) for r in key_roots], dtype=bool)
+            others = np.zeros((k, len(universe)), dtype=np.int32)
+            for ki, r in enumerate(key_roots):
+                others[ki, [index[x] for x in r - homes[ci]]] = 1
+            rest_shown = ((~shown).astype(np.int32) @ others.T) == 0
+            compared = (differs & holds & rest_shown).any(1)
+        out[~compared & (reached[:, ci] == len(comp.levels)), ci] = -1
     return out
+
+
+#: fields that join several person fields: a key on one says nothing of which part differs
+COMPOSITE: dict[str, frozenset[str]] = {"nm": frozenset({"fn", "sn"}),
+                                        "ini": frozenset({"fn", "sn"}),
+                                        "nw": frozenset({"fn", "sn"})}
+
+
+def _roots(fields: frozenset[str]) -> frozenset[str]:
+    """The person fields a key's disagreement may lie in: ``fn_mp+yob`` -> {fn, dob},
+    ``nm`` -> {fn, sn}."""
+    out: set[str] = set()
+    for f in fields:
+        out |= COMPOSITE.get(f, frozenset({_ROOT.get(f, f)}))
+    return frozenset(out)
 
 
 def _closure(fields: frozenset[str]) -> frozenset[str]:

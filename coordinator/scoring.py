@@ -185,7 +185,8 @@ def estimate_weights(con: duckdb.DuckDBPyConnection, settings: LinkageSettings,
                          JOIN lk_nodes a ON a.node = p.node_a JOIN lk_nodes b ON b.node = p.node_b
                          WHERE a.force_id <> b.force_id
                          GROUP BY ALL ORDER BY ALL""").fetchnumpy()
-    gamma = field_levels(kinds, pat["agree_mask"], pat["has_a"], pat["has_b"], comparisons)
+    gamma = field_levels(kinds, pat["agree_mask"], pat["has_a"], pat["has_b"], comparisons,
+                         disagreement=settings.disagreement)
     u = _key_u(con, "entity" if entities else "fp")
     agree = _chance_keys(settings, kinds, pat["agree_mask"], u)[1].astype(np.float64)
     log_u = _chance_log_u(settings, kinds, pat["agree_mask"], u, agree)
@@ -229,7 +230,7 @@ def score_pairs(con: duckdb.DuckDBPyConnection, settings: LinkageSettings,
     pat = con.execute("SELECT DISTINCT agree_mask, has_a, has_b FROM lk_pairs ORDER BY ALL"
                       ).fetchnumpy()
     gamma = field_levels(weights.kinds, pat["agree_mask"], pat["has_a"], pat["has_b"],
-                         weights.comparisons)
+                         weights.comparisons, disagreement=settings.disagreement)
     every, agree = _chance_keys(settings, weights.kinds, pat["agree_mask"], weights.u)
     bits = np.full(len(gamma), np.log2(weights.prior / (1 - weights.prior)))
     for ci, mc in enumerate(weights.m):
