@@ -232,7 +232,7 @@ def _split_vetoed(con: duckdb.DuckDBPyConnection, labels: np.ndarray,
     for x, y, strict in links:
         near.setdefault(x, {})[y] = strict
         near.setdefault(y, {})[x] = strict
-    for x, y, strict in links:
+    for x, y, _ in links:
         rx, ry = find(x), find(y)
         if rx == ry:
             continue
