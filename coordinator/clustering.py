@@ -155,7 +155,8 @@ def cluster(con: duckdb.DuckDBPyConnection, n_nodes: int,
     _, labels = connected_components(graph, directed=False)
     labels = labels.astype(np.int64)
     if settings is not None and settings.veto_weight is not None:
-        labels = _split_vetoed(con, labels, settings.veto_weight)
+        labels = _split_vetoed(con, labels, settings.veto_weight,
+                               settings.veto_weight if settings.veto_groups else None)
     con.register("lk_labels", pa.table({"node": np.arange(n_nodes, dtype=np.int32),
                                         "label": labels}))
     con.execute("""
@@ -179,12 +180,19 @@ def cluster(con: duckdb.DuckDBPyConnection, n_nodes: int,
 
 
 def _split_vetoed(con: duckdb.DuckDBPyConnection, labels: np.ndarray,
-                  veto_weight: float) -> np.ndarray:
-    """Rebuild the components that hold a vetoed pair; other components are untouched."""
+                  veto_weight: float, outweighed: float | None = None) -> np.ndarray:
+    """Rebuild the components that hold a vetoed pair; other components are untouched.
+
+    With `outweighed` (`veto_groups`), a link joining two sides of a vetoed pair is still
+    taken when the two groups as a whole hold together: the strict weights of every
+    accepted link between them plus their vetoed pairs sum to at least `outweighed`. One
+    record so mangled that its pair with one other record scores below the veto (no date
+    of birth, the given name mistyped) then stays with the three records of its person it
+    shares 30 bits with; a namesake reached through one weak link does not."""
     con.register("lk_comp", pa.table({"node": np.arange(len(labels), dtype=np.int32),
                                       "label": labels}))
     vetoes = con.execute(f"""
-        SELECT s.node_a, s.node_b FROM lk_scored s
+        SELECT s.node_a, s.node_b, s.strict_weight FROM lk_scored s
         JOIN lk_comp ca ON ca.node = s.node_a JOIN lk_comp cb ON cb.node = s.node_b
         WHERE ca.label = cb.label AND s.strict_weight < {veto_weight}
         ORDER BY ALL""").fetchall()
@@ -195,21 +203,22 @@ def _split_vetoed(con: duckdb.DuckDBPyConnection, labels: np.ndarray,
         labels[np.array([v[0] for v in vetoes], dtype=np.int64)])}))
     # the links of those components, strongest first; identifier edges are certain
     links = con.execute("""
-        SELECT e.node_a, e.node_b FROM (
-            SELECT a.node_a, a.node_b, s.match_weight AS w FROM lk_accepted a
-            JOIN lk_scored s USING (node_a, node_b)
+        SELECT e.node_a, e.node_b, e.strict FROM (
+            SELECT a.node_a, a.node_b, s.match_weight AS w, s.strict_weight AS strict
+            FROM lk_accepted a JOIN lk_scored s USING (node_a, node_b)
             UNION ALL
-            SELECT node_a, node_b, 'Infinity'::DOUBLE FROM lk_id_edges WHERE node_a <> node_b
+            SELECT node_a, node_b, 'Infinity'::DOUBLE, 'Infinity'::DOUBLE FROM lk_id_edges
+            WHERE node_a <> node_b
         ) e JOIN lk_comp c ON c.node = e.node_a SEMI JOIN lk_bad USING (label)
         ORDER BY e.w DESC, e.node_a, e.node_b""").fetchall()
     con.unregister("lk_comp")
     con.unregister("lk_bad")
     parent: dict[int, int] = {}
     members: dict[int, set[int]] = {}
-    veto: dict[int, set[int]] = {}
-    for x, y in vetoes:
-        veto.setdefault(x, set()).add(y)
-        veto.setdefault(y, set()).add(x)
+    veto: dict[int, dict[int, float]] = {}
+    for x, y, w in vetoes:
+        veto.setdefault(x, {})[y] = w
+        veto.setdefault(y, {})[x] = w
 
     def find(x: int) -> int:
         root = x
@@ -219,14 +228,21 @@ def _split_vetoed(con: duckdb.DuckDBPyConnection, labels: np.ndarray,
             parent[x], x = root, parent[x]
         return root
 
-    for x, y in links:
+    near: dict[int, dict[int, float]] = {}  # strict weight of each accepted link
+    for x, y, strict in links:
+        near.setdefault(x, {})[y] = strict
+        near.setdefault(y, {})[x] = strict
+    for x, y, _ in links:
         rx, ry = find(x), find(y)
         if rx == ry:
             continue
         mx, my = members.get(rx, {rx}), members.get(ry, {ry})
         if len(mx) > len(my):
             rx, ry, mx, my = ry, rx, my, mx
-        if any(find(v) == ry for n in mx for v in veto.get(n, ())):
+        against = [w for n in mx for v, w in veto.get(n, {}).items() if find(v) == ry]
+        if against and (outweighed is None or sum(
+                near.get(n, {}).get(v, 0.0) for n in mx for v in my) + sum(against)
+                < outweighed):
             continue  # would put both sides of a vetoed pair in one entity
         parent[rx] = ry
         members[ry] = mx | my

@@ -238,3 +238,33 @@ def test_a_force_holding_one_person_twice_gives_the_other_force_two_partners_not
     # without the rule (and no pair inside a force linking), one-to-one leaves one of
     # force B's records out
     assert len({entity2[k] for k in ("force a/100", "force b/100", "force b/101")}) == 2
+
+
+def _mangled_person() -> dict[str, dict]:
+    """One man as four records: two clean ones; R with the given name mistyped and
+    another postcode and town; M with no date of birth and the street mistyped. R and M
+    share little but the sound of the name: their own pair scores -34 bits, below the
+    veto, while each shares 35 bits with the clean records."""
+    p = {"given_names": "William", "family_name": "Lazaroff", "dob": dt.date(1978, 2, 4),
+         "postcode": "LS6 2AB", "address": "12 Leahy Close, Millwood"}
+    return {"clean": p, "clean2": dict(p),
+            "r": {**p, "given_names": "Wiloiam", "postcode": "LS6 3XY",
+                  "address": "21 Ennis Place, Milltown"},
+            "m": {**p, "dob": None, "address": "12 Leah Ylose, Millwood"}}
+
+
+def test_a_mangled_record_stays_with_its_person_though_one_of_its_pairs_is_vetoed():
+    """The veto weighs groups: M's links to the clean records outweigh its one bad pair
+    with R. Weighed pair by pair, the one vetoed pair split M (or R) off its person."""
+    him = _mangled_person()
+    forces = {"force a": WORLD[:200] + [him["r"]], "force b": WORLD[150:350] + [him["clean"]],
+              "force c": WORLD[300:] + WORLD[:40] + [him["m"], him["clean2"]]}
+    con = duckdb.connect()
+    labels = encode(con, forces)
+    records = ("force a/200", "force b/200", "force c/140", "force c/141")
+    link(con)
+    entity = entity_of(con, labels)
+    assert len({entity[r] for r in records}) == 1
+    link(con, LinkageSettings(veto_groups=False))
+    entity = entity_of(con, labels)
+    assert len({entity[r] for r in records}) == 2

@@ -88,7 +88,7 @@ def _levels(agree: list[str], a: list[str], b: list[str], disagreement: str) -> 
     mask = lambda keys: np.array([sum(bit[k] for k in keys)], dtype=np.int64)  # noqa: E731
     lv = field_levels([f"mk:{k}" for k in kinds], mask(agree), mask(a), mask(b),
                       disagreement=disagreement)[0]
-    return {c.name: (c.labels[v] if v >= 0 else None) for c, v in zip(COMPARISONS, lv)}
+    return {c.name: (c.labels[v] if v >= 0 else None) for c, v in zip(COMPARISONS, lv, strict=True)}
 
 
 HELD = ["fn+sn", "fn+dob", "sn+dob", "fn_mp+yob", "sn+pc", "dob+pc"]
