@@ -90,14 +90,15 @@ def measure(root: Path, slug: str) -> dict[str, float]:
         score = score_cse(con, root / "scenario" / "truth" / "cases.csv", slug)
         _n, _ok, accuracy = recording_accuracy(con)
         # for each eligible case of a planted cross-force network: the share of eligible
-        # cases WITHOUT such a network that rank above it (network cases compete only with
-        # each other for the top places)
+        # cases WITHOUT such a network that rank above it or level with it (network cases
+        # compete only with each other for the top places). Ranked as the review ranks:
+        # evidence from other forces first, then the score.
         ranks = con.execute("""
-            WITH e AS (SELECT r.crime_id, r.score, coalesce(t.cross_force_network, false)
-                              AS net
+            WITH e AS (SELECT r.crime_id, (r.other_forces > 0)::INT * 1000000 + r.score
+                              AS key, coalesce(t.cross_force_network, false) AS net
                        FROM cse_review r LEFT JOIN truth t USING (crime_id)
                        WHERE r.eligible)
-            SELECT (SELECT count(*) FROM e o WHERE NOT o.net AND o.score >= n.score)::DOUBLE
+            SELECT (SELECT count(*) FROM e o WHERE NOT o.net AND o.key >= n.key)::DOUBLE
                    / (SELECT count(*) FROM e)
             FROM e n WHERE n.net""").fetchall()
     finally:
