@@ -538,12 +538,20 @@ class ForceGenerator:
                 day = base + int(rng.integers(0, 500))
                 crime(str(rng.choice(child_codes, p=child_w)), day, "local", True, roles)
             self.groups.append((offenders, victims))
-        # solo child sexual offences (not group-based)
+        # solo child sexual offences (not group-based) ...
+        real = self.people.real_id
+        abused_by = {(real[int(o)], real[int(v)]) for offenders, victims in self.groups
+                     for o in offenders for v in victims}
+        self.group_abuse: set[int] = set()  # ... unless a group's offender abuses its victim
         for _ in range(max(1, self.job.persons // 150)):
             victim = int(rng.choice(self.bg_child))
             roles = [(victim, "victim")]
             if rng.random() < 0.85:
                 roles.append((int(rng.choice(self.bg_adult)), "suspect"))
+            if len(roles) == 2 and (real[roles[1][0]], real[victim]) in abused_by:
+                # drawn by chance: one of a local group's offenders abusing the group's own
+                # victim is that group's abuse (truth only: the draws stay as they were)
+                self.group_abuse.add(len(self.s_code))
             crime(str(rng.choice(child_codes, p=child_w)), int(self._child_crime_day(victim)),
                   "solo", False, roles)
         n_struct = len(self.s_code)
@@ -581,6 +589,25 @@ class ForceGenerator:
         _, first = np.unique(key, return_index=True)
         first.sort()
         self.role_crime, self.role_person, self.role_name = rc[first], rp[first], rr[first]
+        self._victim_age_ranges()
+
+    def _victim_age_ranges(self) -> None:
+        """A child sexual offence's victim with no date of birth is described by the age
+        the report gives (R1 reads the range as the age on the offence date): centre the
+        range on their age at the first such offence against them, not on 2020. No random
+        draws, so every other column stays as it was."""
+        pp = self.people
+        child = np.isin(self.crime_code.astype(str), [o.code for o in self.cat.child_sexual])
+        v = (self.role_name == "victim") & child[self.role_crime]
+        first: dict[int, int] = {}
+        for person, day in zip(self.role_person[v].tolist(),
+                               self.crime_day[self.role_crime[v]].tolist(), strict=True):
+            if pp.age_max[person] is not None:
+                first[person] = min(day, first.get(person, day))
+        for person, day in first.items():
+            age = int(dates.ymd(np.array([day]))[0][0] - dates.ymd(
+                np.array([pp.true_dob[person]]))[0][0])
+            pp.age_min[person], pp.age_max[person] = max(0, age - 3), age + 3
 
     def _child_crime_day(self, victim: int, margin: int = 0) -> int:
         """A day on which this person was 11-17 years old (and still under 18 `margin`
@@ -673,12 +700,24 @@ class ForceGenerator:
         any_dead = np.bincount(self.role_crime[sus], weights=dead[self.role_person[sus]],
                                minlength=n) > 0
         in_window = (out_day >= dates.day(cat.review_from)) & (out_day <= dates.day(cat.review_to))
+        # group-based: planted as a group's crime, or a group offender's crime against
+        # the group's own victim (truth only; every draw above used the planted `group`)
+        group = group.copy()
+        group[sorted(self.group_abuse)] = True
         eligible = group & nfa & in_window & (n_sus >= 2) & ~any_dead & (prev != True)  # noqa: E712
+        # group-based CSE: a group-based case whose record says what makes it CSE (R2: a
+        # CSE flag, an exchange, a CSE-specific offence). Without any of them the record
+        # shows group-based child sexual abuse: Beaconport reviews it (review_eligible),
+        # no definition can call it exploitation.
+        cse_codes = [o.code for o in cat.offences if o.cse_specific]
+        recorded_cse = ((flag_cse == True) | (exch != None)  # noqa: E711, E712
+                        | np.isin(self.crime_code.astype(str), cse_codes))
         keep = np.flatnonzero(child | (self.crime_kind != ""))
         truth = pa.table({
             "force": pa.array(np.full(len(keep), self.force.slug, dtype=object), pa.string()),
             "crime_id": pa.array(self.crime_ids[keep], pa.string()),
-            "group_cse": pa.array(group[keep]),
+            "group_cse": pa.array((group & recorded_cse)[keep]),
+            "group_based": pa.array(group[keep]),
             "flagged_cse": pa.array(flag_cse[keep] == True, pa.bool_()),  # noqa: E712
             "flagged_group": pa.array(flag_group[keep] == True, pa.bool_()),  # noqa: E712
             "flagged_correctly": pa.array(np.where(group[keep], correct[keep],

@@ -10,7 +10,8 @@ failure the review exists to look past; ``recorded_cse`` says which cases lack i
 Temp tables left:
 
 ``cse_review``    one row per group-based case closed with no further action: each R7
-                  criterion's outcome, ``eligible``, and ``score`` (the sum of the weights);
+                  criterion's outcome, ``eligible``, ``score`` (the sum of the weights),
+                  ``other_forces`` (the part of it from other forces) and ``rank``;
 ``cse_new``       (crime_id, kind, weight, line): one line per piece of new evidence.
 
 Weights (:data:`WEIGHTS`) are the node's, stated beside every line, so a reviewer sees why a
@@ -19,8 +20,16 @@ queue, not a finding). A hit whose reason is ``network`` only (the suspect sits 
 cross-force network but no other force holds the suspect or their identifiers) weighs far
 less than a direct one: the coordinator does not say how far away the other forces' part
 is, and on the generated scenario it is often reached through a chain of one force's own
-calls. Shared evidence — a later case, an intelligence report, a network — counts once per
-case, naming every suspect it concerns, not once per suspect.
+calls. Such a suspect counts half a direct hit when the force's own records make them a
+co-suspect (on any crime) of a person another force holds in that network: that tie is
+the force's own evidence, not a chain. Shared evidence — a later case, an intelligence
+report, a network — counts once per case, naming every suspect it concerns, not once per
+suspect.
+
+Ranking: a case with evidence from other forces (:data:`OTHER_FORCE_KINDS`) ranks above
+every case without, then by score. The force could act on its own later evidence at any
+time; what only other forces hold is what a review exists to bring in, and no sum of local
+lines should bury it.
 """
 
 from __future__ import annotations
@@ -35,8 +44,11 @@ from policies.definition import CseDefinition
 WEIGHTS = {
     "cross_force": 10,     # per suspect, per other force holding the suspect or their
                            # identifiers (a direct hit: reason entity or entity+network)
+    "network_associate": 5,  # per suspect, per other force: a suspect no other force
+                             # holds, in a national network, who was a co-suspect on one of
+                             # this force's crimes with a person another force holds in it
     "network_member": 2,   # per other force of a national network the case's suspects sit
-                           # in without any direct hit in it (a network-only hit)
+                           # in without any direct hit or co-suspect tie in it (network-only)
     "network": 1,          # per other person of this force in a national network where a
                            # suspect of the case has a direct hit (its size, as seen here)
     "later_case": 2,       # suspects of the case are suspects on a case recorded after
@@ -48,6 +60,9 @@ WEIGHTS = {
                            # per report)
 }
 SUSPECT_ROLES = ("suspect", "offender")
+#: evidence that only exists in other forces: a case with any ranks above every case
+#: without (then by score)
+OTHER_FORCE_KINDS = ("cross_force", "network_associate")
 
 
 def build_review(con: duckdb.DuckDBPyConnection, d: CseDefinition) -> None:
@@ -87,8 +102,19 @@ def build_review(con: duckdb.DuckDBPyConnection, d: CseDefinition) -> None:
     _new_evidence(con)
     con.execute("""
         ALTER TABLE cse_review ADD COLUMN score INTEGER;
+        ALTER TABLE cse_review ADD COLUMN other_forces INTEGER;
+        ALTER TABLE cse_review ADD COLUMN rank INTEGER;""")
+    con.execute("""
         UPDATE cse_review r SET score = coalesce(
-            (SELECT sum(weight) FROM cse_new n WHERE n.crime_id = r.crime_id), 0);""")
+            (SELECT sum(weight) FROM cse_new n WHERE n.crime_id = r.crime_id), 0),
+            other_forces = coalesce(
+            (SELECT sum(weight) FROM cse_new n WHERE n.crime_id = r.crime_id
+             AND list_contains($kinds, n.kind)), 0)""", {"kinds": list(OTHER_FORCE_KINDS)})
+    con.execute("""
+        UPDATE cse_review r SET rank = o.rank FROM (
+            SELECT crime_id, row_number() OVER (ORDER BY other_forces > 0 DESC, score DESC,
+                                                outcome_date, crime_id) AS rank
+            FROM cse_review WHERE eligible) o WHERE o.crime_id = r.crime_id""")
 
 
 def _new_evidence(con: duckdb.DuckDBPyConnection) -> None:
@@ -107,7 +133,43 @@ def _new_evidence(con: duckdb.DuckDBPyConnection) -> None:
         FROM (SELECT DISTINCT crime_id, who, person_id FROM cse_review_people) x
         JOIN received_hits h ON h.kind = 'person' AND h.local_id = x.person_id
                              OR list_contains(h.person_ids, x.person_id)""")
+    # this force's persons another force holds, by national network (a direct hit), and
+    # which forces hold them
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE cse_review_held AS
+        WITH x AS (SELECT network_id, other_forces, unnest(person_ids) AS person_id
+                   FROM received_hits
+                   WHERE network_id IS NOT NULL AND coalesce(reason, '') <> 'network'
+                   UNION ALL
+                   SELECT network_id, other_forces, local_id FROM received_hits
+                   WHERE kind = 'person' AND network_id IS NOT NULL
+                     AND coalesce(reason, '') <> 'network')
+        SELECT network_id, w.who, list_sort(list_distinct(flatten(list(other_forces))))
+                   AS forces
+        FROM x JOIN cse_who w USING (person_id) GROUP BY network_id, w.who""")
+    # a suspect only in a network (no direct hit) who was a co-suspect, on any crime of
+    # this force, with one of those persons: the force's own records tie the case to the
+    # network's part in other forces (a chain of calls alone does not)
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE cse_review_ties AS
+        SELECT h.crime_id, h.who, h.network_id,
+               list_sort(list_distinct(flatten(list(m.forces)))) AS forces,
+               min(m.who || ' on ' || a.crime_id) AS via
+        FROM (SELECT DISTINCT crime_id, who, network_id FROM cse_review_hits
+              WHERE network_id IS NOT NULL AND NOT direct) h
+        JOIN cse_roles a ON a.who = h.who
+        JOIN cse_roles b ON b.crime_id = a.crime_id AND b.who <> a.who
+        JOIN cse_review_held m ON m.who = b.who AND m.network_id = h.network_id
+        WHERE NOT EXISTS (SELECT 1 FROM cse_review_hits d WHERE d.crime_id = h.crime_id
+                          AND d.who = h.who AND d.direct)
+        GROUP BY h.crime_id, h.who, h.network_id""")
     parts = {
+        "network_associate": """
+            SELECT crime_id, 'network_associate', $w_network_associate * len(forces),
+                   who || ': held by no other force, but a co-suspect of ' || via
+                   || ', whom ' || array_to_string(forces, ', ') || ' hold(s) (network '
+                   || network_id || ')'
+            FROM cse_review_ties""",
         "cross_force": """
             SELECT crime_id, 'cross_force', $w_cross_force * len(forces),
                    who || ': cross-force hit (network ' || coalesce(network_id::VARCHAR,
@@ -122,14 +184,18 @@ def _new_evidence(con: duckdb.DuckDBPyConnection) -> None:
                    || 'holds them or their identifiers (linked through other records)'
             FROM (SELECT crime_id, network_id, list(DISTINCT who ORDER BY who) AS whos,
                          list_sort(list_distinct(flatten(list(other_forces)))) AS forces
-                  FROM cse_review_hits WHERE network_id IS NOT NULL
-                  GROUP BY crime_id, network_id HAVING NOT bool_or(direct))""",
+                  FROM cse_review_hits h WHERE network_id IS NOT NULL
+                  GROUP BY crime_id, network_id HAVING NOT bool_or(direct)
+                     AND NOT EXISTS (SELECT 1 FROM cse_review_ties t
+                                     WHERE t.crime_id = h.crime_id
+                                       AND t.network_id = h.network_id))""",
         "network": """
             SELECT n.crime_id, 'network', $w_network * count(DISTINCT o.who),
                    'national network ' || n.network_id || ': ' || count(DISTINCT o.who)
                    || ' other person(s) of this force in it'
             FROM (SELECT DISTINCT crime_id, network_id FROM cse_review_hits
-                  WHERE direct AND network_id IS NOT NULL) n
+                  WHERE direct AND network_id IS NOT NULL
+                  UNION SELECT crime_id, network_id FROM cse_review_ties) n
             JOIN received_hits h ON h.network_id = n.network_id AND h.kind = 'person'
             JOIN cse_who o ON o.person_id = h.local_id
             WHERE o.who NOT IN (SELECT who FROM cse_review_people x

@@ -36,9 +36,10 @@ def command(
     CSE or not, R2), closed with no further action in the review window, two or more
     suspects, all believed alive, not previously reviewed. Ranked by evidence since
     closure: cross-force hits received (suspects another force holds; suspects only in a
-    cross-force network count far less), the network's size, the suspects' later cases,
-    phones extracted after closure, their phones now held by persons in other cases,
-    later intelligence. Each line shows its weight.
+    cross-force network count far less unless they offended with a suspect another force
+    holds), the network's size, the suspects' later cases, phones extracted after closure,
+    their phones now held by persons in other cases, later intelligence. Each line shows
+    its weight; cases with evidence from other forces come first.
     """
     d, named = definition_for(definition)
     if victim_criterion:
@@ -63,10 +64,9 @@ def command(
 
 def _result(con, named: str, params: dict) -> Result:
     ranked = con.execute("""
-        SELECT row_number() OVER (ORDER BY score DESC, outcome_date, crime_id), crime_id,
-               outcome_code, outcome_date, suspects, score,
+        SELECT rank, crime_id, outcome_code, outcome_date, suspects, score, other_forces,
                (SELECT count(*) FROM cse_new n WHERE n.crime_id = r.crime_id)
-        FROM cse_review r WHERE eligible ORDER BY 1""").fetchall()
+        FROM cse_review r WHERE eligible ORDER BY rank""").fetchall()
     rank = {r[1]: r[0] for r in ranked}
     lines = con.execute("""SELECT crime_id, weight, line FROM cse_new
                            ORDER BY crime_id, weight DESC, line""").fetchall()
@@ -94,13 +94,18 @@ def _result(con, named: str, params: dict) -> Result:
         "Weights: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in WEIGHTS.items())
         + ". A cross-force hit counts per suspect another force holds (the suspect or an "
         "identifier); a suspect only in a cross-force network, held by no other force, "
-        "counts at the network-member weight, once per case. A later case, a report or a "
-        "network counts once per case. A ranking is a work queue for reviewers, never a "
-        "finding.",
+        "counts per other force when this force's records show them a co-suspect of a "
+        "person another force holds in that network (network associate), else at the "
+        "network-member weight, once per case. A later case, a report or a network counts "
+        "once per case. Cases with evidence from other forces (cross-force hit, network "
+        "associate: the 'from other forces' column) rank above every case without, then "
+        "by score: the force could act on its own later evidence, not on what only other "
+        "forces hold. A ranking is a work queue for reviewers, never a finding.",
     ]
     return Result("review", params, [
         Table("closed cases eligible for review, most new evidence first",
-              ["rank", "case", "outcome", "closed", "suspects", "score", "evidence lines"],
+              ["rank", "case", "outcome", "closed", "suspects", "score",
+               "from other forces", "evidence lines"],
               ranked),
         Table("new evidence since closure (one line each, with its weight)",
               ["rank", "case", "weight", "evidence"], evidence),

@@ -93,10 +93,19 @@ O1,Olly,Other,1976-05-05,true,,,,,,
 O2,Otto,Other,1977-06-06,true,,,,,,
 O3,Owen,Other,1978-07-07,true,,,,,,
 VL,Lia,Later,2009-04-04,true,,,,,,
+VT,Tia,Tied,2008-05-05,true,,,,,,
+T1,Ted,Tanner,1979-08-08,true,,,,,,
+T2,Tom,Tilling,1980-09-09,true,,,,,,
 """,
     "crimes.csv": """GCSA,22,2023-06-15,,OC16,2024-01-10,,,,false
 GNET,22,2023-06-15,,OC16,2024-01-10,,,gift,false
 LATER,22,2024-06-01,,,,,,gift,
+GTIE,22,2023-06-15,,OC16,2024-01-10,,,gift,false
+TIED,49,2022-03-01,,,,,,,
+QA,49,2024-03-01,,,,,,,
+QB,49,2024-04-01,,,,,,,
+QC,49,2024-05-01,,,,,,,
+QD,49,2024-06-01,,,,,,,
 """,
     "roles.csv": """GCSA,VQ,victim
 GCSA,Q1,suspect
@@ -107,6 +116,15 @@ GNET,N2,suspect
 LATER,VL,victim
 LATER,S1,suspect
 LATER,S2,suspect
+GTIE,VT,victim
+GTIE,T1,suspect
+GTIE,T2,suspect
+TIED,T1,suspect
+TIED,X1,suspect
+QA,Q1,suspect
+QB,Q1,suspect
+QC,Q1,suspect
+QD,Q1,suspect
 """,
 }
 
@@ -128,7 +146,12 @@ def beaconport_node(tmp_path_factory: pytest.TempPathFactory) -> Path:
         SELECT 'b2', ('\\x1' || i)::BLOB, 'TOEX-CSE', 1, 'person', p, NULL, 20 + i, 9,
                ['Northshire'], 1.0, 'network'
         FROM (VALUES (1, 'N1'), (2, 'N2'), (3, 'O1'), (4, 'O2'), (5, 'O3')) AS t(i, p)""")
-    con.execute("INSERT INTO hit_batches VALUES ('b2', now(), 'a hits file', 5, 5, 0)")
+    # T1 and T2: only in network 7 (X1's and S2's), held by no other force
+    con.execute("""INSERT INTO received_hits
+        SELECT 'b2', ('\\x2' || i)::BLOB, 'TOEX-CSE', 1, 'person', p, NULL, 30 + i, 7,
+               ['Northshire'], 1.0, 'network'
+        FROM (VALUES (1, 'T1'), (2, 'T2')) AS t(i, p)""")
+    con.execute("INSERT INTO hit_batches VALUES ('b2', now(), 'a hits file', 7, 7, 0)")
     con.close()
     return node
 
@@ -137,7 +160,7 @@ def test_a_group_case_recorded_without_cse_evidence_is_still_eligible(cli, beaco
                                                                       tmp_path):
     result = _review(cli, beaconport_node, "--pack", tmp_path)
     s = result["summary"]
-    assert (s["closed_group_cases"], s["eligible"]) == (7, 4)
+    assert (s["closed_group_cases"], s["eligible"]) == (8, 5)
     assert s["eligible_not_recorded_as_cse"] == 1
     assert "GCSA" in [r["case"] for r in result["tables"][RANKED]]
     page = (tmp_path / "GCSA.html").read_text()
@@ -158,9 +181,10 @@ def test_a_suspect_another_force_holds_outranks_one_only_in_its_network(cli,
                                                                          beaconport_node):
     result = _review(cli, beaconport_node)
     ranked = [(r["case"], r["score"]) for r in result["tables"][RANKED]]
-    # GCOSUS: S2 held by two forces (20), S1's phone (2), network 7's X1 (1), LATER (3);
-    # GNET: network 9 with Northshire, once for the case (2); its size is not counted
-    assert ranked == [("GCOSUS", 26), ("GNET", 2), ("GCSA", 0), ("GUNID", 0)]
+    # GCOSUS: S2 held by two forces (20), S1's phone (2), network 7's X1, T1 and T2 (3),
+    # LATER (3); GNET: network 9 with Northshire, once for the case (2); its size is not
+    # counted; GCSA: Q1's four later cases (8); GTIE below
+    assert ranked == [("GCOSUS", 28), ("GTIE", 7), ("GCSA", 8), ("GNET", 2), ("GUNID", 0)]
     lines = [(r["case"], r["weight"], r["evidence"])
              for r in result["tables"][NEW_EVIDENCE]]
     assert ("GNET", 2, "N1, N2: in national network 9 with Northshire, though no other "
@@ -169,3 +193,23 @@ def test_a_suspect_another_force_holds_outranks_one_only_in_its_network(cli,
     assert ("GCOSUS", 3, "S1, S2: suspect(s) on LATER (22, 2024-06-01), a group-based "
             "case") in lines
     assert [c for c, _w, _line in lines].count("GNET") == 1
+
+
+def test_a_network_only_suspect_who_offended_with_a_person_another_force_holds(
+        cli, beaconport_node):
+    """GTIE's T1 and T2 are only in network 7 (no other force holds them); this force's
+    own records make T1 a co-suspect of X1 (on TIED), whom Northshire holds in network 7.
+    That tie is evidence from another force (5 per suspect per force, plus the network's
+    two other persons here, S2 and X1): GTIE ranks above GCSA, whose suspect's four later
+    local cases score more (8) but any force could have seen them."""
+    result = _review(cli, beaconport_node)
+    rows = {r["case"]: r for r in result["tables"][RANKED]}
+    assert (rows["GTIE"]["score"], rows["GTIE"]["from other forces"]) == (7, 5)
+    assert (rows["GCSA"]["score"], rows["GCSA"]["from other forces"]) == (8, 0)
+    assert rows["GTIE"]["rank"] < rows["GCSA"]["rank"]
+    lines = [(r["case"], r["weight"], r["evidence"])
+             for r in result["tables"][NEW_EVIDENCE] if r["case"] == "GTIE"]
+    assert sorted(lines) == [
+        ("GTIE", 2, "national network 7: 2 other person(s) of this force in it"),
+        ("GTIE", 5, "T1: held by no other force, but a co-suspect of X1 on TIED, whom "
+                    "Northshire hold(s) (network 7)")]

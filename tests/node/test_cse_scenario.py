@@ -1,6 +1,7 @@
-"""Loose quality of the national CSE definition on a generated force (bench/bench_cse.py
-measures the issue's targets on five): R3 finds the truly group-based cases, the recording
-accuracy is near the generator's, and review eligibility agrees."""
+"""Loose quality of the national CSE definition on generated forces (bench/bench_cse.py
+measures the issue's targets on five forces and several seeds): R3 finds the truly
+group-based cases, the recording accuracy is near the generator's, and review eligibility
+is exactly the generator's — at more than one seed, so no seed's luck hides a fault."""
 
 from __future__ import annotations
 
@@ -15,22 +16,28 @@ from node.analyses._cse_rules import evaluate, recording_accuracy
 from policies.definition import national_definition
 from scenario.evaluate import score_cse
 
+FORCES = ("greater-manchester", "west-yorkshire")
+
 
 @pytest.mark.slow
-def test_r3_accuracy_and_eligibility_follow_the_generators_truth(tmp_path: Path):
-    scenario, node = tmp_path / "scenario", tmp_path / "node"
+@pytest.mark.parametrize("seed", [3, 5, 11])
+def test_r3_accuracy_and_eligibility_follow_the_generators_truth(tmp_path: Path, seed: int):
+    scenario = tmp_path / "scenario"
     assert main(["scenario", "generate", "--forces", "2", "--persons-per-force", "2000",
-                 "--seed", "5", "--out", str(scenario)]) == 0
-    assert main(["node", "init", "--force", "west-yorkshire", "--dir", str(node)]) == 0
-    assert main(["node", "ingest", "--dir", str(node), str(scenario / "west-yorkshire")]) == 0
-    con = duckdb.connect(str(node / "node.duckdb"), read_only=True)
-    d = national_definition()
-    evaluate(con, d)
-    build_review(con, d)
-    s = score_cse(con, scenario / "truth" / "cases.csv", "west-yorkshire")
-    tp, fp, fn = s["tp"], s["fp"], s["fn"]
-    _n, _ok, accuracy = recording_accuracy(con)
-    assert tp >= 10
-    assert tp / (tp + fn) >= 0.9 and tp / (tp + fp) >= 0.85
-    assert abs(accuracy - s["truth_accuracy"]) <= 0.05
-    assert s["eligibility_mismatches"] <= 1
+                 "--seed", str(seed), "--out", str(scenario)]) == 0
+    for force in FORCES:
+        node = tmp_path / force
+        assert main(["node", "init", "--force", force, "--dir", str(node)]) == 0
+        assert main(["node", "ingest", "--dir", str(node), str(scenario / force)]) == 0
+        con = duckdb.connect(str(node / "node.duckdb"), read_only=True)
+        d = national_definition()
+        evaluate(con, d)
+        build_review(con, d)
+        s = score_cse(con, scenario / "truth" / "cases.csv", force)
+        tp, fp, fn = s["tp"], s["fp"], s["fn"]
+        _n, _ok, accuracy = recording_accuracy(con)
+        con.close()
+        assert tp >= 10, (seed, force)
+        assert tp / (tp + fn) >= 0.9 and tp / (tp + fp) >= 0.9, (seed, force, s)
+        assert abs(accuracy - s["truth_accuracy"]) <= 0.03, (seed, force, s, accuracy)
+        assert s["eligible"] >= 3 and s["eligibility_mismatches"] == 0, (seed, force, s)

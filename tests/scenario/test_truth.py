@@ -87,21 +87,48 @@ def test_about_37_percent_of_group_based_cse_cases_are_flagged_correctly(db):
     assert mismatch == 0
 
 
-def test_group_cse_cases_have_two_or_more_suspects_and_a_child_victim(db):
+def test_group_cases_have_two_or_more_suspects_and_a_child_victim(db):
+    """... or their one suspect is a suspect with others on another group case against the
+    same (real) victim: a group's offender abusing the group's victim alone."""
     bad = db.execute("""
+        WITH parts AS (
+            SELECT r.force, r.crime_id, r.role, tp.real_id FROM roles r
+            JOIN truth_persons tp USING (force, person_id))
         SELECT t.force, t.crime_id FROM truth_cases t JOIN crimes c USING (force, crime_id)
-        WHERE t.group_cse AND (
-          (SELECT count(*) FROM roles r WHERE r.force = t.force AND r.crime_id = t.crime_id
-             AND r.role IN ('suspect', 'facilitator')) < 2
+        WHERE t.group_based AND (
+          ((SELECT count(*) FROM roles r WHERE r.force = t.force AND r.crime_id = t.crime_id
+              AND r.role IN ('suspect', 'facilitator')) < 2
+           AND NOT EXISTS (
+              SELECT 1 FROM parts s JOIN parts v ON v.force = s.force
+                   AND v.crime_id = s.crime_id AND v.role = 'victim'
+              JOIN parts s2 ON s2.force = s.force AND s2.real_id = s.real_id
+                   AND s2.role = 'suspect' AND s2.crime_id <> s.crime_id
+              JOIN parts v2 ON v2.force = s.force AND v2.crime_id = s2.crime_id
+                   AND v2.role = 'victim' AND v2.real_id = v.real_id
+              JOIN truth_cases t2 ON t2.force = s.force AND t2.crime_id = s2.crime_id
+              WHERE s.force = t.force AND s.crime_id = t.crime_id AND s.role = 'suspect'
+                AND t2.group_based))
           OR NOT EXISTS (SELECT 1 FROM roles r JOIN truth_persons tp USING (force, person_id)
              WHERE r.force = t.force AND r.crime_id = t.crime_id AND r.role = 'victim'))
     """).fetchall()
     assert bad == []
 
 
+def test_group_cse_cases_are_group_cases_recorded_as_cse(db):
+    """R2 decides what makes a group-based case CSE: a CSE flag, an exchange or a
+    CSE-specific offence on the record; a group case recording none is not group CSE in
+    the truth, though Beaconport still reviews it."""
+    rows = db.execute("""
+        SELECT t.group_cse, t.group_based, coalesce(c.flag_cse, false)
+                   OR c.exchange_indicator IS NOT NULL OR c.ho_offence_code = '88A'
+        FROM truth_cases t JOIN crimes c USING (force, crime_id)""").fetchall()
+    assert all(cse == (group and recorded) for cse, group, recorded in rows)
+    assert any(group and not recorded for _, group, recorded in rows) or len(rows) < 200
+
+
 def test_review_eligible_cases_are_closed_nfa_group_cases_in_the_beaconport_window(db):
     rows = db.execute("""
-        SELECT c.outcome_code, c.outcome_date, c.previously_reviewed, t.group_cse
+        SELECT c.outcome_code, c.outcome_date, c.previously_reviewed, t.group_based
         FROM truth_cases t JOIN crimes c USING (force, crime_id) WHERE t.review_eligible
     """).fetchall()
     assert rows
@@ -122,7 +149,7 @@ def test_review_eligibility_follows_the_deaths_the_force_recorded(db):
               WHERE r.role = 'suspect' GROUP BY r.force, r.crime_id)
         SELECT t.review_eligible, s.any_dead
         FROM truth_cases t JOIN crimes c USING (force, crime_id) JOIN s USING (force, crime_id)
-        WHERE t.group_cse AND c.outcome_code IN ('OC14', 'OC15', 'OC16', 'OC18')
+        WHERE t.group_based AND c.outcome_code IN ('OC14', 'OC15', 'OC16', 'OC18')
           AND c.outcome_date BETWEEN DATE '2010-01-01' AND DATE '2025-03-31'
           AND c.previously_reviewed IS NOT TRUE AND s.suspects >= 2""").fetchall()
     assert rows
