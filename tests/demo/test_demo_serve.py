@@ -4,6 +4,7 @@ sees both ends verified, and Ctrl-C stops every console it started."""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import signal
@@ -17,6 +18,9 @@ import pytest
 from demo_processes import processes_mentioning
 
 CROSSFORCE = Path(sys.executable).parent / "crossforce"
+
+# a loaded CI machine answers slowly; the test is about behaviour, not speed
+GET = functools.partial(httpx.get, timeout=120)
 
 
 @pytest.mark.slow
@@ -52,19 +56,19 @@ def test_demo_serve_prints_a_login_per_role_that_works_and_ctrl_c_stops_it(
         assert len(forces) == 2
         headers = {"X-Purpose": "TOEX-CSE", "X-Justification": "checking the demo logins"}
         url = national.group(1)
-        nets = httpx.get(f"{url}/v1/networks", headers={
+        nets = GET(f"{url}/v1/networks", headers={
             **headers, "Authorization": f"Bearer {keys['analyst']}"})
         assert nets.status_code == 200 and nets.json()["items"], nets.text
-        check = httpx.get(f"{url}/v1/ledger/verify", headers={
+        check = GET(f"{url}/v1/ledger/verify", headers={
             **headers, "Authorization": f"Bearer {keys['auditor']}"}).json()
         assert check["ok"] and check["federation"]["ok"], check
         assert sorted(check["federation"]["nodes"]) == sorted(f for f, _, _ in forces)
-        refused = httpx.get(f"{url}/v1/networks", headers={
+        refused = GET(f"{url}/v1/networks", headers={
             **headers, "Authorization": f"Bearer {keys['auditor']}"})
         assert refused.status_code == 403
         for _force, console_url, key in forces:  # each force console: its own key only
-            assert httpx.get(f"{console_url}/api/subjects").status_code == 401
-            mine = httpx.get(f"{console_url}/api/subjects", headers={
+            assert GET(f"{console_url}/api/subjects").status_code == 401
+            mine = GET(f"{console_url}/api/subjects", headers={
                 "Authorization": f"Bearer {key}",
                 "X-Justification": "checking the demo logins"})
             assert mine.status_code == 200, mine.text
