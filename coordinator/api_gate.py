@@ -198,7 +198,9 @@ class Gate:
         pending = self.served.record_later(
             action="consultation", actor=actor, purpose=purpose,
             justification=consultation_text(request.method, request.url.path,
-                                            fingerprint(request), why),
+                                            fingerprint(request), why,
+                                            request.scope.get("state", {}).get("request_id",
+                                                                               "")),
             counts={"status": status, "results": results},
             force=caller.user.force if caller and caller.user.force else None)
         request.state.logged = pending
