@@ -187,6 +187,7 @@ def create_app(served: ServedStore, settings: ApiSettings | None = None,
         import anyio.to_thread
 
         anyio.to_thread.current_default_thread_limiter().total_tokens = s.worker_threads
+        served.lookups.warm()  # what lookups can find, read into memory in the background
         yield
 
     app = FastAPI(

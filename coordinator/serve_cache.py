@@ -39,6 +39,17 @@ class SnapshotCache:
             self._items.clear()
             self._bytes = 0
 
+    def peek(self, key: Hashable) -> Any | None:
+        """The kept value for ``key`` of the current generation, or None (nothing built):
+        what the event loop may ask without blocking."""
+        with self._lock:
+            found = self._items.get((self.generation, key))
+            if found is None:
+                return None
+            self._items.move_to_end((self.generation, key))
+            self.hits += 1
+            return found[0]
+
     def get(self, key: Hashable, build: Callable[[], T], size: Callable[[T], int]) -> T:
         """The kept value for ``key``, or ``build()`` kept under the generation current
         *before* it ran (a change committing meanwhile makes it a key nobody asks again)."""
