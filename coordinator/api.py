@@ -187,7 +187,8 @@ def create_app(served: ServedStore, settings: ApiSettings | None = None,
         import anyio.to_thread
 
         anyio.to_thread.current_default_thread_limiter().total_tokens = s.worker_threads
-        served.lookups.warm()  # what lookups can find, read into memory in the background
+        served.lookups.warm()  # read into memory in the background (serve_cache.PerSnapshot)
+        served.network_index.warm()
         yield
 
     app = FastAPI(

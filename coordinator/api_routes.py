@@ -92,11 +92,12 @@ def routes(gate: Gate) -> APIRouter:
     anyone = Depends(gate.allow("analyst", "liaison", "auditor", "admin"))
 
     async def kept(request: Request, caller: Caller,
-                   build: Callable[[], tuple[Any, int]]) -> tuple[bytes, int]:
+                   build: Callable[[], tuple[Any, int]], *, quick: bool = False
+                   ) -> tuple[bytes, int]:
         """(JSON body, result count) of a graph endpoint, kept per snapshot of the store:
         the key is what the answer depends on — path, purpose, parameters — never who
-        asks (every analyst sees the same). A kept answer is taken on the event loop; only
-        a new one is built (by DuckDB) in a worker thread."""
+        asks (every analyst sees the same). A kept answer is taken on the event loop; a
+        new one is built in a worker thread (DuckDB), or here if ``quick`` (from memory)."""
         key = (request.url.path, caller.purpose,
                tuple(sorted(request.query_params.multi_items())))
         found = served.cache.peek(key)
@@ -107,6 +108,8 @@ def routes(gate: Gate) -> APIRouter:
             body, results = build()
             return encode(body), results
 
+        if quick:
+            return served.cache.get(key, encoded, lambda v: len(v[0]) + 200)
         return await run_in_threadpool(served.cache.get, key, encoded,
                                        lambda v: len(v[0]) + 200)
 
@@ -152,13 +155,16 @@ def routes(gate: Gate) -> APIRouter:
     async def network(request: Request, network_id: EntityId, caller: Caller = analyst
                       ) -> NetworkDetail:
         await _linked(served)
+        index = served.network_index.get()  # the network tables in memory, once read
 
         def build() -> tuple[Any, int]:
-            found = _found(q.network_detail(served.reader(), caller.purpose, network_id),
+            found = _found(index.detail(caller.purpose, network_id) if index is not None
+                           else q.network_detail(served.reader(), caller.purpose, network_id),
                            f"no network {network_id} under purpose {caller.purpose}")
             return found, len(found["members"])
 
-        return answer(request, gate, *await kept(request, caller, build))
+        return answer(request, gate, *await kept(request, caller, build,
+                                                 quick=index is not None))
 
     @r.get("/entities/{entity_id}", tags=["analyst"],
            summary="One entity: the forces holding it, its network, its links")
@@ -231,7 +237,8 @@ def routes(gate: Gate) -> APIRouter:
         # what the store holds per token: from memory (serve_lookups.py) once the
         # snapshot's index is read, else point queries kept per snapshot; what this force
         # may learn of it (never its own force, never a victim's holder) is cut per request
-        rows = served.lookups.rows(caller.purpose, tokens)
+        index = served.lookups.get()
+        rows = index.rows(caller.purpose, tokens) if index is not None else None
         if rows is None:
             def point_rows() -> list[q.LookupRow]:
                 con = served.reader()

@@ -12,25 +12,21 @@ them once per generation, in a background thread, into:
 - per token: its entity, the index of its set of open forces (few distinct sets), hidden,
   stop-listed hub, its network (-1: none); per network, its forces.
 
-``rows`` answers with exactly what ``api_queries.lookup_row`` would, or None while no
-index of the current generation is ready (the caller then asks DuckDB, as before). The
-index is dropped at the next generation; a store with more than ``max_rows`` tokens is not
-loaded (about 40 bytes a token).
+``rows`` answers with exactly what ``api_queries.lookup_row`` would. The service holds
+the index of the current generation (``serve_cache.PerSnapshot``); until it is read the
+caller asks DuckDB, as before. A store with more than ``MAX_ROWS`` tokens is not loaded
+(about 40 bytes a token).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable
-from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 
 from coordinator.api_queries import NO_ROW, LookupRow
-from coordinator.serve_cache import SnapshotCache
 
 log = logging.getLogger("crossforce.lookups")
 MAX_ROWS = 4_000_000  # ~160 MB; beyond it lookups stay point queries
@@ -102,56 +98,12 @@ class LookupIndex:
         return out
 
 
-class Lookups:
-    """The index of the current generation, (re)built in a background thread when the
-    store changed; ``rows`` is None until it is ready."""
-
-    def __init__(self, cursor: Callable[[], duckdb.DuckDBPyConnection],
-                 cache: SnapshotCache, *, max_rows: int = MAX_ROWS) -> None:
-        self.cursor, self.cache, self.max_rows = cursor, cache, max_rows
-        self._index: tuple[int, LookupIndex | None] | None = None  # (generation, index)
-        self._building: int | None = None
-        self._lock = threading.Lock()
-
-    def rows(self, purpose: str, tokens: list[tuple[str, bytes]]) -> list[LookupRow] | None:
-        current = self._index
-        if current is not None and current[0] == self.cache.generation:
-            return current[1].rows(purpose, tokens) if current[1] is not None else None
-        self.warm()
+def load_lookups(con: duckdb.DuckDBPyConnection, max_rows: int = MAX_ROWS
+                 ) -> LookupIndex | None:
+    """The index of the snapshot ``con`` sees, or None if it holds over ``max_rows``
+    tokens (lookups then stay point queries)."""
+    n = con.execute("SELECT count(*) FROM lookup_index").fetchall()[0][0]
+    if n > max_rows:
+        log.warning("lookups: %d tokens, over %d: answered by point queries", n, max_rows)
         return None
-
-    def warm(self) -> None:
-        """Start building the current generation's index unless it is there or under way."""
-        generation = self.cache.generation
-        with self._lock:
-            if self._building == generation or (self._index is not None
-                                                and self._index[0] == generation):
-                return
-            self._building = generation
-        threading.Thread(target=self._build, args=(generation,), name="lookup-index",
-                         daemon=True).start()
-
-    def _build(self, generation: int) -> None:
-        index: LookupIndex | None = None
-        cur = self.cursor()
-        try:
-            n = cur.execute("SELECT count(*) FROM lookup_index").fetchall()[0][0]
-            if n <= self.max_rows:
-                index = LookupIndex(cur)
-            else:
-                log.warning("lookups: %d tokens, over %d: answered by point queries", n,
-                            self.max_rows)
-        except Exception as exc:  # noqa: BLE001 — not linked yet, a table missing, closing:
-            log.info("lookups: no index (%s)", str(exc).splitlines()[0])  # point queries
-        finally:
-            cur.close()
-        with self._lock:
-            if self._building == generation:
-                self._building = None
-            if generation == self.cache.generation:
-                self._index = (generation, index)
-
-    def stats(self) -> dict[str, Any]:
-        current = self._index
-        return {"generation": current[0] if current else None,
-                "bytes": current[1].nbytes if current and current[1] else 0}
+    return LookupIndex(con)

@@ -15,8 +15,8 @@ while it runs, and everything goes through it:
   it with whatever else was queued (one commit for many concurrent requests), so every
   answer is logged before it is sent;
 - **answers** of the graph endpoints are kept per snapshot (serve_cache.py) until the next
-  link, submission or secure sum commits; what a lookup can find is read into memory once
-  per snapshot (serve_lookups.py);
+  link, submission or secure sum commits; what a lookup can find and the network tables
+  are read into memory once per snapshot (serve_lookups.py, serve_networks.py);
 - **a federation round** started while the service runs hands it payloads instead of
   opening the file: `open_service` (the ServerApp's factory) finds ``DIR/service/serve.json``
   and returns a ``RemoteCoordinator`` that calls the service's internal API.
@@ -33,9 +33,10 @@ from typing import Any
 import duckdb
 
 from coordinator.consult import check_something_to_link, link_tables, purposes
-from coordinator.serve_cache import SnapshotCache
+from coordinator.serve_cache import PerSnapshot, SnapshotCache
 from coordinator.serve_journal import Journal, WriteLock
-from coordinator.serve_lookups import Lookups
+from coordinator.serve_lookups import LookupIndex, load_lookups
+from coordinator.serve_networks import NetworkIndex
 from coordinator.serve_state import INTERNAL_HEADER, internal_secret
 from coordinator.service import CoordinatorStoreService
 from federation.duckdb_files import transaction
@@ -56,7 +57,11 @@ class ServedStore(CoordinatorStoreService):
         self._link_lock = threading.Lock()
         self.journal = Journal(self.store.con, self.store.ledger, self._lock)
         self.cache = SnapshotCache()
-        self.lookups = Lookups(self.store.con.cursor, self.cache)
+        #: what lookups can find, and the network tables, read once per snapshot
+        self.lookups: PerSnapshot[LookupIndex] = PerSnapshot(
+            "lookup-index", self.cache, self.store.con.cursor, load_lookups)
+        self.network_index: PerSnapshot[NetworkIndex] = PerSnapshot(
+            "network-index", self.cache, self.store.con.cursor, NetworkIndex)
         self.linking = threading.Event()
         #: what the API found in place once (e.g. "linked": the read-side views exist)
         self.ready: set[str] = set()
@@ -124,6 +129,8 @@ class ServedStore(CoordinatorStoreService):
         return summary.as_dict()
 
     def close(self) -> None:
+        self.lookups.close()
+        self.network_index.close()
         self.journal.close()
         super().close()
 

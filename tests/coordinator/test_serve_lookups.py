@@ -1,6 +1,7 @@
-"""Lookups from memory (serve_lookups.py) answer exactly what the point query on the store
-answers — for every token it holds, for victims' and hubs' numbers, for tokens it never
-saw — and a change of the store makes the service read the index again."""
+"""Lookups and networks from memory (serve_lookups.py, serve_networks.py) answer exactly
+what the queries on the store answer — for every token it holds, a victim's number, tokens
+it never saw; every network, under its purpose and another — and a change of the store
+makes the service read them again."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 
 from coordinator import api_queries as q
 from coordinator.serve_lookups import LookupIndex
+from coordinator.serve_networks import NetworkIndex
 from coordinator.served import ServedStore
 from tests.coordinator.coordinator_payloads import (  # noqa: F401  (fixture)
     LANCS,
@@ -59,7 +61,33 @@ def test_the_index_answers_as_the_store_does_for_every_token(linked: Path,
         served.close()
 
 
-def test_a_change_of_the_store_makes_the_service_read_the_index_again(
+def test_the_network_tables_in_memory_answer_as_the_store_does(linked: Path,
+                                                                tmp_path: Path) -> None:
+    directory = tmp_path / "copy"
+    shutil.copytree(linked, directory)
+    served = ServedStore(directory)
+    try:
+        con = served.reader()
+        ids = [r[0] for r in con.execute("SELECT network_id FROM networks").fetchall()]
+        assert len(ids) == 2
+        index = NetworkIndex(con)
+        for network_id in [*ids, -1, max(ids) + 1]:
+            for purpose in (PURPOSE, "another-purpose"):
+                assert index.detail(purpose, network_id) == q.network_detail(
+                    con, purpose, network_id)
+        assert index.detail(PURPOSE, ids[0])["elements"]["edges"]  # not trivially empty
+    finally:
+        served.close()
+
+
+def wait_for(read: object, deadline: float) -> object:
+    while (value := read.get()) is None:  # type: ignore[attr-defined]
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    return value
+
+
+def test_a_change_of_the_store_makes_the_service_read_them_again(
         linked: Path, tmp_path: Path) -> None:
     directory = tmp_path / "copy"
     shutil.copytree(linked, directory)
@@ -68,17 +96,17 @@ def test_a_change_of_the_store_makes_the_service_read_the_index_again(
         token = served.reader().execute(
             "SELECT token_kind, token FROM lookup_index LIMIT 1").fetchall()[0]
         asked = [(token[0], token[1])]
-        assert served.lookups.rows(PURPOSE, asked) is None  # not read yet: it starts
         deadline = time.monotonic() + 60
-        while (rows := served.lookups.rows(PURPOSE, asked)) is None:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        for held in (served.lookups, served.network_index):
+            assert held.get() is None  # not read yet: reading starts in the background
+            first = wait_for(held, deadline)
+            assert held.generation() == served.cache.generation
+            served.cache.bump()  # what a link, submission or secure sum does once committed
+            assert held.get() is None  # the old one is never used again
+            assert wait_for(held, deadline) is not first
+            assert held.generation() == served.cache.generation
+        index = wait_for(served.lookups, deadline)  # bumped again since: read again
+        rows = index.rows(PURPOSE, asked)  # type: ignore[attr-defined]
         assert rows == [q.lookup_row(served.reader(), PURPOSE, *asked[0])]
-        served.cache.bump()  # what a link, submission or secure sum does once committed
-        assert served.lookups.rows(PURPOSE, asked) is None  # the old one is never used
-        while served.lookups.rows(PURPOSE, asked) is None:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        assert served.lookups.stats()["generation"] == served.cache.generation
     finally:
         served.close()
