@@ -19,7 +19,7 @@ Baseline, in the same run: p99 of GET /v1/health under the same load (no key, no
 no ledger entry) — the cost of HTTP alone on this machine. Beside the latencies: the
 service process's CPU seconds per audited request (user + system of every thread, from
 /proc, over the timed load / requests answered) — what the other work on the shared cores
-does not change — and the load average of each run; ``p99_quietest_ms`` is the worst p99
+does not change — beside the same for bare /v1/health, and the load average of each run; ``p99_quietest_ms`` is the worst p99
 of the run with the lowest load average.
 
     .venv/bin/python bench/bench_coordinator_api.py [--forces 43] [--persons 5000] [--runs 3]
@@ -242,7 +242,7 @@ def profiler(out: Path | None, pid: int, seconds: float) -> subprocess.Popen[byt
     if out is None:
         return None
     return subprocess.Popen(["py-spy", "record", "-p", str(pid), "-o", str(out), "-f", "raw",
-                             "-d", str(int(seconds)), "-r", "200", "--nonblocking"],
+                             "-d", str(int(seconds)), "-r", "200", "--nonblocking", *os.environ.get("PYSPY_EXTRA", "").split()],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -275,7 +275,9 @@ def main() -> None:
                          10**9, "--no-console") as url:
                 pid = int(json.loads((directory / "service" / "serve.json").read_text())["pid"])
                 asyncio.run(load(url, keys, ids, tokens, 4, 2.0))  # warm: keys checked
+                cpu0 = cpu_seconds(pid)
                 base = asyncio.run(load(url, keys, ids, tokens, args.clients, 5.0, True))
+                health_cpu = (cpu_seconds(pid) - cpu0) / len(base["health"])
                 spy = profiler(args.py_spy, pid, args.seconds) if n == 0 else None
                 cpu0 = cpu_seconds(pid)
                 lat = asyncio.run(load(url, keys, ids, tokens, args.clients, args.seconds))
@@ -284,7 +286,8 @@ def main() -> None:
                     spy.wait()
             requests = sum(len(v) for v in lat.values())
             run = {"requests_per_s": requests / args.seconds,
-                   "cpu_ms_per_request": 1000 * cpu / requests}
+                   "cpu_ms_per_request": 1000 * cpu / requests,
+                   "health_cpu_ms_per_request": 1000 * health_cpu}
             for kind in ("networks", "network", "lookup"):
                 run[f"{kind}_p50_ms"] = pct(lat[kind], 50)
                 run[f"{kind}_p99_ms"] = pct(lat[kind], 99)

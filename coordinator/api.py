@@ -256,8 +256,7 @@ def create_app(served: ServedStore, settings: ApiSettings | None = None,
         if not path.startswith("/v1/") or path == "/v1/health":
             return Response(body, 500, media_type="application/json")
         try:  # in a thread: naming the caller may check their key (scrypt)
-            pending = await run_in_threadpool(gate.log, request, 500, 0)
-            await asyncio.wrap_future(pending)
+            await asyncio.wrap_future(await run_in_threadpool(gate.log, request, 500, 0))
         except Exception:  # noqa: BLE001
             log.critical("the failure of request %s could not be written to the ledger",
                          request_id(request), exc_info=True)

@@ -175,9 +175,11 @@ class Gate:
         return admit
 
     # -- the ledger entry
-    def log(self, request: Request, status: int, results: int) -> Future[Any]:
+    def log(self, request: Request, status: int, results: int
+            ) -> Future[Any] | asyncio.Future[Any]:
         """Queue one consultation entry for this request (refused or answered); kept on
-        ``request.state.logged``, the future the answer must wait for (``Logged``)."""
+        ``request.state.logged``, the future the answer must wait for (``Logged``): an
+        asyncio one when called on the event loop, a thread future from a worker."""
         caller: Caller | None = getattr(request.state, "caller", None)
         user: User | None = getattr(request.state, "user", None)
         if user is None and not getattr(request.state, "identified", False):
@@ -240,11 +242,13 @@ class Logged(Response):
 
     media_type = "application/json"
 
-    def __init__(self, content: bytes, status_code: int, pending: Future[Any],
+    def __init__(self, content: bytes, status_code: int,
+                 pending: Future[Any] | asyncio.Future[Any],
                  headers: dict[str, str] | None = None) -> None:
         super().__init__(content, status_code, headers)
         self.pending = pending
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await asyncio.wrap_future(self.pending)
+        pending = self.pending
+        await (pending if isinstance(pending, asyncio.Future) else asyncio.wrap_future(pending))
         await super().__call__(scope, receive, send)

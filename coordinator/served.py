@@ -24,6 +24,7 @@ while it runs, and everything goes through it:
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
@@ -85,9 +86,14 @@ class ServedStore(CoordinatorStoreService):
         """Append one ledger entry (``Ledger.append`` keywords) and return once committed."""
         self.journal.record(entry)
 
-    def record_later(self, **entry: Any) -> Future[LedgerEntry]:
-        """Queue one ledger entry; the future completes once it is committed."""
-        return self.journal.submit(entry)
+    def record_later(self, **entry: Any) -> Future[LedgerEntry] | asyncio.Future[LedgerEntry]:
+        """Queue one ledger entry; the future completes once it is committed — an asyncio
+        future when called on the running event loop, else a thread future."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return self.journal.submit(entry)
+        return self.journal.submit_soon(entry)
 
     # -- writes that change what the API shows: kept answers go once each commits
     def submit(self, payload: bytes, sender: str) -> dict[str, Any]:
