@@ -363,6 +363,7 @@ def routes(gate: Gate) -> APIRouter:
         gate.forget(name)
         return answer(request, gate, {"name": name, "revoked": n}, n)
 
+    gate.document(r)
     return r
 
 

@@ -20,6 +20,7 @@ caller asks DuckDB, as before. A store with more than ``MAX_ROWS`` tokens is not
 
 from __future__ import annotations
 
+import bisect
 import logging
 
 import duckdb
@@ -85,9 +86,13 @@ class LookupIndex:
                 out.append(NO_ROW)
                 continue
             start, end = run
-            i = start + int(np.searchsorted(self.tokens[start:end], token))
-            # numpy's S dtype drops trailing zero bytes of what it returns
-            if i >= end or self.tokens[i] != token.rstrip(b"\0"):
+            # bisect, not np.searchsorted: numpy lets go of the GIL, and the event loop
+            # would wait a switch interval (5 ms) to get it back. numpy's S dtype drops
+            # trailing zero bytes of what it returns, so compare without them (order and
+            # equality of equal-length values stay the same)
+            key = token.rstrip(b"\0")
+            i = bisect.bisect_left(self.tokens, key, start, end)
+            if i >= end or self.tokens[i] != key:
                 out.append(NO_ROW)
                 continue
             network = int(self.network[i])
