@@ -113,20 +113,28 @@ class SecurityHeaders:
 
     def __init__(self, app: ASGIApp, tls: bool) -> None:
         self.app, self.tls = app, tls
+        self.api, self.docs, self.console = (self.headers(csp, tls) for csp in (
+            API_CSP, DOCS_CSP, CONSOLE_CSP))
+
+    @staticmethod
+    def headers(csp: str, tls: bool) -> list[tuple[bytes, bytes]]:
+        """The headers every answer under one CSP carries (made once)."""
+        extra = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
+                 (b"referrer-policy", b"no-referrer"), (b"cache-control", b"no-store"),
+                 (b"content-security-policy", csp.encode()),
+                 (b"cross-origin-resource-policy", b"same-origin")]
+        if tls:
+            extra.append((b"strict-transport-security", b"max-age=31536000"))
+        return extra
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        csp = (DOCS_CSP if path == "/docs" or path.startswith("/docs/") else
-               CONSOLE_CSP if path == "/console" or path.startswith("/console/") else API_CSP)
-        extra = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
-                 (b"referrer-policy", b"no-referrer"), (b"cache-control", b"no-store"),
-                 (b"content-security-policy", csp.encode()),
-                 (b"cross-origin-resource-policy", b"same-origin")]
-        if self.tls:
-            extra.append((b"strict-transport-security", b"max-age=31536000"))
+        extra = (self.docs if path == "/docs" or path.startswith("/docs/") else
+                 self.console if path == "/console" or path.startswith("/console/") else
+                 self.api)
         request_id = f"{_request_ids.getrandbits(48):012x}"
         scope.setdefault("state", {})["request_id"] = request_id
 
@@ -199,8 +207,8 @@ def create_app(served: ServedStore, settings: ApiSettings | None = None,
         "X-Purpose and an X-Justification header, and becomes a ledger consultation.",
         docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     app.state.gate = gate
+    app.include_router(routes(gate), prefix="/v1")  # first: routes are matched in order
     app.include_router(docs_router(app.title))  # /docs: Swagger UI served from here
-    app.include_router(routes(gate), prefix="/v1")
     if internal_secret:
         app.include_router(internal_router(served, internal_secret), prefix="/internal/v1")
     if console:
