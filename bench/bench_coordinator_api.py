@@ -19,8 +19,8 @@ Baseline, in the same run: p99 of GET /v1/health under the same load (no key, no
 no ledger entry) — the cost of HTTP alone on this machine. Beside the latencies: the
 service process's CPU seconds per audited request (user + system of every thread, from
 /proc, over the timed load / requests answered) — what the other work on the shared cores
-does not change — beside the same for bare /v1/health, and the load average of each run; ``p99_quietest_ms`` is the worst p99
-of the run with the lowest load average.
+does not change — beside the same for bare /v1/health, and the load average of each run;
+``p99_quietest_ms`` is the worst p99 of the run with the lowest load average.
 
     .venv/bin/python bench/bench_coordinator_api.py [--forces 43] [--persons 5000] [--runs 3]
         [--store DIR]   # build the linked store once into DIR, reuse it on later calls
@@ -242,7 +242,7 @@ def profiler(out: Path | None, pid: int, seconds: float) -> subprocess.Popen[byt
     if out is None:
         return None
     return subprocess.Popen(["py-spy", "record", "-p", str(pid), "-o", str(out), "-f", "raw",
-                             "-d", str(int(seconds)), "-r", "200", "--nonblocking", *os.environ.get("PYSPY_EXTRA", "").split()],
+                             "-d", str(int(seconds)), "-r", "200", "--nonblocking"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
