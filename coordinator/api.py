@@ -5,14 +5,17 @@ Robustness, whatever the caller sends: bodies over the limit are refused before 
 read in full (413), inputs are validated strictly (unknown fields refused), every error has
 one shape — ``{"error": {"status", "code", "message", "request_id"}}`` — and no stack trace
 is ever sent (a failure is a 500 naming only its request id; the detail stays in the
-server's log). CORS is off unless origins are given; security headers go on every answer.
+server's log). A failure under /v1 is a consultation entry too (status 500, outcome error,
+its request id, no detail), written before the 500 leaves (``Failures``). CORS is off
+unless origins are given; security headers go on every answer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
-import uuid
+import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -36,6 +39,10 @@ from federation.errors import CrossforceError
 log = logging.getLogger("crossforce.api")
 API_VERSION = "1"
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
+#: request ids: 48 random bits each from a generator seeded once from os.urandom — an id
+#: names a request in logs and the ledger, it guards nothing, so no syscall per request
+_request_ids = random.Random()
+FAILED = "the service failed to answer; quote the request id to its operator"
 
 
 @dataclass(frozen=True)
@@ -106,21 +113,29 @@ class SecurityHeaders:
 
     def __init__(self, app: ASGIApp, tls: bool) -> None:
         self.app, self.tls = app, tls
+        self.api, self.docs, self.console = (self.headers(csp, tls) for csp in (
+            API_CSP, DOCS_CSP, CONSOLE_CSP))
+
+    @staticmethod
+    def headers(csp: str, tls: bool) -> list[tuple[bytes, bytes]]:
+        """The headers every answer under one CSP carries (made once)."""
+        extra = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
+                 (b"referrer-policy", b"no-referrer"), (b"cache-control", b"no-store"),
+                 (b"content-security-policy", csp.encode()),
+                 (b"cross-origin-resource-policy", b"same-origin")]
+        if tls:
+            extra.append((b"strict-transport-security", b"max-age=31536000"))
+        return extra
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        csp = (DOCS_CSP if path == "/docs" or path.startswith("/docs/") else
-               CONSOLE_CSP if path == "/console" or path.startswith("/console/") else API_CSP)
-        extra = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
-                 (b"referrer-policy", b"no-referrer"), (b"cache-control", b"no-store"),
-                 (b"content-security-policy", csp.encode()),
-                 (b"cross-origin-resource-policy", b"same-origin")]
-        if self.tls:
-            extra.append((b"strict-transport-security", b"max-age=31536000"))
-        request_id = uuid.uuid4().hex[:12]
+        extra = (self.docs if path == "/docs" or path.startswith("/docs/") else
+                 self.console if path == "/console" or path.startswith("/console/") else
+                 self.api)
+        request_id = f"{_request_ids.getrandbits(48):012x}"
         scope.setdefault("state", {})["request_id"] = request_id
 
         async def with_headers(message: Message) -> None:
@@ -130,6 +145,38 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class Failures:
+    """Any failure inside the app becomes the one error shape — a 500 naming only its
+    request id — and, under /v1, a consultation entry (status 500, outcome error, no
+    detail) committed before the 500 is sent, like every answer. The detail goes to the
+    server's log only. Inside the security headers, so a 500 carries them too."""
+
+    def __init__(self, app: ASGIApp, answer: Any) -> None:
+        self.app, self.answer = app, answer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:  # noqa: BLE001 — whatever failed, answer in one shape
+            log.error("request %s failed", scope.get("state", {}).get("request_id", ""),
+                      exc_info=exc)
+            if started:  # the answer is on its way (its entry was committed before it)
+                raise
+            response = await self.answer(Request(scope, receive))
+            await response(scope, _drain, send)
 
 
 def create_app(served: ServedStore, settings: ApiSettings | None = None,
@@ -148,6 +195,8 @@ def create_app(served: ServedStore, settings: ApiSettings | None = None,
         import anyio.to_thread
 
         anyio.to_thread.current_default_thread_limiter().total_tokens = s.worker_threads
+        served.lookups.warm()  # read into memory in the background (serve_cache.PerSnapshot)
+        served.network_index.warm()
         yield
 
     app = FastAPI(
@@ -158,8 +207,8 @@ def create_app(served: ServedStore, settings: ApiSettings | None = None,
         "X-Purpose and an X-Justification header, and becomes a ledger consultation.",
         docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     app.state.gate = gate
+    app.include_router(routes(gate), prefix="/v1")  # first: routes are matched in order
     app.include_router(docs_router(app.title))  # /docs: Swagger UI served from here
-    app.include_router(routes(gate), prefix="/v1")
     if internal_secret:
         app.include_router(internal_router(served, internal_secret), prefix="/internal/v1")
     if console:
@@ -205,12 +254,27 @@ def create_app(served: ServedStore, settings: ApiSettings | None = None,
     async def state_error(request: Request, exc: CrossforceError) -> JSONResponse:
         return await refuse(request, 409, "not_ready", str(exc).splitlines()[0][:300])
 
+    async def failed(request: Request) -> Response:
+        """The 500 of a request that failed; under /v1 it waits for a fresh consultation
+        entry (status 500) — whatever the request had queued before may never have been
+        written. If even that entry cannot be written the 500 still goes (it releases
+        nothing) and the server's log says so."""
+        body = encode(error_body(500, "internal", FAILED, request_id(request)))
+        path = request.url.path
+        if not path.startswith("/v1/") or path == "/v1/health":
+            return Response(body, 500, media_type="application/json")
+        try:  # in a thread: naming the caller may check their key (scrypt)
+            await asyncio.wrap_future(await run_in_threadpool(gate.log, request, 500, 0))
+        except Exception:  # noqa: BLE001
+            log.critical("the failure of request %s could not be written to the ledger",
+                         request_id(request), exc_info=True)
+        return Response(body, 500, media_type="application/json")
+
     @app.exception_handler(Exception)
-    async def failure(request: Request, exc: Exception) -> JSONResponse:
+    async def failure(request: Request, exc: Exception) -> Response:
+        # only what fails outside ``Failures`` (the outer middlewares) ends up here
         log.error("request %s failed", request_id(request), exc_info=exc)
-        return JSONResponse(error_body(500, "internal", "the service failed to answer; "
-                                       "quote the request id to its operator",
-                                       request_id(request)), 500)
+        return await failed(request)
 
     if s.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
@@ -219,6 +283,7 @@ def create_app(served: ServedStore, settings: ApiSettings | None = None,
                            allow_methods=["GET", "POST", "DELETE"],
                            allow_headers=["Authorization", "X-Purpose", "X-Justification",
                                           "Content-Type"])
+    app.add_middleware(Failures, answer=failed)  # innermost of ours: inside the headers
     app.add_middleware(BodyLimit, public=s.max_body_bytes, internal=s.max_internal_bytes)
     app.add_middleware(SecurityHeaders, tls=s.tls)  # outermost: every answer gets them
     return app

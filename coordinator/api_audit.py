@@ -2,9 +2,12 @@
 consultations — who asked what, when and why. Never a token, reference or graph.
 
 A request to the service is one ledger *consultation* entry: actor ``api:NAME (ROLE)``,
-the purpose code and justification the caller gave, and ``METHOD PATH q=FINGERPRINT`` in
-front of the justification, with ``status`` and ``results`` counts. ``consultation_text``
-writes that form and ``consultations_page`` reads it back into fields.
+the purpose code and justification the caller gave, and ``METHOD PATH q=FINGERPRINT
+r=REQUEST_ID`` in front of the justification, with ``status`` and ``results`` counts (the
+request id is the one its answer or error body carries, so an operator can match a 500 to
+its entry; entries written before it was added have none). ``consultation_text`` writes
+that form and ``consultations_page`` reads it back into fields, with the outcome:
+answered (2xx), refused (4xx) or error (5xx: the service failed; the entry holds no detail).
 """
 
 from __future__ import annotations
@@ -16,12 +19,22 @@ from typing import Any
 
 import duckdb
 
-_CONSULTATION = re.compile(r"^(GET|POST|DELETE|PUT|PATCH) (\S+) q=([0-9a-f]{16}): (.*)$", re.S)
+_CONSULTATION = re.compile(
+    r"^(GET|POST|DELETE|PUT|PATCH) (\S+) q=([0-9a-f]{16})(?: r=([0-9a-f]{1,32}))?: (.*)$", re.S)
 _ACTOR = re.compile(r"^api:(.*) \((.*)\)$")
 
 
-def consultation_text(method: str, path: str, fingerprint: str, justification: str) -> str:
-    return f"{method} {path} q={fingerprint[:16]}: {justification}"
+def consultation_text(method: str, path: str, fingerprint: str, justification: str,
+                      request_id: str = "") -> str:
+    rid = f" r={request_id}" if request_id else ""
+    return f"{method} {path} q={fingerprint[:16]}{rid}: {justification}"
+
+
+def outcome(status: int | None) -> str:
+    """What became of a request, from its status: answered, refused or error."""
+    if status is None:
+        return "unknown"
+    return "answered" if status < 400 else "refused" if status < 500 else "error"
 
 
 def _iso(t: dt.datetime | None) -> str | None:
@@ -91,7 +104,8 @@ def consultations_page(con: duckdb.DuckDBPyConnection, *, user: str | None = Non
             "role": who.group(2) if who else None, "purpose": e["purpose"],
             "endpoint": f"{what.group(1)} {what.group(2)}" if what else None,
             "query_fingerprint": what.group(3) if what else None,
-            "justification": what.group(4) if what else e["justification"],
+            "request_id": what.group(4) if what else None,
+            "justification": what.group(5) if what else e["justification"],
             "status": e["counts"].get("status"), "results": e["counts"].get("results"),
-            "entry_id": e["entry_id"]})
+            "outcome": outcome(e["counts"].get("status")), "entry_id": e["entry_id"]})
     return total, items

@@ -216,9 +216,12 @@ class Consultation(Strict):
     purpose: str
     endpoint: str | None
     query_fingerprint: str | None
+    request_id: str | None = Field(description="The id its answer or error body carried")
     justification: str
     status: int | None
     results: int | None
+    outcome: Literal["answered", "refused", "error", "unknown"] = Field(
+        description="answered (2xx), refused (4xx), error (5xx: the service failed)")
     entry_id: str
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from coordinator import api_audit as audit
 from coordinator import api_queries as q
@@ -59,14 +60,24 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 429)}
 
 
-def _held(served: ServedStore, purpose: str) -> None:
+async def _held(served: ServedStore, purpose: str) -> None:
     """A data request names a purpose something was shared under."""
-    held = served.cache.get(("held purposes",), lambda: [r[0] for r in served.reader().execute(
-        "SELECT DISTINCT purpose FROM submissions WHERE superseded_by IS NULL ORDER BY 1"
-    ).fetchall()], lambda v: 64 * (len(v) + 1))
+    key = ("held purposes",)
+    held = served.cache.peek(key)
+    if held is None:
+        held = await run_in_threadpool(
+            served.cache.get, key, lambda: [r[0] for r in served.reader().execute(
+                "SELECT DISTINCT purpose FROM submissions WHERE superseded_by IS NULL "
+                "ORDER BY 1").fetchall()], lambda v: 64 * (len(v) + 1))
     if purpose not in held:
         raise ApiError(404, "purpose", f"nothing is held under purpose {purpose!r}; held: "
                        f"{', '.join(held) or 'none'}")
+
+
+async def _linked(served: ServedStore) -> None:
+    """Refuse until the store was linked (checked in a thread until it once was)."""
+    if "linked" not in served.ready:
+        await run_in_threadpool(lambda: q.check_linked(served.reader(), served.ready))
 
 
 def routes(gate: Gate) -> APIRouter:
@@ -80,33 +91,41 @@ def routes(gate: Gate) -> APIRouter:
     admin = Depends(gate.allow("admin"))
     anyone = Depends(gate.allow("analyst", "liaison", "auditor", "admin"))
 
-    def kept(request: Request, caller: Caller,
-             build: Callable[[], tuple[Any, int]]) -> tuple[bytes, int]:
+    async def kept(request: Request, caller: Caller,
+                   build: Callable[[], tuple[Any, int]], *, quick: bool = False
+                   ) -> tuple[bytes, int]:
         """(JSON body, result count) of a graph endpoint, kept per snapshot of the store:
         the key is what the answer depends on — path, purpose, parameters — never who
-        asks (every analyst sees the same)."""
+        asks (every analyst sees the same). A kept answer is taken on the event loop; a
+        new one is built in a worker thread (DuckDB), or here if ``quick`` (from memory)."""
         key = (request.url.path, caller.purpose,
                tuple(sorted(request.query_params.multi_items())))
+        found = served.cache.peek(key)
+        if found is not None:
+            return found
 
         def encoded() -> tuple[bytes, int]:
             body, results = build()
             return encode(body), results
 
-        return served.cache.get(key, encoded, lambda v: len(v[0]) + 200)
+        if quick:
+            return served.cache.get(key, encoded, lambda v: len(v[0]) + 200)
+        return await run_in_threadpool(served.cache.get, key, encoded,
+                                       lambda v: len(v[0]) + 200)
 
     @r.get("/health", tags=["service"], summary="Is the service up (no key needed)")
     async def health() -> dict[str, str]:
         return {"status": "ok", "linking": "yes" if served.linking.is_set() else "no"}
 
     @r.get("/me", tags=["service"], summary="Who this key belongs to")
-    def me(request: Request, caller: Caller = anyone) -> Me:
+    async def me(request: Request, caller: Caller = anyone) -> Me:
         u = caller.user
         return answer(request, gate, Me(name=u.name, role=u.role, force=u.force,
                                         expires_at=u.as_dict()["expires_at"]), 1)
 
     # -- analyst
     @r.get("/networks", tags=["analyst"], summary="Cross-force networks, filtered, paged")
-    def networks(
+    async def networks(
         request: Request, caller: Caller = analyst,
         min_forces: Annotated[int, Query(ge=2, le=100, description="span at least this "
                                          "many forces")] = 2,
@@ -118,8 +137,8 @@ def routes(gate: Gate) -> APIRouter:
         = None,
         limit: Limit = 50, offset: Offset = 0,
     ) -> Page[NetworkSummary]:
-        q.check_linked(served.reader(), served.ready)
-        _held(served, caller.purpose)
+        await _linked(served)
+        await _held(served, caller.purpose)
 
         def build() -> tuple[Any, int]:
             total, items = q.networks_page(
@@ -129,39 +148,42 @@ def routes(gate: Gate) -> APIRouter:
             return ({"items": items, "total": total, "limit": limit, "offset": offset},
                     len(items))
 
-        return answer(request, gate, *kept(request, caller, build))
+        return answer(request, gate, *await kept(request, caller, build))
 
     @r.get("/networks/{network_id}", tags=["analyst"],
            summary="One network: members, edges, brokers, key players, Cytoscape.js elements")
-    def network(request: Request, network_id: EntityId, caller: Caller = analyst
-                ) -> NetworkDetail:
-        q.check_linked(served.reader(), served.ready)
+    async def network(request: Request, network_id: EntityId, caller: Caller = analyst
+                      ) -> NetworkDetail:
+        await _linked(served)
+        index = served.network_index.get()  # the network tables in memory, once read
 
         def build() -> tuple[Any, int]:
-            found = _found(q.network_detail(served.reader(), caller.purpose, network_id),
+            found = _found(index.detail(caller.purpose, network_id) if index is not None
+                           else q.network_detail(served.reader(), caller.purpose, network_id),
                            f"no network {network_id} under purpose {caller.purpose}")
             return found, len(found["members"])
 
-        return answer(request, gate, *kept(request, caller, build))
+        return answer(request, gate, *await kept(request, caller, build,
+                                                 quick=index is not None))
 
     @r.get("/entities/{entity_id}", tags=["analyst"],
            summary="One entity: the forces holding it, its network, its links")
-    def entity(request: Request, entity_id: EntityId, caller: Caller = analyst
-               ) -> EntityDetail:
-        q.check_linked(served.reader(), served.ready)
+    async def entity(request: Request, entity_id: EntityId, caller: Caller = analyst
+                     ) -> EntityDetail:
+        await _linked(served)
 
         def build() -> tuple[Any, int]:
             found = _found(q.entity_detail(served.reader(), caller.purpose, entity_id),
                            f"no entity {entity_id} to show under purpose {caller.purpose}")
             return found, 1 + len(found["links"])
 
-        return answer(request, gate, *kept(request, caller, build))
+        return answer(request, gate, *await kept(request, caller, build))
 
     @r.get("/entities/{entity_id}/forces", tags=["analyst"],
            summary="Which forces hold entity X")
-    def entity_forces(request: Request, entity_id: EntityId, caller: Caller = analyst
-                      ) -> EntityForces:
-        q.check_linked(served.reader(), served.ready)
+    async def entity_forces(request: Request, entity_id: EntityId, caller: Caller = analyst
+                            ) -> EntityForces:
+        await _linked(served)
 
         def build() -> tuple[Any, int]:
             found = _found(q.entity_detail(served.reader(), caller.purpose, entity_id,
@@ -169,20 +191,20 @@ def routes(gate: Gate) -> APIRouter:
                            f"no entity {entity_id} to show under purpose {caller.purpose}")
             return {"entity_id": entity_id, "forces": found["forces"]}, len(found["forces"])
 
-        return answer(request, gate, *kept(request, caller, build))
+        return answer(request, gate, *await kept(request, caller, build))
 
     @r.get("/force-pairs", tags=["analyst"],
            summary="Shared entities and networks between each pair of forces")
-    def pairs(request: Request, caller: Caller = analyst, force: Name = None
-              ) -> list[ForcePair]:
-        q.check_linked(served.reader(), served.ready)
-        _held(served, caller.purpose)
+    async def pairs(request: Request, caller: Caller = analyst, force: Name = None
+                    ) -> list[ForcePair]:
+        await _linked(served)
+        await _held(served, caller.purpose)
 
         def build() -> tuple[Any, int]:
             rows = q.force_pairs(served.reader(), caller.purpose, force)
             return rows, len(rows)
 
-        return answer(request, gate, *kept(request, caller, build))
+        return answer(request, gate, *await kept(request, caller, build))
 
     @r.get("/aggregates", tags=["analyst", "auditor"],
            summary="National aggregates (sums of released counts) for the purpose")
@@ -208,17 +230,24 @@ def routes(gate: Gate) -> APIRouter:
     # -- force liaison
     @r.post("/lookups", tags=["liaison"],
             summary="Hit / no-hit: is this identifier known to other forces?")
-    def lookups(request: Request, body: LookupRequest, caller: Caller = liaison_lookup
-                ) -> LookupAnswer:
-        con = served.reader()
-        q.check_linked(con, served.ready)
+    async def lookups(request: Request, body: LookupRequest, caller: Caller = liaison_lookup
+                      ) -> LookupAnswer:
+        await _linked(served)
         tokens = [(t.kind, bytes.fromhex(t.token)) for t in body.tokens]
-        # what the store holds per token is kept per snapshot; what this force may learn
-        # of it (never its own force, never a victim's holder) is cut per request
-        rows = [served.cache.get(("lookup", caller.purpose, kind, token),
-                                 lambda k=kind, t=token: q.lookup_row(con, caller.purpose,
-                                                                      k, t),
-                                 lambda _: 256) for kind, token in tokens]
+        # what the store holds per token: from memory (serve_lookups.py) once the
+        # snapshot's index is read, else point queries kept per snapshot; what this force
+        # may learn of it (never its own force, never a victim's holder) is cut per request
+        index = served.lookups.get()
+        rows = index.rows(caller.purpose, tokens) if index is not None else None
+        if rows is None:
+            def point_rows() -> list[q.LookupRow]:
+                con = served.reader()
+                return [served.cache.get(("lookup", caller.purpose, kind, token),
+                                         lambda k=kind, t=token: q.lookup_row(
+                                             con, caller.purpose, k, t),
+                                         lambda _: 256) for kind, token in tokens]
+
+            rows = await run_in_threadpool(point_rows)
         results = q.lookup_answer(caller.user.force or "", tokens, rows)
         return answer(request, gate, {"force": caller.user.force, "purpose": caller.purpose,
                                       "results": results}, sum(r["hit"] for r in results))
@@ -334,6 +363,7 @@ def routes(gate: Gate) -> APIRouter:
         gate.forget(name)
         return answer(request, gate, {"name": name, "revoked": n}, n)
 
+    gate.document(r)
     return r
 
 

@@ -116,7 +116,9 @@ def serve(
         config = uvicorn.Config(app, log_level="warning", access_log=False,
                                 ssl_certfile=str(certfile) if certfile else None,
                                 ssl_keyfile=str(keyfile) if keyfile else None,
-                                timeout_keep_alive=30, server_header=False)
+                                timeout_keep_alive=30, server_header=False,
+                                # callers connect directly (no proxy's X-Forwarded-For to trust)
+                                proxy_headers=False)
         typer.echo(f"listening on {url}  (API /v1, OpenAPI {url}/docs"
                    + ("" if no_console else f", console {url}/console") + "; Ctrl-C stops)")
         # uvicorn stops gracefully on SIGTERM, then raises it again: end as on Ctrl-C, so

@@ -18,11 +18,16 @@ batch. So:
   so ``audit verify`` checks them like any other;
 - a refused request is queued like an answered one (its refusal waits for it too);
 - one bad entry (a field the ledger refuses) fails alone: a batch that fails is retried
-  entry by entry (reading the head again).
+  entry by entry (reading the head again);
+- an entry queued from the event loop (``submit_soon``) gets an asyncio future, and the
+  writer settles all of a batch's futures with one call into that loop — no thread
+  future, lock or wake-up per request.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -56,6 +61,39 @@ class WriteLock:
         self._lock.release()
 
 
+#: how the writer tells a request its entry is committed: a thread future, or an asyncio
+#: future with the loop it belongs to
+Done = Future[LedgerEntry] | tuple[asyncio.AbstractEventLoop, "asyncio.Future[LedgerEntry]"]
+
+
+def _settle(outcomes: list[tuple[asyncio.Future[LedgerEntry], LedgerEntry | BaseException]]
+            ) -> None:
+    """On the event loop: complete a batch's futures (a request gone already is skipped)."""
+    for done, outcome in outcomes:
+        if done.done():
+            continue
+        if isinstance(outcome, BaseException):
+            done.set_exception(outcome)
+        else:
+            done.set_result(outcome)
+
+
+def _tell(items: list[tuple[Done, LedgerEntry | BaseException]]) -> None:
+    """Complete thread futures at once and each loop's futures in one call into it."""
+    loops: dict[asyncio.AbstractEventLoop, list[Any]] = {}
+    for done, outcome in items:
+        if isinstance(done, Future):
+            if isinstance(outcome, BaseException):
+                done.set_exception(outcome)
+            else:
+                done.set_result(outcome)
+        else:
+            loops.setdefault(done[0], []).append((done[1], outcome))
+    for loop, outcomes in loops.items():
+        with contextlib.suppress(RuntimeError):  # a loop closed: nobody waits any more
+            loop.call_soon_threadsafe(_settle, outcomes)
+
+
 class Journal:
     """Queue ledger entries; a writer thread appends and commits them in batches."""
 
@@ -67,8 +105,8 @@ class Journal:
         self.batches = self.entries = 0  # for the bench and the log: how well it groups
         self._head: LedgerEntry | None = None  # the last entry this journal appended
         self._taken = -1                       # lock.taken right after it did
-        self._queue: queue.SimpleQueue[tuple[dict[str, Any], Future[LedgerEntry]] | None] \
-            = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[dict[str, Any], Done] | None] = \
+            queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="ledger-journal", daemon=True)
         self._thread.start()
 
@@ -80,6 +118,17 @@ class Journal:
             done.set_exception(RuntimeError("the ledger journal is closed"))
         else:
             self._queue.put((dict(entry), done))
+        return done
+
+    def submit_soon(self, entry: Mapping[str, Any]) -> asyncio.Future[LedgerEntry]:
+        """Queue one entry from the running event loop; the asyncio future completes once
+        it is committed (or fails with the reason it could not be)."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[LedgerEntry] = loop.create_future()
+        if not self._thread.is_alive():
+            done.set_exception(RuntimeError("the ledger journal is closed"))
+        else:
+            self._queue.put((dict(entry), (loop, done)))
         return done
 
     def record(self, entry: Mapping[str, Any]) -> LedgerEntry:
@@ -110,7 +159,7 @@ class Journal:
                 batch.append(item)
             self._write(batch)
 
-    def _write(self, batch: list[tuple[dict[str, Any], Future[LedgerEntry]]]) -> None:
+    def _write(self, batch: list[tuple[dict[str, Any], Done]]) -> None:
         started = time.perf_counter()
         try:
             with self.lock:
@@ -121,7 +170,7 @@ class Journal:
         except BaseException as exc:  # noqa: BLE001 — retried alone, so one bad entry fails alone
             if len(batch) == 1:
                 log.error("ledger entry not written: %s", exc)
-                batch[0][1].set_exception(exc)
+                _tell([(batch[0][1], exc)])
                 return
             for one in batch:
                 self._write([one])
@@ -133,5 +182,4 @@ class Journal:
         self.entries += len(made)
         if self.on_commit is not None:
             self.on_commit(len(made))
-        for (_, done), entry in zip(batch, made, strict=True):
-            done.set_result(entry)
+        _tell([(done, entry) for (_, done), entry in zip(batch, made, strict=True)])

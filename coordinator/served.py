@@ -15,7 +15,8 @@ while it runs, and everything goes through it:
   it with whatever else was queued (one commit for many concurrent requests), so every
   answer is logged before it is sent;
 - **answers** of the graph endpoints are kept per snapshot (serve_cache.py) until the next
-  link, submission or secure sum commits;
+  link, submission or secure sum commits; what a lookup can find and the network tables
+  are read into memory once per snapshot (serve_lookups.py, serve_networks.py);
 - **a federation round** started while the service runs hands it payloads instead of
   opening the file: `open_service` (the ServerApp's factory) finds ``DIR/service/serve.json``
   and returns a ``RemoteCoordinator`` that calls the service's internal API.
@@ -23,6 +24,7 @@ while it runs, and everything goes through it:
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
@@ -32,8 +34,10 @@ from typing import Any
 import duckdb
 
 from coordinator.consult import check_something_to_link, link_tables, purposes
-from coordinator.serve_cache import SnapshotCache
+from coordinator.serve_cache import PerSnapshot, SnapshotCache
 from coordinator.serve_journal import Journal, WriteLock
+from coordinator.serve_lookups import LookupIndex, load_lookups
+from coordinator.serve_networks import NetworkIndex
 from coordinator.serve_state import INTERNAL_HEADER, internal_secret
 from coordinator.service import CoordinatorStoreService
 from federation.duckdb_files import transaction
@@ -54,6 +58,11 @@ class ServedStore(CoordinatorStoreService):
         self._link_lock = threading.Lock()
         self.journal = Journal(self.store.con, self.store.ledger, self._lock)
         self.cache = SnapshotCache()
+        #: what lookups can find, and the network tables, read once per snapshot
+        self.lookups: PerSnapshot[LookupIndex] = PerSnapshot(
+            "lookup-index", self.cache, self.store.con.cursor, load_lookups)
+        self.network_index: PerSnapshot[NetworkIndex] = PerSnapshot(
+            "network-index", self.cache, self.store.con.cursor, NetworkIndex)
         self.linking = threading.Event()
         #: what the API found in place once (e.g. "linked": the read-side views exist)
         self.ready: set[str] = set()
@@ -77,9 +86,14 @@ class ServedStore(CoordinatorStoreService):
         """Append one ledger entry (``Ledger.append`` keywords) and return once committed."""
         self.journal.record(entry)
 
-    def record_later(self, **entry: Any) -> Future[LedgerEntry]:
-        """Queue one ledger entry; the future completes once it is committed."""
-        return self.journal.submit(entry)
+    def record_later(self, **entry: Any) -> Future[LedgerEntry] | asyncio.Future[LedgerEntry]:
+        """Queue one ledger entry; the future completes once it is committed — an asyncio
+        future when called on the running event loop, else a thread future."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return self.journal.submit(entry)
+        return self.journal.submit_soon(entry)
 
     # -- writes that change what the API shows: kept answers go once each commits
     def submit(self, payload: bytes, sender: str) -> dict[str, Any]:
@@ -121,6 +135,8 @@ class ServedStore(CoordinatorStoreService):
         return summary.as_dict()
 
     def close(self) -> None:
+        self.lookups.close()
+        self.network_index.close()
         self.journal.close()
         super().close()
 

@@ -30,7 +30,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -88,6 +88,8 @@ CREATE TABLE IF NOT EXISTS ledger (
     signature VARCHAR NOT NULL    -- Ed25519 over entry_hash, hex
 )
 """
+#: a batch of this many entries or more is inserted as one Arrow table
+_ARROW_ROWS = 8
 #: only one entry may follow another: a second writer that read the same head cannot commit
 _CHAIN_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS ledger_chain ON ledger (prev_hash)"
 _COLUMNS = ("seq", "entry_id", "version", "at_utc", "owner", "signer", "actor", "force",
@@ -125,10 +127,11 @@ class LedgerEntry:
     signature: str
 
     def hashed_fields(self) -> dict[str, Any]:
-        """Everything the entry hash covers (all but seq, entry_hash and signature)."""
-        d = asdict(self)
-        for k in ("seq", "entry_hash", "signature"):
-            d.pop(k)
+        """Everything the entry hash covers (all but seq, entry_hash and signature).
+        Built field by field (``asdict`` deep-copies, and a busy service hashes an entry
+        per request): the same values, so the same canonical JSON."""
+        d = {name: getattr(self, name) for name in _HASHED}
+        d["counts"] = dict(self.counts)
         d["at_utc"] = self.at_utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         d["recipients"] = list(self.recipients)
         return d
@@ -151,6 +154,8 @@ class LedgerEntry:
         return cls(**d)
 
 
+_HASHED = tuple(f.name for f in fields(LedgerEntry)
+                if f.name not in ("seq", "entry_hash", "signature"))
 _LOCKS: dict[str, threading.RLock] = {}
 _LOCKS_GUARD = threading.Lock()
 
@@ -255,26 +260,42 @@ class Ledger:
             policy_hash=policy_hash, prev_hash=prev, entry_hash="", signature="")
         entry_hash = draft.compute_hash()
         signature = self.signer.sign(bytes.fromhex(entry_hash)).hex()
-        return LedgerEntry(**{**asdict(draft), "counts": clean_counts,
-                              "recipients": tuple(recipients),
-                              "entry_hash": entry_hash, "signature": signature})
+        return replace(draft, entry_hash=entry_hash, signature=signature)
 
     def _insert(self, entries: Sequence[LedgerEntry]) -> None:
+        """One INSERT of ``entries`` in order: a few as bound values; a batch (the
+        service's journal) as one Arrow table, which DuckDB takes in about half the CPU of
+        18 bound parameters a row."""
         rows = []
         for entry in entries:
             row = [getattr(entry, c) for c in _COLUMNS]
             row[_COLUMNS.index("counts")] = canonical_json(entry.counts).decode()
             row[_COLUMNS.index("recipients")] = list(entry.recipients)
             rows.append(row)
-        values = ", ".join(f"({', '.join('?' * len(_COLUMNS))})" for _ in rows)
         try:
-            self.con.execute(f"INSERT INTO ledger ({', '.join(_COLUMNS)}) VALUES {values}",
-                             [v for row in rows for v in row])
+            if len(rows) >= _ARROW_ROWS:
+                self._insert_arrow(rows)
+            else:
+                values = ", ".join(f"({', '.join('?' * len(_COLUMNS))})" for _ in rows)
+                self.con.execute(f"INSERT INTO ledger ({', '.join(_COLUMNS)}) VALUES {values}",
+                                 [v for row in rows for v in row])
         except duckdb.ConstraintException:
             raise LedgerForked(
                 f"ledger of {self.owner}: another writer appended after entry seq "
                 f"{entries[0].seq - 1} at the same time; this change was not recorded "
                 "(try again)") from None
+
+    def _insert_arrow(self, rows: list[list[Any]]) -> None:
+        import pyarrow as pa  # only a batch needs it (keeps `crossforce --help` light)
+
+        columns = list(zip(*rows, strict=True))
+        types = {"at_utc": pa.timestamp("us"), "recipients": pa.list_(pa.string()),
+                 "seq": pa.int64(), "version": pa.int32()}
+        # DuckDB finds ``ledger_batch`` among this frame's variables (replacement scan)
+        ledger_batch = pa.table({name: pa.array(values, types.get(name, pa.string()))  # noqa: F841
+                                 for name, values in zip(_COLUMNS, columns, strict=True)})
+        self.con.execute(f"INSERT INTO ledger ({', '.join(_COLUMNS)}) "
+                         "SELECT * FROM ledger_batch")
 
     def entries(self) -> list[LedgerEntry]:
         return read_entries(self.con)

@@ -94,6 +94,47 @@ def test_an_entry_the_ledger_refuses_fails_alone(linked: Path, tmp_path: Path) -
         served.close()
 
 
+def test_entries_queued_from_the_event_loop_settle_there_once_committed(
+        linked: Path, tmp_path: Path) -> None:
+    """What the API does: each request queues its entry from the event loop and awaits an
+    asyncio future; the writer settles a batch's futures with one call into the loop, only
+    after the commit — and a refused entry fails its own request alone."""
+    import asyncio
+    import shutil
+
+    directory = tmp_path / "copy"
+    shutil.copytree(linked, directory)
+    served = ServedStore(directory)
+    try:
+        async def requests() -> tuple[list[object], BaseException | None]:
+            with served.writing():  # hold the writer back: they queue up together
+                pending = [served.record_later(**consultation(n)) for n in range(200)]
+            assert all(isinstance(f, asyncio.Future) for f in pending)
+            assert not any(f.done() for f in pending)  # nothing settles before its commit
+            made = await asyncio.gather(*pending)
+            assert served.journal.batches < 50  # grouped
+            with served.writing():
+                bad = served.record_later(**consultation(999, actor=" "))
+                after = served.record_later(**consultation(1000))
+            await after  # the good one of its batch is written all the same
+            try:
+                await bad
+            except ValueError as exc:
+                return made, exc
+            return made, None
+
+        made, refused = asyncio.run(requests())
+        assert refused is not None and "non-empty actor" in str(refused)
+        assert [e.justification for e in made] == [  # type: ignore[attr-defined]
+            f"GET /v1/networks request {n}" for n in range(200)]
+        stored = {e.entry_id for e in read_entries(served.reader())}
+        assert {e.entry_id for e in made} <= stored  # type: ignore[attr-defined]
+        report = verify_ledger(served.reader(), served.store.keys.signer.public_key)
+        assert report.ok, report.problems
+    finally:
+        served.close()
+
+
 def test_every_answer_sent_before_a_crash_is_in_the_ledger(linked: Path,
                                                           tmp_path: Path) -> None:
     """Group commit: a batch's answers leave only after its commit, so killing the service
