@@ -180,7 +180,9 @@ def relay_environment(relay_dir: Path, *, pythonpath: str | None = None,
            "LANG": base.get("LANG", "C.UTF-8"), "TMPDIR": str(relay_dir / "tmp")}
     if pythonpath or base.get("PYTHONPATH"):
         env["PYTHONPATH"] = pythonpath or base["PYTHONPATH"]
-    for name in ("FLWR_SUPEREXEC_TASK_POLL_INTERVAL", "CROSSFORCE_SUPERNODE_POLL"):
+    for name in ("FLWR_SUPEREXEC_TASK_POLL_INTERVAL", "CROSSFORCE_SUPERNODE_POLL",
+                 "CROSSFORCE_SUPERNODE_BUSY_POLL", "CROSSFORCE_PULL_BACKOFF",
+                 "CROSSFORCE_PULL_BACKOFF_CAP"):
         if base.get(name):
             env[name] = base[name]
     return env
@@ -388,6 +390,7 @@ def preload_relay() -> None:
     import flwr.supernode.runtime.run_clientapp  # noqa: F401
 
     import federation.flower.clientapp  # noqa: F401
+    import federation.flower.pulls  # noqa: F401
     import federation.keys  # noqa: F401  (reading the relay secret: pycryptodome, ~0.1 CPU-s)
 
 
@@ -510,6 +513,9 @@ def run_task(runtime_address: str, token: str, approved: frozenset[str],
         push_task_output,
     )
 
+    from federation.flower.pulls import shorten_object_pulls
+
+    shorten_object_pulls()  # the question's objects from the SuperNode: no 1 s retry
     if parent_pid is not None:
         start_parent_process_monitor(parent_pid)
     client = _runtime_client(runtime_address, [

@@ -389,6 +389,9 @@ app = ServerApp()
 @app.main()
 def main(grid: Grid, context: Context) -> None:
     """``flwr run`` entry: settings and the coordinator service come from run-config."""
+    from federation.flower.pulls import shorten_object_pulls
+
+    shorten_object_pulls()  # the nodes' replies: retry after 0.02 s, not Flower's 1 s
     config = context.run_config
     settings = RoundSettings.from_run_config(config)
     service = load_coordinator_service(str(config.get("coordinator-service", "")),
