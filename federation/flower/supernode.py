@@ -7,11 +7,14 @@ finished reply: every round step then waits up to 3.5 s per node before anything
 message). Neither wait has a setting, so this entry point shortens them in that module
 only. The idle poll of the SuperLink: ``CROSSFORCE_SUPERNODE_POLL`` seconds (default 0.5:
 one small HTTPS request per node twice a second) while the node is idle, and
-``CROSSFORCE_SUPERNODE_BUSY_POLL`` (default 0.1) for ``BUSY_WINDOW`` seconds after it
+``CROSSFORCE_SUPERNODE_BUSY_POLL`` (default 0.25) for ``BUSY_WINDOW`` seconds after it
 last got a message — a round's next step (hits after shares, SecAgg+'s next stage)
-comes seconds after the last, so it is picked up at once, and an idle node still asks
-only twice a second. Local waits (a reply from the relay): 0.05 s. The pulls of a
-question's objects retry after 0.02 s, not 1 s (``federation.flower.pulls``).
+comes seconds after the last, so it is picked up sooner, and an idle node still asks
+only twice a second. Not faster by default: every poll is a request the one SuperLink
+serves (~5 ms of its CPU through Flower's SQL state), 50 a second for 5 nodes at 0.1 s,
+and a demo round was no faster with them (its hits push took 2.6-2.7 s either way).
+Local waits (a reply from the relay): 0.05 s. The pulls of a question's objects retry
+after 0.02 s, not 1 s (``federation.flower.pulls``).
 Everything else is Flower's own ``flower-supernode``, with the same arguments.
 
 Run as ``python -m federation.flower.supernode ARGS...`` (``containment`` does).
@@ -28,7 +31,7 @@ from typing import Any
 POLL_ENV = "CROSSFORCE_SUPERNODE_POLL"
 DEFAULT_POLL = 0.5
 BUSY_POLL_ENV = "CROSSFORCE_SUPERNODE_BUSY_POLL"
-DEFAULT_BUSY_POLL = 0.1
+DEFAULT_BUSY_POLL = 0.25
 #: seconds after a message during which the node polls at the busy interval
 BUSY_WINDOW = 60.0
 #: waits for something local (the reply of a task, an object in the node's store)
