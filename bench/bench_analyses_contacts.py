@@ -27,7 +27,7 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import peak_rss_mb, report, timed  # noqa: E402
+from bench.harness import interleaved, load_avg, peak_rss_mb, report, runs_arg  # noqa: E402
 
 HUBS, GROUP, OWN = 20, 20, 200
 
@@ -106,6 +106,7 @@ def run_common(node: Path) -> dict[str, int]:
 
 
 def main() -> None:
+    runs = runs_arg()
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--calls", type=int, default=10_000_000)
     args = ap.parse_args()
@@ -117,14 +118,18 @@ def main() -> None:
         t0 = time.perf_counter()
         devices = fill(node, args.calls)
         fill_s = time.perf_counter() - t0
-        base_s, base_pairs = timed(lambda: baseline(node))
-        contacts_s, c = timed(lambda: run_contacts(node))
-        one_s, _ = timed(lambda: run_contacts(node, "B-D000000"))
-        common_s, m = timed(lambda: run_common(node))
-        base2_s, _ = timed(lambda: baseline(node))
-        base_s = min(base_s, base2_s)
+        s = interleaved({"base": lambda: baseline(node),
+                         "contacts": lambda: run_contacts(node),
+                         "one": lambda: run_contacts(node, "B-D000000"),
+                         "common": lambda: run_common(node)}, runs)
+        base_s, base_pairs = s["base"].wall, s["base"].result
+        contacts_s, c = s["contacts"].wall, s["contacts"].result
+        one_s, common_s, m = s["one"].wall, s["common"].wall, s["common"].result
         assert c["pairs"] == base_pairs, (c["pairs"], base_pairs)
-        figures = {"calls": args.calls, "devices": devices, "pairs": c["pairs"],
+        figures = {"calls": args.calls, "devices": devices, "pairs": c["pairs"], "runs": runs,
+                   "contacts_runs_s": s["contacts"].runs_text(),
+                   "common_runs_s": s["common"].runs_text(),
+                   "base_runs_s": s["base"].runs_text(), "load_avg_1m": load_avg(),
                    "fill_s": fill_s, "bare_group_by_s": base_s, "contacts_s": contacts_s,
                    "contacts_one_device_s": one_s, "common_s": common_s,
                    "unusual_night_pairs": c["unusual_night_pairs"],
@@ -132,7 +137,8 @@ def main() -> None:
                    "hub_threshold": m["hub_threshold"], "peak_rss_mb": peak_rss_mb()}
         report("bench_analyses_contacts", figures, max(contacts_s, common_s) / base_s,
                "slower of contacts and common, every device a subject / bare DuckDB "
-               "GROUP BY device, number", "contacts and common over 10M calls < 30 s each")
+               "GROUP BY device, number, medians, interleaved",
+               "contacts and common over 10M calls < 30 s each")
 
 
 if __name__ == "__main__":

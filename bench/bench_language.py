@@ -13,15 +13,15 @@ Quality: a generated scenario (bodies in the communities' languages, the true la
 truth/languages.csv); per language, precision = right / answered that language, recall =
 right / truly that language (undetermined counts against recall only).
 
+Speed figures are medians of ``--runs`` (default 3) runs, the baseline interleaved.
 Target (issue 19): at least 10,000 messages/s on 2 cores. Run:
-``.venv/bin/python bench/bench_language.py`` (≈ 3 min; BENCH_LANGUAGE_N=100000 for a short
-run).
+``.venv/bin/python bench/bench_language.py [--runs N]`` (≈ 3 min a run;
+BENCH_LANGUAGE_N=100000 for a short run).
 """
 
 from __future__ import annotations
 
 import os
-import resource
 import sys
 import tempfile
 from pathlib import Path
@@ -32,7 +32,7 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.harness import RESULTS, report, timed  # noqa: E402
+from bench.harness import RESULTS, interleaved, load_avg, report, runs_arg  # noqa: E402
 from node.language.detection import predict  # noqa: E402
 from node.language.settings import LanguageSettings  # noqa: E402
 from node.language.store import detect_messages  # noqa: E402
@@ -73,37 +73,30 @@ def messages_table(con: duckdb.DuckDBPyConnection, bodies: list[str]) -> None:
     con.unregister("incoming")
 
 
-def cpu_seconds() -> float:
-    """CPU time of this process and its finished workers (the machine may be shared)."""
-    me, kids = (resource.getrusage(w) for w in (resource.RUSAGE_SELF,
-                                                 resource.RUSAGE_CHILDREN))
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
-
-
-def wall_and_cpu(fn):  # noqa: ANN001, ANN201
-    c0 = cpu_seconds()
-    wall, result = timed(fn)
-    return wall, cpu_seconds() - c0, result
-
-
-def speed(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
+def speed(con: duckdb.DuckDBPyConnection, runs: int) -> dict[str, float]:
+    """Medians of ``runs`` interleaved runs; each detection on a freshly written table."""
     rng = np.random.default_rng(19)
     bodies = distinct_bodies(rng, N)
-    bare_s, bare_cpu, _ = wall_and_cpu(lambda: [predict(" ".join(b.split())) for b in bodies])
-    messages_table(con, bodies)
-    node_s, node_cpu, found = wall_and_cpu(lambda: detect_messages(con, LanguageSettings()))
     # the repetition of real phones: bodies drawn from the phrase pools themselves
     pools = [b for p in (*PHRASES.values(), ENGLISH) for b in p]
     repeated = [pools[i] for i in rng.integers(len(pools), size=N)]
-    messages_table(con, repeated)
-    repeated_s, _ = timed(lambda: detect_messages(con, LanguageSettings()))
-    return {"messages": N, "distinct_bodies": len(set(bodies)),
+    m = interleaved({
+        "bare": lambda: [predict(" ".join(b.split())) for b in bodies],
+        "fill": lambda: messages_table(con, bodies),
+        "node": lambda: detect_messages(con, LanguageSettings()),
+        "fill_repeated": lambda: messages_table(con, repeated),
+        "repeated": lambda: detect_messages(con, LanguageSettings())}, runs)
+    bare_s, bare_cpu = m["bare"].wall, m["bare"].cpu
+    node_s, node_cpu, found = m["node"].wall, m["node"].cpu, m["node"].result
+    repeated_s = m["repeated"].wall
+    return {"messages": N, "distinct_bodies": len(set(bodies)), "runs": runs,
+            "bare_runs_s": m["bare"].runs_text(), "node_runs_s": m["node"].runs_text(),
             "bare_fasttext_per_s": N / bare_s, "bare_fasttext_per_cpu_s": N / bare_cpu,
             "node_detect_per_s": N / node_s, "node_detect_per_cpu_s": N / node_cpu,
             "node_detect_s": node_s, "node_detect_cpu_s": node_cpu,
             "repeated_bodies_per_s": N / repeated_s,
             "undetermined_share": found.get("und", 0) / N,
-            "load_avg_1m": os.getloadavg()[0]}
+            "load_avg_1m": load_avg()}
 
 
 def quality(root: Path) -> tuple[dict[str, float], list[tuple[str, int, int, int, float, float]]]:
@@ -143,16 +136,18 @@ def quality(root: Path) -> tuple[dict[str, float], list[tuple[str, int, int, int
 
 
 def main() -> None:
+    runs = runs_arg()
     con = duckdb.connect()
     migrate(con)
-    figures = speed(con)
+    figures = speed(con, runs)
     with tempfile.TemporaryDirectory() as tmp:
         q, table = quality(Path(tmp) / "scenario")
     figures.update(q)
     report("bench_language", figures, figures["node_detect_per_s"]
            / figures["bare_fasttext_per_s"],
            "node detection (script, rules, model, into the store; both cores) msgs/s / bare "
-           "fastText call msgs/s (one core), same 1 M distinct bodies, wall clock",
+           "fastText call msgs/s (one core), same distinct bodies, wall clock, medians, "
+           "interleaved",
            "≥ 10,000 messages/s on 2 cores")
     lines = ["", "  per-language detection on the generated scenario (seed 19, 10 forces x "
              "6,000 persons):", "", "  | language | messages | answered | right | precision "

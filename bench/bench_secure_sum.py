@@ -24,7 +24,7 @@ import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 from flwr.app import Context, RecordDict  # noqa: E402
 
-from bench.harness import peak_rss_mb, report, timed  # noqa: E402
+from bench.harness import interleaved, load_avg, peak_rss_mb, report, runs_arg  # noqa: E402
 from federation.cli import main  # noqa: E402
 from federation.flower.gateway import running_gateway  # noqa: E402
 from federation.flower.grid import InProcessGrid  # noqa: E402
@@ -66,6 +66,7 @@ def build(root: Path) -> dict[str, Path]:
 
 
 def main_bench() -> None:
+    runs = runs_arg()
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         nodes = build(Path(tmp))
         configs = {}
@@ -95,13 +96,16 @@ def main_bench() -> None:
                 return secure_sum(grid, context, grid.get_node_ids(), LAYOUT, 120,
                                   purpose=PURPOSE).counts
 
-        plain_s, plain_sum = timed(plain, repeat=3)
-        secure_s, secure_counts = timed(secure, repeat=3)
-        assert (plain_sum == secure_counts).all(), "the secure sum differs from the plain one"
-    report("secure_sum", {"forces": FORCES, "cells": LAYOUT.size,
-                          "plain_s": plain_s, "secure_inprocess_s": secure_s,
-                          "peak_rss_mb": peak_rss_mb()},
-           secure_s / plain_s, "SecAgg+ in-process / plain gateway calls",
+        m = interleaved({"plain": plain, "secure": secure}, runs)
+        assert (m["plain"].result == m["secure"].result).all(), \
+            "the secure sum differs from the plain one"
+    report("secure_sum", {"forces": FORCES, "cells": LAYOUT.size, "runs": runs,
+                          "plain_s": m["plain"].wall, "secure_inprocess_s": m["secure"].wall,
+                          "plain_runs_s": m["plain"].runs_text(),
+                          "secure_runs_s": m["secure"].runs_text(),
+                          "peak_rss_mb": peak_rss_mb(), "load_avg_1m": load_avg()},
+           m["secure"].wall / m["plain"].wall,
+           "SecAgg+ in-process / plain gateway calls, medians, interleaved",
            target="same counts; deployment adds ~7 s per round trip (4 trips)")
 
 

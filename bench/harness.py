@@ -10,7 +10,8 @@ import datetime as dt
 import os
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -84,3 +85,62 @@ def median_timed(fn: Callable[[], Any], runs: int = 3) -> tuple[float, float, An
 def load_avg() -> float:
     """The 1-minute load average now (the machine is shared: quote it with every figure)."""
     return os.getloadavg()[0]
+
+
+@dataclass
+class Sampled:
+    """One measured thing over several runs: median wall and CPU seconds, the samples,
+    and the last run's result."""
+
+    wall: float
+    cpu: float
+    walls: list[float]
+    result: Any
+
+    def runs_text(self) -> str:
+        """The wall samples as ``1.23/1.31/1.19`` (for the RESULTS line)."""
+        return "/".join(f"{s:.3g}" for s in self.walls)
+
+
+def cpu_seconds() -> float:
+    """CPU seconds of this process (all threads) and its finished children."""
+    import resource
+
+    me, kids = (resource.getrusage(w) for w in (resource.RUSAGE_SELF,
+                                                 resource.RUSAGE_CHILDREN))
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def interleaved(fns: Mapping[str, Callable[[], Any]], runs: int = 3) -> dict[str, Sampled]:
+    """Run every function of ``fns`` once per round, ``runs`` rounds, in order, so a
+    change in the machine's load falls on the baseline and the product alike; per name
+    the median wall and CPU seconds (``Sampled``)."""
+    import statistics
+
+    walls: dict[str, list[float]] = {name: [] for name in fns}
+    cpus: dict[str, list[float]] = {name: [] for name in fns}
+    results: dict[str, Any] = {}
+    for _ in range(runs):
+        for name, fn in fns.items():
+            c0, t0 = cpu_seconds(), time.perf_counter()
+            results[name] = fn()
+            walls[name].append(time.perf_counter() - t0)
+            cpus[name].append(cpu_seconds() - c0)
+    return {name: Sampled(statistics.median(walls[name]), statistics.median(cpus[name]),
+                          walls[name], results[name]) for name in fns}
+
+
+def runs_arg(default: int = 3) -> int:
+    """``--runs N`` from the command line (other arguments left to the bench); at least 3
+    unless asked otherwise, since RESULTS quotes medians of >= 3."""
+    import sys
+
+    if "--runs" in sys.argv:
+        at = sys.argv.index("--runs")
+        try:
+            value = int(sys.argv[at + 1])
+        except (IndexError, ValueError):
+            raise SystemExit("--runs needs a whole number, e.g. --runs 3") from None
+        del sys.argv[at:at + 2]
+        return value
+    return default

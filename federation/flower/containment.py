@@ -66,6 +66,8 @@ RELAY_NODE_CONFIG = "node-config.toml"
 EXEC_SECRET = "superexec-secret"
 #: environment variable carrying a task token to ``run_task`` (not on the command line)
 TOKEN_ENV = "CROSSFORCE_RELAY_TOKEN"
+#: seconds between the relay executor's asks for a task from its local SuperNode
+RELAY_POLL_ENV = "CROSSFORCE_RELAY_POLL"
 HASH = re.compile(r"^[0-9a-f]{64}$")
 #: how ``flower-supernode`` is started from a given interpreter (with shorter waits:
 #: ``federation.flower.supernode``)
@@ -180,7 +182,9 @@ def relay_environment(relay_dir: Path, *, pythonpath: str | None = None,
            "LANG": base.get("LANG", "C.UTF-8"), "TMPDIR": str(relay_dir / "tmp")}
     if pythonpath or base.get("PYTHONPATH"):
         env["PYTHONPATH"] = pythonpath or base["PYTHONPATH"]
-    for name in ("FLWR_SUPEREXEC_TASK_POLL_INTERVAL", "CROSSFORCE_SUPERNODE_POLL"):
+    for name in (RELAY_POLL_ENV, "CROSSFORCE_SUPERNODE_POLL",
+                 "CROSSFORCE_SUPERNODE_BUSY_POLL", "CROSSFORCE_PULL_BACKOFF",
+                 "CROSSFORCE_PULL_BACKOFF_CAP"):
         if base.get(name):
             env[name] = base[name]
     return env
@@ -388,6 +392,7 @@ def preload_relay() -> None:
     import flwr.supernode.runtime.run_clientapp  # noqa: F401
 
     import federation.flower.clientapp  # noqa: F401
+    import federation.flower.pulls  # noqa: F401
     import federation.keys  # noqa: F401  (reading the relay secret: pycryptodome, ~0.1 CPU-s)
 
 
@@ -510,6 +515,9 @@ def run_task(runtime_address: str, token: str, approved: frozenset[str],
         push_task_output,
     )
 
+    from federation.flower.pulls import shorten_object_pulls
+
+    shorten_object_pulls()  # the question's objects from the SuperNode: no 1 s retry
     if parent_pid is not None:
         start_parent_process_monitor(parent_pid)
     client = _runtime_client(runtime_address, [
@@ -575,8 +583,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "executor":
         secret = Path(args.superexec_secret_file).read_bytes()
         run_executor(args.runtime_api_address, approved, secret,
-                     float(os.environ.get("FLWR_SUPEREXEC_TASK_POLL_INTERVAL", "0.1")),
-                     fork=not args.spawn)
+                     float(os.environ.get(RELAY_POLL_ENV, "0.1")), fork=not args.spawn)
         return 0
     token = os.environ.pop(TOKEN_ENV, "")
     if not token:

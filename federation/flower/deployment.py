@@ -53,6 +53,9 @@ CONNECTION = "crossforce"
 APP_NAME = "crossforce-app"
 BIN = Path(sys.executable).parent
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+#: seconds between the SuperLink's SuperExec's asks for a run to start (a run starts at
+#: most this much later; each ask costs the SuperLink ~7 ms of CPU)
+SUPEREXEC_POLL = "0.5"
 #: ``1``: relay executors start a fresh interpreter per task instead of forking
 RELAY_SPAWN_ENV = "CROSSFORCE_RELAY_SPAWN"
 #: what a relay executor logs when a task ends (its CPU seconds, from ``wait4``)
@@ -477,7 +480,9 @@ class LoopbackDeployment:
         env.update({
             "FLWR_HOME": str(self.home),
             "FLWR_TELEMETRY_ENABLED": "0",
-            "FLWR_SUPEREXEC_TASK_POLL_INTERVAL": "0.1",
+            # the SuperLink's SuperExec asks for a ServerApp to start (Flower: every 1 s);
+            # each ask is an HTTPS request the SuperLink serves, so not every 0.1 s
+            "FLWR_SUPEREXEC_TASK_POLL_INTERVAL": SUPEREXEC_POLL,
             "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
             "PYTHONUNBUFFERED": "1",
             "NO_COLOR": "1",

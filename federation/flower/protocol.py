@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -227,10 +227,14 @@ def load_coordinator_service(spec: str, coordinator_dir: str | Path) -> Coordina
 
 
 def exchange(grid: Grid, messages: Iterable[Message], timeout: float,
-             poll: float = 0.1) -> dict[int, Message]:
+             poll: float = 0.1,
+             on_reply: Callable[[Message], None] | None = None) -> dict[int, Message]:
     """Push all messages, pull replies until all arrived or ``timeout``; node id → reply.
 
-    push + pull with a short sleep instead of ``send_and_receive`` (which polls ~3 s)."""
+    push + pull with a short sleep instead of ``send_and_receive`` (which polls ~3 s).
+    ``on_reply`` handles each reply as it arrives, while later ones are still on their
+    way (nodes answer seconds apart through a SuperLink); its time does not count
+    toward ``timeout``."""
     ids = set(grid.push_messages(list(messages)))
     replies: dict[int, Message] = {}
     deadline = time.monotonic() + timeout
@@ -238,6 +242,10 @@ def exchange(grid: Grid, messages: Iterable[Message], timeout: float,
         for reply in grid.pull_messages(sorted(ids)):
             ids.discard(reply.metadata.reply_to_message_id)
             replies[reply.metadata.src_node_id] = reply
+            if on_reply is not None:
+                started = time.monotonic()
+                on_reply(reply)
+                deadline += time.monotonic() - started
         if not ids or time.monotonic() >= deadline:
             break
         time.sleep(poll)

@@ -219,13 +219,15 @@ def collect(grid: Grid, service: CoordinatorService, settings: RoundSettings,
              f"epoch {query.epoch}")
     messages = [Message(share_request(query), dst_node_id=node_id, message_type=SHARE,
                         ttl=settings.share_timeout + 60) for node_id in forces.values()]
-    replies = exchange(grid, messages, settings.share_timeout, settings.poll_interval)
     by_node = {node_id: force for force, node_id in forces.items()}
-    for node_id, reply in replies.items():
-        outcome = report.forces[by_node[node_id]]
+
+    def ingest(reply: Message) -> None:  # each share set as it arrives, not after the last
+        outcome = report.forces[by_node[reply.metadata.src_node_id]]
         _ingest(service, outcome, reply)
         progress(f"collect: {outcome.force}: {outcome.share}"
                  + (f" ({outcome.detail})" if outcome.detail else ""))
+
+    exchange(grid, messages, settings.share_timeout, settings.poll_interval, on_reply=ingest)
     for outcome in report.forces.values():
         if outcome.share in (TIMEOUT, ABSENT):
             progress(f"collect: {outcome.force}: {outcome.share} ({outcome.detail})")
@@ -389,6 +391,9 @@ app = ServerApp()
 @app.main()
 def main(grid: Grid, context: Context) -> None:
     """``flwr run`` entry: settings and the coordinator service come from run-config."""
+    from federation.flower.pulls import shorten_object_pulls
+
+    shorten_object_pulls()  # the nodes' replies: retry after 0.02 s, not Flower's 1 s
     config = context.run_config
     settings = RoundSettings.from_run_config(config)
     service = load_coordinator_service(str(config.get("coordinator-service", "")),
