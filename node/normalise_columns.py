@@ -83,13 +83,11 @@ NORM_COLUMNS: dict[str, tuple[NormColumn, ...]] = {
     # the device's own number is read in its region: node.extraction.load.finish_devices
     "devices": (NormColumn("imei_norm", ("imei",), _kind("imei")),),
     # numbers are read in their device's region (``_region``, from the devices table);
-    # why one stayed raw is counted by node.extraction.load.finish_parties
-    "calls": (NormColumn("number_e164", ("number", "_region"), _phones,
-                         flag="number_normalised", identifier=False),),
-    "messages": (NormColumn("number_e164", ("number", "_region"), _phones,
-                            flag="number_normalised", identifier=False),),
-    "contacts": (NormColumn("number_e164", ("number", "_region"), _phones,
-                            flag="number_normalised", identifier=False),),
+    # why one stayed raw is counted by node.extraction.load.finish_parties; the
+    # ``number_normalised`` flag is generated from ``number_e164`` (migration 9)
+    "calls": (NormColumn("number_e164", ("number", "_region"), _phones, identifier=False),),
+    "messages": (NormColumn("number_e164", ("number", "_region"), _phones, identifier=False),),
+    "contacts": (NormColumn("number_e164", ("number", "_region"), _phones, identifier=False),),
 }
 
 
@@ -121,6 +119,11 @@ def _stored(table: str, column: str) -> str:
     if column in known and known[column].type == "TIMESTAMP" and not known[column].kept_raw:
         return f"make_timestamp(epoch_us(s.{ident(column)}))"
     return f"s.{ident(column)}"
+
+
+#: staged columns stored under another name: an extraction's party kind as the tool gave
+#: it goes to ``kind_stored`` (``party_kind``/``entry_kind`` are generated, migration 9)
+STORED_AS = {"party_kind": "kind_stored", "entry_kind": "kind_stored"}
 
 
 def _context_joins(specs: Sequence[NormColumn]) -> str:
@@ -175,8 +178,9 @@ def insert_normalised(con: duckdb.DuckDBPyConnection, table: str, staging: str,
     if pending is None:
         with ThreadPoolExecutor(1) as pool:
             pending = start_normalising(con, table, staging, present, pool)
-    cols = list(present)
-    select = [_stored(table, c) for c in cols]
+    cols = [STORED_AS.get(c, c) if table in ("calls", "messages", "contacts") else c
+            for c in present]
+    select = [_stored(table, c) for c in present]
     joins: list[str] = [_context_joins([p.spec for p in pending])]
     unnormalised_sql: list[str] = []
     views = []
