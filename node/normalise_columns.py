@@ -100,11 +100,30 @@ _CONTEXT = {
 }
 
 
-def _raw(column: str, present: Sequence[str]) -> str:
+Context = dict[str, tuple[str, str]]
+
+
+def file_context(con: duckdb.DuckDBPyConnection, staging: str, present: Sequence[str],
+                 specs: Sequence[NormColumn]) -> Context:
+    """``_CONTEXT`` for one staged file: when all its devices share one region (a force's
+    files usually do), that region is a constant and no row joins the devices table — the
+    numbers' map is then joined on the number alone (10 M calls: two hash joins fewer)."""
+    context = dict(_CONTEXT)
+    if "device_id" in present and any("_region" in spec.raw for spec in specs):
+        regions = con.execute(f"""
+            SELECT DISTINCT dr.region FROM (SELECT DISTINCT device_id FROM {staging}) s
+            {_CONTEXT["_region"][1]} LIMIT 2""").fetchall()
+        if len(regions) == 1:
+            region = regions[0][0]
+            context["_region"] = (q(region) if region is not None else "NULL::VARCHAR", "")
+    return context
+
+
+def _raw(column: str, present: Sequence[str], context: Context = _CONTEXT) -> str:
     """SQL for one raw input of a NormColumn: the staged column (alias ``s``), a working
-    input (``_CONTEXT``), or NULL when the file has no such column."""
-    if column in _CONTEXT:
-        return _CONTEXT[column][0]
+    input (``context``), or NULL when the file has no such column."""
+    if column in context:
+        return context[column][0]
     if column in present:
         return f"s.{ident(column)}::VARCHAR"
     return "NULL::VARCHAR"
@@ -126,9 +145,9 @@ def _stored(table: str, column: str) -> str:
 STORED_AS = {"party_kind": "kind_stored", "entry_kind": "kind_stored"}
 
 
-def _context_joins(specs: Sequence[NormColumn]) -> str:
-    return " ".join(join for name, (_, join) in _CONTEXT.items()
-                    if any(name in spec.raw for spec in specs))
+def _context_joins(specs: Sequence[NormColumn], context: Context = _CONTEXT) -> str:
+    return " ".join(join for name, (_, join) in context.items()
+                    if join and any(name in spec.raw for spec in specs))
 
 
 @dataclass
@@ -138,6 +157,8 @@ class PendingMap:
 
     spec: NormColumn
     table: Future[pa.Table]
+    #: the file's working inputs (``file_context``)
+    context: Context
 
 
 def _map_table(spec: NormColumn, distinct: Rows) -> pa.Table:
@@ -157,13 +178,14 @@ def start_normalising(con: duckdb.DuckDBPyConnection, table: str, staging: str,
     """
     pending = []
     specs = NORM_COLUMNS.get(table, ())
-    joins = _context_joins(specs)
+    context = file_context(con, staging, present, specs)
+    joins = _context_joins(specs, context)
     for spec in specs:
-        raw = [_raw(c, present) for c in spec.raw]
+        raw = [_raw(c, present, context) for c in spec.raw]
         distinct = [r for r in con.execute(
             f"SELECT DISTINCT {', '.join(raw)} FROM {staging} s {joins}").fetchall()
             if any(v is not None for v in r)]
-        pending.append(PendingMap(spec, pool.submit(_map_table, spec, distinct)))
+        pending.append(PendingMap(spec, pool.submit(_map_table, spec, distinct), context))
     return pending
 
 
@@ -181,7 +203,8 @@ def insert_normalised(con: duckdb.DuckDBPyConnection, table: str, staging: str,
     cols = [STORED_AS.get(c, c) if table in ("calls", "messages", "contacts") else c
             for c in present]
     select = [_stored(table, c) for c in present]
-    joins: list[str] = [_context_joins([p.spec for p in pending])]
+    context = pending[0].context if pending else _CONTEXT
+    joins: list[str] = [_context_joins([p.spec for p in pending], context)]
     unnormalised_sql: list[str] = []
     views = []
     for n, p in enumerate(pending):
@@ -191,9 +214,10 @@ def insert_normalised(con: duckdb.DuckDBPyConnection, table: str, staging: str,
         if len(spec.raw) == 1:  # NULL raw never matches, and needs no match
             on = f"{alias}.r0 = s.{ident(spec.raw[0])}::VARCHAR" if spec.raw[0] in present \
                 else "false"
-        else:
-            on = " AND ".join(f"{alias}.r{i} IS NOT DISTINCT FROM {_raw(c, present)}"
-                              for i, c in enumerate(spec.raw))
+        else:  # an input constant for the file (``file_context``) is the map's too
+            on = " AND ".join(f"{alias}.r{i} IS NOT DISTINCT FROM {_raw(c, present, context)}"
+                              for i, c in enumerate(spec.raw)
+                              if c not in context or context[c][1])
         joins.append(f"LEFT JOIN {view} {alias} ON {on}")
         cols.append(spec.target)
         select.append(f"{alias}.norm")
@@ -206,7 +230,7 @@ def insert_normalised(con: duckdb.DuckDBPyConnection, table: str, staging: str,
                                     f"{ident(spec.target)} IS NULL)")
         if parties and spec.target == "number_e164":
             party = party_insert(con, table, staging, present, view, alias, joins[0],
-                                 _CONTEXT["_region"][0])
+                                 context["_region"][0])
             if party:
                 joins.append(party.join)
                 cols.extend(party.columns)
