@@ -22,7 +22,7 @@ import pyarrow as pa
 from federation.layout import BY_NAME, NOT_STATED_CODES
 from federation.normalise import _DATE_FORMATS as DATE_FORMATS
 from federation.normalise import normalise_handle, normalise_many
-from node.extraction.parties import phones_in_region
+from node.extraction.parties import phones_in_region, phones_in_region_arrow
 from node.party_columns import party_insert
 from node.sources import ident, q
 
@@ -40,6 +40,8 @@ class NormColumn:
     flag: str | None = None
     #: counted as an identifier kept raw when normalisation fails
     identifier: bool = True
+    #: ``compute`` over Arrow arrays of the raw inputs, the same values without Python rows
+    arrow: Callable[..., pa.Array] | None = None
 
 
 def _kind(kind: str) -> Callable[[Rows], list[str | None]]:
@@ -85,9 +87,12 @@ NORM_COLUMNS: dict[str, tuple[NormColumn, ...]] = {
     # numbers are read in their device's region (``_region``, from the devices table);
     # why one stayed raw is counted by node.extraction.load.finish_parties; the
     # ``number_normalised`` flag is generated from ``number_e164`` (migration 9)
-    "calls": (NormColumn("number_e164", ("number", "_region"), _phones, identifier=False),),
-    "messages": (NormColumn("number_e164", ("number", "_region"), _phones, identifier=False),),
-    "contacts": (NormColumn("number_e164", ("number", "_region"), _phones, identifier=False),),
+    "calls": (NormColumn("number_e164", ("number", "_region"), _phones, identifier=False,
+                        arrow=phones_in_region_arrow),),
+    "messages": (NormColumn("number_e164", ("number", "_region"), _phones, identifier=False,
+                        arrow=phones_in_region_arrow),),
+    "contacts": (NormColumn("number_e164", ("number", "_region"), _phones, identifier=False,
+                        arrow=phones_in_region_arrow),),
 }
 
 
@@ -161,8 +166,14 @@ class PendingMap:
     context: Context
 
 
-def _map_table(spec: NormColumn, distinct: Rows) -> pa.Table:
+def _map_table(spec: NormColumn, distinct: Rows | pa.Table) -> pa.Table:
     """The normalised forms of ``distinct`` beside its raw inputs, as Arrow."""
+    if isinstance(distinct, pa.Table):
+        assert spec.arrow is not None
+        columns = [distinct.column(i).combine_chunks() for i in range(len(spec.raw))]
+        arrays = {f"r{i}": c for i, c in enumerate(columns)}
+        arrays["norm"] = spec.arrow(*columns)
+        return pa.table(arrays)
     arrays = {f"r{i}": pa.array([r[i] for r in distinct], pa.string())
               for i in range(len(spec.raw))}
     arrays["norm"] = pa.array(spec.compute(distinct), pa.string())
@@ -182,9 +193,17 @@ def start_normalising(con: duckdb.DuckDBPyConnection, table: str, staging: str,
     joins = _context_joins(specs, context)
     for spec in specs:
         raw = [_raw(c, present, context) for c in spec.raw]
-        distinct = [r for r in con.execute(
-            f"SELECT DISTINCT {', '.join(raw)} FROM {staging} s {joins}").fetchall()
-            if any(v is not None for v in r)]
+        sql = f"SELECT DISTINCT {', '.join(raw)} FROM {staging} s {joins}"
+        distinct: Rows | pa.Table
+        if spec.arrow:  # the rows with any raw input, as Arrow (no Python tuples)
+            names = ", ".join(f"r{i}" for i in range(len(raw)))
+            distinct = con.sql(
+                f"SELECT * FROM ({sql}) d({names}) WHERE "
+                + " OR ".join(f"r{i} IS NOT NULL" for i in range(len(raw)))
+            ).to_arrow_table()
+        else:
+            distinct = [r for r in con.execute(sql).fetchall()
+                        if any(v is not None for v in r)]
         pending.append(PendingMap(spec, pool.submit(_map_table, spec, distinct), context))
     return pending
 

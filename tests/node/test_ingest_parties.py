@@ -126,3 +126,19 @@ def test_a_file_of_one_region_reads_its_parties_as_a_mixed_file_does(node: Path,
         assert mixed_report.status == "loaded", mixed_report
         assert con.execute(f"SELECT {cols} FROM calls ORDER BY 1::INT").fetchall() == split
     assert sum(sum(r.flags.get("number", {}).values()) for r in reports[1:]) == 52
+
+
+def test_the_arrow_phone_reading_equals_the_row_by_row_one() -> None:
+    """Ingest reads a file's distinct numbers in Arrow (``phones_in_region_arrow``); every
+    shape, in Britain, abroad and with no country, reads as ``phones_in_region`` reads it."""
+    import pyarrow as pa
+
+    from node.extraction.parties import phones_in_region, phones_in_region_arrow
+
+    numbers = [*PARTIES, None, "06 12 34 56 78", "(301) 555-0101", "+1 301 555 0101",
+               " +447700900126@c.us ", "+447700900127@S.WHATSAPP.NET", "07700900128"]
+    rows = [(n, r) for n in numbers for r in ("GB", None, "FR", "US")]
+    got = phones_in_region_arrow(pa.array([n for n, _ in rows], pa.string()),
+                                 pa.array([r for _, r in rows], pa.string())).to_pylist()
+    assert got == phones_in_region(rows)
+    assert sum(g is not None for g in got) >= 20
