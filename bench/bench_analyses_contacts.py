@@ -67,9 +67,9 @@ def fill(node: Path, calls: int, seed: int = 13) -> int:
     con.execute("""INSERT INTO devices (device_id, timezone, source_file)
                    SELECT DISTINCT device_id, 'Europe/London', 0 FROM gen""")
     con.execute("""INSERT INTO calls (device_id, call_id, timestamp_utc, direction, number,
-                   duration_s, app, deleted, number_e164, number_normalised, source_file)
+                   duration_s, app, deleted, number_e164, source_file)
                    SELECT device_id, call_id, timestamp_utc, direction, number_e164,
-                          duration_s, 'Phone', false, number_e164, true, 0 FROM gen""")
+                          duration_s, 'Phone', false, number_e164, 0 FROM gen""")
     con.close()
     return devices
 

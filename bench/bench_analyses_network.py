@@ -169,7 +169,7 @@ def synthetic_calls(node: Path, calls: int, devices: int) -> set[tuple[str, str]
         FROM range({devices}) t(i)""")
     con.execute(f"""
         INSERT INTO calls (device_id, call_id, timestamp_utc, direction, number,
-                           number_e164, number_normalised, source_file)
+                           number_e164, source_file)
         WITH e AS (
             SELECT i, i % {devices} AS d, (i % {devices}) // 20 AS g, random() AS c,
                    floor(random() * 30)::BIGINT AS k, floor(random() * 40)::BIGINT AS p,
@@ -187,7 +187,7 @@ def synthetic_calls(node: Path, calls: int, devices: int) -> set[tuple[str, str]
                 ELSE '+4479' || lpad((d * 40 + p)::VARCHAR, 8, '0') END AS num
             FROM e)
         SELECT 'B' || d, i::VARCHAR, ts, CASE WHEN i % 2 = 0 THEN 'outgoing'
-               ELSE 'incoming' END, num, num, true, 1 FROM n""")
+               ELSE 'incoming' END, num, num, 1 FROM n""")
     con.close()
     return {("+4478" + f"{g * 30:08d}", "+4476" + f"{g:08d}")
             for g in range((devices + 19) // 20)}

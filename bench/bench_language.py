@@ -68,8 +68,8 @@ def messages_table(con: duckdb.DuckDBPyConnection, bodies: list[str]) -> None:
     con.register("incoming", pa.table({
         "message_id": pa.array([f"M{i}" for i in range(n)]),
         "body": pa.array(bodies, pa.string())}))
-    con.execute("INSERT INTO messages (device_id, message_id, body, number_normalised, "
-                "source_file) SELECT 'D1', message_id, body, false, 1 FROM incoming")
+    con.execute("INSERT INTO messages (device_id, message_id, body, source_file) "
+                "SELECT 'D1', message_id, body, 1 FROM incoming")
     con.unregister("incoming")
 
 

@@ -22,7 +22,7 @@ import pyarrow as pa
 from federation.layout import BY_NAME, NOT_STATED_CODES
 from federation.normalise import _DATE_FORMATS as DATE_FORMATS
 from federation.normalise import normalise_handle, normalise_many
-from node.extraction.parties import phones_in_region
+from node.extraction.parties import phones_in_region, phones_in_region_arrow
 from node.party_columns import party_insert
 from node.sources import ident, q
 
@@ -40,6 +40,8 @@ class NormColumn:
     flag: str | None = None
     #: counted as an identifier kept raw when normalisation fails
     identifier: bool = True
+    #: ``compute`` over Arrow arrays of the raw inputs, the same values without Python rows
+    arrow: Callable[..., pa.Array] | None = None
 
 
 def _kind(kind: str) -> Callable[[Rows], list[str | None]]:
@@ -83,13 +85,14 @@ NORM_COLUMNS: dict[str, tuple[NormColumn, ...]] = {
     # the device's own number is read in its region: node.extraction.load.finish_devices
     "devices": (NormColumn("imei_norm", ("imei",), _kind("imei")),),
     # numbers are read in their device's region (``_region``, from the devices table);
-    # why one stayed raw is counted by node.extraction.load.finish_parties
-    "calls": (NormColumn("number_e164", ("number", "_region"), _phones,
-                         flag="number_normalised", identifier=False),),
-    "messages": (NormColumn("number_e164", ("number", "_region"), _phones,
-                            flag="number_normalised", identifier=False),),
-    "contacts": (NormColumn("number_e164", ("number", "_region"), _phones,
-                            flag="number_normalised", identifier=False),),
+    # why one stayed raw is counted by node.extraction.load.finish_parties; the
+    # ``number_normalised`` flag is generated from ``number_e164`` (migration 9)
+    "calls": (NormColumn("number_e164", ("number", "_region"), _phones, identifier=False,
+                        arrow=phones_in_region_arrow),),
+    "messages": (NormColumn("number_e164", ("number", "_region"), _phones, identifier=False,
+                        arrow=phones_in_region_arrow),),
+    "contacts": (NormColumn("number_e164", ("number", "_region"), _phones, identifier=False,
+                        arrow=phones_in_region_arrow),),
 }
 
 
@@ -102,11 +105,30 @@ _CONTEXT = {
 }
 
 
-def _raw(column: str, present: Sequence[str]) -> str:
+Context = dict[str, tuple[str, str]]
+
+
+def file_context(con: duckdb.DuckDBPyConnection, staging: str, present: Sequence[str],
+                 specs: Sequence[NormColumn]) -> Context:
+    """``_CONTEXT`` for one staged file: when all its devices share one region (a force's
+    files usually do), that region is a constant and no row joins the devices table — the
+    numbers' map is then joined on the number alone (10 M calls: two hash joins fewer)."""
+    context = dict(_CONTEXT)
+    if "device_id" in present and any("_region" in spec.raw for spec in specs):
+        regions = con.execute(f"""
+            SELECT DISTINCT dr.region FROM (SELECT DISTINCT device_id FROM {staging}) s
+            {_CONTEXT["_region"][1]} LIMIT 2""").fetchall()
+        if len(regions) == 1:
+            region = regions[0][0]
+            context["_region"] = (q(region) if region is not None else "NULL::VARCHAR", "")
+    return context
+
+
+def _raw(column: str, present: Sequence[str], context: Context = _CONTEXT) -> str:
     """SQL for one raw input of a NormColumn: the staged column (alias ``s``), a working
-    input (``_CONTEXT``), or NULL when the file has no such column."""
-    if column in _CONTEXT:
-        return _CONTEXT[column][0]
+    input (``context``), or NULL when the file has no such column."""
+    if column in context:
+        return context[column][0]
     if column in present:
         return f"s.{ident(column)}::VARCHAR"
     return "NULL::VARCHAR"
@@ -123,9 +145,14 @@ def _stored(table: str, column: str) -> str:
     return f"s.{ident(column)}"
 
 
-def _context_joins(specs: Sequence[NormColumn]) -> str:
-    return " ".join(join for name, (_, join) in _CONTEXT.items()
-                    if any(name in spec.raw for spec in specs))
+#: staged columns stored under another name: an extraction's party kind as the tool gave
+#: it goes to ``kind_stored`` (``party_kind``/``entry_kind`` are generated, migration 9)
+STORED_AS = {"party_kind": "kind_stored", "entry_kind": "kind_stored"}
+
+
+def _context_joins(specs: Sequence[NormColumn], context: Context = _CONTEXT) -> str:
+    return " ".join(join for name, (_, join) in context.items()
+                    if join and any(name in spec.raw for spec in specs))
 
 
 @dataclass
@@ -135,10 +162,18 @@ class PendingMap:
 
     spec: NormColumn
     table: Future[pa.Table]
+    #: the file's working inputs (``file_context``)
+    context: Context
 
 
-def _map_table(spec: NormColumn, distinct: Rows) -> pa.Table:
+def _map_table(spec: NormColumn, distinct: Rows | pa.Table) -> pa.Table:
     """The normalised forms of ``distinct`` beside its raw inputs, as Arrow."""
+    if isinstance(distinct, pa.Table):
+        assert spec.arrow is not None
+        columns = [distinct.column(i).combine_chunks() for i in range(len(spec.raw))]
+        arrays = {f"r{i}": c for i, c in enumerate(columns)}
+        arrays["norm"] = spec.arrow(*columns)
+        return pa.table(arrays)
     arrays = {f"r{i}": pa.array([r[i] for r in distinct], pa.string())
               for i in range(len(spec.raw))}
     arrays["norm"] = pa.array(spec.compute(distinct), pa.string())
@@ -154,13 +189,22 @@ def start_normalising(con: duckdb.DuckDBPyConnection, table: str, staging: str,
     """
     pending = []
     specs = NORM_COLUMNS.get(table, ())
-    joins = _context_joins(specs)
+    context = file_context(con, staging, present, specs)
+    joins = _context_joins(specs, context)
     for spec in specs:
-        raw = [_raw(c, present) for c in spec.raw]
-        distinct = [r for r in con.execute(
-            f"SELECT DISTINCT {', '.join(raw)} FROM {staging} s {joins}").fetchall()
-            if any(v is not None for v in r)]
-        pending.append(PendingMap(spec, pool.submit(_map_table, spec, distinct)))
+        raw = [_raw(c, present, context) for c in spec.raw]
+        sql = f"SELECT DISTINCT {', '.join(raw)} FROM {staging} s {joins}"
+        distinct: Rows | pa.Table
+        if spec.arrow:  # the rows with any raw input, as Arrow (no Python tuples)
+            names = ", ".join(f"r{i}" for i in range(len(raw)))
+            distinct = con.sql(
+                f"SELECT * FROM ({sql}) d({names}) WHERE "
+                + " OR ".join(f"r{i} IS NOT NULL" for i in range(len(raw)))
+            ).to_arrow_table()
+        else:
+            distinct = [r for r in con.execute(sql).fetchall()
+                        if any(v is not None for v in r)]
+        pending.append(PendingMap(spec, pool.submit(_map_table, spec, distinct), context))
     return pending
 
 
@@ -175,9 +219,11 @@ def insert_normalised(con: duckdb.DuckDBPyConnection, table: str, staging: str,
     if pending is None:
         with ThreadPoolExecutor(1) as pool:
             pending = start_normalising(con, table, staging, present, pool)
-    cols = list(present)
-    select = [_stored(table, c) for c in cols]
-    joins: list[str] = [_context_joins([p.spec for p in pending])]
+    cols = [STORED_AS.get(c, c) if table in ("calls", "messages", "contacts") else c
+            for c in present]
+    select = [_stored(table, c) for c in present]
+    context = pending[0].context if pending else _CONTEXT
+    joins: list[str] = [_context_joins([p.spec for p in pending], context)]
     unnormalised_sql: list[str] = []
     views = []
     for n, p in enumerate(pending):
@@ -187,9 +233,10 @@ def insert_normalised(con: duckdb.DuckDBPyConnection, table: str, staging: str,
         if len(spec.raw) == 1:  # NULL raw never matches, and needs no match
             on = f"{alias}.r0 = s.{ident(spec.raw[0])}::VARCHAR" if spec.raw[0] in present \
                 else "false"
-        else:
-            on = " AND ".join(f"{alias}.r{i} IS NOT DISTINCT FROM {_raw(c, present)}"
-                              for i, c in enumerate(spec.raw))
+        else:  # an input constant for the file (``file_context``) is the map's too
+            on = " AND ".join(f"{alias}.r{i} IS NOT DISTINCT FROM {_raw(c, present, context)}"
+                              for i, c in enumerate(spec.raw)
+                              if c not in context or context[c][1])
         joins.append(f"LEFT JOIN {view} {alias} ON {on}")
         cols.append(spec.target)
         select.append(f"{alias}.norm")
@@ -202,7 +249,7 @@ def insert_normalised(con: duckdb.DuckDBPyConnection, table: str, staging: str,
                                     f"{ident(spec.target)} IS NULL)")
         if parties and spec.target == "number_e164":
             party = party_insert(con, table, staging, present, view, alias, joins[0],
-                                 _CONTEXT["_region"][0])
+                                 context["_region"][0])
             if party:
                 joins.append(party.join)
                 cols.extend(party.columns)

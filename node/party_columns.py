@@ -8,6 +8,10 @@ invalid numbers) go through ``kind_of``/``normalise_party``, each distinct (valu
 region, app) once. So the INSERT writes the kind, normalised form and number flag itself
 and no second pass rewrites 10 million rows. The values are the ones ``finish_parties``
 gives (a test runs it over a loaded file and finds nothing to change).
+
+A phone read as ``number_e164`` is stored once (migration 9): ``party_kind``/``party_norm``
+(contacts: ``entry_kind``/``entry_norm``) are generated from ``number_e164`` and the
+stored ``kind_stored``/``norm_stored``, which the INSERT fills only for the other parties.
 """
 
 from __future__ import annotations
@@ -21,12 +25,10 @@ import pyarrow as pa
 from node.extraction.parties import kind_of, normalise_party, number_flag_sql
 from node.sources import ident
 
-#: per layout table: (kind column, normalised column, app column) of its party
-PARTY_COLUMNS = {
-    "calls": ("party_kind", "party_norm", "app"),
-    "messages": ("party_kind", "party_norm", "app"),
-    "contacts": ("entry_kind", "entry_norm", "source_app"),
-}
+#: per layout table: the app column of its party
+PARTY_COLUMNS = {"calls": "app", "messages": "app", "contacts": "source_app"}
+#: the stored kind and form of a party that is not a phone read as E.164 (migration 9)
+STORED = ("kind_stored", "norm_stored")
 
 
 @dataclass
@@ -50,7 +52,7 @@ def party_insert(con: duckdb.DuckDBPyConnection, table: str, staging: str,
     """
     if table not in PARTY_COLUMNS or "number" not in present:
         return None
-    kind_col, norm_col, app_col = PARTY_COLUMNS[table]
+    app_col = PARTY_COLUMNS[table]
     app = f"s.{ident(app_col)}" if app_col in present else "NULL::VARCHAR"
     rest = con.execute(f"""
         SELECT DISTINCT s.number, {region}, {app} FROM {staging} s {context_joins}
@@ -70,9 +72,9 @@ def party_insert(con: duckdb.DuckDBPyConnection, table: str, staging: str,
             f"AND p.a IS NOT DISTINCT FROM {app}")
     flag = number_flag_sql("s.number", f"{alias}.norm", region)
     return PartyInsert(
-        [kind_col, norm_col, "number_flag"],
-        [f"CASE WHEN {alias}.norm IS NOT NULL THEN 'phone' ELSE p.kind END",
-         f"coalesce({alias}.norm, p.norm)",
+        [*STORED, "number_flag"],
+        [f"CASE WHEN {alias}.norm IS NULL THEN p.kind END",
+         f"CASE WHEN {alias}.norm IS NULL THEN p.norm END",
          f"CASE WHEN coalesce(p.kind, 'phone') = 'phone' THEN {flag} END"],
         join, view)
 

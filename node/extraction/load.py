@@ -116,11 +116,14 @@ def finish_devices(con: duckdb.DuckDBPyConnection, file_id: int) -> dict[str, in
     return {"unknown": unknown} if unknown else {}
 
 
-#: per table: (value SQL, kind column, normalised column, app SQL) of its parties
+#: per table: (value SQL, kind column, normalised column, app SQL) of its parties. Calls,
+#: messages and contacts store them only for a party that is not a phone read as
+#: ``number_e164`` (``kind_stored``/``norm_stored``; the columns readers see are generated
+#: from them, migration 9).
 _PARTY_COLUMNS = {
-    "calls": ("t.number", "party_kind", "party_norm", "t.app"),
-    "messages": ("t.number", "party_kind", "party_norm", "t.app"),
-    "contacts": ("coalesce(t.entry_value, t.number)", "entry_kind", "entry_norm",
+    "calls": ("t.number", "kind_stored", "norm_stored", "t.app"),
+    "messages": ("t.number", "kind_stored", "norm_stored", "t.app"),
+    "contacts": ("coalesce(t.entry_value, t.number)", "kind_stored", "norm_stored",
                  "t.source_app"),
     "event_parties": ("t.identifier", "party_kind", "party_norm", "ev.app"),
     "device_accounts": ("t.value", "entry_kind", "value_norm", "t.app"),
@@ -178,13 +181,14 @@ def finish_parties(con: duckdb.DuckDBPyConnection, table: str, file_id: int
                           AND t.party_norm = d.owner_number_e164""")
     if not numbers:
         return {}
-    # one pass: the phones' kind and normalised form, and why each other number stayed raw
+    # one pass: a phone read as number_e164 stores no kind or form of its own (they are
+    # generated from number_e164), and why each other number stayed raw
     phone = f"t.number_e164 IS NOT NULL AND coalesce(t.{kind_col}, 'phone') = 'phone'"
     flag = number_flag_sql("t.number", "t.number_e164", "d.region")
     con.execute(f"""
         UPDATE {table} t SET
-            {kind_col} = CASE WHEN {phone} THEN 'phone' ELSE t.{kind_col} END,
-            {norm_col} = CASE WHEN {phone} THEN t.number_e164 ELSE t.{norm_col} END,
+            {kind_col} = CASE WHEN {phone} THEN NULL ELSE t.{kind_col} END,
+            {norm_col} = CASE WHEN {phone} THEN NULL ELSE t.{norm_col} END,
             number_flag = CASE WHEN coalesce(t.{kind_col}, 'phone') = 'phone'
                                THEN {flag} END
         FROM (SELECT t2.rowid AS rid, d2.region FROM {table} t2

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from federation.normalise import (
+    normalise_array,
     normalise_email,
     normalise_handle,
     normalise_many,
@@ -91,6 +93,39 @@ def phones_in_region(rows: Sequence[tuple[str | None, str | None]]) -> list[str 
                      for t in texts]
         for i, n in zip(idx, norms, strict=True):
             out[i] = n
+    return out
+
+
+def phones_in_region_arrow(numbers: Any, regions: Any) -> Any:
+    """``phones_in_region`` over two Arrow string arrays (number, device region), the same
+    values: ingest's distinct numbers stay in Arrow, those of a British device are read by
+    the vectorised normaliser, and only WhatsApp ids and other countries go one by one."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    numbers = numbers.combine_chunks() if isinstance(numbers, pa.ChunkedArray) else numbers
+    regions = regions.combine_chunks() if isinstance(regions, pa.ChunkedArray) else regions
+    texts = numbers
+    jid = pc.fill_null(pc.match_substring(numbers, "@"), False)  # every WhatsApp id has one
+    if pc.any(jid).as_py():
+        texts = pc.replace_with_mask(numbers, jid, pa.array(
+            [phone_text(v) for v in numbers.filter(jid).to_pylist()], pa.string()))
+    out = pa.nulls(len(numbers), pa.string())
+    present = pc.fill_null(pc.not_equal(numbers, ""), False)
+    for region in pc.unique(regions).to_pylist():
+        mine = (pc.is_null(regions) if region is None
+                else pc.fill_null(pc.equal(regions, region), False))
+        mask = pc.and_(mine, present)
+        if not pc.any(mask).as_py():
+            continue
+        part = texts.filter(mask)
+        if region == "GB":
+            norms = normalise_array("phone", part)
+        else:
+            norms = pa.array([_international_only(t) if region is None
+                              else normalise_phone(t, region) for t in part.to_pylist()],
+                             pa.string())
+        out = pc.replace_with_mask(out, mask, norms)
     return out
 
 

@@ -96,3 +96,49 @@ def test_layout_parties_read_by_kind_and_region(node: Path, write, query) -> Non
     assert got[("DGB", "Voicemail", "WhatsApp")] == ("handle", "whatsapp:voicemail", None)
     assert calls.flags["number"] == {"invalid": 10, "no_region": 20, "not_a_number": 22}
     assert calls.unnormalised == 52
+
+
+def test_a_file_of_one_region_reads_its_parties_as_a_mixed_file_does(node: Path, write,
+                                                                     tmp_path: Path) -> None:
+    """All of a file's devices in one country (or all unknown): the region is a constant
+    of the file's INSERT, with the same kinds, forms and flags as a per-row region."""
+    mixed = _calls()
+    header, *rows = mixed.splitlines()
+    one = {d: header + "\n" + "\n".join(r for r in rows if r.startswith(d + ",")) + "\n"
+           for d in ("DGB", "DNONE")}
+    paths = [write("devices.csv", DEVICES), write("calls-gb.csv", one["DGB"]),
+             write("calls-none.csv", one["DNONE"])]
+    other = tmp_path / "mixed"
+    other.mkdir()
+    (other / "calls.csv").write_text(mixed)
+    cols = "call_id, party_kind, party_norm, number_flag, number_e164, number_normalised"
+    with open_store(node) as (config, con):
+        reports = ingest(con, config, paths)
+        assert [r.status for r in reports] == ["loaded"] * 3, reports
+        split = con.execute(f"SELECT {cols} FROM calls ORDER BY 1::INT").fetchall()
+        for r in reports[1:]:
+            (file_id,) = con.execute("SELECT file_id FROM source_files WHERE path = ?",
+                                     [r.path]).fetchall()[0]
+            assert finish_parties(con, "calls", file_id) == r.flags.get("number", {})
+        assert con.execute(f"SELECT {cols} FROM calls ORDER BY 1::INT").fetchall() == split
+        con.execute("DELETE FROM calls")
+        (mixed_report,) = ingest(con, config, [other / "calls.csv"])
+        assert mixed_report.status == "loaded", mixed_report
+        assert con.execute(f"SELECT {cols} FROM calls ORDER BY 1::INT").fetchall() == split
+    assert sum(sum(r.flags.get("number", {}).values()) for r in reports[1:]) == 52
+
+
+def test_the_arrow_phone_reading_equals_the_row_by_row_one() -> None:
+    """Ingest reads a file's distinct numbers in Arrow (``phones_in_region_arrow``); every
+    shape, in Britain, abroad and with no country, reads as ``phones_in_region`` reads it."""
+    import pyarrow as pa
+
+    from node.extraction.parties import phones_in_region, phones_in_region_arrow
+
+    numbers = [*PARTIES, None, "06 12 34 56 78", "(301) 555-0101", "+1 301 555 0101",
+               " +447700900126@c.us ", "+447700900127@S.WHATSAPP.NET", "07700900128"]
+    rows = [(n, r) for n in numbers for r in ("GB", None, "FR", "US")]
+    got = phones_in_region_arrow(pa.array([n for n, _ in rows], pa.string()),
+                                 pa.array([r for _, r in rows], pa.string())).to_pylist()
+    assert got == phones_in_region(rows)
+    assert sum(g is not None for g in got) >= 20
