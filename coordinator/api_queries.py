@@ -122,6 +122,14 @@ def network_detail(con: duckdb.DuckDBPyConnection, purpose: str,
              for a, b, kinds, forces, n in con.execute("""
                  SELECT entity_a, entity_b, kinds, forces, n_links FROM network_edges
                  WHERE network_id = ? ORDER BY entity_a, entity_b""", [network_id]).fetchall()]
+    return network_answer(purpose, row, members, edges)
+
+
+def network_answer(purpose: str, row: tuple, members: list[dict[str, Any]],
+                   edges: list[dict[str, Any]]) -> dict[str, Any]:
+    """One network as the API answers it, from its row (network_id, forces, n_persons,
+    n_identifiers, counts_by_kind, first and last activity), members and edges: the SQL
+    path and the in-memory one (`serve_networks`) build it alike."""
     nid, forces, n_p, n_i, counts, first, last = row
     return {"network_id": nid, "purpose": purpose, "forces": list(forces),
             "n_persons": n_p, "n_identifiers": n_i, "counts_by_kind": dict(counts),

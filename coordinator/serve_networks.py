@@ -19,7 +19,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from coordinator.api_queries import _iso, cytoscape
+from coordinator.api_queries import network_answer
 
 _NETWORKS = """
     SELECT n.network_id, p.purpose, n.forces, n.n_persons, n.n_identifiers,
@@ -78,14 +78,5 @@ class NetworkIndex:
         edges = [{"entity_a": e["entity_a"], "entity_b": e["entity_b"], "kinds": e["kinds"],
                   "forces": e["forces"], "n_links": e["n_links"]}
                  for e in self._rows(self.edges, self._edge_ranges, network_id)]
-        nid, _, forces, n_p, n_i, counts, first, last = row
-        return {"network_id": nid, "purpose": purpose, "forces": list(forces),
-                "n_persons": n_p, "n_identifiers": n_i, "counts_by_kind": dict(counts),
-                "first_activity": _iso(first), "last_activity": _iso(last),
-                "brokers": [m["entity_id"] for m in sorted(
-                    (m for m in members if m["is_broker"]),
-                    key=lambda m: (-m["betweenness"], m["entity_id"]))],
-                "key_players": [m["entity_id"] for m in sorted(
-                    (m for m in members if m["is_key_player"]),
-                    key=lambda m: (-m["degree"], m["entity_id"]))],
-                "members": members, "edges": edges, "elements": cytoscape(members, edges)}
+        nid, _, *rest = row
+        return network_answer(purpose, (nid, *rest), members, edges)
