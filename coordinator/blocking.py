@@ -21,7 +21,11 @@ pairs are grouped once, by pair, and the rare pair sharing two tokens of one key
 
 Temp tables left on the connection (read by scoring and clustering):
     lk_nodes(node, force_id, force, ref, kind)     every item, numbered
-    lk_kinds(kind_id, token_kind)                  match-key kinds (bits of the masks)
+    lk_person_ids(node, token_kind, token)         identifier tokens recorded against a
+                                                   person (its own or linked items)
+    lk_kinds(kind_id, token_kind)                  match-key kinds (bits of the masks), with
+                                                   `mk:id_<kind>` for those identifiers when
+                                                   `identifier_keys` (compared like a key)
     lk_freq(kind_id, h, freq)                      tokens held more than once (by 64-bit hash)
     lk_held(kind_id, force_id, n)                  tokens of each key each force holds
     lk_kind_freq(kind_id, total, ubar)             ubar = P(two random references agree)
