@@ -6,7 +6,8 @@ read in full (413), inputs are validated strictly (unknown fields refused), ever
 one shape — ``{"error": {"status", "code", "message", "request_id"}}`` — and no stack trace
 is ever sent (a failure is a 500 naming only its request id; the detail stays in the
 server's log). A failure under /v1 is a consultation entry too (status 500, outcome error,
-its request id, no detail), written before the 500 leaves (``Failures``). CORS is off
+its request id, no detail), written before the 500 leaves (``Failures``), and so is a
+body refused as too large (status 413: its entry before the 413 leaves). CORS is off
 unless origins are given; security headers go on every answer.
 """
 
@@ -16,7 +17,7 @@ import asyncio
 import hashlib
 import logging
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -67,8 +68,9 @@ class BodyLimit:
     """Refuse a body over the limit (413) as soon as it is known to be (Content-Length,
     or while it streams in); keep the SHA-256 of an accepted body for query fingerprints."""
 
-    def __init__(self, app: ASGIApp, public: int, internal: int) -> None:
-        self.app, self.public, self.internal = app, public, internal
+    def __init__(self, app: ASGIApp, public: int, internal: int,
+                 refused: Callable[[Request, int], Awaitable[Response]] | None = None) -> None:
+        self.app, self.public, self.internal, self.refused = app, public, internal, refused
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -78,7 +80,7 @@ class BodyLimit:
         state = scope.setdefault("state", {})
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await self._refuse(scope, send, limit)
+            await self._refuse(scope, receive, send, limit)
             return
         chunks, size, more = [], 0, True
         while more:
@@ -88,7 +90,7 @@ class BodyLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                await self._refuse(scope, send, limit)
+                await self._refuse(scope, receive, send, limit)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -96,11 +98,18 @@ class BodyLimit:
         state["body_sha256"] = hashlib.sha256(body).hexdigest() if body else ""
         await self.app(scope, replay(body, receive), send)
 
-    @staticmethod
-    async def _refuse(scope: Scope, send: Send, limit: int) -> None:
-        response = JSONResponse(error_body(413, "too_large", f"request body over {limit:,} "
-                                           "bytes", scope["state"]["request_id"]), 413)
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        """413, a consultation entry first where the app keeps them (``refused``)."""
+        if self.refused is not None:
+            response: Response = await self.refused(Request(scope, receive), limit)
+        else:
+            response = JSONResponse(error_body(413, "too_large", _too_large(limit),
+                                               scope["state"]["request_id"]), 413)
         await response(scope, _drain, send)
+
+
+def _too_large(limit: int) -> str:
+    return f"request body over {limit:,} bytes"
 
 
 async def _drain() -> Message:
@@ -254,21 +263,29 @@ def create_app(served: ServedStore, settings: ApiSettings | None = None,
     async def state_error(request: Request, exc: CrossforceError) -> JSONResponse:
         return await refuse(request, 409, "not_ready", str(exc).splitlines()[0][:300])
 
-    async def failed(request: Request) -> Response:
-        """The 500 of a request that failed; under /v1 it waits for a fresh consultation
-        entry (status 500) — whatever the request had queued before may never have been
-        written. If even that entry cannot be written the 500 still goes (it releases
-        nothing) and the server's log says so."""
-        body = encode(error_body(500, "internal", FAILED, request_id(request)))
+    async def logged_error(request: Request, status: int, code: str,
+                           message: str) -> Response:
+        """An error answered outside the endpoints (a failure, a body over the limit);
+        under /v1 it waits for a fresh consultation entry with its status — whatever the
+        request had queued before may never have been written. If even that entry cannot
+        be written the answer still goes (it releases nothing) and the server's log says
+        so."""
+        body = encode(error_body(status, code, message, request_id(request)))
         path = request.url.path
         if not path.startswith("/v1/") or path == "/v1/health":
-            return Response(body, 500, media_type="application/json")
+            return Response(body, status, media_type="application/json")
         try:  # in a thread: naming the caller may check their key (scrypt)
-            await asyncio.wrap_future(await run_in_threadpool(gate.log, request, 500, 0))
+            await asyncio.wrap_future(await run_in_threadpool(gate.log, request, status, 0))
         except Exception:  # noqa: BLE001
-            log.critical("the failure of request %s could not be written to the ledger",
-                         request_id(request), exc_info=True)
-        return Response(body, 500, media_type="application/json")
+            log.critical("request %s (%s) could not be written to the ledger",
+                         request_id(request), status, exc_info=True)
+        return Response(body, status, media_type="application/json")
+
+    async def failed(request: Request) -> Response:
+        return await logged_error(request, 500, "internal", FAILED)
+
+    async def too_large(request: Request, limit: int) -> Response:
+        return await logged_error(request, 413, "too_large", _too_large(limit))
 
     @app.exception_handler(Exception)
     async def failure(request: Request, exc: Exception) -> Response:
@@ -284,6 +301,7 @@ def create_app(served: ServedStore, settings: ApiSettings | None = None,
                            allow_headers=["Authorization", "X-Purpose", "X-Justification",
                                           "Content-Type"])
     app.add_middleware(Failures, answer=failed)  # innermost of ours: inside the headers
-    app.add_middleware(BodyLimit, public=s.max_body_bytes, internal=s.max_internal_bytes)
+    app.add_middleware(BodyLimit, public=s.max_body_bytes, internal=s.max_internal_bytes,
+                       refused=too_large)
     app.add_middleware(SecurityHeaders, tls=s.tls)  # outermost: every answer gets them
     return app

@@ -69,3 +69,24 @@ def test_a_failed_request_is_a_consultation_entry_and_its_500_has_no_trace(
         assert raw["counts"] == {"status": 500, "results": 0}
         assert "Catalog" not in raw["justification"] and "links" not in raw["justification"]
         assert aud.get("/v1/ledger/verify").json()["ok"]
+
+
+def test_a_body_over_the_limit_is_refused_and_is_a_consultation_entry_too(
+        broken: tuple[Path, int]) -> None:
+    """Refused before the service reads it all (413) — and still on the ledger, named
+    to its caller, before the 413 leaves."""
+    directory, _ = broken
+    keys = {"lan": add_user(directory, "lan", f"liaison:{LANCS}"),
+            "aud": add_user(directory, "aud2", "auditor")}
+    with serving(directory) as url:
+        lan = Api(url, keys["lan"], justification="is this phone known elsewhere?")
+        reply = lan.client.post("/v1/lookups", content=b"x" * 5_000_000, headers={
+            "content-type": "application/json"})
+        assert reply.status_code == 413
+        error = reply.json()["error"]
+        assert (error["status"], error["code"]) == (413, "too_large")
+        items = Api(url, keys["aud"]).get("/v1/consultations", user="lan",
+                                          limit=5).json()["items"]
+        (entry,) = [c for c in items if c["request_id"] == error["request_id"]]
+        assert (entry["status"], entry["outcome"], entry["results"]) == (413, "refused", 0)
+        assert entry["endpoint"] == "POST /v1/lookups"
