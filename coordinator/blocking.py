@@ -42,11 +42,10 @@ from __future__ import annotations
 
 import duckdb
 
-from coordinator.settings import MATCH_KEY_PREFIX, LinkageSettings
+from coordinator.settings import ID_PREFIX, MATCH_KEY_PREFIX, LinkageSettings
 
 MAX_MATCH_KEYS = 62  # kinds are bits of a BIGINT mask
 TF_SCALE = 1 << 20  # term-frequency bits in fixed point (exact, order-free sums)
-ID_PREFIX = "id_"  # identifier kinds compared as keys: mk:id_email, mk:id_phone
 
 
 def number_nodes(con: duckdb.DuckDBPyConnection) -> int:

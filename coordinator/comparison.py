@@ -22,13 +22,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
-from coordinator.settings import MATCH_KEY_PREFIX
-
-Disagreement = Literal["shown", "equal", "any"]
+from coordinator.settings import ID_PREFIX, IDENTIFIER_KINDS, MATCH_KEY_PREFIX, Disagreement
 
 
 @dataclass(frozen=True)
@@ -67,7 +64,7 @@ COMPARISONS: tuple[Comparison, ...] = (
     _c("house_number", ("exact", {"st_no"})),
     _c("locality", ("exact", {"loc"})),
     # an identifier recorded against both (settings.identifier_keys)
-    _c("identifier", ("exact", {"id_phone", "id_email", "id_handle", "id_vrm", "id_imei"})),
+    _c("identifier", ("exact", {ID_PREFIX + kind for kind in IDENTIFIER_KINDS})),
 )
 
 

@@ -16,6 +16,10 @@ from federation.errors import CrossforceError
 
 IDENTIFIER_KINDS: tuple[str, ...] = ("phone", "email", "handle", "vrm", "imei")
 MATCH_KEY_PREFIX = "mk:"
+#: identifiers recorded against persons, compared as keys: ``mk:id_email``, ``mk:id_phone``
+ID_PREFIX = "id_"
+#: which fields a differing key counts against (`LinkageSettings.disagreement`)
+Disagreement = Literal["shown", "equal", "any"]
 
 
 class Settings(BaseModel):
@@ -129,7 +133,7 @@ class LinkageSettings(Settings):
     identifier_kinds: tuple[str, ...] = Field(
         IDENTIFIER_KINDS, min_length=1,
         description="token kinds where the same token means the same entity")
-    disagreement: Literal["shown", "equal", "any"] = Field(
+    disagreement: Disagreement = Field(
         "shown", description="which fields a key that does not agree counts against (it "
         "says only that one of its fields differs): shown (default) = a field of it whose "
         "every other field agrees at some level (fn+sn differs, fn_mp+yob agrees: the "

@@ -103,10 +103,10 @@ def test_a_differing_key_counts_against_the_field_the_others_show_differs():
 
 
 def test_a_wrong_date_of_birth_does_not_also_cost_the_names():
-    """Only the surname agrees, through sn+dob? No — through nothing but the postcode and
-    the given name's sound and birth year (fn_mp+yob): fn+dob differing is explained by the
-    date or by the given name, so neither is laid on the given name; the old rule laid it
-    on every field of every differing key."""
+    """The given name's sound and birth year agree (fn_mp+yob), so fn+dob differing is
+    read as the given name spelt otherwise and the date wrong — the levels those keys
+    reached, nothing worse. Where only the postcode agrees, fn+dob differing may be either
+    field: "equal" lays it on neither (unknown); the old rule, "any", on both."""
     shown = _levels(["fn_mp+yob", "sn+pc"], HELD, HELD, "shown")
     assert shown["given_name"] == "phonetic"
     assert shown["dob"] == "year"
