@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from federation.errors import CrossforceError
+from federation.flower.pulls import env_seconds
 
 #: the relay user ``node join`` creates or uses unless told ``--relay-user``
 RELAY_USER = "crossforce-relay"
@@ -583,7 +584,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "executor":
         secret = Path(args.superexec_secret_file).read_bytes()
         run_executor(args.runtime_api_address, approved, secret,
-                     float(os.environ.get(RELAY_POLL_ENV, "0.1")), fork=not args.spawn)
+                     env_seconds(os.environ, RELAY_POLL_ENV, 0.1, 0.01, 3.0),
+                     fork=not args.spawn)
         return 0
     token = os.environ.pop(TOKEN_ENV, "")
     if not token:

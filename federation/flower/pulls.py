@@ -29,8 +29,10 @@ DEFAULT_BACKOFF = 0.02
 DEFAULT_CAP = 0.5
 
 
-def _seconds(environ: Mapping[str, str], name: str, default: float, low: float,
-             high: float) -> float:
+def env_seconds(environ: Mapping[str, str], name: str, default: float, low: float,
+                high: float) -> float:
+    """Seconds from environment variable ``name`` (``default`` when unset), between
+    ``low`` and ``high``; anything else stops the process with one clear line."""
     text = environ.get(name, "")
     try:
         value = float(text) if text else default
@@ -43,8 +45,8 @@ def _seconds(environ: Mapping[str, str], name: str, default: float, low: float,
 
 def pull_backoff(environ: Mapping[str, str] = os.environ) -> tuple[float, float]:
     """(first retry, cap) in seconds from the environment; a clear error for bad values."""
-    first = _seconds(environ, BACKOFF_ENV, DEFAULT_BACKOFF, 0.005, 1.0)
-    cap = _seconds(environ, CAP_ENV, DEFAULT_CAP, first, 10.0)
+    first = env_seconds(environ, BACKOFF_ENV, DEFAULT_BACKOFF, 0.005, 1.0)
+    cap = env_seconds(environ, CAP_ENV, DEFAULT_CAP, first, 10.0)
     return first, cap
 
 

@@ -71,14 +71,9 @@ class ShortWaits:
 def poll_interval(environ: Mapping[str, str] = os.environ, name: str = POLL_ENV,
                   default: float = DEFAULT_POLL) -> float:
     """A poll interval from the environment; a clear error for a bad value."""
-    text = environ.get(name, "")
-    try:
-        value = float(text) if text else default
-    except ValueError:
-        raise SystemExit(f"{name}={text!r}: give seconds, e.g. {default}") from None
-    if not 0.05 <= value <= 3.0:
-        raise SystemExit(f"{name}={text!r}: give between 0.05 and 3 seconds")
-    return value
+    from federation.flower.pulls import env_seconds
+
+    return env_seconds(environ, name, default, 0.05, 3.0)
 
 
 def noting_messages(pull: Callable[..., Any], waits: ShortWaits) -> Callable[..., Any]:
