@@ -22,15 +22,21 @@ PARTIES = ["07700 900123", "+44 7700 900124", "447700900125@s.whatsapp.net", "Vo
 APPS = ["Phone", "WhatsApp", "Snapchat", "SMS", ""]
 
 
-def _calls() -> str:
-    rows = ["device_id,call_id,timestamp_utc,direction,number,app"]
-    i = 0
+def _rows(header: str, row: str) -> str:
+    """A CSV of every party in PARTIES with every app, on a British device and on one of
+    unknown country; ``row`` formats (device, i, number, app)."""
+    rows, i = [header], 0
     for device in ("DGB", "DNONE"):
         for number in PARTIES:
             for app in APPS:
                 i += 1
-                rows.append(f"{device},{i},2023-01-01 10:00:00,outgoing,{number},{app}")
+                rows.append(row.format(device=device, i=i, number=number, app=app))
     return "\n".join(rows) + "\n"
+
+
+def _calls() -> str:
+    return _rows("device_id,call_id,timestamp_utc,direction,number,app",
+                 "{device},{i},2023-01-01 10:00:00,outgoing,{number},{app}")
 
 
 def _messages() -> str:
@@ -38,14 +44,8 @@ def _messages() -> str:
 
 
 def _contacts() -> str:
-    rows = ["device_id,contact_id,name,number,source_app"]
-    i = 0
-    for device in ("DGB", "DNONE"):
-        for number in PARTIES:
-            for app in APPS:
-                i += 1
-                rows.append(f"{device},{i},Someone,{number},{app}")
-    return "\n".join(rows) + "\n"
+    return _rows("device_id,contact_id,name,number,source_app",
+                 "{device},{i},Someone,{number},{app}")
 
 
 COLUMNS = {"calls": "call_id, party_kind, party_norm, number_flag, number_e164",
