@@ -19,13 +19,19 @@ from scipy.sparse.csgraph import connected_components
 
 from coordinator.settings import LinkageSettings
 
+#: what the one-to-one rounds rank candidates by (`LinkageSettings.one_to_one_rank`)
+_RANK = {"match": "s.match_weight", "strict": "s.strict_weight",
+         "both": "s.match_weight + s.strict_weight"}
+
 
 def accept_person_links(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> int:
     """Build `lk_accepted(node_a, node_b, match_probability)`; returns how many links."""
+    floor = settings.cross_force_strict_floor
+    floor = "'-infinity'::DOUBLE" if floor is None else floor
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE lk_candidates AS
         SELECT s.node_a, s.node_b, s.match_weight, s.match_probability,
-               na.force_id AS force_a, nb.force_id AS force_b
+               {_RANK[settings.one_to_one_rank]} AS rank_weight, na.force_id AS force_a, nb.force_id AS force_b
         FROM lk_scored s
         JOIN lk_nodes na ON na.node = s.node_a
         JOIN lk_nodes nb ON nb.node = s.node_b
@@ -34,6 +40,9 @@ def accept_person_links(con: duckdb.DuckDBPyConnection, settings: LinkageSetting
           -- a force's own duplicates: the force resolved most itself, so the ones left
           -- need strong evidence
           AND (na.force_id <> nb.force_id OR s.strict_weight >= {settings.within_force_weight})
+          -- a pair across forces whose evidence, each chance agreement counted once, is
+          -- well against a match does not link however the per-key count adds up
+          AND (na.force_id = nb.force_id OR s.strict_weight >= {floor})
         """)
     if not settings.one_to_one:
         con.execute("""CREATE OR REPLACE TEMP TABLE lk_accepted AS
@@ -57,13 +66,13 @@ def accept_person_links(con: duckdb.DuckDBPyConnection, settings: LinkageSetting
         added = con.execute("""
             INSERT INTO lk_accepted
             WITH directed AS (
-                SELECT node_a AS src, node_b AS dst, force_b AS dst_force, match_weight
+                SELECT node_a AS src, node_b AS dst, force_b AS dst_force, rank_weight
                 FROM lk_candidates
                 UNION ALL
-                SELECT node_b, node_a, force_a, match_weight FROM lk_candidates),
+                SELECT node_b, node_a, force_a, rank_weight FROM lk_candidates),
             ranked AS (
                 SELECT src, dst, row_number() OVER (
-                    PARTITION BY src, dst_force ORDER BY match_weight DESC, dst) AS rk
+                    PARTITION BY src, dst_force ORDER BY rank_weight DESC, dst) AS rk
                 FROM directed)
             SELECT c.node_a, c.node_b, c.match_probability
             FROM lk_candidates c
@@ -73,17 +82,25 @@ def accept_person_links(con: duckdb.DuckDBPyConnection, settings: LinkageSetting
         if not added:
             break
         _drop_taken(con)
-    if settings.one_to_one_sibling_weight is not None:
-        _accept_siblings(con, settings.one_to_one_sibling_weight)
+    if (settings.one_to_one_sibling_weight is not None
+            or settings.one_to_one_sibling_support is not None):
+        _accept_siblings(con, settings.one_to_one_sibling_weight,
+                         settings.one_to_one_sibling_support)
     return con.execute("SELECT count(*) FROM lk_accepted").fetchone()[0]
 
 
-def _accept_siblings(con: duckdb.DuckDBPyConnection, weight: float) -> None:
+def _accept_siblings(con: duckdb.DuckDBPyConnection, weight: float | None,
+                     support: float | None) -> None:
     """A force may hold one person twice, its resolution having left the two records
     apart. A left-over candidate (a, b) links after all when a already took a partner b'
-    in b's force and b and b' are, by their own pair's strict weight, the same person as
-    likely as not (at least `weight` bits): two records of one person there, not a
-    namesake (a namesake's pair with b' has a date of birth or a name against it)."""
+    in b's force and either b and b' are, by their own pair's strict weight, the same
+    person as likely as not (at least `weight` bits: two records of one person there,
+    not a namesake, whose pair with b' has a date of birth or a name against it), or a
+    vouches for both (`support`: the weaker of a-b and a-b' plus b-b', 0 if b and b'
+    share no key, reaches it — one record lacks the family name, the other has the names
+    swapped, so b-b' alone says little)."""
+    tests = ([f"j.twin >= {weight}"] if weight is not None else []) + (
+        [f"j.vouch + coalesce(j.twin, 0) >= {support}"] if support is not None else [])
     con.execute("""
         CREATE OR REPLACE TEMP TABLE lk_left AS
         SELECT c.node_a, c.node_b, c.match_probability
@@ -94,16 +111,24 @@ def _accept_siblings(con: duckdb.DuckDBPyConnection, weight: float) -> None:
         WITH taken AS (  -- node -> a partner it took, in the partner's force
             SELECT a.node_a AS node, a.node_b AS partner FROM lk_accepted a
             UNION ALL SELECT a.node_b, a.node_a FROM lk_accepted a),
-        twin AS (  -- two references of one force scored as one person
-            SELECT s.node_a AS x, s.node_b AS y FROM lk_scored s
-            JOIN lk_nodes na ON na.node = s.node_a JOIN lk_nodes nb ON nb.node = s.node_b
-            WHERE na.force_id = nb.force_id AND s.strict_weight >= {weight}),
-        sibling AS (SELECT x, y FROM twin UNION ALL SELECT y, x FROM twin)
-        SELECT DISTINCT l.node_a, l.node_b, l.match_probability FROM lk_left l
-        WHERE EXISTS (SELECT 1 FROM taken t JOIN sibling s ON s.x = t.partner
-                      WHERE t.node = l.node_a AND s.y = l.node_b)
-           OR EXISTS (SELECT 1 FROM taken t JOIN sibling s ON s.x = t.partner
-                      WHERE t.node = l.node_b AND s.y = l.node_a)""")
+        strict AS (
+            SELECT node_a AS x, node_b AS y, strict_weight AS w FROM lk_scored
+            UNION ALL SELECT node_b, node_a, strict_weight FROM lk_scored),
+        left_directed AS (  -- (src, dst): src has a partner in dst's force?
+            SELECT node_a AS src, node_b AS dst, node_a, node_b FROM lk_left
+            UNION ALL SELECT node_b, node_a, node_a, node_b FROM lk_left),
+        judged AS (
+            SELECT l.node_a, l.node_b, s3.w AS twin, least(s1.w, s2.w) AS vouch
+            FROM left_directed l
+            JOIN taken t ON t.node = l.src
+            JOIN lk_nodes nd ON nd.node = l.dst
+            JOIN lk_nodes np ON np.node = t.partner AND np.force_id = nd.force_id
+            JOIN strict s1 ON s1.x = l.src AND s1.y = l.dst
+            JOIN strict s2 ON s2.x = l.src AND s2.y = t.partner
+            LEFT JOIN strict s3 ON s3.x = t.partner AND s3.y = l.dst)
+        SELECT DISTINCT l.node_a, l.node_b, l.match_probability
+        FROM lk_left l JOIN judged j USING (node_a, node_b)
+        WHERE {" OR ".join(tests)}""")
 
 
 def _drop_taken(con: duckdb.DuckDBPyConnection) -> None:

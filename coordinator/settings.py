@@ -116,6 +116,16 @@ class LinkageSettings(Settings):
         "conditionally (strict_chance) they stay far lower, and 0-40 measure alike on the "
         "3-force splits (bench_linkage_real) except fake_1000, whose precision falls at 0 "
         "(0.90 -> 0.86)")
+    cross_force_strict_floor: float | None = Field(
+        -5.0, description="a pair across forces links only when its strict weight (each "
+        "chance agreement counted once) is at least this (bits), whatever its match "
+        "weight: FEBRL4's false links agreed on family name + locality and house number "
+        "+ locality, the locality counted twice by the per-key chance count (match "
+        "weight +5, strict -3) with given name and date of birth differing. None = no "
+        "floor. Measured (bench_linkage_real, seed 42, F1 None/-5): FEBRL4 0.9935 -> "
+        "0.9940, scenario 0.743 -> 0.775, FEBRL3 and fake_1000 alike; at 0 the "
+        "scenario's recall falls 0.74 -> 0.53 (its true pairs with a date of birth "
+        "recorded years out)")
     one_to_one: bool = Field(
         True, description="a reference links to at most one reference of each other force "
         "(a force holds one nominal per person); off = any pair above threshold links")
@@ -128,6 +138,24 @@ class LinkageSettings(Settings):
         0.0, description="after the one-to-one rounds, a reference takes a further partner "
         "in a force where it already has one when the two partners' own pair scores at "
         "least this (bits, strict): the force holds that person twice; None = never")
+    one_to_one_sibling_support: float | None = Field(
+        2.0, description="a left-over pair (a, b) also links when a already took b' in "
+        "b's force and the weaker of a's two strict links (a-b, a-b') plus the strict "
+        "weight of b-b' themselves (0 if they share no key) is at least this (bits): "
+        "the force holds one person twice and a vouches strongly for both records, "
+        "which do not stand against each other (two records of one person, one without "
+        "a family name, the other with the names swapped). None = never. Measured "
+        "(bench_linkage_real, seed 42, F1 None/2): fake_1000 0.865 -> 0.888, FEBRL3 "
+        "0.992 -> 0.995, scenario 0.732 -> 0.743, FEBRL4 unchanged; at 0 fake_1000's "
+        "precision falls (0.95 -> 0.92), below -5 it collapses (0.60)")
+    one_to_one_rank: Literal["match", "strict", "both"] = Field(
+        "both", description="what the mutual-best rounds rank a reference's candidates "
+        "in one force by: match = match weight; strict = strict weight (each chance "
+        "agreement once: a record sharing three address keys with a namesake does not "
+        "outrank the person's own record with a typo); both = their sum. Measured "
+        "(bench_linkage_real, seed 42, with one_to_one_sibling_support = 2, F1 "
+        "match/strict/both): fake_1000 0.888/0.895/0.895, scenario 0.743/0.739/0.743, "
+        "FEBRL3 and FEBRL4 alike")
     one_to_one_rounds: int = Field(
         4, ge=1, le=20, description="rounds of mutual-best assignment when one_to_one is on")
     identifier_kinds: tuple[str, ...] = Field(

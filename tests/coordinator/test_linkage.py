@@ -153,7 +153,7 @@ def test_one_partner_per_force_unless_settings_allow_more():
     forces = {"force a": WORLD[:100] + [dict(p)], "force b": WORLD[50:150] + [dict(p)]}
     con = duckdb.connect()
     encode(con, forces)
-    link(con, LinkageSettings(one_to_one_sibling_weight=None))
+    link(con, LinkageSettings(one_to_one_sibling_weight=None, one_to_one_sibling_support=None))
     partners = "SELECT count(*) FROM person_links WHERE force_b = 'force b'"
     one = con.execute(partners).fetchone()[0]
     link(con, LinkageSettings(one_to_one=False))

@@ -233,9 +233,10 @@ def test_a_force_holding_one_person_twice_gives_the_other_force_two_partners_not
     assert entity["force b/102"] != entity["force a/100"]
     con2 = duckdb.connect()
     labels2 = encode(con2, forces)
-    link(con2, LinkageSettings(one_to_one_sibling_weight=None, within_force_weight=1000))
+    link(con2, LinkageSettings(one_to_one_sibling_weight=None, one_to_one_sibling_support=None,
+                               within_force_weight=1000))
     entity2 = entity_of(con2, labels2)
-    # without the rule (and no pair inside a force linking), one-to-one leaves one of
+    # without the rules (and no pair inside a force linking), one-to-one leaves one of
     # force B's records out
     assert len({entity2[k] for k in ("force a/100", "force b/100", "force b/101")}) == 2
 
@@ -268,3 +269,56 @@ def test_a_mangled_record_stays_with_its_person_though_one_of_its_pairs_is_vetoe
     link(con, LinkageSettings(veto_groups=False))
     entity = entity_of(con, labels)
     assert len({entity[r] for r in records}) == 2
+
+
+def _held_twice_apart() -> dict[str, dict]:
+    """Joshua Kennealy as one force's clean record and another force's two records its
+    resolution left apart: one with no family name, one with the names swapped, no house
+    number and the street mistyped. The two share little but the date of birth and
+    postcode, so their own pair scores below 0 bits."""
+    p = {"given_names": "Joshua", "family_name": "Kennealy", "dob": dt.date(1988, 2, 10),
+         "postcode": "LS25 1AB", "address": "585 Bardolph Street, Garforth"}
+    return {"clean": p, "no_surname": {**p, "family_name": None},
+            "swapped": {**p, "given_names": "Kennealy", "family_name": "Joshua",
+                        "address": "Bardolphu Street, Garforth"}}
+
+
+def test_a_record_that_vouches_for_two_of_another_forces_records_takes_both():
+    """Force A's record shares 25+ bits with each of force B's two records of Joshua,
+    whose own pair says little either way: one-to-one would take only the better; the
+    sibling rule needs that pair itself to favour a match; `one_to_one_sibling_support`
+    lets A's record vouch for both."""
+    him = _held_twice_apart()
+    forces = {"force a": WORLD[:200] + [him["clean"]],
+              "force b": WORLD[150:350] + [him["no_surname"], him["swapped"]]}
+    records = ("force a/200", "force b/200", "force b/201")
+    con = duckdb.connect()
+    labels = encode(con, forces)
+    link(con)
+    entity = entity_of(con, labels)
+    assert len({entity[r] for r in records}) == 1
+    assert sum(v == entity[records[0]] for v in entity.values()) == 3
+    link(con, LinkageSettings(one_to_one_sibling_support=None))
+    entity = entity_of(con, labels)
+    assert len({entity[r] for r in records}) == 2
+
+
+def test_the_strict_floor_judges_pairs_across_forces_only():
+    """`cross_force_strict_floor`: a pair across forces needs at least that strict weight
+    (FEBRL4's false links scored +5 bits by the per-key chance count, -3 counted once).
+    Raised above every pair here, force A's Kyle no longer joins force B's two records
+    of him, while B's own pair (judged by `within_force_weight`) still does."""
+    kyle = WORLD[30]
+    twice = [dict(kyle), {**kyle, "family_name": typo(kyle["family_name"], random.Random(5)),
+                          "postcode": None, "address": None}]
+    forces = {"force a": WORLD[:100] + [kyle], "force b": WORLD[200:300] + twice}
+    con = duckdb.connect()
+    labels = encode(con, forces)
+    link(con)
+    entity = entity_of(con, labels)
+    assert entity["force a/100"] == entity["force b/100"] == entity["force b/101"]
+    link(con, LinkageSettings(cross_force_strict_floor=1000.0))
+    entity = entity_of(con, labels)
+    assert entity["force b/100"] == entity["force b/101"] != entity["force a/100"]
+    link(con, LinkageSettings(cross_force_strict_floor=None))
+    assert entity_of(con, labels)["force a/100"] == entity_of(con, labels)["force b/100"]
