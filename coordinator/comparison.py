@@ -232,6 +232,22 @@ def field_bits(kinds: Sequence[str], u: np.ndarray) -> dict[str, float]:
     return dict(zip(fields, y.tolist(), strict=True))
 
 
+def repeated_field_bits(kinds: Sequence[str], agree: np.ndarray, u: np.ndarray,
+                        once: Sequence[str]) -> np.ndarray:
+    """Bits the per-key chance count adds for a field in `once` beyond its first key, per
+    pattern (`agree`: the counted keys, one row a pattern): ``sn+loc`` and ``st_no+loc``
+    both agreeing count the locality twice, at its fitted bits (`field_bits`) each time
+    after the first (`LinkageSettings.chance_once`)."""
+    if not len(kinds) or not once:
+        return np.zeros(len(agree))
+    bits_of = field_bits(kinds, u)
+    extra = np.zeros(len(agree))
+    for f in once:
+        holds = np.array([f in key_fields(k) for k in kinds], dtype=np.float64)
+        extra += np.maximum(agree @ holds - 1, 0) * bits_of.get(f, 0.0)
+    return extra
+
+
 def chance_bits(kinds: Sequence[str], agree_mask: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Bits of chance evidence per pattern, each chance agreement counted once.
 

@@ -44,6 +44,7 @@ from coordinator.comparison import (
     field_levels,
     independent_keys,
     mask_bits,
+    repeated_field_bits,
 )
 from coordinator.settings import LinkageSettings
 
@@ -164,7 +165,8 @@ def _chance_log_u(settings: LinkageSettings, kinds: list[str] | tuple[str, ...],
                   agree_mask: np.ndarray, u: np.ndarray, agree: np.ndarray) -> np.ndarray:
     """log u (natural) of each pattern's chance agreements, as the settings count them."""
     if settings.count_implied_keys or settings.chance == "per_key":
-        return agree @ np.log(u)
+        repeated = repeated_field_bits(kinds, agree, u, settings.chance_once)
+        return agree @ np.log(u) + repeated * np.log(2.0)
     masks, back = np.unique(agree_mask, return_inverse=True)
     return -chance_bits(kinds, masks, u)[back.reshape(-1)] * np.log(2.0)
 
@@ -247,7 +249,9 @@ def score_pairs(con: duckdb.DuckDBPyConnection, settings: LinkageSettings,
                    if not per_key or settings.strict_chance == "conditional" else None)
     strict = bits - (once @ np.log2(weights.u) if settings.strict_chance == "per_key"
                      else -conditional)
-    bits -= agree @ np.log2(weights.u) if per_key else -conditional
+    bits -= (agree @ np.log2(weights.u)
+             + repeated_field_bits(weights.kinds, agree, weights.u, settings.chance_once)
+             if per_key else -conditional)
     # term-frequency bits are summed over every agreeing key in blocking; keep the share
     # that belongs to the keys counted here (an implied key's token is as common as the
     # key implying it, so its correction is dropped with its u)

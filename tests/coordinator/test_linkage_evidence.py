@@ -1,5 +1,6 @@
 """What counts as evidence: an identifier recorded against both persons is compared like a
-match key, and a key that does not agree counts only against the field it shows differs.
+match key, a key that does not agree counts only against the field it shows differs, and
+a town shown by two agreeing keys is one chance agreement.
 
 Real records go wrong in several fields at once (fake_1000: a decade-out date of birth, a
 mistyped given name and no town on one record of a person). These tests hold the two rules
@@ -16,9 +17,10 @@ import numpy as np
 import pytest
 from linkage_data import TOKENISER, encode, entity_of, population, typo
 
-from coordinator.comparison import COMPARISONS, field_levels
+from coordinator.comparison import COMPARISONS, field_bits, field_levels, repeated_field_bits
 from coordinator.linkage import link
 from coordinator.settings import LinkageSettings
+from federation.errors import CrossforceError
 
 WORLD = population(500, seed=21)
 SHARED = range(200, 300)            # in both forces
@@ -114,3 +116,25 @@ def test_a_wrong_date_of_birth_does_not_also_cost_the_names():
     assert equal["given_name"] is None and equal["dob"] is None  # unknown, not "else"
     old = _levels(["sn+pc"], ["fn+dob", "sn+pc"], ["fn+dob", "sn+pc"], "any")
     assert old["given_name"] == "else" and old["dob"] == "else"
+
+
+def test_a_field_several_agreeing_keys_hold_counts_once_on_the_chance_side():
+    """Family name + locality and house number + locality agreeing are a family name, a
+    house number and ONE town: per key, the town's chance bits came twice (FEBRL4's false
+    links: two Whites at number 7 in Caulfield). `chance_once` takes back the repeat."""
+    kinds = ["mk:sn+loc", "mk:st_no+loc", "mk:fn+sn", "mk:st_no+pc"]
+    u = np.array([7e-6, 2e-5, 1.5e-5, 2e-5])
+    agree = np.array([[1, 1, 0, 0],    # the town twice
+                      [1, 0, 1, 0],    # the family name twice, the town once
+                      [0, 1, 0, 1]],   # the house number twice
+                     dtype=np.float64)
+    town = field_bits(kinds, u)["loc"]
+    assert town > 0
+    extra = repeated_field_bits(kinds, agree, u, ("loc", "street"))
+    assert extra.tolist() == [town, 0.0, 0.0]
+    assert repeated_field_bits(kinds, agree, u, ())[0] == 0.0
+
+
+def test_chance_once_takes_only_key_fields():
+    with pytest.raises(CrossforceError, match="chance_once: not key fields: \\['town'\\]"):
+        LinkageSettings.parse({"chance_once": ["loc", "town"]})
