@@ -1,9 +1,11 @@
 """Clustering: accepted links become national entities by connected components.
 
 Person pairs above threshold (pairs inside one force: strict weight at least
-`within_force_weight`) are first thinned to at most one partner per OTHER force
-(mutual-best rounds in SQL, ties broken by node id) when `one_to_one` is on; pairs inside
-a force are a force's own duplicates and are not thinned. Identifier items that share a
+`within_force_weight`; across forces, at least `cross_force_strict_floor`) are first
+thinned to at most one partner per OTHER force (mutual-best rounds in SQL by
+`one_to_one_rank`, ties broken by node id) when `one_to_one` is on, then given a second
+partner where a force holds the person twice (`_accept_siblings`); pairs inside a force
+are a force's own duplicates and are not thinned. Identifier items that share a
 token are joined outright. A component holding a vetoed pair is rebuilt so that pair's two
 sides stay apart (`cluster`). Components come from
 scipy.sparse.csgraph — linear in the number of links, no Python loop, no all-pairs step.
@@ -31,7 +33,8 @@ def accept_person_links(con: duckdb.DuckDBPyConnection, settings: LinkageSetting
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE lk_candidates AS
         SELECT s.node_a, s.node_b, s.match_weight, s.match_probability,
-               {_RANK[settings.one_to_one_rank]} AS rank_weight, na.force_id AS force_a, nb.force_id AS force_b
+               {_RANK[settings.one_to_one_rank]} AS rank_weight,
+               na.force_id AS force_a, nb.force_id AS force_b
         FROM lk_scored s
         JOIN lk_nodes na ON na.node = s.node_a
         JOIN lk_nodes nb ON nb.node = s.node_b
