@@ -11,9 +11,10 @@ while it runs, and everything goes through it:
   after the commit: the ledger is a hash chain, and an entry written inside a transaction
   opened before other entries were appended would fork it;
 - **ledger entries** of requests are *group-committed* (serve_journal.py): each request
-  queues its entry and its answer waits until a writer thread has appended and committed
-  it with whatever else was queued (one commit for many concurrent requests), so every
-  answer is logged before it is sent;
+  queues its entry and its answer waits until a writer thread has journaled it with
+  whatever else was queued (one fsync of an append-only file for many concurrent
+  requests), so every answer is logged before it is sent; the entries reach the ledger
+  table in larger batches off the request path, and before any reader of the ledger;
 - **answers** of the graph endpoints are kept per snapshot (serve_cache.py) until the next
   link, submission or secure sum commits; what a lookup can find and the network tables
   are read into memory once per snapshot (serve_lookups.py, serve_networks.py);
@@ -43,6 +44,7 @@ from coordinator.service import CoordinatorStoreService
 from federation.duckdb_files import transaction
 from federation.errors import CrossforceError
 from federation.ledger import LedgerEntry
+from federation.ledger_journal import journal_dir
 
 
 class ServedStore(CoordinatorStoreService):
@@ -56,7 +58,8 @@ class ServedStore(CoordinatorStoreService):
         self._lock = WriteLock()  # type: ignore[assignment]  # counts who wrote (journal)
         self._local = threading.local()
         self._link_lock = threading.Lock()
-        self.journal = Journal(self.store.con, self.store.ledger, self._lock)
+        self.journal = Journal(self.store.con, self.store.ledger, self._lock,
+                               journal_dir(self.store.dir))
         self.cache = SnapshotCache()
         #: what lookups can find, and the network tables, read once per snapshot
         self.lookups: PerSnapshot[LookupIndex] = PerSnapshot(
@@ -94,6 +97,12 @@ class ServedStore(CoordinatorStoreService):
         except RuntimeError:
             return self.journal.submit(entry)
         return self.journal.submit_soon(entry)
+
+    def ledger_reader(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor, once every entry journaled so far is in the ledger table
+        (the auditor sees every request answered before theirs)."""
+        self.journal.fold_now()
+        return self.reader()
 
     # -- writes that change what the API shows: kept answers go once each commits
     def submit(self, payload: bytes, sender: str) -> dict[str, Any]:
