@@ -26,6 +26,7 @@ while it runs, and everything goes through it:
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
@@ -47,6 +48,16 @@ from federation.ledger import LedgerEntry
 from federation.ledger_journal import journal_dir
 
 
+#: how often journaled ledger entries are folded into the table (serve_journal.py)
+FOLD_ENV = "CROSSFORCE_LEDGER_FOLD_S"
+
+
+def fold_seconds(environ: Mapping[str, str] = os.environ) -> float:
+    from federation.flower.pulls import env_seconds
+
+    return env_seconds(environ, FOLD_ENV, 1.0, 0.01, 3600.0)
+
+
 class ServedStore(CoordinatorStoreService):
     """The service's hold on the store: the round's calls (submit, link, hits, aggregates,
     inherited — serialised on the write lock) plus per-thread readers, a link that never
@@ -59,7 +70,7 @@ class ServedStore(CoordinatorStoreService):
         self._local = threading.local()
         self._link_lock = threading.Lock()
         self.journal = Journal(self.store.con, self.store.ledger, self._lock,
-                               journal_dir(self.store.dir))
+                               journal_dir(self.store.dir), fold_after_s=fold_seconds())
         self.cache = SnapshotCache()
         #: what lookups can find, and the network tables, read once per snapshot
         self.lookups: PerSnapshot[LookupIndex] = PerSnapshot(
