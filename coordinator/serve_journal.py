@@ -4,18 +4,19 @@ ledger table off the request path.
 Every API request is a *consultation* ledger entry (DESIGN.md §8), and an answer may only
 leave once its entry is durable. Requests hand their entry to a queue and get a future;
 one writer thread takes whatever is queued (up to ``max_batch``), signs and chains the
-entries after the head it knows, appends them to the journal file
-(federation/ledger_journal.py) and fsyncs once, then completes the futures of that batch.
+entries after the head it knows, writes them to the journal file in one durable write
+(federation/ledger_journal.py), then completes the futures of that batch.
 A folder thread moves journaled entries into the DuckDB ``ledger`` table every
 ``fold_after_s`` (sooner once ``fold_every`` are waiting) in one INSERT that commits by
 itself, then removes the folded segment. So:
 
-- **group commit on a file**: an entry's future completes only after the fsync of the
-  batch holding it, and the API releases an answer only then — a crash (even SIGKILL
-  mid-batch) loses only entries of requests whose answer was never sent, and the next
-  start folds whatever the journal holds, exactly once (by entry id). The DuckDB COMMIT
-  (40-60 ms at p50, up to ~600 ms on a busy machine) is no longer on the request path,
-  only the fsync (a few ms);
+- **group commit on a file**: an entry's future completes only after the durable write
+  of the batch holding it, and the API releases an answer only then — a crash (even
+  SIGKILL mid-batch) loses only entries of requests whose answer was never sent, and the
+  next start folds whatever the journal holds, exactly once (by entry id). The DuckDB
+  COMMIT (40-60 ms at p50, up to ~600 ms on a busy machine) is no longer on the request
+  path, only the write (~1 ms on a quiet disk: a segment is made full of zeros in
+  advance, so a write changes no file-system metadata);
 - the chain stays one chain: the writer chains after the last entry it journaled; every
   other writer of the table (a submission, a user added, a secure sum) takes the store's
   WriteLock, which first folds everything journaled and holds the journal until it is
@@ -45,7 +46,7 @@ from typing import Any
 import duckdb
 
 from federation.ledger import Ledger, LedgerEntry, entry_row, insert_rows, next_position
-from federation.ledger_journal import JournalFiles
+from federation.ledger_journal import SEGMENT_BYTES, JournalFiles
 
 log = logging.getLogger("crossforce.journal")
 SLOW_COMMIT_S = 0.25  # a commit slower than this is worth a line in the service's log
@@ -117,7 +118,7 @@ class Journal:
 
     def __init__(self, con: duckdb.DuckDBPyConnection, ledger: Ledger, lock: WriteLock,
                  folder: Path, *, max_batch: int = 512, fold_every: int = 4096,
-                 fold_after_s: float = 1.0,
+                 fold_after_s: float = 1.0, segment_bytes: int = SEGMENT_BYTES,
                  on_commit: Callable[[int], None] | None = None) -> None:
         self.ledger, self.lock, self.max_batch = ledger, lock, max_batch
         self.fold_every, self.fold_after_s = fold_every, fold_after_s
@@ -125,7 +126,7 @@ class Journal:
         self.batches = self.entries = 0  # for the bench and the log: how well it groups
         self.folds = self.folded = 0
         self._con = con.cursor()  # the folds' own connection (under _fold_lock)
-        self._files = JournalFiles(folder)
+        self._files = JournalFiles(folder, segment_bytes)
         self._head = next_position(self._con)  # (seq, hash) the next entry follows
         self._pending: list[list[Any]] = []  # journaled, not yet in the table
         self._append_lock = threading.Lock()  # the file, _head, _pending
@@ -196,15 +197,14 @@ class Journal:
             self._fold_lock.release()
 
     def _take(self) -> list[list[Any]]:
-        """(under _append_lock) the pending rows; the segment holding them is sealed."""
+        """(under _append_lock) the pending rows."""
         rows, self._pending = self._pending, []
-        self._files.seal()
         return rows
 
     def _store(self, rows: list[list[Any]], *, holding: bool) -> int:
         """(under _fold_lock) insert the rows in one statement that commits by itself, then
-        remove the sealed segments. On a failure the rows go back in front of the pending
-        ones (the segments stay), to be folded at the next try."""
+        remove the full segments now folded. On a failure the rows go back in front of the
+        pending ones (their segments stay), to be folded at the next try."""
         if rows:
             started = time.perf_counter()
             try:
@@ -218,18 +218,21 @@ class Journal:
                 log.warning("ledger journal: folding %d entries took %.2f s", len(rows), took)
             self.folds += 1
             self.folded += len(rows)
-        self._files.remove_sealed()
-        self._files.prepare()
+        self._files.remove_folded(self.folded, contextlib.nullcontext() if holding
+                                  else self._append_lock)
         return len(rows)
 
     def _fold_loop(self) -> None:
         while not self._stopping:
             self._wake.wait(self.fold_after_s)
             self._wake.clear()
-            if self._stopping or not self._pending:
+            if self._stopping:
                 continue
             try:
-                self.fold_now()
+                with self._fold_lock:
+                    self._files.prepare(self._append_lock)  # the next segment, if used up
+                if self._pending:
+                    self.fold_now()
             except Exception:  # noqa: BLE001 — kept in the journal; tried again
                 log.exception("ledger journal: fold failed (entries kept in the journal)")
 
@@ -240,11 +243,13 @@ class Journal:
         self._stopping = True
         self._wake.set()
         self._folder.join(timeout)
+        folded = False
         try:
             self.fold_now()
+            folded = True
         finally:
             self.lock.journal = None  # the table is the whole ledger again
-            self._files.close()
+            self._files.close(all_folded=folded and not self._pending)
             self._con.close()
 
     # -- the writer
@@ -267,12 +272,14 @@ class Journal:
             self._write(batch)
 
     def _write(self, batch: list[tuple[dict[str, Any], Done]]) -> None:
-        """Sign and chain the batch's entries, append them to the journal file and fsync;
-        only then tell their requests. An entry the ledger refuses fails alone; a failed
-        write fails the batch (nothing of it is kept, the head does not move)."""
+        """Sign and chain the batch's entries and write them to the journal file (durable
+        when the write returns); only then tell their requests. An entry the ledger
+        refuses fails alone; a failed write fails the batch (nothing of it is kept, the
+        head does not move)."""
         started = time.perf_counter()
         told: list[tuple[Done, LedgerEntry | BaseException]] = []
         made: list[LedgerEntry] = []
+        need_segment = False
         with self._append_lock:
             after = self._head
             for entry, done in batch:
@@ -288,7 +295,7 @@ class Journal:
             if made:
                 rows = [entry_row(e) for e in made]
                 try:
-                    self._files.append(rows)
+                    need_segment = self._files.append(rows)
                 except BaseException as exc:  # noqa: BLE001 — no answer without its entry
                     log.error("ledger journal: %d entries not written: %s", len(made), exc)
                     _tell([(done, exc) for done, _ in told])
@@ -301,7 +308,7 @@ class Journal:
         if made:
             self.batches += 1
             self.entries += len(made)
-            if len(self._pending) >= self.fold_every:
+            if need_segment or len(self._pending) >= self.fold_every:
                 self._wake.set()
             if self.on_commit is not None:
                 self.on_commit(len(made))

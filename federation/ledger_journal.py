@@ -3,12 +3,13 @@ into the DuckDB ``ledger`` table later.
 
 Why: the coordinator service logs every request (DESIGN.md §8) and may answer only once
 the entry is durable. A DuckDB COMMIT per batch of requests cost 40-60 ms (p99 up to
-590 ms on a busy machine); appending the batch to a file and one ``fsync`` costs a few.
+590 ms on a busy machine); one durable write of the batch to a file costs about one.
 So the service (coordinator/serve_journal.py) writes complete, signed, chained entries
-here, releases the answers after the fsync, and folds them into the table in larger
-batches off the request path.
+here, releases the answers once the write is durable, and folds them into the table in
+larger batches off the request path.
 
-On disk: ``DIR/journal/consultations-NNNNNN.journal`` segments, one record a line::
+On disk: ``DIR/journal/consultations-NNNNNN.journal`` segments of 8 MB, made full of
+zero bytes before use (``JournalFiles``), one record a line, zeros after the last::
 
     <crc32 of the JSON, 8 hex digits> <JSON object: the entry's stored row>\\n
 
@@ -20,13 +21,16 @@ by a crash (its request was never answered) and is dropped with a note; anywhere
 it is named, and the entry missing from the chain shows in ``audit verify``.
 
 Folding is idempotent: an entry already in the table (by ``entry_id``) is skipped, so a
-crash between the fold's commit and the segment's removal doubles nothing. Whoever opens
-the ledger folds first: the service at start-up, every CLI that opens the coordinator
-store (coordinator/store.py), the read-only audit commands (``fold_store_file``).
+crash between a fold's commit and the removal of its segment doubles nothing (a segment
+is removed once it is full and all folded, so a start reads again at most about one
+segment). Whoever opens the ledger folds first: the service at start-up, every CLI that
+opens the coordinator store (coordinator/store.py), the read-only audit commands
+(``fold_store_file``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -116,13 +120,17 @@ class JournalRead:
 
 
 def read_journal(folder: Path) -> JournalRead:
-    """Every readable record of every segment, in order; a note for each one dropped."""
+    """Every readable record of every segment, in order; a note for each one dropped.
+    A segment is made full of zero bytes (``JournalFiles``): what follows the last record
+    is zeros, and ignored."""
     found = JournalRead()
-    listed = segments(folder)
-    written = [p for _, p in listed if p.stat().st_size]
-    for _, path in listed:
+    listed = [(path, path.read_bytes().rstrip(b"\0")) for _, path in segments(folder)]
+    written = [path for path, data in listed if data]
+    for path, data in listed:
         found.paths.append(path)
-        lines = path.read_bytes().split(b"\n")
+        if not data:
+            continue
+        lines = data.split(b"\n")
         torn_end = lines[-1] != b""  # the last line has no newline: cut short
         lines = lines[:-1] if not torn_end else lines
         bad: list[tuple[int, str]] = []
@@ -134,7 +142,7 @@ def read_journal(folder: Path) -> JournalRead:
             except (ValueError, json.JSONDecodeError) as exc:
                 bad.append((i, str(exc)))
         last_kept = max((r.line for r in found.records if r.path == path), default=0)
-        newest = bool(written) and path == written[-1]
+        newest = path == written[-1]
         for i, why in bad:
             if newest and i > last_kept:
                 found.notes.append(
@@ -200,7 +208,7 @@ def fold_into(con: duckdb.DuckDBPyConnection, folder: Path, owner: str) -> FoldR
 
 def pending(folder: Path) -> bool:
     """Whether a segment holds anything (a store to fold before it is read)."""
-    return any(p.stat().st_size for _, p in segments(folder))
+    return any(p.read_bytes().rstrip(b"\0") for _, p in segments(folder))
 
 
 def fold_store_file(db: Path, owner: str = "coordinator") -> FoldReport | None:
@@ -230,75 +238,109 @@ def sync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-class JournalFiles:
-    """The writing side: append batches to the active segment (one fsync each); *seal*
-    switches to the next segment, made in advance so sealing never waits for the disk;
-    sealed segments are removed once folded. Not thread-safe: its owner serialises."""
+#: bytes of one segment, made full of zeros in advance (about 11,000 entries)
+SEGMENT_BYTES = 8 << 20
+_ZEROS = b"\0" * (1 << 20)
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+
+class JournalFiles:
+    """The writing side: append batches to the active segment, each write durable when it
+    returns; a full segment is switched for the next, made in advance; a full segment is
+    removed once every record in it is folded.
+
+    Why zeros first: a segment is written full of zero bytes and synced before it is
+    used, and opened ``O_DSYNC``, so a batch is one ``pwrite`` over blocks the file system
+    already holds — durable without a journal commit of the file system (no size or block
+    change), the slow and, on a shared disk, erratic part of an ``fsync`` of a growing file.
+
+    Thread use: ``append`` by one writer under its lock; ``prepare`` and ``remove_folded``
+    by the folder, which take that lock only to swap what the writer reads."""
+
+    def __init__(self, folder: Path, segment_bytes: int = SEGMENT_BYTES) -> None:
+        self.folder, self.capacity = folder, segment_bytes
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        existing = segments(folder)
-        if existing and pending(folder):
+        if pending(folder):
             raise CrossforceError(f"{folder}: journal records not folded yet; open the store "
                                   "(which folds them) before writing")
+        existing = segments(folder)
         for _, path in existing:
             path.unlink()
         self.number = (existing[-1][0] + 1) if existing else 1
-        self.active = open(segment_path(folder, self.number), "ab", buffering=0)  # noqa: SIM115
-        self.size = 0
-        self.sealed: list[Path] = []
-        self.next: Any = None
-        self.prepare()
+        self.fd = self._make(self.number)
+        self.size = 0      # bytes of records in the active segment
+        self.written = 0   # records written in all
+        #: full segments and ``written`` when each was left: removable once folded so far
+        self.sealed: list[tuple[Path, int]] = []
+        self.next_fd: int | None = self._make(self.number + 1)
 
-    def prepare(self) -> None:
-        """Make the next segment (and its name durable) before it is needed."""
-        if self.next is None:
-            self.next = open(segment_path(self.folder, self.number + 1), "ab",  # noqa: SIM115
-                             buffering=0)
-            sync_dir(self.folder)
-
-    def append(self, rows: Sequence[Sequence[Any]]) -> None:
-        """Write the records and fsync: when this returns they survive a crash. On a
-        failure the segment is cut back to what it held, and the error raised."""
-        data = b"".join(encode(r) for r in rows)
+    def _make(self, number: int) -> int:
+        """A segment full of zeros, synced with its name; opened for durable writes."""
+        path = segment_path(self.folder, number)
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
         try:
-            view = memoryview(data)
+            for _ in range(-(-self.capacity // len(_ZEROS))):
+                os.write(fd, _ZEROS)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        sync_dir(self.folder)
+        return os.open(path, os.O_WRONLY | os.O_DSYNC)
+
+    def prepare(self, lock: Any) -> None:
+        """Make the next segment before it is needed (the folder's job, off the request
+        path; only it makes segments); handed to the writer under ``lock``. While there
+        is no next segment the writer cannot switch, so ``number`` stays put."""
+        if self.next_fd is None:
+            fd = self._make(self.number + 1)
+            with lock:
+                self.next_fd = fd
+
+    def append(self, rows: Sequence[Sequence[Any]]) -> bool:
+        """Write the records; when this returns they survive a crash. Returns whether
+        the folder should make the next segment. A full segment is left for the next
+        one, made in advance; if it is not made yet, the records go on at the end of the
+        full one (slower: the file grows). On a failure the records' place is zeroed
+        again (best effort) and the error raised."""
+        data = b"".join(encode(r) for r in rows)
+        if self.size and self.size + len(data) > self.capacity and self.next_fd is not None:
+            self._switch()
+        try:
+            view, at = memoryview(data), self.size
             while view:
-                view = view[self.active.write(view):]
-            os.fsync(self.active.fileno())
+                n = os.pwrite(self.fd, view, at)
+                view, at = view[n:], at + n
         except BaseException:
-            self.active.truncate(self.size)
-            self.active.seek(self.size)
+            with contextlib.suppress(OSError):
+                os.pwrite(self.fd, b"\0" * len(data), self.size)
             raise
         self.size += len(data)
+        self.written += len(rows)
+        return self.next_fd is None
 
-    def seal(self) -> None:
-        """Switch to the next segment (made by ``prepare``); the active one is kept until
-        ``remove_sealed``."""
-        if self.size == 0:
-            return
-        if self.next is None:
-            self.prepare()
-        self.active.close()
-        self.sealed.append(segment_path(self.folder, self.number))
-        self.active, self.next, self.size = self.next, None, 0
+    def _switch(self) -> None:
+        assert self.next_fd is not None
+        os.close(self.fd)
+        self.sealed.append((segment_path(self.folder, self.number), self.written))
+        self.fd, self.next_fd, self.size = self.next_fd, None, 0
         self.number += 1
 
-    def remove_sealed(self) -> None:
-        """Their records are in the table: remove them (a removal lost in a crash folds
-        nothing twice: folding skips entries already there)."""
-        for path in self.sealed:
+    def remove_folded(self, folded: int, lock: Any) -> None:
+        """Remove the full segments whose records are all folded (``folded`` records so
+        far). A removal lost in a crash folds nothing twice: folding skips entries
+        already in the table."""
+        with lock:
+            done = [path for path, upto in self.sealed if upto <= folded]
+            self.sealed = [(path, upto) for path, upto in self.sealed if upto > folded]
+        for path in done:
             path.unlink(missing_ok=True)
-        self.sealed = []
 
-    def close(self) -> None:
-        """Close the files; remove the empty ones (all of them, once everything is
-        folded)."""
-        for f in (self.active, self.next):
-            if f is not None:
-                f.close()
-        for number in (self.number, self.number + 1):
-            path = segment_path(self.folder, number)
-            if path.exists() and not path.stat().st_size:
+    def close(self, *, all_folded: bool) -> None:
+        """Close the files; remove every segment if all was folded, else those holding
+        no record."""
+        for fd in (self.fd, self.next_fd):
+            if fd is not None:
+                os.close(fd)
+        self.next_fd = None
+        for _, path in segments(self.folder):
+            if all_folded or not path.read_bytes().rstrip(b"\0"):
                 path.unlink()

@@ -56,12 +56,13 @@ def journaled(directory: Path, n: int, batches: int = 2) -> list[LedgerEntry]:
     step = -(-n // batches)
     for i in range(0, n, step):
         files.append([entry_row(e) for e in made[i:i + step]])
-    files.close()
+    files.close(all_folded=False)
     return made
 
 
 def segment(directory: Path) -> Path:
-    written = [p for _, p in segments(journal_dir(directory)) if p.stat().st_size]
+    written = [p for _, p in segments(journal_dir(directory))
+               if p.read_bytes().rstrip(b"\0")]
     assert len(written) == 1
     return written[0]
 
@@ -155,7 +156,9 @@ def test_a_torn_last_record_is_dropped_with_a_message_and_the_rest_kept(coord: P
     cut = entry_row(made[-1])
     from federation.ledger_journal import encode
 
-    with path.open("ab") as f:  # an 11th record, cut short by a crash mid-write
+    end = len(path.read_bytes().rstrip(b"\0"))
+    with path.open("r+b") as f:  # an 11th record, cut short by a crash mid-write
+        f.seek(end)
         f.write(encode([cut[0] + 1, "f" * 32, *cut[2:]])[:120])
     done = cli("coordinator", "status", "--dir", coord, "--json")
     assert done.returncode == 0, done.stderr
@@ -230,3 +233,35 @@ def test_an_entry_altered_after_it_was_folded_is_caught_by_verify(coord: Path) -
     assert code == 1
     assert [(p["kind"], p["entry_id"]) for p in report["problems"]] == [
         ("changed", made[1].entry_id)]
+
+
+def test_full_segments_are_switched_and_removed_once_folded(coord: Path) -> None:
+    """Small segments: the writer moves on to the next (made in advance) when one is full,
+    a full segment goes once all of it is folded, and the chain runs across them."""
+    from coordinator.serve_journal import Journal, WriteLock
+
+    with open_store(coord) as store:
+        lock = WriteLock()
+        journal = Journal(store.con, store.ledger, lock, journal_dir(coord),
+                          segment_bytes=4096, fold_after_s=0.02, max_batch=4)
+        try:
+            made = [journal.submit(consultation(n)) for n in range(200)]
+            entries = [f.result(timeout=60) for f in made]
+            assert journal._files.number > 3  # moved on to new segments several times
+            journal.fold_now()
+            with lock:  # another writer between: folds, appends after the true head
+                store.ledger.append("alteration", actor="test", purpose="service-users",
+                                    justification="a user added meanwhile", counts={})
+            more = [journal.submit(consultation(n)) for n in range(200, 220)]
+            entries += [f.result(timeout=60) for f in more]
+            journal.fold_now()
+            left = [p for _, p in segments(journal_dir(coord))]
+            assert len(left) <= 3  # the active one, the next, at most one not yet removed
+        finally:
+            journal.close()
+        assert not segments(journal_dir(coord))  # everything folded: nothing left
+        report = verify_ledger(store.con, store.keys.signer.public_key)
+        assert report.ok, report.problems
+        stored = [e.entry_id for e in read_entries(store.con) if e.actor == "api:tester "
+                  "(analyst)"]
+        assert stored == [e.entry_id for e in entries]
