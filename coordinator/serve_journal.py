@@ -113,8 +113,8 @@ def _tell(items: list[tuple[Done, LedgerEntry | BaseException]]) -> None:
 
 
 class Journal:
-    """Queue ledger entries; a writer thread journals them in batches (one fsync each), a
-    folder thread moves them into the ledger table in larger batches."""
+    """Queue ledger entries; a writer thread journals them in batches (one durable write
+    each), a folder thread moves them into the ledger table in larger batches."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, ledger: Ledger, lock: WriteLock,
                  folder: Path, *, max_batch: int = 512, fold_every: int = 4096,
