@@ -284,7 +284,7 @@ def routes(gate: Gate) -> APIRouter:
                actor: Name = None, since: dt.datetime | None = None,
                until: dt.datetime | None = None, limit: Limit = 50, offset: Offset = 0
                ) -> Page[LedgerRow]:
-        total, items = audit.ledger_page(served.reader(), action=action, actor=actor,
+        total, items = audit.ledger_page(served.ledger_reader(), action=action, actor=actor,
                                          since=_naive(since), until=_naive(until),
                                          limit=limit, offset=offset)
         return answer(request, gate, {"items": items, "total": total, "limit": limit,
@@ -297,7 +297,7 @@ def routes(gate: Gate) -> APIRouter:
         from federation.ledger import verify_ledger
 
         store = served.store
-        report = verify_ledger(served.reader(), store.keys.signer.public_key)
+        report = verify_ledger(served.ledger_reader(), store.keys.signer.public_key)
         body = {"ok": report.ok, "entries": report.entries, "head": report.head,
                 "problems": [str(p) for p in report.problems][:50]}
         kept = recorded_verification(store.dir)
@@ -312,7 +312,7 @@ def routes(gate: Gate) -> APIRouter:
     def consultations(request: Request, caller: Caller = auditor, user: Name = None,
                       since: dt.datetime | None = None, until: dt.datetime | None = None,
                       limit: Limit = 50, offset: Offset = 0) -> Page[Consultation]:
-        total, items = audit.consultations_page(served.reader(), user=user,
+        total, items = audit.consultations_page(served.ledger_reader(), user=user,
                                                 since=_naive(since), until=_naive(until),
                                                 limit=limit, offset=offset)
         return answer(request, gate, {"items": items, "total": total, "limit": limit,
@@ -325,7 +325,7 @@ def routes(gate: Gate) -> APIRouter:
                    days: Annotated[int, Query(ge=1, le=366)] = 30) -> Flows:
         from coordinator.api_flows import flows
 
-        body = flows(served.reader(), last=last or dt.datetime.now(dt.UTC).date(), days=days)
+        body = flows(served.ledger_reader(), last=last or dt.datetime.now(dt.UTC).date(), days=days)
         return answer(request, gate, body, len(body["daily"]))
 
     # -- admin

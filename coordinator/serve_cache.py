@@ -96,8 +96,10 @@ class PerSnapshot(Generic[T]):
 
     def __init__(self, name: str, cache: SnapshotCache,
                  cursor: Callable[[], duckdb.DuckDBPyConnection],
-                 load: Callable[[duckdb.DuckDBPyConnection], T | None]) -> None:
+                 load: Callable[[duckdb.DuckDBPyConnection], T | None],
+                 on_loaded: Callable[[], None] | None = None) -> None:
         self.name, self.cache, self.cursor, self.load = name, cache, cursor, load
+        self.on_loaded = on_loaded  # called after each value read (served.settle_heap)
         self._value: tuple[int, T | None] | None = None  # (generation, value)
         self._loading: int | None = None
         self._thread: threading.Thread | None = None
@@ -147,6 +149,8 @@ class PerSnapshot(Generic[T]):
                 self._loading = None
             if generation == self.cache.generation:
                 self._value = (generation, value)
+        if value is not None and self.on_loaded is not None:
+            self.on_loaded()
 
     def generation(self) -> int | None:
         """The generation of the value held (None: nothing read yet)."""

@@ -33,6 +33,7 @@ from federation.errors import CrossforceError
 from federation.keys import LINKAGE_SECRET_FILE as SECRET_FILE
 from federation.keys import NodeKeys
 from federation.ledger import Ledger
+from federation.ledger_journal import fold_into, journal_dir
 
 STORE_FILE = "coordinator.duckdb"
 KEYS_DIR = "keys"
@@ -236,6 +237,9 @@ def open_existing(directory: Path, wait_s: float | None = None) -> CoordinatorSt
     try:
         migrate(con)
         Ledger(con, keys.signer, OWNER)
+        # entries the service made durable in its journal but had not folded (it was
+        # stopped or killed): into the table first, exactly once (federation/ledger_journal)
+        fold_into(con, journal_dir(directory), OWNER)
     except BaseException:
         con.close()
         raise

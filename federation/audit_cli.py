@@ -104,8 +104,11 @@ def verify(
                               "with --node DIR ... --coordinator DIR (or --federation DIR)")
     from federation.keys import load_public_key
     from federation.ledger import LedgerProblem, match_flows, read_entries, verify_ledger
+    from federation.ledger_journal import fold_store_file
 
     key = load_public_key(public_key)
+    if db.exists():  # a coordinator's journal beside it: its entries in the table first
+        fold_store_file(db)
     con = _open_read_only(db)
     try:
         report = verify_ledger(con, key)
@@ -123,6 +126,8 @@ def verify(
             raise CrossforceError("--receipts needs --coordinator-key (the coordinator's "
                                   "public key)")
         ckey = load_public_key(coordinator_key)
+        if receipts.exists():
+            fold_store_file(receipts)
         ccon = _open_read_only(receipts)
         try:
             creport = verify_ledger(ccon, ckey)

@@ -43,6 +43,7 @@ __all__ = [
     "ACTIONS",
     "GENESIS",
     "GENESIS_ACTION",
+    "LEDGER_COLUMNS",
     "Action",
     "Ledger",
     "LedgerEntry",
@@ -50,7 +51,10 @@ __all__ = [
     "LedgerProblem",
     "VerifyReport",
     "canonical_json",
+    "entry_row",
+    "insert_rows",
     "match_flows",
+    "next_position",
     "read_entries",
     "store_lock",
     "verify_entries",
@@ -95,6 +99,9 @@ _CHAIN_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS ledger_chain ON ledger (prev_h
 _COLUMNS = ("seq", "entry_id", "version", "at_utc", "owner", "signer", "actor", "force",
             "action", "purpose", "justification", "counts", "recipients", "payload_hash",
             "policy_hash", "prev_hash", "entry_hash", "signature")
+#: the stored columns, in order (a journal record holds one row of them)
+LEDGER_COLUMNS = _COLUMNS
+_COUNTS, _RECIPIENTS = _COLUMNS.index("counts"), _COLUMNS.index("recipients")
 
 
 def canonical_json(obj: Any) -> bytes:
@@ -216,17 +223,27 @@ class Ledger:
         ``after``: the head the caller knows it appended last (a single writer keeping it
         between batches), instead of reading it; if another entry followed it meanwhile,
         the chain index refuses the insert (``LedgerForked``) and nothing is written."""
+        made = self.make_entries(entries, after=(after.seq, after.entry_hash) if after
+                                 else None)
+        self._insert(made)
+        return made
+
+    def make_entries(self, entries: Sequence[Mapping[str, Any]], *,
+                     after: tuple[int, str] | None = None) -> list[LedgerEntry]:
+        """Signed entries (``append`` keywords each) chained after ``after`` — (seq, entry
+        hash) of the entry they follow — or after the stored head; nothing is stored. What
+        a journal writes to its file before the entries reach the table
+        (federation/ledger_journal.py)."""
         for e in entries:
             if e.get("action") not in ACTIONS:
                 raise ValueError(f"ledger action {e.get('action')!r} is not one of "
                                  f"{', '.join(ACTIONS)}")
-        seq, prev = (after.seq + 1, after.entry_hash) if after else _next(self.con)
+        seq, prev = (after[0] + 1, after[1]) if after else next_position(self.con)
         made = []
         for e in entries:
             entry = self._entry(seq=seq, prev=prev, **e)
             made.append(entry)
             seq, prev = seq + 1, entry.entry_hash
-        self._insert(made)
         return made
 
     def _append(self, action: str, **fields: Any) -> LedgerEntry:
@@ -263,39 +280,7 @@ class Ledger:
         return replace(draft, entry_hash=entry_hash, signature=signature)
 
     def _insert(self, entries: Sequence[LedgerEntry]) -> None:
-        """One INSERT of ``entries`` in order: a few as bound values; a batch (the
-        service's journal) as one Arrow table, which DuckDB takes in about half the CPU of
-        18 bound parameters a row."""
-        rows = []
-        for entry in entries:
-            row = [getattr(entry, c) for c in _COLUMNS]
-            row[_COLUMNS.index("counts")] = canonical_json(entry.counts).decode()
-            row[_COLUMNS.index("recipients")] = list(entry.recipients)
-            rows.append(row)
-        try:
-            if len(rows) >= _ARROW_ROWS:
-                self._insert_arrow(rows)
-            else:
-                values = ", ".join(f"({', '.join('?' * len(_COLUMNS))})" for _ in rows)
-                self.con.execute(f"INSERT INTO ledger ({', '.join(_COLUMNS)}) VALUES {values}",
-                                 [v for row in rows for v in row])
-        except duckdb.ConstraintException:
-            raise LedgerForked(
-                f"ledger of {self.owner}: another writer appended after entry seq "
-                f"{entries[0].seq - 1} at the same time; this change was not recorded "
-                "(try again)") from None
-
-    def _insert_arrow(self, rows: list[list[Any]]) -> None:
-        import pyarrow as pa  # only a batch needs it (keeps `crossforce --help` light)
-
-        columns = list(zip(*rows, strict=True))
-        types = {"at_utc": pa.timestamp("us"), "recipients": pa.list_(pa.string()),
-                 "seq": pa.int64(), "version": pa.int32()}
-        # DuckDB finds ``ledger_batch`` among this frame's variables (replacement scan)
-        ledger_batch = pa.table({name: pa.array(values, types.get(name, pa.string()))  # noqa: F841
-                                 for name, values in zip(_COLUMNS, columns, strict=True)})
-        self.con.execute(f"INSERT INTO ledger ({', '.join(_COLUMNS)}) "
-                         "SELECT * FROM ledger_batch")
+        insert_rows(self.con, [entry_row(e) for e in entries], self.owner)
 
     def entries(self) -> list[LedgerEntry]:
         return read_entries(self.con)
@@ -306,12 +291,58 @@ class Ledger:
         return _next(self.con)[1]
 
 
-def _next(con: duckdb.DuckDBPyConnection) -> tuple[int, str]:
+def next_position(con: duckdb.DuckDBPyConnection) -> tuple[int, str]:
     """(seq, prev_hash) of the entry to append: after the last stored one. ``max(seq)``
     then a point read, not a sort of the whole table (a busy service appends often)."""
     last = con.execute("SELECT seq, entry_hash FROM ledger "
                        "WHERE seq = (SELECT max(seq) FROM ledger) LIMIT 1").fetchall()
     return (last[0][0] + 1, last[0][1]) if last else (1, GENESIS)
+
+
+_next = next_position
+
+
+def entry_row(entry: LedgerEntry) -> list[Any]:
+    """An entry as the table stores it, in ``LEDGER_COLUMNS`` order (counts as canonical
+    JSON text, recipients as a list)."""
+    row = [getattr(entry, c) for c in _COLUMNS]
+    row[_COUNTS] = canonical_json(entry.counts).decode()
+    row[_RECIPIENTS] = list(entry.recipients)
+    return row
+
+
+def insert_rows(con: duckdb.DuckDBPyConnection, rows: Sequence[Sequence[Any]],
+                owner: str) -> None:
+    """One INSERT of stored-form rows in order (``entry_row``; a journal's records): a few
+    as bound values; a batch as one Arrow table, which DuckDB takes in about half the CPU
+    of 18 bound parameters a row. The chain index refuses a second entry after one
+    (``LedgerForked``: nothing written)."""
+    if not rows:
+        return
+    try:
+        if len(rows) >= _ARROW_ROWS:
+            _insert_arrow(con, rows)
+        else:
+            values = ", ".join(f"({', '.join('?' * len(_COLUMNS))})" for _ in rows)
+            con.execute(f"INSERT INTO ledger ({', '.join(_COLUMNS)}) VALUES {values}",
+                        [v for row in rows for v in row])
+    except duckdb.ConstraintException:
+        raise LedgerForked(
+            f"ledger of {owner}: another writer appended after entry seq "
+            f"{rows[0][0] - 1} at the same time; this change was not recorded "
+            "(try again)") from None
+
+
+def _insert_arrow(con: duckdb.DuckDBPyConnection, rows: Sequence[Sequence[Any]]) -> None:
+    import pyarrow as pa  # only a batch needs it (keeps `crossforce --help` light)
+
+    columns = list(zip(*rows, strict=True))
+    types = {"at_utc": pa.timestamp("us"), "recipients": pa.list_(pa.string()),
+             "seq": pa.int64(), "version": pa.int32()}
+    # DuckDB finds ``ledger_batch`` among this frame's variables (replacement scan)
+    ledger_batch = pa.table({name: pa.array(values, types.get(name, pa.string()))  # noqa: F841
+                             for name, values in zip(_COLUMNS, columns, strict=True)})
+    con.execute(f"INSERT INTO ledger ({', '.join(_COLUMNS)}) SELECT * FROM ledger_batch")
 
 
 def read_entries(con: duckdb.DuckDBPyConnection) -> list[LedgerEntry]:

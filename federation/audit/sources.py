@@ -25,6 +25,7 @@ import duckdb
 from federation.errors import CrossforceError
 from federation.keys import PUBLIC_FILE, fingerprint, load_public_key
 from federation.ledger import LedgerEntry, read_entries
+from federation.ledger_journal import fold_store_file
 
 if TYPE_CHECKING:
     from policies.model import SharePolicy
@@ -153,6 +154,8 @@ def open_ledgers(nodes: Sequence[Path], coordinator: Path | None,
             found.append(item)
             return item
 
+        if coordinator is not None:  # what its service journaled, in the table first
+            fold_store_file(coordinator / COORDINATOR_STORE)
         coord = (add(COORDINATOR, "coordinator", coordinator, coordinator / COORDINATOR_STORE)
                  if coordinator is not None else None)
         for folder in nodes:

@@ -62,7 +62,7 @@ def test_entries_from_many_threads_commit_in_batches_into_one_verifiable_chain(
         other.join()
         assert served.journal.entries == 300
         assert served.journal.batches < 300  # grouped: fewer commits than entries
-        con = served.reader()
+        con = served.ledger_reader()
         report = verify_ledger(con, served.store.keys.signer.public_key)
         assert report.ok, report.problems
         asked = [e for e in read_entries(con) if e.action == "consultation"
@@ -88,7 +88,7 @@ def test_an_entry_the_ledger_refuses_fails_alone(linked: Path, tmp_path: Path) -
         with pytest.raises(ValueError, match="non-empty actor"):
             bad.result(timeout=60)
         assert [f.result(timeout=60).action for f in good] == ["consultation"] * 10
-        report = verify_ledger(served.reader(), served.store.keys.signer.public_key)
+        report = verify_ledger(served.ledger_reader(), served.store.keys.signer.public_key)
         assert report.ok, report.problems
     finally:
         served.close()
@@ -127,9 +127,9 @@ def test_entries_queued_from_the_event_loop_settle_there_once_committed(
         assert refused is not None and "non-empty actor" in str(refused)
         assert [e.justification for e in made] == [  # type: ignore[attr-defined]
             f"GET /v1/networks request {n}" for n in range(200)]
-        stored = {e.entry_id for e in read_entries(served.reader())}
+        stored = {e.entry_id for e in read_entries(served.ledger_reader())}
         assert {e.entry_id for e in made} <= stored  # type: ignore[attr-defined]
-        report = verify_ledger(served.reader(), served.store.keys.signer.public_key)
+        report = verify_ledger(served.ledger_reader(), served.store.keys.signer.public_key)
         assert report.ok, report.problems
     finally:
         served.close()
