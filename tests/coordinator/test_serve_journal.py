@@ -1,29 +1,22 @@
 """The service's ledger journal and kept answers: requests are logged in batches, the
-chain stays one verifiable chain whoever else writes, an answer is never sent before its
-entry is durable (checked by killing the service), a change of the store drops kept
-answers."""
+chain stays one verifiable chain whoever else writes, a change of the store drops kept
+answers. Killing the service mid-load (an answer never sent before its entry is durable)
+is in test_ledger_journal.py."""
 
 from __future__ import annotations
 
-import os
-import signal
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
 import pytest
 
 from coordinator.serve_cache import SnapshotCache
 from coordinator.served import ServedStore
-from coordinator.store import open_store
 from coordinator.users import add_user as add_user_here
 from federation.ledger import read_entries, verify_ledger
 from tests.coordinator.coordinator_payloads import federation_template  # noqa: F401
-from tests.coordinator.served_api import LISTENING, add_user
 from tests.coordinator.two_networks import build
-from tests.spawned import start, stop_all
 
 
 @pytest.fixture(scope="module")
@@ -133,63 +126,6 @@ def test_entries_queued_from_the_event_loop_settle_there_once_committed(
         assert report.ok, report.problems
     finally:
         served.close()
-
-
-def test_every_answer_sent_before_a_crash_is_in_the_ledger(linked: Path,
-                                                          tmp_path: Path) -> None:
-    """Group commit: a batch's answers leave only after its commit, so killing the service
-    (SIGKILL: no shutdown, no flush) loses no entry of an answered request."""
-    import shutil
-
-    directory = tmp_path / "copy"
-    shutil.copytree(linked, directory)
-    key = add_user(directory, "crash-analyst", "analyst")
-    process = start([sys.executable, "-m", "federation.cli"], "coordinator", "serve",
-                    "--dir", directory, "--port", 0, "--no-console")
-    answered: list[str] = []
-    try:
-        url = ""
-        while not url:
-            line = process.stdout.readline() if process.stdout else ""
-            assert line or process.poll() is None, "coordinator serve did not start"
-            found = LISTENING.search(line)
-            url = found.group(1) if found else ""
-        stop = threading.Event()
-
-        def ask(n: int) -> None:
-            with httpx.Client(base_url=url, timeout=30.0) as client:
-                i = 0
-                while not stop.is_set():
-                    why = f"crash check {n}-{i}"
-                    try:
-                        reply = client.get("/v1/networks", headers={
-                            "Authorization": f"Bearer {key}", "X-Purpose": "op-test",
-                            "X-Justification": why})
-                    except httpx.HTTPError:
-                        return  # the service died mid-request: that one was never answered
-                    if reply.status_code == 200:
-                        answered.append(why)
-                    i += 1
-
-        threads = [threading.Thread(target=ask, args=(n,)) for n in range(8)]
-        for t in threads:
-            t.start()
-        while len(answered) < 60:
-            threading.Event().wait(0.05)
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-        stop.set()
-        for t in threads:
-            t.join()
-    finally:
-        stop_all([process])
-    with open_store(directory) as store:
-        report = verify_ledger(store.con, store.keys.signer.public_key)
-        assert report.ok, report.problems
-        logged = {e.justification.rsplit(": ", 1)[-1] for e in read_entries(store.con)
-                  if e.action == "consultation"}
-    missing = [why for why in answered if why not in logged]
-    assert len(answered) >= 60 and not missing
 
 
 def test_kept_answers_go_when_the_store_changes() -> None:
