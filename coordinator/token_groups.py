@@ -57,7 +57,7 @@ def read_match_keys(con: duckdb.DuckDBPyConnection, settings: LinkageSettings,
         SELECT n.node, k.kind_id, hash(t.token) AS h, t.token FROM tokens t
         JOIN lk_kinds k ON k.token_kind = t.token_kind
         JOIN lk_nodes n ON n.force = t.force AND n.ref = t.ref AND n.kind = 'person'"""]
-    upper = f"""SELECT count(*) FROM tokens
+    upper = """SELECT count(*) FROM tokens
                 WHERE token_kind IN (SELECT token_kind FROM lk_kinds)"""
     if settings.identifier_keys:
         ids = """(SELECT DISTINCT node, token_kind, token FROM lk_person_ids)"""
