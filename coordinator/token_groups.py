@@ -34,62 +34,88 @@ _U64 = np.uint64
 
 
 @dataclass
-class MatchKeyRows:
-    """Every match-key token of every person: one row per (node, token), as arrays."""
+class KeyRows:
+    """The rows of one match key: one per (person, token), as parallel arrays."""
 
     node: np.ndarray  # int32
-    kind: np.ndarray  # int8, kind_id
+    force: np.ndarray  # int16, force_id of the node
     h: np.ndarray  # uint64, hash(token)
-    t: np.ndarray | None  # (rows, 2) uint64, the token's two 8-byte halves as stored
-    # (byte-swapped to big-endian only for the rows kept); freed once used
-    node_force: np.ndarray  # int32, force_id of each node id
-    n_kinds: int
+    t_hi: np.ndarray | None  # uint64 each, the token's two 8-byte halves as stored
+    t_lo: np.ndarray | None  # (made big-endian only for the rows kept); freed once used
 
-    def rows_of(self, kind_id: int) -> np.ndarray:
-        return np.flatnonzero(self.kind == kind_id)
+
+@dataclass
+class MatchKeyRows:
+    """Every match-key token of every person, partitioned by key (kind_id)."""
+
+    keys: list[KeyRows]
+    n_nodes: int
+    n_forces: int
 
 
 def read_match_keys(con: duckdb.DuckDBPyConnection, settings: LinkageSettings,
                     n_kinds: int) -> MatchKeyRows:
     """Stream every person's match-key tokens (and, with `identifier_keys`, the identifier
-    tokens recorded against them as `mk:id_<kind>`) into arrays: one join, no table."""
+    tokens recorded against them as `mk:id_<kind>`) into arrays, one set per key: one
+    join, no table."""
     sources = ["""
         SELECT n.node, k.kind_id, hash(t.token) AS h, t.token FROM tokens t
         JOIN lk_kinds k ON k.token_kind = t.token_kind
         JOIN lk_nodes n ON n.force = t.force AND n.ref = t.ref AND n.kind = 'person'"""]
-    upper = """SELECT count(*) FROM tokens
-                WHERE token_kind IN (SELECT token_kind FROM lk_kinds)"""
+    # rows per key, at most (a token row joins one person unless items lists it twice)
+    upper = """SELECT k.kind_id, count(*) FROM tokens t
+               JOIN lk_kinds k ON k.token_kind = t.token_kind GROUP BY ALL"""
     if settings.identifier_keys:
-        ids = """(SELECT DISTINCT node, token_kind, token FROM lk_person_ids)"""
+        ids = "(SELECT DISTINCT node, token_kind, token FROM lk_person_ids)"
+        id_kind = f"k.token_kind = '{MATCH_KEY_PREFIX}{ID_PREFIX}' || i.token_kind"
         sources.append(f"""
             SELECT i.node, k.kind_id, hash(i.token) AS h, i.token FROM {ids} i
-            JOIN lk_kinds k ON k.token_kind = '{MATCH_KEY_PREFIX}{ID_PREFIX}' || i.token_kind""")
-        upper += f" UNION ALL SELECT count(*) FROM {ids}"
-    cap = sum(n for (n,) in con.execute(upper).fetchall())
-    node = np.empty(cap, dtype=np.int32)
-    kind = np.empty(cap, dtype=np.int8)
-    h = np.empty(cap, dtype=_U64)
-    t = np.empty((cap, 2), dtype=_U64)
-    n = 0
-    for batch in con.sql(" UNION ALL ".join(sources)).to_arrow_reader(_BATCH):
-        m = batch.num_rows
-        if n + m > cap:  # a person listed twice in items: its tokens join twice
-            cap = 2 * (n + m)
-            node, kind, h, t = (np.resize(a, (cap, *a.shape[1:])) for a in (node, kind, h, t))
-        node[n:n + m] = batch.column(0).to_numpy()
-        kind[n:n + m] = batch.column(1).to_numpy()
-        h[n:n + m] = batch.column(2).to_numpy()
-        t[n:n + m] = _token_halves(batch.column(3))
-        n += m
+            JOIN lk_kinds k ON {id_kind}""")
+        upper += (f" UNION ALL SELECT k.kind_id, count(*) FROM {ids} i "
+                  f"JOIN lk_kinds k ON {id_kind} GROUP BY ALL")
+    cap = np.zeros(n_kinds, dtype=np.int64)
+    for kind_id, n in con.execute(upper).fetchall():
+        cap[kind_id] += n
     forces = con.execute("SELECT node, force_id FROM lk_nodes").fetchnumpy()
-    node_force = np.zeros(int(forces["node"].max(initial=-1)) + 1, dtype=np.int32)
+    n_forces = int(forces["force_id"].max(initial=-1)) + 1
+    node_force = np.zeros(int(forces["node"].max(initial=-1)) + 1,
+                          dtype=np.int16 if n_forces < 2**15 else np.int32)
     node_force[forces["node"]] = forces["force_id"]
-    return MatchKeyRows(node[:n], kind[:n], h[:n], t[:n], node_force, n_kinds)
+    del forces
+    keys = [KeyRows(np.empty(c, np.int32), np.empty(c, node_force.dtype), np.empty(c, _U64),
+                    np.empty(c, _U64), np.empty(c, _U64)) for c in cap]
+    filled = np.zeros(n_kinds, dtype=np.int64)
+    for batch in con.sql(" UNION ALL ".join(sources)).to_arrow_reader(_BATCH):
+        kind = batch.column(1).to_numpy()
+        # the batch's rows by key (a stable counting sort on small integers)
+        order = np.argsort(kind.astype(np.int8), kind="stable")
+        node = batch.column(0).to_numpy()[order]
+        columns = (node, node_force[node], batch.column(2).to_numpy()[order],
+                   *(half[order] for half in _token_halves(batch.column(3)).T))
+        bounds = np.r_[0, np.cumsum(np.bincount(kind, minlength=n_kinds))]
+        for k in np.flatnonzero(np.diff(bounds)):
+            a, b, at = bounds[k], bounds[k + 1], filled[k]
+            key = keys[k]
+            if at + b - a > len(key.node):  # items lists a person twice: its rows join twice
+                _grow(key, 2 * (at + b - a))
+            for name, column in zip(("node", "force", "h", "t_hi", "t_lo"), columns,
+                                    strict=True):
+                getattr(key, name)[at:at + b - a] = column[a:b]
+            filled[k] += b - a
+    for key, n in zip(keys, filled, strict=True):
+        for name in ("node", "force", "h", "t_hi", "t_lo"):
+            setattr(key, name, getattr(key, name)[:n])
+    return MatchKeyRows(keys, len(node_force), n_forces)
+
+
+def _grow(key: KeyRows, size: int) -> None:
+    for name in ("node", "force", "h", "t_hi", "t_lo"):
+        setattr(key, name, np.resize(getattr(key, name), size))
 
 
 def _token_halves(tokens: pa.Array) -> np.ndarray:
     """16-byte tokens (checked by `check_linkage_inputs`) as two uint64 each, bytes as
-    stored (`big_endian` turns them into the halves of `token::BIT::UHUGEINT`)."""
+    stored (`_big_endian` turns them into the halves of `token::BIT::UHUGEINT`)."""
     width = np.int64 if pa.types.is_large_binary(tokens.type) else np.int32
     offsets = np.frombuffer(tokens.buffers()[1], dtype=width, count=len(tokens) + 1,
                             offset=np.dtype(width).itemsize * tokens.offset)
@@ -102,63 +128,50 @@ def _token_halves(tokens: pa.Array) -> np.ndarray:
 
 def group_tokens(con: duckdb.DuckDBPyConnection, rows: MatchKeyRows) -> None:
     """Build `lk_freq`, `lk_held` and `lk_rep` from the rows, one key at a time."""
-    n_forces = int(rows.node_force.max(initial=-1)) + 1
-    freq_parts: list[tuple[np.ndarray, ...]] = []
-    held_parts: list[tuple[np.ndarray, ...]] = []
-    rep_idx: list[np.ndarray] = []
-    rep_h: list[np.ndarray] = []
-    rep_freq: list[np.ndarray] = []
-    rep_kind: list[np.ndarray] = []
-    rep_in_force: list[np.ndarray] = []
-    for k in range(rows.n_kinds):
-        idx = rows.rows_of(k)
-        if not len(idx):
+    freq: dict[str, list[np.ndarray]] = {c: [] for c in ("kind_id", "h", "freq")}
+    held: dict[str, list[np.ndarray]] = {c: [] for c in ("kind_id", "force_id", "n")}
+    rep: dict[str, list[np.ndarray]] = {c: [] for c in (
+        "node", "force_id", "kind_id", "h", "t_hi", "t_lo", "freq", "in_force")}
+    for k, key in enumerate(rows.keys):
+        if not len(key.node):
             continue
-        forces = np.bincount(rows.node_force[rows.node[idx]], minlength=n_forces)
-        held = np.flatnonzero(forces)
-        held_parts.append((np.full(len(held), k, np.int32), held.astype(np.int32),
-                           forces[held].astype(np.float64)))
-        order, hs = _sorted_by_hash(rows.h[idx])
+        per_force = np.bincount(key.force, minlength=rows.n_forces)
+        f = np.flatnonzero(per_force)
+        _add(held, kind_id=np.full(len(f), k, np.int32), force_id=f.astype(np.int32),
+             n=per_force[f].astype(np.float64))
+        order, hs = _sorted_by_hash(key.h)
         start = np.flatnonzero(np.r_[True, hs[1:] != hs[:-1]])
         counts = np.diff(np.r_[start, len(hs)])
         many = counts > 1
-        if not many.any():
-            continue
-        freq_parts.append((np.full(int(many.sum()), k, np.int32), hs[start[many]],
-                           counts[many].astype(np.int64)))
-        per_row = np.repeat(counts, counts)
-        rep = per_row > 1
-        rep_idx.append(idx[order[rep]])
-        group = np.repeat(np.arange(len(counts), dtype=_U64), counts)[rep]
-        rep_in_force.append(_shared_in_force(
-            group, rows.node_force[rows.node[rep_idx[-1]]], n_forces))
-        rep_h.append(hs[rep])
-        rep_freq.append(per_row[rep].astype(np.int64))
-        rep_kind.append(np.full(int(rep.sum()), k, np.int32))
-    _create(con, "lk_freq", ("kind_id", "h", "freq"), freq_parts,
+        assert key.t_hi is not None and key.t_lo is not None
+        if many.any():
+            _add(freq, kind_id=np.full(int(many.sum()), k, np.int32), h=hs[start[many]],
+                 freq=counts[many].astype(np.int64))
+            per_row = np.repeat(counts, counts)
+            kept = per_row > 1
+            at = order[kept]
+            group = np.repeat(np.arange(len(counts), dtype=_U64), counts)[kept]
+            force = key.force[at]
+            _add(rep, node=key.node[at], force_id=force, kind_id=np.full(len(at), k, np.int32),
+                 h=hs[kept], t_hi=_big_endian(key.t_hi[at]), t_lo=_big_endian(key.t_lo[at]),
+                 freq=per_row[kept].astype(np.int64),
+                 in_force=_shared_in_force(group, force, rows.n_forces))
+        key.t_hi = key.t_lo = None  # the tokens of rows held once are not needed again
+    _create(con, "lk_freq", freq, {"kind_id": np.int32, "h": _U64, "freq": np.int64},
             "kind_id::INTEGER AS kind_id, h::UBIGINT AS h, freq::BIGINT AS freq")
-    _create(con, "lk_held", ("kind_id", "force_id", "n"), held_parts,
+    _create(con, "lk_held", held, {"kind_id": np.int32, "force_id": np.int32, "n": np.float64},
             "kind_id::INTEGER AS kind_id, force_id::INTEGER AS force_id, n::DOUBLE AS n")
-    idx = np.concatenate(rep_idx) if rep_idx else np.zeros(0, np.int64)
-    assert rows.t is not None
-    t = _big_endian(rows.t[idx])
-    rows.t = None  # the tokens of rows held once are not needed again
-    node = rows.node[idx]
-    con.register("lk_rep_in", pa.table({
-        "node": node, "force_id": rows.node_force[node],
-        "kind_id": np.concatenate(rep_kind) if rep_kind else np.zeros(0, np.int32),
-        "h": np.concatenate(rep_h) if rep_h else np.zeros(0, _U64),
-        "t_hi": t[:, 0], "t_lo": t[:, 1],
-        "freq": np.concatenate(rep_freq) if rep_freq else np.zeros(0, np.int64),
-        "in_force": np.concatenate(rep_in_force) if rep_in_force else np.zeros(0, bool)}))
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE lk_rep AS
-        SELECT node::INTEGER AS node, force_id::INTEGER AS force_id,
-               kind_id::INTEGER AS kind_id, h::UBIGINT AS h,
-               (t_hi::UHUGEINT << 64) | t_lo::UHUGEINT AS t, freq::BIGINT AS freq,
-               in_force
-        FROM lk_rep_in""")
-    con.unregister("lk_rep_in")
+    _create(con, "lk_rep", rep, {"node": np.int32, "force_id": np.int32, "kind_id": np.int32,
+                                 "h": _U64, "t_hi": _U64, "t_lo": _U64, "freq": np.int64,
+                                 "in_force": bool}, """
+        node::INTEGER AS node, force_id::INTEGER AS force_id, kind_id::INTEGER AS kind_id,
+        h::UBIGINT AS h, (t_hi::UHUGEINT << 64) | t_lo::UHUGEINT AS t, freq::BIGINT AS freq,
+        in_force""")
+
+
+def _add(parts: dict[str, list[np.ndarray]], **columns: np.ndarray) -> None:
+    for name, values in columns.items():
+        parts[name].append(values)
 
 
 def _shared_in_force(group: np.ndarray, force: np.ndarray, n_forces: int) -> np.ndarray:
@@ -189,21 +202,26 @@ def _sorted_by_hash(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     prefix = key >> _U64(bits)
     del key
     # a run of one prefix holding two different hashes (rare): sort it by hash exactly
-    mixed = (prefix[1:] == prefix[:-1]) & (hs[1:] != hs[:-1])
-    if mixed.any():
-        run = np.cumsum(np.r_[True, prefix[1:] != prefix[:-1]])
-        pos = np.flatnonzero(np.isin(run, run[1:][mixed]))
-        sub = np.lexsort((hs[pos], run[pos]))
+    mixed = np.unique(prefix[1:][(prefix[1:] == prefix[:-1]) & (hs[1:] != hs[:-1])])
+    if len(mixed):
+        first = np.searchsorted(prefix, mixed, "left")
+        size = np.searchsorted(prefix, mixed, "right") - first
+        run = np.repeat(np.arange(len(mixed)), size)
+        pos = np.repeat(first - np.r_[0, np.cumsum(size)[:-1]], size) + np.arange(size.sum())
+        sub = np.lexsort((hs[pos], run))
         order[pos] = order[pos][sub]
         hs[pos] = hs[pos][sub]
     return order, hs
 
 
-def _create(con: duckdb.DuckDBPyConnection, name: str, columns: tuple[str, ...],
-            parts: list[tuple[np.ndarray, ...]], select: str) -> None:
-    data = {c: (np.concatenate([p[i] for p in parts]) if parts else np.zeros(0))
-            for i, c in enumerate(columns)}
+def _create(con: duckdb.DuckDBPyConnection, name: str, parts: dict[str, list[np.ndarray]],
+            dtypes: dict[str, type], select: str) -> None:
+    """A temp table `name` from the parts, through Arrow (no copy per row in Python)."""
+    data = {c: np.concatenate(parts[c]) if parts[c] else np.zeros(0, dtypes[c])
+            for c in dtypes}
+    parts.clear()
     con.register(f"{name}_in", pa.table(data))
+    del data
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {select} FROM {name}_in")
     con.unregister(f"{name}_in")
 
@@ -216,12 +234,11 @@ def fingerprints(con: duckdb.DuckDBPyConnection, rows: MatchKeyRows,
     node = np.zeros(0, np.int32)
     fp = np.zeros(0, _U64)
     if chosen is not None:
-        idx = rows.rows_of(chosen)
-        n_nodes = len(rows.node_force)
-        least = np.full(n_nodes, np.iinfo(np.uint64).max, dtype=_U64)
-        np.minimum.at(least, rows.node[idx], rows.h[idx])
-        has = np.zeros(n_nodes, dtype=bool)
-        has[rows.node[idx]] = True
+        key = rows.keys[chosen]
+        least = np.full(rows.n_nodes, np.iinfo(np.uint64).max, dtype=_U64)
+        np.minimum.at(least, key.node, key.h)
+        has = np.zeros(rows.n_nodes, dtype=bool)
+        has[key.node] = True
         node = np.flatnonzero(has).astype(np.int32)
         fp = least[node]
         s = np.sort(fp)
@@ -238,13 +255,13 @@ def person_keys(con: duckdb.DuckDBPyConnection, rows: MatchKeyRows) -> None:
     """`lk_person(node, has_mask)`: which keys each person holds a token of, tokens too
     common to block on (`lk_people`) left out; persons holding none are not listed."""
     people = con.execute("SELECT kind_id, h FROM lk_people").fetchnumpy()
-    mask = np.zeros(len(rows.node_force), dtype=np.int64)
-    for k in range(rows.n_kinds):
-        idx = rows.rows_of(k)
+    mask = np.zeros(rows.n_nodes, dtype=np.int64)
+    for k, key in enumerate(rows.keys):
+        node = key.node
         common = people["h"][people["kind_id"] == k]
         if len(common):
-            idx = idx[~np.isin(rows.h[idx], common)]
-        mask[rows.node[idx]] |= np.int64(1) << np.int64(k)
+            node = node[~np.isin(key.h, common)]
+        mask[node] |= np.int64(1) << np.int64(k)
     node = np.flatnonzero(mask).astype(np.int32)
     con.register("lk_person_in", pa.table({"node": node, "has_mask": mask[node]}))
     con.execute("CREATE OR REPLACE TEMP TABLE lk_person AS "
