@@ -45,7 +45,13 @@ from __future__ import annotations
 import duckdb
 
 from coordinator.settings import ID_PREFIX, MATCH_KEY_PREFIX, LinkageSettings
-from coordinator.token_groups import fingerprints, group_tokens, person_keys, read_match_keys
+from coordinator.token_groups import (
+    fingerprint_repeats,
+    fingerprints,
+    group_tokens,
+    person_keys,
+    read_match_keys,
+)
 
 MAX_MATCH_KEYS = 62  # kinds are bits of a BIGINT mask
 TF_SCALE = 1 << 20  # term-frequency bits in fixed point (exact, order-free sums)
@@ -114,12 +120,7 @@ def block_persons(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> 
     # people holding a repeated token = references - the repeats inside fingerprint
     # groups (`lk_dup`, only tokens with such repeats); only references whose fingerprint
     # another reference shares can repeat
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE lk_dup AS
-        SELECT kind_id, h, sum(n - 1)::BIGINT AS dups FROM (
-            SELECT r.kind_id, r.h, fp.fp, count(*) AS n
-            FROM lk_rep r JOIN lk_fp fp USING (node) GROUP BY ALL HAVING count(*) > 1)
-        GROUP BY kind_id, h""")
+    fingerprint_repeats(con, rows)
     # lk_people: the tokens too common to block on (more than `cap` people or `hard`
     # references); a token held `cap` times or fewer never is
     con.execute(f"""
@@ -127,6 +128,10 @@ def block_persons(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> 
         SELECT f.kind_id, f.h, f.freq, (f.freq - coalesce(d.dups, 0))::BIGINT AS people
         FROM (SELECT * FROM lk_freq WHERE freq > {cap}) f LEFT JOIN lk_dup d USING (kind_id, h)
         WHERE f.freq > {hard} OR f.freq - coalesce(d.dups, 0) > {cap}""")
+    # Which usable keys (not over the cap) each person holds: "compared but not agreeing";
+    # the last use of the token arrays, so they go before the tables below are built
+    person_keys(con, rows)
+    del rows
     # people per reference of each key, so a token's share of people is on the scale of
     # ubar (which counts references): tf stays 0 on average, and a person's own repeats
     # of a token no longer make it look common
@@ -153,9 +158,6 @@ def block_persons(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> 
         SELECT r.node, r.force_id, r.kind_id, r.h
         FROM (FROM lk_rep WHERE in_force) r LEFT JOIN lk_dup d USING (kind_id, h)
         WHERE r.freq <= {hard} AND r.freq - coalesce(d.dups, 0) <= {cap}""")
-    # Which usable keys (not over the cap) each person holds: "compared but not agreeing".
-    person_keys(con, rows)
-    del rows
     con.execute("DROP TABLE lk_rep")
     agree_pairs(con, settings.cross_force_only)
     con.execute(f"""

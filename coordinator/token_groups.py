@@ -9,14 +9,15 @@ with the row number in the low bits, so one plain `np.sort` gives both the group
 the rows in them (no argsort). The rare run of one hash prefix holding two different
 hashes is re-sorted exactly, so groups are exactly the (kind_id, h) groups SQL makes.
 
-What comes out are the same temp tables, row for row, that `blocking` built in SQL:
+What comes out are the same temp tables, row for row, that `blocking` built in SQL
+(`group_tokens`):
     lk_freq(kind_id, h, freq)                  tokens held more than once
     lk_held(kind_id, force_id, n)              tokens of each key each force holds
     lk_rep(node, force_id, kind_id, h, t, freq, in_force)  the references holding those
                                                tokens; in_force: another reference of
                                                the same force holds the token too
-and, once the caller has the tables they depend on, `fingerprints` (lk_fp) and
-`person_keys` (lk_person).
+and, once the caller has the tables they depend on, `fingerprints` (lk_fp),
+`fingerprint_repeats` (lk_dup, then lk_rep) and `person_keys` (lk_person).
 """
 
 from __future__ import annotations
@@ -51,6 +52,12 @@ class MatchKeyRows:
     keys: list[KeyRows]
     n_nodes: int
     n_forces: int
+    #: set by `group_tokens`: the rows of repeated tokens (columns of lk_rep, plus `group`,
+    #: the token's row in `repeated`) and the repeated tokens (kind_id, h) in lk_freq order
+    rep: dict[str, np.ndarray] | None = None
+    repeated: dict[str, np.ndarray] | None = None
+    #: set by `fingerprints`: lk_fp as arrays
+    fp: dict[str, np.ndarray] | None = None
 
 
 def read_match_keys(con: duckdb.DuckDBPyConnection, settings: LinkageSettings,
@@ -127,11 +134,13 @@ def _token_halves(tokens: pa.Array) -> np.ndarray:
 
 
 def group_tokens(con: duckdb.DuckDBPyConnection, rows: MatchKeyRows) -> None:
-    """Build `lk_freq`, `lk_held` and `lk_rep` from the rows, one key at a time."""
+    """Build `lk_freq` and `lk_held` from the rows, one key at a time, and keep the rows of
+    repeated tokens for `fingerprint_repeats` (which writes them as `lk_rep`)."""
     freq: dict[str, list[np.ndarray]] = {c: [] for c in ("kind_id", "h", "freq")}
     held: dict[str, list[np.ndarray]] = {c: [] for c in ("kind_id", "force_id", "n")}
     rep: dict[str, list[np.ndarray]] = {c: [] for c in (
-        "node", "force_id", "kind_id", "h", "t_hi", "t_lo", "freq", "in_force")}
+        "node", "force_id", "kind_id", "h", "t_hi", "t_lo", "freq", "in_force", "group")}
+    n_repeated = 0
     for k, key in enumerate(rows.keys):
         if not len(key.node):
             continue
@@ -150,23 +159,73 @@ def group_tokens(con: duckdb.DuckDBPyConnection, rows: MatchKeyRows) -> None:
             per_row = np.repeat(counts, counts)
             kept = per_row > 1
             at = order[kept]
-            group = np.repeat(np.arange(len(counts), dtype=_U64), counts)[kept]
+            # each kept row's token, numbered as the rows of lk_freq are
+            group = np.repeat(n_repeated + np.cumsum(many, dtype=np.int64) - 1, counts)[kept]
+            n_repeated += int(many.sum())
             force = key.force[at]
             _add(rep, node=key.node[at], force_id=force, kind_id=np.full(len(at), k, np.int32),
                  h=hs[kept], t_hi=_big_endian(key.t_hi[at]), t_lo=_big_endian(key.t_lo[at]),
-                 freq=per_row[kept].astype(np.int64),
-                 in_force=_shared_in_force(group, force, rows.n_forces))
+                 freq=per_row[kept].astype(np.int64), group=group,
+                 in_force=_shared_in_force(group.astype(_U64), force, rows.n_forces))
         key.t_hi = key.t_lo = None  # the tokens of rows held once are not needed again
-    _create(con, "lk_freq", freq, {"kind_id": np.int32, "h": _U64, "freq": np.int64},
+    rows.repeated = _concat(freq, {"kind_id": np.int32, "h": _U64, "freq": np.int64})
+    _create(con, "lk_freq", dict(rows.repeated),
             "kind_id::INTEGER AS kind_id, h::UBIGINT AS h, freq::BIGINT AS freq")
-    _create(con, "lk_held", held, {"kind_id": np.int32, "force_id": np.int32, "n": np.float64},
+    _create(con, "lk_held",
+            _concat(held, {"kind_id": np.int32, "force_id": np.int32, "n": np.float64}),
             "kind_id::INTEGER AS kind_id, force_id::INTEGER AS force_id, n::DOUBLE AS n")
-    _create(con, "lk_rep", rep, {"node": np.int32, "force_id": np.int32, "kind_id": np.int32,
-                                 "h": _U64, "t_hi": _U64, "t_lo": _U64, "freq": np.int64,
-                                 "in_force": bool}, """
+    rows.rep = _concat(rep, {"node": np.int32, "force_id": np.int32, "kind_id": np.int32,
+                             "h": _U64, "t_hi": _U64, "t_lo": _U64, "freq": np.int64,
+                             "in_force": bool, "group": np.int64})
+
+
+def fingerprint_repeats(con: duckdb.DuckDBPyConnection, rows: MatchKeyRows) -> None:
+    """`lk_dup(kind_id, h, dups)`: repeats of a token inside fingerprint groups (the SQL
+    was: lk_rep JOIN lk_fp, count per (token, fp) HAVING > 1, sum(n - 1) per token); then
+    `lk_rep` itself is written and the arrays let go."""
+    assert rows.rep is not None and rows.repeated is not None and rows.fp is not None
+    rep, fp = rows.rep, rows.fp
+    values, fp_group = np.unique(fp["fp"], return_inverse=True)
+    group_of = np.full(rows.n_nodes, -1, dtype=np.int64)
+    group_of[fp["node"]] = fp_group.reshape(-1)
+    f = group_of[rep["node"]]
+    has = f >= 0
+    bits = max(1, len(values).bit_length())
+    g = rep["group"][has]
+    dups = np.zeros(0, np.int64)
+    token = np.zeros(0, np.int64)
+    if len(g) and int(g.max()).bit_length() + bits <= 63:
+        pair = np.sort((g << bits) | f[has])  # (token, fingerprint group), exact
+        start = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+        n = np.diff(np.r_[start, len(pair)])
+        twice = n > 1
+        token, first = np.unique(pair[start[twice]] >> bits, return_index=True)
+        dups = np.add.reduceat(n[twice] - 1, first) if len(first) else dups
+    elif len(g):  # too many tokens to pack beside the groups: sort the two columns
+        o = np.lexsort((f[has], g))
+        gs, fs = g[o], f[has][o]
+        start = np.flatnonzero(np.r_[True, (gs[1:] != gs[:-1]) | (fs[1:] != fs[:-1])])
+        n = np.diff(np.r_[start, len(gs)])
+        twice = n > 1
+        token, first = np.unique(gs[start[twice]], return_index=True)
+        dups = np.add.reduceat(n[twice] - 1, first) if len(first) else dups
+    _create(con, "lk_dup", {"kind_id": rows.repeated["kind_id"][token],
+                            "h": rows.repeated["h"][token], "dups": dups.astype(np.int64)},
+            "kind_id::INTEGER AS kind_id, h::UBIGINT AS h, dups::BIGINT AS dups")
+    rows.repeated = rows.fp = None
+    del rep["group"]
+    rows.rep = None
+    _create(con, "lk_rep", rep, """
         node::INTEGER AS node, force_id::INTEGER AS force_id, kind_id::INTEGER AS kind_id,
         h::UBIGINT AS h, (t_hi::UHUGEINT << 64) | t_lo::UHUGEINT AS t, freq::BIGINT AS freq,
         in_force""")
+
+
+def _concat(parts: dict[str, list[np.ndarray]], dtypes: dict[str, type]
+            ) -> dict[str, np.ndarray]:
+    out = {c: np.concatenate(parts[c]) if parts[c] else np.zeros(0, dtypes[c]) for c in dtypes}
+    parts.clear()
+    return out
 
 
 def _add(parts: dict[str, list[np.ndarray]], **columns: np.ndarray) -> None:
@@ -214,14 +273,12 @@ def _sorted_by_hash(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return order, hs
 
 
-def _create(con: duckdb.DuckDBPyConnection, name: str, parts: dict[str, list[np.ndarray]],
-            dtypes: dict[str, type], select: str) -> None:
-    """A temp table `name` from the parts, through Arrow (no copy per row in Python)."""
-    data = {c: np.concatenate(parts[c]) if parts[c] else np.zeros(0, dtypes[c])
-            for c in dtypes}
-    parts.clear()
+def _create(con: duckdb.DuckDBPyConnection, name: str, data: dict[str, np.ndarray],
+            select: str) -> None:
+    """A temp table `name` from the columns, through Arrow (no copy per row in Python);
+    `data` is emptied, so the arrays go as soon as DuckDB holds the rows."""
     con.register(f"{name}_in", pa.table(data))
-    del data
+    data.clear()
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {select} FROM {name}_in")
     con.unregister(f"{name}_in")
 
@@ -245,6 +302,7 @@ def fingerprints(con: duckdb.DuckDBPyConnection, rows: MatchKeyRows,
         shared = np.unique(s[1:][s[1:] == s[:-1]])
         keep = np.isin(fp, shared)
         node, fp = node[keep], fp[keep]
+    rows.fp = {"node": node, "fp": fp}
     con.register("lk_fp_in", pa.table({"node": node, "fp": fp}))
     con.execute("CREATE OR REPLACE TEMP TABLE lk_fp AS "
                 "SELECT node::INTEGER AS node, fp::UBIGINT AS fp FROM lk_fp_in")
