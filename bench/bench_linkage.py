@@ -313,7 +313,7 @@ def _bench_national(persons: int = 10_000_000, stores: str | None = None, runs: 
         "load_avg_1m": round(os.getloadavg()[0], 1)},
         ratio=med["link_cpu_s"] / base_cpu,
         ratio_meaning="link CPU-s / bare DuckDB group-by+join CPU-s, same store, same run",
-        target="10 M persons: blocking < 150 CPU-s, <= 12 GB; CPU-s grow linearly "
+        target="10 M persons: link < 150 CPU-s, <= 12 GB; CPU-s grow linearly "
                "with persons")
 
 

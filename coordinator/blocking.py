@@ -34,6 +34,8 @@ Temp tables left on the connection (read by scoring and clustering):
     lk_people(kind_id, h, freq, people)            tokens too common to block on
     lk_shared(node, force_id, kind_id, h, t, tf)   tokens that block (t: the token as
                                                    UHUGEINT; tf fixed point)
+    lk_force_shared(node, force_id, kind_id, h)    rows of lk_shared whose token another
+                                                   reference of the same force holds
     lk_person(node, has_mask)                      which usable match keys each person holds
     lk_pairs(node_a, node_b, agree_mask, has_a, has_b, agreeing_keys, tf_bits, id_shared)
 """
@@ -43,6 +45,13 @@ from __future__ import annotations
 import duckdb
 
 from coordinator.settings import ID_PREFIX, MATCH_KEY_PREFIX, LinkageSettings
+from coordinator.token_groups import (
+    fingerprint_repeats,
+    fingerprints,
+    group_tokens,
+    person_keys,
+    read_match_keys,
+)
 
 MAX_MATCH_KEYS = 62  # kinds are bits of a BIGINT mask
 TF_SCALE = 1 << 20  # term-frequency bits in fixed point (exact, order-free sums)
@@ -83,20 +92,12 @@ def block_persons(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> 
         from federation.errors import CrossforceError
         raise CrossforceError(f"{n_kinds} match-key kinds; linkage supports at most "
                               f"{MAX_MATCH_KEYS}")
-    _match_key_tokens(con, settings)
-    # Only repeated tokens are kept: most tokens are held once and can neither block nor
-    # collide, and their share of ubar follows from the totals below. One 128-bit key
-    # (kind above the 64-bit hash) groups faster than two columns.
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE lk_freq AS
-        SELECT (kh >> 64)::INTEGER AS kind_id, (kh & 18446744073709551615)::UBIGINT AS h, freq
-        FROM (SELECT (kind_id::UHUGEINT << 64) | h AS kh, count(*) AS freq FROM lk_mk
-              GROUP BY kh HAVING count(*) > 1)""")
-    # Tokens each force holds per key (few rows): the key totals, and the pairs inside
-    # each force that u is measured on.
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE lk_held AS
-        SELECT kind_id, force_id, count(*)::DOUBLE AS n FROM lk_mk GROUP BY ALL""")
+    # Every person's match-key tokens, grouped by sorting in numpy (`token_groups`):
+    # only repeated tokens are kept (`lk_freq`, `lk_rep`) — most are held once and can
+    # neither block nor collide, and their share of ubar follows from the totals
+    # (`lk_held`, tokens each force holds per key).
+    rows = read_match_keys(con, settings, n_kinds)
+    group_tokens(con, rows)
     # ubar_k: chance two random references agree on key k (sum of squared value shares);
     # a token held once adds 1 to the sum of squares.
     con.execute("""
@@ -108,29 +109,18 @@ def block_persons(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> 
         LEFT JOIN (SELECT kind_id, sum(freq)::DOUBLE AS repeated,
                           sum(freq::DOUBLE * freq) AS squares
                    FROM lk_freq GROUP BY kind_id) r USING (kind_id)""")
-    # The references holding a repeated token, with its count: every later step reads
-    # these, not lk_mk.
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE lk_rep AS
-        SELECT m.node, m.force_id, m.kind_id, m.h, m.t, f.freq
-        FROM lk_mk m JOIN lk_freq f USING (kind_id, h)""")
     # A reference's fingerprint: its token of the most specific name+birth-date key.
     # References sharing one are (almost always) one person that a force recorded twice,
     # so token frequencies and chance agreements count fingerprints, not references: a
     # prolific offender's own repeated name is not "common", and his duplicates are not
     # chance collisions.
-    _fingerprints(con)
+    fingerprints(con, rows, _fingerprint_kind(con))
     # Tokens worth blocking on: held by at most `cap` people and `hard` references.
     hard = max(settings.max_token_references, cap)
     # people holding a repeated token = references - the repeats inside fingerprint
     # groups (`lk_dup`, only tokens with such repeats); only references whose fingerprint
     # another reference shares can repeat
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE lk_dup AS
-        SELECT kind_id, h, sum(n - 1)::BIGINT AS dups FROM (
-            SELECT r.kind_id, r.h, fp.fp, count(*) AS n
-            FROM lk_rep r JOIN lk_fp fp USING (node) GROUP BY ALL HAVING count(*) > 1)
-        GROUP BY kind_id, h""")
+    fingerprint_repeats(con, rows)
     # lk_people: the tokens too common to block on (more than `cap` people or `hard`
     # references); a token held `cap` times or fewer never is
     con.execute(f"""
@@ -138,6 +128,10 @@ def block_persons(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> 
         SELECT f.kind_id, f.h, f.freq, (f.freq - coalesce(d.dups, 0))::BIGINT AS people
         FROM (SELECT * FROM lk_freq WHERE freq > {cap}) f LEFT JOIN lk_dup d USING (kind_id, h)
         WHERE f.freq > {hard} OR f.freq - coalesce(d.dups, 0) > {cap}""")
+    # Which usable keys (not over the cap) each person holds: "compared but not agreeing";
+    # the last use of the token arrays, so they go before the tables below are built
+    person_keys(con, rows)
+    del rows
     # people per reference of each key, so a token's share of people is on the scale of
     # ubar (which counts references): tf stays 0 on average, and a person's own repeats
     # of a token no longer make it look common
@@ -157,13 +151,13 @@ def block_persons(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> 
         FROM lk_rep r LEFT JOIN lk_dup d USING (kind_id, h)
         JOIN lk_kind_freq kf USING (kind_id) JOIN lk_kind_people kp USING (kind_id)
         WHERE r.freq <= {hard} AND r.freq - coalesce(d.dups, 0) <= {cap}""")
-    # Which usable keys (not over the cap) each person holds: "compared but not agreeing".
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE lk_person AS
-        SELECT m.node, bit_or((1::BIGINT) << m.kind_id) AS has_mask
-        FROM lk_mk m ANTI JOIN lk_people o USING (kind_id, h)
-        GROUP BY m.node""")
-    con.execute("DROP TABLE lk_mk")
+    # the rows of lk_shared whose token another reference of the same force holds too:
+    # all that scoring's chance agreement (pairs inside a force) reads, a few of them
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE lk_force_shared AS
+        SELECT r.node, r.force_id, r.kind_id, r.h
+        FROM (FROM lk_rep WHERE in_force) r LEFT JOIN lk_dup d USING (kind_id, h)
+        WHERE r.freq <= {hard} AND r.freq - coalesce(d.dups, 0) <= {cap}""")
     con.execute("DROP TABLE lk_rep")
     agree_pairs(con, settings.cross_force_only)
     con.execute(f"""
@@ -177,32 +171,6 @@ def block_persons(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> 
     con.execute("DROP TABLE lk_agree")
     _count_shared_identifiers(con, settings)
     return con.execute("SELECT count(*) FROM lk_pairs").fetchone()[0]
-
-
-def _match_key_tokens(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> None:
-    """`lk_mk(node, force_id, kind_id, h, t)`: every person's match-key tokens on integer
-    ids: `h`, a 64-bit hash of the token, groups frequencies; `t`, the token itself as a
-    128-bit integer, confirms a shared token exactly without carrying the BLOB."""
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE lk_person_refs AS
-        SELECT node, force_id, force, ref::BIT::UHUGEINT AS r FROM lk_nodes
-        WHERE kind = 'person'""")
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE lk_mk AS
-        SELECT n.node, n.force_id, k.kind_id, hash(t.token) AS h,
-               t.token::BIT::UHUGEINT AS t
-        FROM tokens t
-        JOIN lk_kinds k ON k.token_kind = t.token_kind
-        JOIN lk_person_refs n ON n.force = t.force AND n.r = t.ref::BIT::UHUGEINT""")
-    con.execute("DROP TABLE lk_person_refs")
-    if settings.identifier_keys:
-        con.execute(f"""
-            INSERT INTO lk_mk
-            SELECT i.node, n.force_id, k.kind_id, hash(i.token) AS h,
-                   i.token::BIT::UHUGEINT AS t
-            FROM (SELECT DISTINCT node, token_kind, token FROM lk_person_ids) i
-            JOIN lk_nodes n USING (node)
-            JOIN lk_kinds k ON k.token_kind = '{MATCH_KEY_PREFIX}{ID_PREFIX}' || i.token_kind""")
 
 
 def agree_pairs(con: duckdb.DuckDBPyConnection, cross_force_only: bool) -> None:
@@ -237,26 +205,18 @@ def agree_pairs(con: duckdb.DuckDBPyConnection, cross_force_only: bool) -> None:
         WHERE lk_agree.node_a = x.node_a AND lk_agree.node_b = x.node_b""")
 
 
-def _fingerprints(con: duckdb.DuckDBPyConnection) -> None:
-    """`lk_fp(node, fp)`: a reference's token (hash) of the fingerprint key — the rarest
-    key (smallest ubar) that holds both names (or the name pair) and the full birth date;
-    none if no such key was shared (then every reference is its own person)."""
+def _fingerprint_kind(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The fingerprint key: the rarest key (smallest ubar) that holds both names (or the
+    name pair) and the full birth date; None if no such key was shared (then every
+    reference is its own person)."""
     from coordinator.comparison import key_fields
 
     kinds = con.execute("""SELECT k.kind_id, k.token_kind FROM lk_kinds k
                            JOIN lk_kind_freq f USING (kind_id) ORDER BY f.ubar, k.kind_id"""
                         ).fetchall()
-    chosen = next((kid for kid, kind in kinds
-                   if "dob" in (f := key_fields(kind)) and ("nm" in f or {"fn", "sn"} <= f)),
-                  None)
-    # only references whose fingerprint another reference shares (the rest are one person
-    # each whatever their fingerprint)
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE lk_fp AS
-        SELECT node, fp FROM (
-            SELECT node, min(h) AS fp FROM lk_mk
-            WHERE kind_id = {-1 if chosen is None else chosen} GROUP BY node)
-        QUALIFY count(*) OVER (PARTITION BY fp) > 1""")
+    return next((kid for kid, kind in kinds
+                 if "dob" in (f := key_fields(kind)) and ("nm" in f or {"fn", "sn"} <= f)),
+                None)
 
 
 def _person_identifiers(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> None:

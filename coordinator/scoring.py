@@ -97,26 +97,31 @@ def _key_u(con: duckdb.DuckDBPyConnection, group: str = "fp") -> np.ndarray:
     fingerprint (`lk_fp`: the same name+birth-date token); on later passes, pairs in one
     entity of the pass before (`lk_entity`). Pairs across forces are not used: every true
     match the linkage misses would count as chance there. Collisions exist only among
-    shared tokens (`lk_shared`); pair totals come from per-(force, key-mask) counts. Half a
-    collision is added so a key nobody shared by chance still has a finite weight; the
-    token-frequency share if no force holds the key twice.
+    shared tokens held twice in one force (`lk_force_shared`); pair totals come from
+    per-(force, key-mask) counts. Half a collision is added so a key nobody shared by
+    chance still has a finite weight; the token-frequency share if no force holds the key
+    twice.
     """
     n_kinds = con.execute("SELECT count(*) FROM lk_kinds").fetchone()[0]
-    # members of groups of two or more (everyone else is a person of their own)
-    con.execute("CREATE OR REPLACE TEMP TABLE lk_groups AS " + (
-        "SELECT node, fp AS g FROM lk_fp" if group == "fp" else """
-        SELECT node, entity_id::UBIGINT AS g FROM lk_entity
-        QUALIFY count(*) OVER (PARTITION BY entity_id) > 1"""))
+    # members of groups with two or more members in one force (only they make pairs of
+    # one person inside a force; everyone else is a person of their own there)
+    members = ("SELECT node, fp AS g FROM lk_fp" if group == "fp" else
+               "SELECT node, entity_id::UBIGINT AS g FROM lk_entity")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE lk_groups AS
+        SELECT x.node, x.g FROM ({members}) x JOIN lk_nodes n USING (node)
+        QUALIFY count(*) OVER (PARTITION BY x.g, n.force_id) > 1""")
     g = "lk_groups"
     col = con.execute("""
         WITH every AS (
             SELECT kind_id, sum(n * (n - 1) / 2) AS c FROM (
-                SELECT kind_id, h, force_id, count(*)::DOUBLE AS n FROM lk_shared GROUP BY ALL)
+                SELECT kind_id, h, force_id, count(*)::DOUBLE AS n FROM lk_force_shared
+                GROUP BY ALL)
             GROUP BY kind_id),
         same AS (
             SELECT kind_id, sum(n * (n - 1) / 2) AS c FROM (
                 SELECT s.kind_id, s.h, s.force_id, x.g, count(*)::DOUBLE AS n
-                FROM lk_shared s JOIN lk_groups x USING (node) GROUP BY ALL)
+                FROM lk_force_shared s JOIN lk_groups x USING (node) GROUP BY ALL)
             GROUP BY kind_id)
         SELECT kind_id, e.c - coalesce(s.c, 0) AS c FROM every e LEFT JOIN same s USING (kind_id)
         ORDER BY kind_id""").fetchnumpy()
