@@ -5,7 +5,8 @@
    `coordinator init` / `register`), served by the real gateway over ``NodeGateway``, the
    coordinator's own service (``coordinator.service:open_service``). The same rounds run
    over the in-process grid (baseline) and through Flower's Deployment Engine on loopback
-   (TLS, node authentication, a relay executor per force), once with the relay forking
+   (TLS, node authentication, a relay executor per force woken by its SuperNode, the
+   SuperLink's state in memory: ``superlink_state``), once with the relay forking
    each message's task from its preloaded executor (the default) and once starting a
    fresh interpreter per message (as Flower's own SuperExec does). After one untimed
    round each, in-process and deployed (fork) rounds alternate, so both see the same load
@@ -110,6 +111,7 @@ def bench_round(root: Path) -> None:
                 time.sleep(0.5)  # the executors reap their last tasks
                 deployed[mode] = (deployment.relay_task_cpu(),
                                   deployment.timings.get("connected", 0.0))
+                state = "sqlite" if deployment.superlink_database else "memory"
     inprocess = statistics.median(runs["inprocess"])
     fork, spawn = statistics.median(runs["fork"]), statistics.median(runs["spawn"])
     fork_cpu, spawn_cpu = deployed["fork"][0], deployed["spawn"][0]
@@ -124,6 +126,7 @@ def bench_round(root: Path) -> None:
         "relay_cpu_s_per_message_max": max(fork_cpu),
         "relay_spawn_cpu_s_per_message": statistics.median(spawn_cpu),
         "deployment_start_s": deployed["fork"][1], "spawn_over_inprocess": spawn / inprocess,
+        "superlink_state": state,
         **{f"{engine}_{step}_s": statistics.median(seconds)
            for engine, by_step in steps.items() for step, seconds in by_step.items()
            if step != "total"},

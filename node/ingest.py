@@ -16,7 +16,7 @@ import difflib
 import getpass
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -256,16 +256,40 @@ def _load_file(con: duckdb.DuckDBPyConnection, ledger: Ledger, config: NodeConfi
             ".xml extraction)"
             f"{hint}"), errors=[f"{path}: unknown layout{hint}"])
     step("hash")
-    digest = sha256_file(path)
-    same = con.execute("SELECT path, loaded_at FROM source_files WHERE sha256 = ?",
-                       [digest]).fetchone()
-    if same and not _needs_region(con, layout, path, same[0], region):
-        where = "" if same[0] == str(path) else f" from {same[0]}"
-        return FileReport(str(path), layout, "unchanged",
-                          message=f"already loaded{where} at {same[1]:%Y-%m-%d %H:%M:%S}; "
-                                  f"nothing added")
     old = con.execute("SELECT file_id, sha256 FROM source_files WHERE path = ?",
                       [str(path)]).fetchone()
+    with ThreadPoolExecutor(1) as hasher:
+        pending = hasher.submit(sha256_file, path)
+        if old or layout in EXTRACTION_LAYOUTS.values():
+            # a path loaded before is most likely unchanged: know before reading it
+            digest = pending.result()
+            if unchanged := _unchanged(con, layout, path, digest, region):
+                return unchanged
+        else:  # a first load: hash while the file is read (only a copy under another
+            digest = None  # path is "unchanged", found once the hash is known)
+        return _load_new(con, ledger, config, path, layout, old, digest, pending,
+                         quarantine, step, languages, region)
+
+
+def _unchanged(con: duckdb.DuckDBPyConnection, layout: str, path: Path, digest: str,
+               region: str | None) -> FileReport | None:
+    """The report for content already loaded (from this path or another), else None."""
+    same = con.execute("SELECT path, loaded_at FROM source_files WHERE sha256 = ?",
+                       [digest]).fetchone()
+    if not same or _needs_region(con, layout, path, same[0], region):
+        return None
+    where = "" if same[0] == str(path) else f" from {same[0]}"
+    return FileReport(str(path), layout, "unchanged",
+                      message=f"already loaded{where} at {same[1]:%Y-%m-%d %H:%M:%S}; "
+                              f"nothing added")
+
+
+def _load_new(con: duckdb.DuckDBPyConnection, ledger: Ledger, config: NodeConfig,
+              path: Path, layout: str, old: tuple | None, digest: str | None,
+              pending: Future[str], quarantine: bool, step: Step,
+              languages: LanguageSettings, region: str | None) -> FileReport:
+    """Load one file in one transaction. ``digest`` None: the hash is still being
+    computed (``pending``), and content found already loaded rolls the load back."""
     con.execute("BEGIN TRANSACTION")
     try:
         file_id = int(con.execute("SELECT nextval('source_file_ids')").fetchone()[0])  # type: ignore[index]
@@ -280,6 +304,11 @@ def _load_file(con: duckdb.DuckDBPyConnection, ledger: Ledger, config: NodeConfi
                                                     quarantine, old is not None, step, flags)
         if layout == "messages" or layout in EXTRACTION_LAYOUTS.values():
             _flag(flags, "language", extraction.finish_languages(con, file_id, languages))
+        if digest is None:
+            digest = pending.result()
+            if unchanged := _unchanged(con, layout, path, digest, region):
+                con.execute("ROLLBACK")
+                return unchanged
         step("commit")
         _drop_staging(con)
         fmt = layout if layout in EXTRACTION_LAYOUTS.values() else \
@@ -297,15 +326,26 @@ def _load_file(con: duckdb.DuckDBPyConnection, ledger: Ledger, config: NodeConfi
         con.execute("COMMIT")
     except Rejected as exc:
         con.execute("ROLLBACK")
-        return _rejected(path, layout, exc.problems)
+        return _copy_of_loaded(con, layout, path, digest, pending, region) or \
+            _rejected(path, layout, exc.problems)
     except CrossforceError as exc:
         con.execute("ROLLBACK")
-        return FileReport(str(path), layout, "rejected", message=str(exc), errors=[str(exc)])
+        return _copy_of_loaded(con, layout, path, digest, pending, region) or \
+            FileReport(str(path), layout, "rejected", message=str(exc), errors=[str(exc)])
     except BaseException:
         con.execute("ROLLBACK")
         raise
     return FileReport(str(path), layout, "replaced" if old else "loaded", rows, unnorm,
                       quarantined, flags=flags)
+
+
+def _copy_of_loaded(con: duckdb.DuckDBPyConnection, layout: str, path: Path,
+                    digest: str | None, pending: Future[str],
+                    region: str | None) -> FileReport | None:
+    """A first load refused while its hash was still being computed: "unchanged" when the
+    same content was loaded before from another path (as if hashed first), else None."""
+    return None if digest is not None else \
+        _unchanged(con, layout, path, pending.result(), region)
 
 
 def _drop_staging(con: duckdb.DuckDBPyConnection) -> None:

@@ -52,6 +52,7 @@ from typing import Any
 
 from federation.errors import CrossforceError
 from federation.flower.pulls import env_seconds
+from federation.flower.wake import WAKE_ENV, WAKE_FILE, Wake
 
 #: the relay user ``node join`` creates or uses unless told ``--relay-user``
 RELAY_USER = "crossforce-relay"
@@ -67,8 +68,13 @@ RELAY_NODE_CONFIG = "node-config.toml"
 EXEC_SECRET = "superexec-secret"
 #: environment variable carrying a task token to ``run_task`` (not on the command line)
 TOKEN_ENV = "CROSSFORCE_RELAY_TOKEN"
-#: seconds between the relay executor's asks for a task from its local SuperNode
+#: seconds between the relay executor's asks for a task from its local SuperNode (it
+#: also asks as soon as the SuperNode wakes it: ``federation.flower.wake``)
 RELAY_POLL_ENV = "CROSSFORCE_RELAY_POLL"
+#: the ask interval with a wake-up pipe, and without one (polling alone)
+RELAY_POLL_WOKEN, RELAY_POLL_ALONE = 1.0, 0.1
+#: how often finished tasks are collected while some run (a local syscall, no request)
+REAP_INTERVAL = 0.1
 HASH = re.compile(r"^[0-9a-f]{64}$")
 #: how ``flower-supernode`` is started from a given interpreter (with shorter waits:
 #: ``federation.flower.supernode``)
@@ -183,6 +189,7 @@ def relay_environment(relay_dir: Path, *, pythonpath: str | None = None,
            "LANG": base.get("LANG", "C.UTF-8"), "TMPDIR": str(relay_dir / "tmp")}
     if pythonpath or base.get("PYTHONPATH"):
         env["PYTHONPATH"] = pythonpath or base["PYTHONPATH"]
+    env[WAKE_ENV] = str(relay_dir / WAKE_FILE)  # the SuperNode wakes the executor
     for name in (RELAY_POLL_ENV, "CROSSFORCE_SUPERNODE_POLL",
                  "CROSSFORCE_SUPERNODE_BUSY_POLL", "CROSSFORCE_PULL_BACKOFF",
                  "CROSSFORCE_PULL_BACKOFF_CAP"):
@@ -447,14 +454,17 @@ def _reap(children: dict[int, _Running]) -> None:
 
 
 def run_executor(runtime_address: str, approved: frozenset[str], exec_secret: bytes,
-                 poll_interval: float = 0.1, *, fork: bool = True) -> None:
+                 poll_interval: float | None = None, *, fork: bool = True,
+                 wake: Wake | None = None) -> None:
     """Flower's SuperExec, narrowed: take each ClientApp task from the local SuperNode and
     run it as :func:`run_task` (this user, this interpreter) — never Flower's own
     ``flwr-clientapp``, which would run any bundle the SuperLink names.
 
     With ``fork`` (default where the OS has it) each task runs in a child forked from
     this process after :func:`preload_relay`; otherwise in a fresh interpreter
-    (``python -m federation.flower.containment task``), paying all imports per message."""
+    (``python -m federation.flower.containment task``), paying all imports per message.
+    Between asks it waits on ``wake`` (the SuperNode's wake-up pipe) for up to
+    ``poll_interval`` seconds (default 1 s with a pipe, 0.1 s without)."""
     import time
 
     from flwr.proto.runtime_pb2 import AcquireTaskRequest  # pylint: disable=E0611
@@ -475,7 +485,8 @@ def run_executor(runtime_address: str, approved: frozenset[str], exec_secret: by
             "--runtime-api-address", runtime_address, "--parent-pid", str(os.getpid())]
     for digest in sorted(approved):
         argv += ["--approve", digest]
-    print(f"relay executor ({'fork' if fork else 'spawn'} per task): approved relay apps "
+    print(f"relay executor ({'fork' if fork else 'spawn'} per task, "
+          f"{'woken by its SuperNode' if wake else 'polling'}): approved relay apps "
           f"{', '.join(sorted(approved))}", flush=True)
     children: dict[int, _Running] = {}
     while True:
@@ -492,7 +503,26 @@ def run_executor(runtime_address: str, approved: frozenset[str], exec_secret: by
                 children[popen.pid] = _Running(task, time.monotonic(), popen)
             continue  # another task may be waiting: ask again at once
         _reap(children)
-        time.sleep(poll_interval)
+        _wait(wake, children, poll_interval if poll_interval is not None else
+              RELAY_POLL_WOKEN if wake is not None else RELAY_POLL_ALONE)
+
+
+def _wait(wake: Wake | None, children: dict[int, _Running], seconds: float) -> None:
+    """Until the SuperNode wakes us or ``seconds`` pass, collecting finished tasks every
+    ``REAP_INTERVAL`` while any run (their log lines say what each message cost)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        step = min(left, REAP_INTERVAL) if children else left
+        if wake is not None:
+            woke = wake.wait(step)
+        else:
+            time.sleep(step)
+            woke = False
+        _reap(children)
+        if woke:
+            return
 
 
 def run_task(runtime_address: str, token: str, approved: frozenset[str],
@@ -583,9 +613,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     approved = frozenset(normalise_hash(h) for h in args.approve)
     if args.command == "executor":
         secret = Path(args.superexec_secret_file).read_bytes()
-        run_executor(args.runtime_api_address, approved, secret,
-                     env_seconds(os.environ, RELAY_POLL_ENV, 0.1, 0.01, 3.0),
-                     fork=not args.spawn)
+        wake = Wake.listen(os.environ.get(WAKE_ENV))
+        poll = env_seconds(os.environ, RELAY_POLL_ENV,
+                           RELAY_POLL_WOKEN if wake else RELAY_POLL_ALONE, 0.01, 3.0)
+        try:
+            run_executor(args.runtime_api_address, approved, secret, poll,
+                         fork=not args.spawn, wake=wake)
+        finally:
+            if wake is not None:
+                wake.close()
         return 0
     token = os.environ.pop(TOKEN_ENV, "")
     if not token:

@@ -56,6 +56,8 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 #: seconds between the SuperLink's SuperExec's asks for a run to start (a run starts at
 #: most this much later; each ask costs the SuperLink ~7 ms of CPU)
 SUPEREXEC_POLL = "0.5"
+#: the SuperLink's state: a SQLite file, or ``memory`` (default: ``LoopbackDeployment``)
+SUPERLINK_DATABASE_ENV = "CROSSFORCE_SUPERLINK_DATABASE"
 #: ``1``: relay executors start a fresh interpreter per task instead of forking
 RELAY_SPAWN_ENV = "CROSSFORCE_RELAY_SPAWN"
 #: what a relay executor logs when a task ends (its CPU seconds, from ``wait4``)
@@ -186,8 +188,9 @@ def write_node_config(path: Path, config: NodeConfig) -> Path:
 def superlink_argv(tls: TlsFiles, *, host: str = "127.0.0.1", port: int = 9092,
                    database: Path | None = None) -> list[str]:
     """``flower-superlink`` as crossforce runs it: TLS, node authentication on, no runtime
-    dependency installation. Put only the ``/v1/fleet`` path of this port in front of
-    forces (the control API has no login in open-source Flower)."""
+    dependency installation, its state in memory unless ``database`` names a file. Put
+    only the ``/v1/fleet`` path of this port in front of forces (the control API has no
+    login in open-source Flower)."""
     argv = [str(BIN / "flower-superlink"), "--ssl-certfile", str(tls.certfile),
             "--ssl-keyfile", str(tls.keyfile), "--ssl-ca-certfile", str(tls.ca_certfile),
             "--enable-supernode-auth", "--disable-runtime-dependency-installation",
@@ -204,6 +207,18 @@ def supernode_argv(superlink: str, private_key: Path, node_config: Path,
             "--superlink", superlink, "--port", str(port),
             "--auth-supernode-private-key", str(private_key),
             "--node-config", str(node_config)]
+
+
+def superlink_state(choice: Path | str | None, workdir: Path, *,
+                    local_nodes: bool) -> Path | None:
+    """Where the SuperLink keeps its state: a SQLite file, or None for memory.
+    ``choice``: a file, ``memory``, or None for the default (memory when the deployment
+    runs its own SuperNodes with fresh keys, else ``workdir/superlink.db``)."""
+    if choice is None:
+        return None if local_nodes else workdir / "superlink.db"
+    if str(choice).strip().lower() == "memory":
+        return None
+    return Path(choice)
 
 
 class Process:
@@ -285,6 +300,17 @@ class LoopbackDeployment:
     every task from itself with Flower and the relay already imported; ``relay_spawn``
     (default: environment ``CROSSFORCE_RELAY_SPAWN=1``) starts a fresh interpreter per
     task instead, as Flower's own SuperExec does (for comparison).
+
+    The SuperLink's state (registered node keys, runs, messages in flight) is Flower's
+    SQLite file ``superlink.db`` in ``workdir`` when forces join from elsewhere (no
+    ``forces`` here: ``coordinator run``), so keys registered in one run stay registered
+    for the next. With local SuperNodes (``forces``: the demo, benches, tests) it is kept
+    in memory, since every start registers fresh node keys anyway: a SuperLink that stops
+    then loses only the round in flight, which its ServerApp's end loses anyway; the
+    coordinator store and the ledgers are durable either way. The SQLite state costs the
+    one SuperLink process ~5 ms of CPU per request (a round is hundreds) and keeps message
+    contents on disk. ``superlink_database`` (default: environment
+    ``CROSSFORCE_SUPERLINK_DATABASE``) overrides the choice: a file, or ``memory``.
     """
 
     def __init__(self, workdir: Path, forces: Mapping[str, NodeConfig], *,
@@ -294,7 +320,8 @@ class LoopbackDeployment:
                  relay_users: Mapping[str, str] | None = None,
                  relay_python: Path | str | None = None,
                  relay_root: Path | None = None,
-                 relay_spawn: bool | None = None) -> None:
+                 relay_spawn: bool | None = None,
+                 superlink_database: Path | str | None = None) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.forces = dict(forces)
@@ -321,6 +348,10 @@ class LoopbackDeployment:
         self.relay_spawn = (os.environ.get(RELAY_SPAWN_ENV) == "1" if relay_spawn is None
                             else relay_spawn)
         self._relay_root: Path | None = None
+        #: Flower's SQLite state file, or None: the SuperLink keeps its state in memory
+        self.superlink_database = superlink_state(
+            superlink_database or os.environ.get(SUPERLINK_DATABASE_ENV) or None,
+            self.workdir, local_nodes=bool(self.forces))
         #: force → the relay folder its SuperNode and relay read from
         self.relay_dirs: dict[str, Path] = {}
 
@@ -332,7 +363,7 @@ class LoopbackDeployment:
         self._write_flwr_config()
         atexit.register(self.stop)
         superlink = self._spawn("superlink", superlink_argv(
-            self.tls, host=self.host, port=self.port, database=self.workdir / "superlink.db"))
+            self.tls, host=self.host, port=self.port, database=self.superlink_database))
         self._wait_port(superlink, self._t0 + self.start_timeout)
         self._mark("superlink")
         self.progress(f"SuperLink up on {self.host}:{self.port} (TLS, node authentication "

@@ -228,14 +228,18 @@ def load_coordinator_service(spec: str, coordinator_dir: str | Path) -> Coordina
 
 def exchange(grid: Grid, messages: Iterable[Message], timeout: float,
              poll: float = 0.1,
-             on_reply: Callable[[Message], None] | None = None) -> dict[int, Message]:
+             on_reply: Callable[[Message], None] | None = None,
+             after_push: Callable[[], None] | None = None) -> dict[int, Message]:
     """Push all messages, pull replies until all arrived or ``timeout``; node id → reply.
 
     push + pull with a short sleep instead of ``send_and_receive`` (which polls ~3 s).
     ``on_reply`` handles each reply as it arrives, while later ones are still on their
     way (nodes answer seconds apart through a SuperLink); its time does not count
-    toward ``timeout``."""
+    toward ``timeout``. ``after_push`` runs once the messages are out, while the nodes
+    work on them (loading what handling their replies needs); nor does its time."""
     ids = set(grid.push_messages(list(messages)))
+    if after_push is not None:
+        after_push()
     replies: dict[int, Message] = {}
     deadline = time.monotonic() + timeout
     while ids:

@@ -14,7 +14,9 @@ only twice a second. Not faster by default: every poll is a request the one Supe
 serves (~5 ms of its CPU through Flower's SQL state), 50 a second for 5 nodes at 0.1 s,
 and a demo round was no faster with them (its hits push took 2.6-2.7 s either way).
 Local waits (a reply from the relay): 0.05 s. The pulls of a question's objects retry
-after 0.02 s, not 1 s (``federation.flower.pulls``).
+after 0.02 s, not 1 s (``federation.flower.pulls``). Once a message and its task are
+stored, the relay executor is woken through a pipe (``federation.flower.wake``) instead
+of finding the task by polling.
 Everything else is Flower's own ``flower-supernode``, with the same arguments.
 
 Run as ``python -m federation.flower.supernode ARGS...`` (``containment`` does).
@@ -27,6 +29,8 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from federation.flower.wake import wake_executor
 
 POLL_ENV = "CROSSFORCE_SUPERNODE_POLL"
 DEFAULT_POLL = 0.5
@@ -76,13 +80,17 @@ def poll_interval(environ: Mapping[str, str] = os.environ, name: str = POLL_ENV,
     return env_seconds(environ, name, default, 0.05, 3.0)
 
 
-def noting_messages(pull: Callable[..., Any], waits: ShortWaits) -> Callable[..., Any]:
+def noting_messages(pull: Callable[..., Any], waits: ShortWaits,
+                    wake: Callable[[], object] = wake_executor) -> Callable[..., Any]:
     """Flower's ``_pull_and_store_message``, telling ``waits`` when it got a message
-    (it returns the message's run id, or None when there was none)."""
+    (it returns the message's run id, or None when there was none) and waking the
+    force's relay executor, which then takes the task at once
+    (``federation.flower.wake``)."""
 
     def pull_and_note(*args: Any, **kwargs: Any) -> Any:
         run_id = pull(*args, **kwargs)
         if run_id is not None:
+            wake()
             waits.got_message()
         return run_id
 

@@ -51,9 +51,13 @@ def test_a_federation_runs_through_a_real_superlink(tmp_path: Path) -> None:
     assert nodes["north"].received[0].column("other_forces").to_pylist() == [["south"]]
     assert forces.calls["south"] == [("/share", "shared"), ("/hits", "received")]
     assert any("notify: north: delivered" in line for line in lines)  # progress streamed
-    # each relay task was forked from its force's preloaded executor, and was reaped
+    # each relay task was forked from its force's preloaded executor, which its SuperNode
+    # woke for each message, and was reaped
     assert len(deployment.relay_task_cpu()) == 4  # share + hits, two forces
     for force in ("north", "south"):
         log = (tmp_path / "flower" / "logs" / f"relay-{force}.log").read_text()
-        assert "relay executor (fork per task)" in log
+        assert "relay executor (fork per task, woken by its SuperNode)" in log
         assert log.count("done: exit 0,") == 2, log
+    # with its own SuperNodes the SuperLink kept its state in memory: nothing on disk
+    assert deployment.superlink_database is None
+    assert not list((tmp_path / "flower").glob("*.db"))

@@ -104,6 +104,27 @@ def test_the_same_content_at_another_path_adds_nothing(cli, node: Path, write,
     assert status(node)["tables"]["persons"] == 3
 
 
+def test_a_first_load_of_known_content_is_unchanged_even_when_it_would_be_refused(
+        cli, node: Path, write, tmp_path: Path, status) -> None:
+    # a new path is read while it is hashed; content already loaded (here with one row
+    # quarantined) is still "unchanged", as if it had been hashed first: never refused
+    write("persons.csv", PERSONS_CSV)
+    write("devices.csv", DEVICES_CSV)
+    bad = CALLS_CSV + "D1,4,2023-01-03 09:00:00,sideways,07700 900125,1\n"
+    p = write("calls.csv", bad)
+    first = load(cli, node, p.parent, quarantine=True)
+    assert first.code == 0, first.out
+    assert "calls.csv: loaded 3 rows (3 calls)" in first.out and "1 bad rows" in first.out
+    copy = tmp_path / "copy" / "calls.csv"
+    copy.parent.mkdir()
+    copy.write_text(bad)
+    r = load(cli, node, copy)
+    assert r.code == 0 and "unchanged" in r.out and str(p) in r.out, r.out
+    assert "rejected" not in r.out
+    s = status(node)
+    assert s["tables"]["calls"] == 3 and len(s["files"]) == 3  # persons, devices, calls
+
+
 def test_a_changed_file_replaces_exactly_its_own_rows(cli, node: Path, write, status,
                                                       query) -> None:
     persons = write("persons.csv", PERSONS_CSV)
