@@ -114,9 +114,15 @@ def _accept_siblings(con: duckdb.DuckDBPyConnection, weight: float | None,
         WITH taken AS (  -- node -> a partner it took, in the partner's force
             SELECT a.node_a AS node, a.node_b AS partner FROM lk_accepted a
             UNION ALL SELECT a.node_b, a.node_a FROM lk_accepted a),
+        -- every strict weight read below is of a pair with a node of lk_left (s1: the
+        -- pair itself, s2: its src, s3: its dst), so only those pairs are unioned
+        touched AS (SELECT node_a AS node FROM lk_left UNION SELECT node_b FROM lk_left),
+        near AS (
+            SELECT node_a, node_b, strict_weight FROM lk_scored
+            WHERE node_a IN (SELECT node FROM touched) OR node_b IN (SELECT node FROM touched)),
         strict AS (
-            SELECT node_a AS x, node_b AS y, strict_weight AS w FROM lk_scored
-            UNION ALL SELECT node_b, node_a, strict_weight FROM lk_scored),
+            SELECT node_a AS x, node_b AS y, strict_weight AS w FROM near
+            UNION ALL SELECT node_b, node_a, strict_weight FROM near),
         left_directed AS (  -- (src, dst): src has a partner in dst's force?
             SELECT node_a AS src, node_b AS dst, node_a, node_b FROM lk_left
             UNION ALL SELECT node_b, node_a, node_a, node_b FROM lk_left),
