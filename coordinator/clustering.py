@@ -180,32 +180,34 @@ def cluster(con: duckdb.DuckDBPyConnection, n_nodes: int,
     entity through weak links, and the result is the same whatever order rows arrive in.
     """
     edges = con.execute("""
-        SELECT node_a, node_b FROM lk_accepted
-        UNION ALL SELECT node_a, node_b FROM lk_id_edges WHERE node_a <> node_b
+        SELECT node_a, node_b, match_probability AS p FROM lk_accepted
+        UNION ALL SELECT node_a, node_b, 1.0 FROM lk_id_edges WHERE node_a <> node_b
     """).fetchnumpy()
     a = edges["node_a"].astype(np.int64)
     b = edges["node_b"].astype(np.int64)
+    # score: a node's best link (identifier edges count 1.0); none if it has no link
+    best = np.full(n_nodes, -np.inf)
+    p = np.asarray(edges["p"], dtype=np.float64)
+    np.maximum.at(best, a, p)
+    np.maximum.at(best, b, p)
+    del edges, p
     graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n_nodes, n_nodes))
     _, labels = connected_components(graph, directed=False)
     labels = labels.astype(np.int64)
     if settings is not None and settings.veto_weight is not None:
         labels = _split_vetoed(con, labels, settings.veto_weight,
                                settings.veto_weight if settings.veto_groups else None)
-    con.register("lk_labels", pa.table({"node": np.arange(n_nodes, dtype=np.int32),
-                                        "label": labels}))
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE lk_entity AS
-        WITH best AS (
-            SELECT node, max(p) AS score FROM (
-                SELECT node_a AS node, match_probability AS p FROM lk_accepted
-                UNION ALL SELECT node_b, match_probability FROM lk_accepted
-                UNION ALL SELECT node_a, 1.0 FROM lk_id_edges WHERE node_a <> node_b
-                UNION ALL SELECT node_b, 1.0 FROM lk_id_edges WHERE node_a <> node_b)
-            GROUP BY node),
-        -- entity id: the smallest node of the component, so ids are stable for a given store
-        root AS (SELECT label, min(node) AS entity_id FROM lk_labels GROUP BY label)
-        SELECT l.node, r.entity_id::BIGINT AS entity_id, b.score
-        FROM lk_labels l JOIN root r USING (label) LEFT JOIN best b USING (node)""")
+    # entity id: the smallest node of the component, so ids are stable for a given store
+    # (nodes are 0..n-1 in order, so a label's first occurrence is its smallest node)
+    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    entity = first.astype(np.int64)[inverse.reshape(-1)]
+    del first, inverse
+    con.register("lk_labels", pa.table({
+        "node": np.arange(n_nodes, dtype=np.int32), "entity_id": entity,
+        "score": pa.array(best, mask=best == -np.inf)}))
+    con.execute("""CREATE OR REPLACE TEMP TABLE lk_entity AS
+                   SELECT node, entity_id::BIGINT AS entity_id, score::DOUBLE AS score
+                   FROM lk_labels""")
     con.unregister("lk_labels")
     # a link the veto split is not a link between two references of one entity any more
     con.execute("""
