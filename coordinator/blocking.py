@@ -37,7 +37,8 @@ Temp tables left on the connection (read by scoring and clustering):
     lk_force_shared(node, force_id, kind_id, h)    rows of lk_shared whose token another
                                                    reference of the same force holds
     lk_person(node, has_mask)                      which usable match keys each person holds
-    lk_pairs(node_a, node_b, agree_mask, has_a, has_b, agreeing_keys, tf_bits, id_shared)
+    lk_pairs(node_a, node_b, agree_mask, has_a, has_b, agreeing_keys, tf_bits, id_shared,
+             force_a, force_b)
 """
 
 from __future__ import annotations
@@ -136,7 +137,8 @@ def block_persons(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> 
         SELECT g.node_a, g.node_b, g.agree_mask,
                pa.has_mask AS has_a, pb.has_mask AS has_b,
                bit_count(g.agree_mask)::INTEGER AS agreeing_keys,
-               g.tf_fixed / {TF_SCALE} AS tf_bits, 0::INTEGER AS id_shared
+               g.tf_fixed / {TF_SCALE} AS tf_bits, 0::INTEGER AS id_shared,
+               g.force_a, g.force_b
         FROM lk_agree g JOIN lk_person pa ON pa.node = g.node_a
                         JOIN lk_person pb ON pb.node = g.node_b""")
     con.execute("DROP TABLE lk_agree")
@@ -197,7 +199,10 @@ def agree_pairs(con: duckdb.DuckDBPyConnection, cross_force_only: bool) -> None:
         CREATE OR REPLACE TEMP TABLE lk_agree AS
         SELECT a.node AS node_a, b.node AS node_b,
                bit_or((1::BIGINT) << a.kind_id) AS agree_mask,
-               sum(a.tf)::BIGINT AS tf_fixed, count(*) AS n_tokens
+               sum(a.tf)::BIGINT AS tf_fixed, count(*) AS n_tokens,
+               -- the pair's forces (one per node), so scoring and clustering need not
+               -- join lk_nodes for them
+               any_value(a.force_id) AS force_a, any_value(b.force_id) AS force_b
         FROM lk_shared a JOIN lk_shared b
           ON a.kind_id = b.kind_id AND a.t = b.t AND a.node < b.node {force_rule}
         GROUP BY a.node, b.node""")

@@ -34,18 +34,16 @@ def accept_person_links(con: duckdb.DuckDBPyConnection, settings: LinkageSetting
         CREATE OR REPLACE TEMP TABLE lk_candidates AS
         SELECT s.node_a, s.node_b, s.match_weight, s.match_probability,
                {_RANK[settings.one_to_one_rank]} AS rank_weight,
-               na.force_id AS force_a, nb.force_id AS force_b
+               s.force_a, s.force_b
         FROM lk_scored s
-        JOIN lk_nodes na ON na.node = s.node_a
-        JOIN lk_nodes nb ON nb.node = s.node_b
         WHERE s.match_probability >= {settings.match_probability}
           AND s.agreeing_keys >= {settings.min_agreeing_keys}
           -- a force's own duplicates: the force resolved most itself, so the ones left
           -- need strong evidence
-          AND (na.force_id <> nb.force_id OR s.strict_weight >= {settings.within_force_weight})
+          AND (s.force_a <> s.force_b OR s.strict_weight >= {settings.within_force_weight})
           -- a pair across forces whose evidence, each chance agreement counted once, is
           -- well against a match does not link however the per-key count adds up
-          AND (na.force_id = nb.force_id OR s.strict_weight >= {floor})
+          AND (s.force_a = s.force_b OR s.strict_weight >= {floor})
         """)
     if not settings.one_to_one:
         con.execute("""CREATE OR REPLACE TEMP TABLE lk_accepted AS
