@@ -37,7 +37,8 @@ Temp tables left on the connection (read by scoring and clustering):
     lk_force_shared(node, force_id, kind_id, h)    rows of lk_shared whose token another
                                                    reference of the same force holds
     lk_person(node, has_mask)                      which usable match keys each person holds
-    lk_pairs(node_a, node_b, agree_mask, has_a, has_b, agreeing_keys, tf_bits, id_shared)
+    lk_pairs(node_a, node_b, agree_mask, has_a, has_b, agreeing_keys, tf_bits, id_shared,
+             force_a, force_b)
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from coordinator.token_groups import (
     fingerprint_repeats,
     fingerprints,
     group_tokens,
+    memory_limit,
     person_keys,
     read_match_keys,
 )
@@ -96,42 +98,12 @@ def block_persons(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> 
     # only repeated tokens are kept (`lk_freq`, `lk_rep`) — most are held once and can
     # neither block nor collide, and their share of ubar follows from the totals
     # (`lk_held`, tokens each force holds per key).
-    rows = read_match_keys(con, settings, n_kinds)
-    group_tokens(con, rows)
-    # ubar_k: chance two random references agree on key k (sum of squared value shares);
-    # a token held once adds 1 to the sum of squares.
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE lk_kind_freq AS
-        SELECT kind_id, h.total,
-               (h.total - coalesce(r.repeated, 0) + coalesce(r.squares, 0))
-                   / (h.total * h.total) AS ubar
-        FROM (SELECT kind_id, sum(n) AS total FROM lk_held GROUP BY kind_id) h
-        LEFT JOIN (SELECT kind_id, sum(freq)::DOUBLE AS repeated,
-                          sum(freq::DOUBLE * freq) AS squares
-                   FROM lk_freq GROUP BY kind_id) r USING (kind_id)""")
-    # A reference's fingerprint: its token of the most specific name+birth-date key.
-    # References sharing one are (almost always) one person that a force recorded twice,
-    # so token frequencies and chance agreements count fingerprints, not references: a
-    # prolific offender's own repeated name is not "common", and his duplicates are not
-    # chance collisions.
-    fingerprints(con, rows, _fingerprint_kind(con))
-    # Tokens worth blocking on: held by at most `cap` people and `hard` references.
     hard = max(settings.max_token_references, cap)
-    # people holding a repeated token = references - the repeats inside fingerprint
-    # groups (`lk_dup`, only tokens with such repeats); only references whose fingerprint
-    # another reference shares can repeat
-    fingerprint_repeats(con, rows)
-    # lk_people: the tokens too common to block on (more than `cap` people or `hard`
-    # references); a token held `cap` times or fewer never is
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE lk_people AS
-        SELECT f.kind_id, f.h, f.freq, (f.freq - coalesce(d.dups, 0))::BIGINT AS people
-        FROM (SELECT * FROM lk_freq WHERE freq > {cap}) f LEFT JOIN lk_dup d USING (kind_id, h)
-        WHERE f.freq > {hard} OR f.freq - coalesce(d.dups, 0) > {cap}""")
-    # Which usable keys (not over the cap) each person holds: "compared but not agreeing";
-    # the last use of the token arrays, so they go before the tables below are built
-    person_keys(con, rows)
-    del rows
+    limit = memory_limit(con)  # lowered while the token arrays live (`read_match_keys`)
+    try:
+        _token_tables(con, settings, n_kinds, cap, hard)
+    finally:
+        con.execute(f"SET memory_limit = '{limit}'")
     # people per reference of each key, so a token's share of people is on the scale of
     # ubar (which counts references): tf stays 0 on average, and a person's own repeats
     # of a token no longer make it look common
@@ -165,12 +137,54 @@ def block_persons(con: duckdb.DuckDBPyConnection, settings: LinkageSettings) -> 
         SELECT g.node_a, g.node_b, g.agree_mask,
                pa.has_mask AS has_a, pb.has_mask AS has_b,
                bit_count(g.agree_mask)::INTEGER AS agreeing_keys,
-               g.tf_fixed / {TF_SCALE} AS tf_bits, 0::INTEGER AS id_shared
+               g.tf_fixed / {TF_SCALE} AS tf_bits, 0::INTEGER AS id_shared,
+               g.force_a, g.force_b
         FROM lk_agree g JOIN lk_person pa ON pa.node = g.node_a
                         JOIN lk_person pb ON pb.node = g.node_b""")
     con.execute("DROP TABLE lk_agree")
     _count_shared_identifiers(con, settings)
     return con.execute("SELECT count(*) FROM lk_pairs").fetchone()[0]
+
+
+
+def _token_tables(con: duckdb.DuckDBPyConnection, settings: LinkageSettings, n_kinds: int,
+                  cap: int, hard: int) -> None:
+    """lk_freq, lk_held, lk_kind_freq, lk_fp, lk_dup, lk_rep, lk_people and lk_person, from
+    the token arrays (`token_groups`), which go when this returns."""
+    rows = read_match_keys(con, settings, n_kinds)
+    group_tokens(con, rows)
+    # ubar_k: chance two random references agree on key k (sum of squared value shares);
+    # a token held once adds 1 to the sum of squares.
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE lk_kind_freq AS
+        SELECT kind_id, h.total,
+               (h.total - coalesce(r.repeated, 0) + coalesce(r.squares, 0))
+                   / (h.total * h.total) AS ubar
+        FROM (SELECT kind_id, sum(n) AS total FROM lk_held GROUP BY kind_id) h
+        LEFT JOIN (SELECT kind_id, sum(freq)::DOUBLE AS repeated,
+                          sum(freq::DOUBLE * freq) AS squares
+                   FROM lk_freq GROUP BY kind_id) r USING (kind_id)""")
+    # A reference's fingerprint: its token of the most specific name+birth-date key.
+    # References sharing one are (almost always) one person that a force recorded twice,
+    # so token frequencies and chance agreements count fingerprints, not references: a
+    # prolific offender's own repeated name is not "common", and his duplicates are not
+    # chance collisions.
+    fingerprints(con, rows, _fingerprint_kind(con))
+    # Tokens worth blocking on: held by at most `cap` people and `hard` references.
+    # people holding a repeated token = references - the repeats inside fingerprint
+    # groups (`lk_dup`, only tokens with such repeats); only references whose fingerprint
+    # another reference shares can repeat
+    fingerprint_repeats(con, rows)
+    # lk_people: the tokens too common to block on (more than `cap` people or `hard`
+    # references); a token held `cap` times or fewer never is
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE lk_people AS
+        SELECT f.kind_id, f.h, f.freq, (f.freq - coalesce(d.dups, 0))::BIGINT AS people
+        FROM (SELECT * FROM lk_freq WHERE freq > {cap}) f LEFT JOIN lk_dup d USING (kind_id, h)
+        WHERE f.freq > {hard} OR f.freq - coalesce(d.dups, 0) > {cap}""")
+    # Which usable keys (not over the cap) each person holds: "compared but not agreeing";
+    # the last use of the token arrays, so they go before the tables below are built
+    person_keys(con, rows)
 
 
 def agree_pairs(con: duckdb.DuckDBPyConnection, cross_force_only: bool) -> None:
@@ -185,7 +199,10 @@ def agree_pairs(con: duckdb.DuckDBPyConnection, cross_force_only: bool) -> None:
         CREATE OR REPLACE TEMP TABLE lk_agree AS
         SELECT a.node AS node_a, b.node AS node_b,
                bit_or((1::BIGINT) << a.kind_id) AS agree_mask,
-               sum(a.tf)::BIGINT AS tf_fixed, count(*) AS n_tokens
+               sum(a.tf)::BIGINT AS tf_fixed, count(*) AS n_tokens,
+               -- the pair's forces (one per node), so scoring and clustering need not
+               -- join lk_nodes for them
+               any_value(a.force_id) AS force_a, any_value(b.force_id) AS force_b
         FROM lk_shared a JOIN lk_shared b
           ON a.kind_id = b.kind_id AND a.t = b.t AND a.node < b.node {force_rule}
         GROUP BY a.node, b.node""")

@@ -34,18 +34,16 @@ def accept_person_links(con: duckdb.DuckDBPyConnection, settings: LinkageSetting
         CREATE OR REPLACE TEMP TABLE lk_candidates AS
         SELECT s.node_a, s.node_b, s.match_weight, s.match_probability,
                {_RANK[settings.one_to_one_rank]} AS rank_weight,
-               na.force_id AS force_a, nb.force_id AS force_b
+               s.force_a, s.force_b
         FROM lk_scored s
-        JOIN lk_nodes na ON na.node = s.node_a
-        JOIN lk_nodes nb ON nb.node = s.node_b
         WHERE s.match_probability >= {settings.match_probability}
           AND s.agreeing_keys >= {settings.min_agreeing_keys}
           -- a force's own duplicates: the force resolved most itself, so the ones left
           -- need strong evidence
-          AND (na.force_id <> nb.force_id OR s.strict_weight >= {settings.within_force_weight})
+          AND (s.force_a <> s.force_b OR s.strict_weight >= {settings.within_force_weight})
           -- a pair across forces whose evidence, each chance agreement counted once, is
           -- well against a match does not link however the per-key count adds up
-          AND (na.force_id = nb.force_id OR s.strict_weight >= {floor})
+          AND (s.force_a = s.force_b OR s.strict_weight >= {floor})
         """)
     if not settings.one_to_one:
         con.execute("""CREATE OR REPLACE TEMP TABLE lk_accepted AS
@@ -114,9 +112,15 @@ def _accept_siblings(con: duckdb.DuckDBPyConnection, weight: float | None,
         WITH taken AS (  -- node -> a partner it took, in the partner's force
             SELECT a.node_a AS node, a.node_b AS partner FROM lk_accepted a
             UNION ALL SELECT a.node_b, a.node_a FROM lk_accepted a),
+        -- every strict weight read below is of a pair with a node of lk_left (s1: the
+        -- pair itself, s2: its src, s3: its dst), so only those pairs are unioned
+        touched AS (SELECT node_a AS node FROM lk_left UNION SELECT node_b FROM lk_left),
+        near AS (
+            SELECT node_a, node_b, strict_weight FROM lk_scored
+            WHERE node_a IN (SELECT node FROM touched) OR node_b IN (SELECT node FROM touched)),
         strict AS (
-            SELECT node_a AS x, node_b AS y, strict_weight AS w FROM lk_scored
-            UNION ALL SELECT node_b, node_a, strict_weight FROM lk_scored),
+            SELECT node_a AS x, node_b AS y, strict_weight AS w FROM near
+            UNION ALL SELECT node_b, node_a, strict_weight FROM near),
         left_directed AS (  -- (src, dst): src has a partner in dst's force?
             SELECT node_a AS src, node_b AS dst, node_a, node_b FROM lk_left
             UNION ALL SELECT node_b, node_a, node_a, node_b FROM lk_left),
@@ -174,32 +178,34 @@ def cluster(con: duckdb.DuckDBPyConnection, n_nodes: int,
     entity through weak links, and the result is the same whatever order rows arrive in.
     """
     edges = con.execute("""
-        SELECT node_a, node_b FROM lk_accepted
-        UNION ALL SELECT node_a, node_b FROM lk_id_edges WHERE node_a <> node_b
+        SELECT node_a, node_b, match_probability AS p FROM lk_accepted
+        UNION ALL SELECT node_a, node_b, 1.0 FROM lk_id_edges WHERE node_a <> node_b
     """).fetchnumpy()
     a = edges["node_a"].astype(np.int64)
     b = edges["node_b"].astype(np.int64)
+    # score: a node's best link (identifier edges count 1.0); none if it has no link
+    best = np.full(n_nodes, -np.inf)
+    p = np.asarray(edges["p"], dtype=np.float64)
+    np.maximum.at(best, a, p)
+    np.maximum.at(best, b, p)
+    del edges, p
     graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n_nodes, n_nodes))
     _, labels = connected_components(graph, directed=False)
     labels = labels.astype(np.int64)
     if settings is not None and settings.veto_weight is not None:
         labels = _split_vetoed(con, labels, settings.veto_weight,
                                settings.veto_weight if settings.veto_groups else None)
-    con.register("lk_labels", pa.table({"node": np.arange(n_nodes, dtype=np.int32),
-                                        "label": labels}))
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE lk_entity AS
-        WITH best AS (
-            SELECT node, max(p) AS score FROM (
-                SELECT node_a AS node, match_probability AS p FROM lk_accepted
-                UNION ALL SELECT node_b, match_probability FROM lk_accepted
-                UNION ALL SELECT node_a, 1.0 FROM lk_id_edges WHERE node_a <> node_b
-                UNION ALL SELECT node_b, 1.0 FROM lk_id_edges WHERE node_a <> node_b)
-            GROUP BY node),
-        -- entity id: the smallest node of the component, so ids are stable for a given store
-        root AS (SELECT label, min(node) AS entity_id FROM lk_labels GROUP BY label)
-        SELECT l.node, r.entity_id::BIGINT AS entity_id, b.score
-        FROM lk_labels l JOIN root r USING (label) LEFT JOIN best b USING (node)""")
+    # entity id: the smallest node of the component, so ids are stable for a given store
+    # (nodes are 0..n-1 in order, so a label's first occurrence is its smallest node)
+    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    entity = first.astype(np.int64)[inverse.reshape(-1)]
+    del first, inverse
+    con.register("lk_labels", pa.table({
+        "node": np.arange(n_nodes, dtype=np.int32), "entity_id": entity,
+        "score": pa.array(best, mask=best == -np.inf)}))
+    con.execute("""CREATE OR REPLACE TEMP TABLE lk_entity AS
+                   SELECT node, entity_id::BIGINT AS entity_id, score::DOUBLE AS score
+                   FROM lk_labels""")
     con.unregister("lk_labels")
     # a link the veto split is not a link between two references of one entity any more
     con.execute("""

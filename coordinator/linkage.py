@@ -101,10 +101,13 @@ def link(con: duckdb.DuckDBPyConnection, settings: LinkageSettings | None = None
         if own_transaction:
             con.execute("ROLLBACK")
         raise
+    # from the integer tables, not `entities` (force names, no count(DISTINCT)): an
+    # entity spans forces when its smallest and largest force ids differ
     n_entities, n_cross = con.execute("""
-        SELECT count(*), count(*) FILTER (WHERE forces > 1) FROM (
-            SELECT entity_id, count(DISTINCT force) AS forces FROM entities GROUP BY entity_id)
-    """).fetchone()
+        SELECT count(*), count(*) FILTER (WHERE lo <> hi) FROM (
+            SELECT e.entity_id, min(n.force_id) AS lo, max(n.force_id) AS hi
+            FROM lk_entity e JOIN lk_nodes n USING (node) GROUP BY e.entity_id)
+    """).fetchall()[0]
     lap("writing")
     _drop_temp(con)
     return LinkageResult(n_nodes, n_pairs, n_links, n_entities, n_cross, weights, seconds)

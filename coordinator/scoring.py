@@ -189,8 +189,7 @@ def estimate_weights(con: duckdb.DuckDBPyConnection, settings: LinkageSettings,
     kinds = _kinds(con)
     # sorted, so numpy adds the same numbers in the same order on every run
     pat = con.execute("""SELECT p.agree_mask, p.has_a, p.has_b, count(*) AS n FROM lk_pairs p
-                         JOIN lk_nodes a ON a.node = p.node_a JOIN lk_nodes b ON b.node = p.node_b
-                         WHERE a.force_id <> b.force_id
+                         WHERE p.force_a <> p.force_b
                          GROUP BY ALL ORDER BY ALL""").fetchnumpy()
     gamma = field_levels(kinds, pat["agree_mask"], pat["has_a"], pat["has_b"], comparisons,
                          disagreement=settings.disagreement)
@@ -271,7 +270,7 @@ def score_pairs(con: duckdb.DuckDBPyConnection, settings: LinkageSettings,
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE lk_scored AS
         SELECT *, 1.0 / (1.0 + pow(2.0, -match_weight)) AS match_probability FROM (
-            SELECT p.node_a, p.node_b, p.agreeing_keys, p.id_shared,
+            SELECT p.node_a, p.node_b, p.agreeing_keys, p.id_shared, p.force_a, p.force_b,
                    w.bits + {tf} + {ids} AS match_weight,
                    w.strict + {tf_once} + {ids} AS strict_weight
             FROM lk_pairs p JOIN lk_pattern_weights w USING (agree_mask, has_a, has_b))""")

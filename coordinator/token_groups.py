@@ -22,6 +22,7 @@ and, once the caller has the tables they depend on, `fingerprints` (lk_fp),
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import duckdb
@@ -39,7 +40,7 @@ class KeyRows:
     """The rows of one match key: one per (person, token), as parallel arrays."""
 
     node: np.ndarray  # int32
-    force: np.ndarray  # int16, force_id of the node
+    force: np.ndarray | None  # int16, force_id of the node; freed once grouped
     h: np.ndarray  # uint64, hash(token)
     t_hi: np.ndarray | None  # uint64 each, the token's two 8-byte halves as stored
     t_lo: np.ndarray | None  # (made big-endian only for the rows kept); freed once used
@@ -89,6 +90,10 @@ def read_match_keys(con: duckdb.DuckDBPyConnection, settings: LinkageSettings,
                           dtype=np.int16 if n_forces < 2**15 else np.int32)
     node_force[forces["node"]] = forces["force_id"]
     del forces
+    # the arrays live beside DuckDB's buffer pool until `person_keys`: make room for them
+    # (rows: node, force, hash, token halves; plus the largest key's sort scratch)
+    _make_room(con, int(cap.sum()) * (4 + node_force.itemsize + 8 + 16)
+               + int(cap.max(initial=0)) * 48)
     keys = [KeyRows(np.empty(c, np.int32), np.empty(c, node_force.dtype), np.empty(c, _U64),
                     np.empty(c, _U64), np.empty(c, _U64)) for c in cap]
     filled = np.zeros(n_kinds, dtype=np.int64)
@@ -113,6 +118,42 @@ def read_match_keys(con: duckdb.DuckDBPyConnection, settings: LinkageSettings,
         for name in ("node", "force", "h", "t_hi", "t_lo"):
             setattr(key, name, getattr(key, name)[:n])
     return MatchKeyRows(keys, len(node_force), n_forces)
+
+
+_UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40,
+          "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+
+
+def memory_limit(con: duckdb.DuckDBPyConnection) -> str:
+    """The connection's `memory_limit`, as a value that sets it back (DuckDB shows it
+    rounded down to 0.1 GiB; the midpoint of that step keeps a set-back from drifting)."""
+    shown = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    number, _, unit = str(shown).partition(" ")
+    if unit in ("KiB", "MiB", "GiB", "TiB") and "." in number:
+        return f"{float(number) + 0.05} {unit}"
+    return str(shown)
+
+
+def _bytes(setting: str) -> int | None:
+    number, _, unit = setting.partition(" ")
+    try:
+        return int(float(number) * _UNITS[unit or "B"])
+    except (KeyError, ValueError):
+        return None
+
+
+def _make_room(con: duckdb.DuckDBPyConnection, array_bytes: int) -> None:
+    """Lower DuckDB's memory limit by what the token arrays will take, so the process as a
+    whole stays within the limit the caller set (at 10 M persons the arrays are ~4.5 GB,
+    and a full buffer pool beside them went 1.3 GB over a 12 GB limit). DuckDB spills or
+    drops cached blocks instead. The caller sets the limit back (`block_persons`); a
+    limit DuckDB cannot shrink to now is left as it was."""
+    limit = _bytes(memory_limit(con))
+    if limit is None:
+        return
+    lowered = max(limit - array_bytes, limit // 4)
+    with contextlib.suppress(duckdb.Error):
+        con.execute(f"SET memory_limit = '{lowered}B'")
 
 
 def _grow(key: KeyRows, size: int) -> None:
@@ -141,9 +182,11 @@ def group_tokens(con: duckdb.DuckDBPyConnection, rows: MatchKeyRows) -> None:
     rep: dict[str, list[np.ndarray]] = {c: [] for c in (
         "node", "force_id", "kind_id", "h", "t_hi", "t_lo", "freq", "in_force", "group")}
     n_repeated = 0
+    group_type = np.int32 if sum(len(key.h) for key in rows.keys) < 2**31 else np.int64
     for k, key in enumerate(rows.keys):
         if not len(key.node):
             continue
+        assert key.t_hi is not None and key.t_lo is not None and key.force is not None
         per_force = np.bincount(key.force, minlength=rows.n_forces)
         f = np.flatnonzero(per_force)
         _add(held, kind_id=np.full(len(f), k, np.int32), force_id=f.astype(np.int32),
@@ -152,7 +195,6 @@ def group_tokens(con: duckdb.DuckDBPyConnection, rows: MatchKeyRows) -> None:
         start = np.flatnonzero(np.r_[True, hs[1:] != hs[:-1]])
         counts = np.diff(np.r_[start, len(hs)])
         many = counts > 1
-        assert key.t_hi is not None and key.t_lo is not None
         if many.any():
             _add(freq, kind_id=np.full(int(many.sum()), k, np.int32), h=hs[start[many]],
                  freq=counts[many].astype(np.int64))
@@ -163,20 +205,23 @@ def group_tokens(con: duckdb.DuckDBPyConnection, rows: MatchKeyRows) -> None:
             group = np.repeat(n_repeated + np.cumsum(many, dtype=np.int64) - 1, counts)[kept]
             n_repeated += int(many.sum())
             force = key.force[at]
-            _add(rep, node=key.node[at], force_id=force, kind_id=np.full(len(at), k, np.int32),
+            # narrow types (~40 bytes a row, not 53: ~50 M rows at 10 M persons); the
+            # table lk_rep casts them back
+            _add(rep, node=key.node[at], force_id=force, kind_id=np.full(len(at), k, np.int8),
                  h=hs[kept], t_hi=_big_endian(key.t_hi[at]), t_lo=_big_endian(key.t_lo[at]),
-                 freq=per_row[kept].astype(np.int64), group=group,
+                 freq=per_row[kept].astype(np.int32), group=group.astype(group_type),
                  in_force=_shared_in_force(group.astype(_U64), force, rows.n_forces))
-        key.t_hi = key.t_lo = None  # the tokens of rows held once are not needed again
+        # the tokens of rows held once are not needed again, nor the forces
+        key.t_hi = key.t_lo = key.force = None
     rows.repeated = _concat(freq, {"kind_id": np.int32, "h": _U64, "freq": np.int64})
     _create(con, "lk_freq", dict(rows.repeated),
             "kind_id::INTEGER AS kind_id, h::UBIGINT AS h, freq::BIGINT AS freq")
     _create(con, "lk_held",
             _concat(held, {"kind_id": np.int32, "force_id": np.int32, "n": np.float64}),
             "kind_id::INTEGER AS kind_id, force_id::INTEGER AS force_id, n::DOUBLE AS n")
-    rows.rep = _concat(rep, {"node": np.int32, "force_id": np.int32, "kind_id": np.int32,
-                             "h": _U64, "t_hi": _U64, "t_lo": _U64, "freq": np.int64,
-                             "in_force": bool, "group": np.int64})
+    rows.rep = _concat(rep, {"node": np.int32, "force_id": np.int16,
+                             "kind_id": np.int8, "h": _U64, "t_hi": _U64, "t_lo": _U64,
+                             "freq": np.int32, "in_force": bool, "group": group_type})
 
 
 def fingerprint_repeats(con: duckdb.DuckDBPyConnection, rows: MatchKeyRows) -> None:
@@ -191,7 +236,7 @@ def fingerprint_repeats(con: duckdb.DuckDBPyConnection, rows: MatchKeyRows) -> N
     f = group_of[rep["node"]]
     has = f >= 0
     bits = max(1, len(values).bit_length())
-    g = rep["group"][has]
+    g = rep["group"][has].astype(np.int64)
     dups = np.zeros(0, np.int64)
     token = np.zeros(0, np.int64)
     if len(g) and int(g.max()).bit_length() + bits <= 63:
@@ -223,9 +268,9 @@ def fingerprint_repeats(con: duckdb.DuckDBPyConnection, rows: MatchKeyRows) -> N
 
 def _concat(parts: dict[str, list[np.ndarray]], dtypes: dict[str, type]
             ) -> dict[str, np.ndarray]:
-    out = {c: np.concatenate(parts[c]) if parts[c] else np.zeros(0, dtypes[c]) for c in dtypes}
-    parts.clear()
-    return out
+    # a column at a time, its parts let go as it is joined: never two copies of all rows
+    return {c: np.concatenate(p) if (p := parts.pop(c)) else np.zeros(0, dtypes[c])
+            for c in dtypes}
 
 
 def _add(parts: dict[str, list[np.ndarray]], **columns: np.ndarray) -> None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 import pyarrow as pa
+from linkage_data import encode, population
 
+from coordinator.linkage import link
 from coordinator.token_groups import _shared_in_force, _sorted_by_hash, _token_halves
 
 
@@ -57,3 +59,16 @@ def test_a_token_held_twice_in_one_force_is_flagged_on_both_rows() -> None:
     force = np.array([3, 5, 3, 1, 2, 4, 4, 4], dtype=np.int32)
     assert _shared_in_force(group, force, 6).tolist() == [
         True, False, True, False, False, True, True, True]
+
+
+def test_linking_gives_back_the_memory_limit_it_lowered_for_the_token_arrays() -> None:
+    # blocking lowers DuckDB's limit while the token arrays live; the caller's limit (as
+    # DuckDB shows it) is what the connection holds afterwards, and the links are found
+    con = duckdb.connect()
+    con.execute("SET memory_limit = '3GB'")
+    before = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    people = population(60, seed=5)
+    encode(con, {"force a": people[:40], "force b": people[20:]})
+    result = link(con)
+    assert con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == before
+    assert result.person_links >= 15  # the 20 persons both forces hold
