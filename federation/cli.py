@@ -178,7 +178,29 @@ def main(argv: list[str] | None = None) -> int:
     except CrossforceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        if not interrupted(exc):
+            raise
+        print("Aborted.", file=sys.stderr)
+        return 130
     return result if isinstance(result, int) else 0
+
+
+def interrupted(exc: BaseException) -> bool:
+    """Was this Ctrl-C? DuckDB turns a SIGINT that lands during a query into
+    ``RuntimeError('Query interrupted')`` (``InterruptException`` when interrupted by
+    ``con.interrupt()``) and swallows the KeyboardInterrupt, so click never sees one."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, KeyboardInterrupt) or (
+                isinstance(current, RuntimeError) and str(current) == "Query interrupted") or (
+                type(current).__name__ == "InterruptException"
+                and type(current).__module__.lstrip("_").startswith("duckdb")):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def run() -> None:
