@@ -421,6 +421,14 @@ _PARTY_TIMES = """    timestamp_raw VARCHAR,
     utc_offset_min INTEGER,
     time_flag VARCHAR,"""
 _PARTY_GENERATED = "    number_normalised BOOLEAN AS (number_e164 IS NOT NULL),"
+# a call's or message's other party, as migration 9 stores it (one column order for both)
+_PARTY_TAIL = f"""    number_e164 VARCHAR,
+{_PARTY_GENERATED}
+    source_file INTEGER NOT NULL,
+{_PARTY_TIMES}
+    party_kind VARCHAR AS ({_PARTY_KIND}),
+    party_norm VARCHAR AS ({_PARTY_NORM}),
+    number_flag VARCHAR,"""
 _CALLS_V9 = f"""    device_id VARCHAR NOT NULL,
     call_id VARCHAR NOT NULL,
     timestamp_utc TIMESTAMP,
@@ -431,13 +439,7 @@ _CALLS_V9 = f"""    device_id VARCHAR NOT NULL,
     app VARCHAR,
     deleted BOOLEAN,
     status VARCHAR,
-    number_e164 VARCHAR,
-{_PARTY_GENERATED}
-    source_file INTEGER NOT NULL,
-{_PARTY_TIMES}
-    party_kind VARCHAR AS ({_PARTY_KIND}),
-    party_norm VARCHAR AS ({_PARTY_NORM}),
-    number_flag VARCHAR,
+{_PARTY_TAIL}
     kind_stored VARCHAR,
     norm_stored VARCHAR"""
 _MESSAGES_V9 = f"""    device_id VARCHAR NOT NULL,
@@ -452,13 +454,7 @@ _MESSAGES_V9 = f"""    device_id VARCHAR NOT NULL,
     deleted BOOLEAN,
     status VARCHAR,
     language VARCHAR,
-    number_e164 VARCHAR,
-{_PARTY_GENERATED}
-    source_file INTEGER NOT NULL,
-{_PARTY_TIMES}
-    party_kind VARCHAR AS ({_PARTY_KIND}),
-    party_norm VARCHAR AS ({_PARTY_NORM}),
-    number_flag VARCHAR,
+{_PARTY_TAIL}
     kind VARCHAR,
     subject VARCHAR,
     language_script VARCHAR,
