@@ -248,14 +248,11 @@ def score_pairs(con: duckdb.DuckDBPyConnection, settings: LinkageSettings,
     masks, back = np.unique(pat["agree_mask"], return_inverse=True)  # it needs only the mask
     back = back.reshape(-1)
     once = independent_keys(weights.kinds, masks, weights.u)[back]
-    per_key = settings.count_implied_keys or settings.chance == "per_key"
-    conditional = (chance_bits(weights.kinds, masks, weights.u)[back]
-                   if not per_key or settings.strict_chance == "conditional" else None)
     strict = bits - (once @ np.log2(weights.u) if settings.strict_chance == "per_key"
-                     else -conditional)
-    bits -= (agree @ np.log2(weights.u)
-             + repeated_field_bits(weights.kinds, agree, weights.u, settings.chance_once)
-             if per_key else -conditional)
+                     else -chance_bits(weights.kinds, masks, weights.u)[back])
+    # the match weight's chance side exactly as EM counted it
+    bits -= _chance_log_u(settings, weights.kinds, pat["agree_mask"], weights.u,
+                          agree) / np.log(2.0)
     # term-frequency bits are summed over every agreeing key in blocking; keep the share
     # that belongs to the keys counted here (an implied key's token is as common as the
     # key implying it, so its correction is dropped with its u)
